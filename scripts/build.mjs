@@ -1,0 +1,32 @@
+// Bundles keel with esbuild: bin/keel.mjs for ./bin/keel, and with --sea a CommonJS bundle
+// for Node's single-executable support (SEA mains must be CommonJS scripts on Node 20).
+import { build } from 'esbuild';
+import { readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const version = process.env.KEEL_VERSION || pkg.version;
+const sea = process.argv.includes('--sea');
+
+const common = {
+  entryPoints: ['src/cli/entry.ts'],
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  define: { __KEEL_VERSION__: JSON.stringify(version) },
+  logLevel: 'warning',
+  // Optional native helpers some dependencies probe for; keel never needs them.
+  external: ['usocket', 'bufferutil', 'utf-8-validate'],
+  legalComments: 'none',
+};
+
+if (sea) {
+  await build({ ...common, format: 'cjs', outfile: 'build/keel-sea.cjs', minify: true });
+} else {
+  await build({
+    ...common,
+    format: 'esm',
+    outfile: 'bin/keel.mjs',
+    // Bundled CommonJS dependencies call require(); give the ESM bundle one.
+    banner: { js: "import { createRequire as __keelCreateRequire } from 'node:module'; const require = __keelCreateRequire(import.meta.url);" },
+  });
+}

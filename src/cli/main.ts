@@ -1,0 +1,58 @@
+import { KeelError, exitCodeOf } from '../errors.js';
+import { type Command, type CommandGroup, commandHelp, groupHelp, isGroup, parseCommandArgs } from './command.js';
+import { cloudConfigCommands } from './cloud-config.js';
+import { updateCommands } from './update.js';
+import { lockCommands } from './lock.js';
+import { containersCommands } from './containers.js';
+import { installCommand } from './install.js';
+import { version } from '../version.js';
+
+/** Every top-level word of `keel`, in the order --help lists them. */
+const entries: (Command | CommandGroup)[] = [cloudConfigCommands, updateCommands, lockCommands, containersCommands, installCommand];
+
+function topHelp(): string {
+  const lines = ['usage: keel [--version] [--help] COMMAND [options]', '', 'keel: a container host that configures itself from cloud-config, runs containers under systemd and updates itself atomically.', '', 'commands:'];
+  for (const e of entries) lines.push(`  ${e.name.padEnd(14)} ${e.summary}`);
+  lines.push('', "run 'keel COMMAND --help' for more");
+  return lines.join('\n') + '\n';
+}
+
+async function runCommand(prefix: string, command: Command, argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(command, argv);
+  if (values.help) {
+    process.stdout.write(commandHelp(prefix, command));
+    return 0;
+  }
+  return command.run({ values, positionals, json: values.json === true, stdout: process.stdout, stderr: process.stderr });
+}
+
+/** Runs keel with the given arguments (without node and script) and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const [word, ...rest] = argv;
+    if (word === undefined || word === '--help' || word === '-h' || word === 'help') {
+      process.stdout.write(topHelp());
+      return word === undefined ? 2 : 0;
+    }
+    if (word === '--version' || word === 'version') {
+      process.stdout.write(`keel ${version}\n`);
+      return 0;
+    }
+    const entry = entries.find((e) => e.name === word);
+    if (!entry) throw new KeelError('usage', `unknown command '${word}'; run 'keel --help'`);
+    if (!isGroup(entry)) return await runCommand('keel', entry, rest);
+    const [sub, ...args] = rest;
+    if (sub === undefined || sub === '--help' || sub === '-h') {
+      process.stdout.write(groupHelp('keel', entry));
+      return sub === undefined ? 2 : 0;
+    }
+    const command = entry.commands.find((c) => c.name === sub);
+    if (!command) throw new KeelError('usage', `unknown command 'keel ${entry.name} ${sub}'; run 'keel ${entry.name} --help'`);
+    return await runCommand(`keel ${entry.name}`, command, args);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`keel: ${message}\n`);
+    if (process.env.KEEL_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    return exitCodeOf(error);
+  }
+}
