@@ -1,8 +1,142 @@
-import type { CommandGroup } from './command.js';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { KeelError } from '../errors.js';
+import { type Command, type CommandContext, type CommandGroup, printJson, stringOption } from './command.js';
+import { readBundle } from '../update/release-bundle.js';
+import { publishRelease, rotateRepositoryKey } from '../update/repository-writer.js';
+import { generateKeyPairPem, signingKeyOfPem } from '../update/signing-key.js';
+import { installRelease } from '../update/release-installer.js';
+import { runningVersionOf } from '../update/host-facts.js';
+import { progressBar } from '../update/progress-bar.js';
+import { parseRolloutSpec } from '../update/rollout-spec.js';
+import { agentCommands } from '../update/agent-commands.js';
+
+/** Reads a file an option names, or fails with a usage error naming the option. */
+async function readOption(ctx: CommandContext, name: string): Promise<string> {
+  const path = stringOption(ctx.values, name);
+  if (!path) throw new KeelError('usage', `--${name} is required`);
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new KeelError('invalid-input', `--${name} ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
+  }
+}
+
+function required(ctx: CommandContext, name: string): string {
+  const v = stringOption(ctx.values, name);
+  if (!v) throw new KeelError('usage', `--${name} is required`);
+  return v;
+}
+
+const publish: Command = {
+  name: 'publish',
+  summary: 'add a release bundle (make image) to a static, signed update repository',
+  json: true,
+  options: {
+    key: { type: 'string', valueName: 'KEY', description: 'ed25519 private key (PEM) that signs the metadata' },
+    bundle: { type: 'string', valueName: 'DIR', description: 'release bundle: manifest.json, slot image, kernel, initramfs' },
+    repo: { type: 'string', valueName: 'OUT', description: 'repository directory to create or extend' },
+    channel: { type: 'string', valueName: 'C', description: 'channel the release goes to (default stable)' },
+    'expires-days': { type: 'string', valueName: 'N', description: 'lifetime of the targets/snapshot metadata (default 30; timestamp at most 7)' },
+    rollout: { type: 'string', valueName: 'SPEC', description: 'rollout schedule: ISO=PERCENT,… e.g. 2025-01-01T00:00Z=10,2025-01-02T00:00Z=100' },
+    groups: { type: 'string', valueName: 'G,…', description: 'only nodes in these groups take the release' },
+    'rotate-to': { type: 'string', valueName: 'NEWKEY', description: 'instead of publishing: move every role to NEWKEY (a root signed by both)' },
+  },
+  details: 'The repository is plain files (metadata/ and targets/): serve it with any HTTP server or use the directory.',
+  async run(ctx) {
+    const key = signingKeyOfPem(await readOption(ctx, 'key'));
+    const repoDir = required(ctx, 'repo');
+    if (stringOption(ctx.values, 'rotate-to')) {
+      const version = await rotateRepositoryKey(repoDir, key, signingKeyOfPem(await readOption(ctx, 'rotate-to'), 'new key'), Date.now());
+      if (ctx.json) printJson(ctx, { rotated: true, rootVersion: version });
+      else ctx.stdout.write(`rotated the repository to the new key: root version ${version}\n`);
+      return 0;
+    }
+    const bundle = await readBundle(required(ctx, 'bundle'));
+    const days = stringOption(ctx.values, 'expires-days');
+    const rollout = stringOption(ctx.values, 'rollout');
+    const groups = stringOption(ctx.values, 'groups');
+    const result = await publishRelease({
+      repoDir,
+      key,
+      bundle,
+      channel: stringOption(ctx.values, 'channel') ?? 'stable',
+      nowMs: Date.now(),
+      ...(days !== undefined && { expiresInDays: Number(days) }),
+      ...(rollout !== undefined && { rollout: parseRolloutSpec(rollout) }),
+      ...(groups !== undefined && { groups: groups.split(',').filter(Boolean) }),
+    });
+    if (ctx.json) printJson(ctx, { version: bundle.version, ...result });
+    else ctx.stdout.write(`published ${bundle.version}: ${result.targets.join(', ')} (targets version ${result.targetsVersion})\n`);
+    return 0;
+  },
+};
+
+const install: Command = {
+  name: 'install',
+  summary: 'verify, stream and write the newest acceptable release into a slot (file or device)',
+  json: true,
+  options: {
+    repo: { type: 'string', valueName: 'URL|DIR', description: 'update repository (http(s) URL or directory)' },
+    target: { type: 'string', valueName: 'FILE|DEV', description: 'slot to write: a file or a block device' },
+    trust: { type: 'string', valueName: 'KEYFILE', description: 'pinned ed25519 public key (PEM)' },
+    version: { type: 'string', valueName: 'V', description: 'install exactly this version' },
+    channel: { type: 'string', valueName: 'C', description: 'channel to follow (default stable)' },
+    state: { type: 'string', valueName: 'DIR', description: 'trusted metadata and progress records (default /var/lib/keel/update)' },
+    root: { type: 'string', valueName: 'DIR', description: 'host root for the running version (default /)' },
+  },
+  details: 'Exits 1 on any verification failure; a file target is replaced only by a complete, verified image, and an interrupted run resumes.',
+  async run(ctx) {
+    const trustPem = await readOption(ctx, 'trust');
+    const target = required(ctx, 'target');
+    const stateDir = stringOption(ctx.values, 'state') ?? '/var/lib/keel/update';
+    const root = stringOption(ctx.values, 'root') ?? '/';
+    const bar = progressBar(ctx.stderr as NodeJS.WritableStream & { isTTY?: boolean }, 'writing');
+    const wanted = stringOption(ctx.values, 'version');
+    const running = await runningVersionOf(root);
+    const outcome = await installRelease({
+      repo: required(ctx, 'repo'),
+      trustPem,
+      target,
+      stateDir,
+      channel: stringOption(ctx.values, 'channel') ?? 'stable',
+      nowMs: Date.now(),
+      onProgress: bar,
+      ...(wanted !== undefined && { wanted }),
+      ...(running !== undefined && { runningVersion: running }),
+    });
+    bar.done();
+    if (ctx.json) {
+      printJson(ctx, outcome.kind === 'installed' ? { installed: outcome.release.version, target, bytes: outcome.release.slot.length, sha256: outcome.release.slot.sha256, resumedFrom: outcome.write.resumedFrom } : { installed: null, reason: outcome.reason });
+    } else if (outcome.kind === 'installed') {
+      ctx.stdout.write(`installed ${outcome.release.version} into ${target}: ${outcome.release.slot.length} bytes, sha256 ${outcome.release.slot.sha256} verified after writing${outcome.write.resumedFrom ? ` (resumed at byte ${outcome.write.resumedFrom})` : ''}\n`);
+    } else ctx.stdout.write(`nothing to install: ${outcome.reason}\n`);
+    return 0;
+  },
+};
+
+const keygen: Command = {
+  name: 'keygen',
+  summary: 'make an ed25519 key pair for signing a repository (KEY and KEY.pub, PEM)',
+  usage: 'KEY',
+  minPositionals: 1,
+  maxPositionals: 1,
+  async run(ctx) {
+    const path = ctx.positionals[0]!;
+    const { privatePem, publicPem } = generateKeyPairPem();
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, privatePem, { mode: 0o600, flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
+      throw new KeelError(error.code === 'EEXIST' ? 'conflict' : 'io', `${path}: ${error.code === 'EEXIST' ? 'already exists; not overwriting a key' : error.message}`, { cause: error });
+    });
+    await writeFile(`${path}.pub`, publicPem);
+    ctx.stdout.write(`wrote ${path} and ${path}.pub\n`);
+    return 0;
+  },
+};
 
 /** `keel update`: atomic A/B updates: status, check, apply, rollback, publish, install, agent. */
 export const updateCommands: CommandGroup = {
   name: 'update',
   summary: 'atomic A/B updates: status, check, apply, rollback, publish, install, agent',
-  commands: [],
+  commands: [...agentCommands, publish, install, keygen],
 };

@@ -1,0 +1,1 @@
+export const agentCommands: import("../cli/command.js").Command[] = [];

@@ -1,0 +1,41 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * Facts about the running host that the updater reads, all under a root directory so tests
+ * use a directory tree: the running version (/usr/lib/keel/version, else keel's os-release
+ * VERSION_ID), the machine id, and the booted slot (`keel.slot=` on /proc/cmdline, else the
+ * initramfs's /run/keel/boot.env).
+ */
+export async function runningVersionOf(root: string): Promise<string | undefined> {
+  const direct = (await readFile(join(root, 'usr/lib/keel/version'), 'utf8').catch(() => '')).trim();
+  if (direct) return direct;
+  for (const path of ['etc/os-release', 'usr/lib/os-release']) {
+    const text = await readFile(join(root, path), 'utf8').catch(() => '');
+    const m = /^VERSION_ID="?([^"\n]+)"?$/m.exec(text);
+    // Only keel's own os-release names a keel version; a development host's is not one.
+    if (m?.[1] && /^ID="?keel"?$/m.test(text)) return m[1];
+  }
+  return undefined;
+}
+
+/** /etc/machine-id, or undefined when empty (first boot not done). */
+export async function machineIdOf(root: string): Promise<string | undefined> {
+  const id = (await readFile(join(root, 'etc/machine-id'), 'utf8').catch(() => '')).trim();
+  return id || undefined;
+}
+
+/** The slot named by `keel.slot=` in a kernel command line. */
+export function slotOfCmdline(cmdline: string): 'a' | 'b' | undefined {
+  const m = /(?:^|\s)keel\.slot=([ab])(?:\s|$)/.exec(cmdline);
+  return m ? (m[1] as 'a' | 'b') : undefined;
+}
+
+/** The booted slot: /proc/cmdline first, then what the initramfs recorded. */
+export async function bootedSlotOf(root: string): Promise<'a' | 'b' | undefined> {
+  const fromCmdline = slotOfCmdline(await readFile(join(root, 'proc/cmdline'), 'utf8').catch(() => ''));
+  if (fromCmdline) return fromCmdline;
+  const env = await readFile(join(root, 'run/keel/boot.env'), 'utf8').catch(() => '');
+  const m = /^SLOT=([ab])$/m.exec(env);
+  return m ? (m[1] as 'a' | 'b') : undefined;
+}

@@ -1,0 +1,77 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import { resolve } from 'node:path';
+import { pathToFileURL, fileURLToPath } from 'node:url';
+import type { Readable } from 'node:stream';
+import { KeelError } from '../errors.js';
+
+/**
+ * Where update bytes come from: an HTTP(S) server or a plain directory. Both can start at an
+ * offset (HTTP `Range: bytes=N-`) so an interrupted download resumes instead of restarting.
+ * The edge only moves bytes; hashing and length checks belong to the caller.
+ */
+export interface OpenedPayload {
+  stream: Readable;
+  /** The offset the stream actually starts at: 0 when a server ignored the Range header. */
+  offset: number;
+}
+
+/** A repository location as a URL: `http(s)://…` kept, a directory path turned into `file://`. */
+export function repoUrl(repo: string): string {
+  if (/^(https?|file):\/\//.test(repo)) return repo.endsWith('/') ? repo : `${repo}/`;
+  return pathToFileURL(resolve(repo)).toString() + '/';
+}
+
+/** Joins a repository base URL and a relative path (each segment URL-escaped). */
+export function joinUrl(base: string, path: string): string {
+  const b = base.endsWith('/') ? base : `${base}/`;
+  return b + path.split('/').filter(Boolean).map(encodeURIComponent).join('/');
+}
+
+/** A fetch failure that carries the HTTP status (404 matters to the TUF root walk). */
+export class FetchStatusError extends KeelError {
+  readonly statusCode: number;
+  constructor(url: string, statusCode: number) {
+    super(statusCode === 404 ? 'not-found' : 'unavailable', `${url}: server answered ${statusCode}, expected 200`);
+    this.statusCode = statusCode;
+  }
+}
+
+/** Opens `url` for reading from `offset` (0 = the whole file). */
+export async function openPayload(url: string, offset = 0, timeoutMs = 30_000): Promise<OpenedPayload> {
+  if (url.startsWith('file:')) {
+    const path = fileURLToPath(url);
+    try {
+      const size = (await stat(path)).size;
+      return { stream: createReadStream(path, { start: Math.min(offset, size), highWaterMark: 1 << 20 }), offset: Math.min(offset, size) };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new FetchStatusError(url, 404);
+      throw new KeelError('io', `${path}: cannot read (${(error as Error).message})`, { cause: error });
+    }
+  }
+  if (!/^https?:/.test(url)) throw new KeelError('invalid-input', `${url}: expected an http(s) URL or a directory`);
+  const get = url.startsWith('https:') ? https.get : http.get;
+  return new Promise((resolvePromise, reject) => {
+    const request = get(url, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, timeout: timeoutMs }, (response) => {
+      const status = response.statusCode ?? 0;
+      if (status === 206 && offset > 0) {
+        const start = /bytes (\d+)-/.exec(String(response.headers['content-range'] ?? ''))?.[1];
+        resolvePromise({ stream: response, offset: start === undefined ? offset : Number(start) });
+      } else if (status === 200) {
+        resolvePromise({ stream: response, offset: 0 });
+      } else if (status === 416) {
+        response.resume();
+        reject(new KeelError('verification', `${url}: the server has fewer bytes than the ${offset} already written; expected more, restarting from zero`));
+      } else {
+        response.resume();
+        reject(new FetchStatusError(url, status));
+      }
+    });
+    request.on('timeout', () => request.destroy(new KeelError('unavailable', `${url}: no answer within ${timeoutMs} ms`)));
+    request.on('error', (error) =>
+      reject(error instanceof KeelError ? error : new KeelError('unavailable', `${url}: ${error.message}; will retry later`, { cause: error })),
+    );
+  });
+}

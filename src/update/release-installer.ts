@@ -1,0 +1,94 @@
+import { join } from 'node:path';
+import { KeelError } from '../errors.js';
+import { joinUrl, repoUrl } from './payload-source.js';
+import { writeRecord } from './progress-record.js';
+import { chooseRelease, type Choice } from './release-choice.js';
+import { releasesOf, type Release } from './release.js';
+import { maxVersion, readNodeState, updateNodeState } from './node-state.js';
+import { writeSlot, type SlotWriteResult } from './slot-writer.js';
+import { fetchTrustedTargets } from './trusted-metadata.js';
+import { compareVersions } from './version-order.js';
+
+/**
+ * The install step on its own, shared by `keel update install` and the agent: verify the
+ * metadata, choose a release, stream its slot image into the target, verify again, and
+ * leave a `.pending` record. Everything it refuses, it refuses before touching the target.
+ */
+export interface InstallRequest {
+  repo: string;
+  trustPem: string;
+  target: string;
+  slot?: string;
+  /** /var/lib/keel/update or a test directory: TUF metadata, records, status.json. */
+  stateDir: string;
+  channel: string;
+  group?: string;
+  wanted?: string;
+  runningVersion?: string;
+  machineId?: string;
+  wariness?: number;
+  nowMs: number;
+  onProgress?: (written: number, total: number) => void;
+}
+
+export type InstallOutcome =
+  | { kind: 'installed'; release: Release; write: SlotWriteResult }
+  | { kind: 'none'; reason: string };
+
+/** Finds what to install: verified metadata → releases → choice. Records the highest version seen. */
+export async function checkForRelease(req: Omit<InstallRequest, 'target'>): Promise<Choice> {
+  const trusted = await fetchTrustedTargets(req.repo, req.trustPem, join(req.stateDir, 'tuf'));
+  const releases = releasesOf(trusted.targets);
+  const state = await readNodeState(req.stateDir);
+  const choice = chooseRelease({
+    releases,
+    channel: req.channel,
+    failedVersions: state.failedVersions,
+    nowMs: req.nowMs,
+    ...(req.group !== undefined && { group: req.group }),
+    ...(state.highestSeen !== undefined && { highestSeen: state.highestSeen }),
+    ...(req.runningVersion !== undefined && { runningVersion: req.runningVersion }),
+    ...(req.wanted !== undefined && { wanted: req.wanted }),
+    ...(req.machineId !== undefined && { machineId: req.machineId }),
+    ...(req.wariness !== undefined && { wariness: req.wariness }),
+  });
+  const newest = releases.filter((r) => r.channel === req.channel).map((r) => r.version).sort(compareVersions).at(-1);
+  await updateNodeState(req.stateDir, (s) => ({ ...s, highestSeen: maxVersion(s.highestSeen, newest) }));
+  return choice;
+}
+
+/** Writes a chosen release's slot image into the target and records it as pending. */
+export async function writeRelease(req: InstallRequest, release: Release): Promise<SlotWriteResult> {
+  const url = joinUrl(joinUrl(repoUrl(req.repo), 'targets'), release.slot.path);
+  const write = await writeSlot({
+    url,
+    file: release.slot,
+    version: release.version,
+    target: req.target,
+    stateDir: req.stateDir,
+    ...(req.slot !== undefined && { slot: req.slot }),
+    ...(req.onProgress !== undefined && { onProgress: req.onProgress }),
+  });
+  await writeRecord(req.stateDir, {
+    version: release.version,
+    phase: 'pending',
+    target: req.target,
+    ...(req.slot !== undefined && { slot: req.slot }),
+    length: release.slot.length,
+    sha256: release.slot.sha256,
+    written: release.slot.length,
+    updatedAt: new Date(req.nowMs).toISOString(),
+  });
+  return write;
+}
+
+/** check + write: what `keel update install` does. */
+export async function installRelease(req: InstallRequest): Promise<InstallOutcome> {
+  const choice = await checkForRelease(req);
+  if (choice.kind === 'none') return choice;
+  try {
+    return { kind: 'installed', release: choice.release, write: await writeRelease(req, choice.release) };
+  } catch (error) {
+    throw error instanceof KeelError ? error : new KeelError('io', `writing ${req.target}: ${(error as Error).message}`, { cause: error });
+  }
+}

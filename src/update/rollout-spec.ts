@@ -1,0 +1,17 @@
+import { KeelError } from '../errors.js';
+import type { RolloutStep } from './release.js';
+
+/** Parses `--rollout ISO=PERCENT,ISO=PERCENT` into steps; refuses bad times or percentages. */
+export function parseRolloutSpec(spec: string): RolloutStep[] {
+  return spec
+    .split(',')
+    .filter(Boolean)
+    .map((part) => {
+      const i = part.lastIndexOf('=');
+      const at = part.slice(0, i);
+      const percent = Number(part.slice(i + 1));
+      if (i < 0 || !Number.isFinite(Date.parse(at)) || !(percent >= 0 && percent <= 100))
+        throw new KeelError('usage', `--rollout: expected TIME=PERCENT (ISO time, 0–100), found '${part}'`);
+      return { at: new Date(Date.parse(at)).toISOString(), percent };
+    });
+}

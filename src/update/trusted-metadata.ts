@@ -1,0 +1,119 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Metadata, MetadataKind, type Root, type Targets, type TargetFile } from '@tufjs/models';
+import { BaseFetcher, Updater } from 'tuf-js';
+import { DownloadHTTPError } from 'tuf-js/dist/error.js';
+import { KeelError } from '../errors.js';
+import { FetchStatusError, joinUrl, openPayload, repoUrl } from './payload-source.js';
+import { tufKeyOfPublicPem } from './signing-key.js';
+
+/**
+ * The TUF client side: turns a repository and the pinned public key into verified targets.
+ * tuf-js does the TUF workflow (root chain, timestamp → snapshot → targets, signatures,
+ * expiry, version rollback of every role against what this node stored before). keel adds
+ * the trust bootstrap: the first root it accepts is the lowest `N.root.json` that the pinned
+ * key signs as a root key; from there TUF's own root rotation carries trust forward, which
+ * is the key-rotation path (docs/update-keys.md).
+ */
+export interface TrustedTargets {
+  targets: TargetFile[];
+  rootVersion: number;
+  targetsVersion: number;
+  expires: string;
+}
+
+/** Fetches TUF metadata for tuf-js over HTTP or from a directory, with a 404 tuf-js understands. */
+class KeelFetcher extends BaseFetcher {
+  override async fetch(url: string): Promise<NodeJS.ReadableStream> {
+    try {
+      return (await openPayload(url)).stream;
+    } catch (error) {
+      if (error instanceof FetchStatusError) throw new DownloadHTTPError(error.message, error.statusCode);
+      throw error;
+    }
+  }
+}
+
+const maxRootWalk = 64;
+
+/** Refreshes metadata from `repo` into `metadataDir` and returns the verified targets. */
+export async function fetchTrustedTargets(repo: string, trustPem: string, metadataDir: string): Promise<TrustedTargets> {
+  const base = repoUrl(repo);
+  const metadataUrl = joinUrl(base, 'metadata');
+  await mkdir(metadataDir, { recursive: true });
+  await bootstrapRoot(metadataUrl, trustPem, metadataDir);
+  const updater = new Updater({ metadataDir, metadataBaseUrl: metadataUrl, targetBaseUrl: joinUrl(base, 'targets'), fetcher: new KeelFetcher(), config: { fetchRetries: 0 } });
+  try {
+    await updater.refresh();
+  } catch (error) {
+    throw explain(error, repo);
+  }
+  // tuf-js persists a role's file only after verifying it, so the stored targets.json is trusted.
+  const targetsMd = Metadata.fromJSON(MetadataKind.Targets, JSON.parse(await readFile(join(metadataDir, 'targets.json'), 'utf8'))) as Metadata<Targets>;
+  const rootMd = Metadata.fromJSON(MetadataKind.Root, JSON.parse(await readFile(join(metadataDir, 'root.json'), 'utf8'))) as Metadata<Root>;
+  return {
+    targets: Object.values(targetsMd.signed.targets),
+    rootVersion: rootMd.signed.version,
+    targetsVersion: targetsMd.signed.version,
+    expires: targetsMd.signed.expires,
+  };
+}
+
+/** Installs the first trusted root into an empty metadata directory. */
+async function bootstrapRoot(metadataUrl: string, trustPem: string, metadataDir: string): Promise<void> {
+  const rootPath = join(metadataDir, 'root.json');
+  try {
+    await readFile(rootPath);
+    return; // already trusting a root: TUF's root chain moves it forward
+  } catch {
+    /* first contact: bootstrap from the pinned key */
+  }
+  const pinned = tufKeyOfPublicPem(trustPem);
+  for (let n = 1; n <= maxRootWalk; n++) {
+    let bytes: Buffer;
+    try {
+      bytes = await new KeelFetcher().downloadBytes(joinUrl(metadataUrl, `${n}.root.json`), 512 * 1024);
+    } catch (error) {
+      if (error instanceof DownloadHTTPError && error.statusCode === 404) break;
+      throw explain(error, metadataUrl);
+    }
+    let root: Metadata<Root>;
+    try {
+      root = Metadata.fromJSON(MetadataKind.Root, JSON.parse(bytes.toString('utf8'))) as Metadata<Root>;
+    } catch (error) {
+      throw new KeelError('verification', `${n}.root.json: not valid TUF root metadata (${(error as Error).message}); refusing the repository`, { cause: error });
+    }
+    if (!root.signed.roles.root?.keyIDs.includes(pinned.keyID)) continue;
+    try {
+      pinned.verifySignature(root);
+      root.verifyDelegate(MetadataKind.Root, root);
+    } catch (error) {
+      throw new KeelError('verification', `${n}.root.json: names the pinned key but its signature does not verify (${(error as Error).message}); refusing the repository`, { cause: error });
+    }
+    await writeFile(`${rootPath}.tmp`, bytes);
+    await rename(`${rootPath}.tmp`, rootPath);
+    return;
+  }
+  throw new KeelError('verification', `no root metadata in ${metadataUrl} is signed by the pinned key ${pinned.keyID.slice(0, 16)}…: wrong key or not a keel repository; refusing it`);
+}
+
+/** Turns tuf-js's errors into keel's, each saying what was wrong and that nothing was installed. */
+function explain(error: unknown, where: string): KeelError {
+  if (error instanceof KeelError) return error;
+  const name = (error as Error)?.constructor?.name ?? 'Error';
+  const message = (error as Error)?.message ?? String(error);
+  const says: Record<string, string> = {
+    ExpiredMetadataError: 'metadata has expired',
+    EqualVersionError: 'metadata version did not move forward (replayed metadata)',
+    BadVersionError: 'metadata version is lower than one trusted before (replayed or rolled-back metadata)',
+    UnsignedMetadataError: 'metadata is not signed by the trusted key (wrong key or tampered metadata)',
+    LengthOrHashMismatchError: 'metadata does not match its length or hash in the signed metadata (tampered)',
+    DownloadLengthMismatchError: 'metadata is longer than allowed (tampered)',
+    DownloadHTTPError: 'metadata is missing from the repository',
+    ValueError: 'metadata is malformed',
+    RepositoryError: 'metadata is inconsistent (tampered or replayed)',
+  };
+  const what = says[name] ?? 'metadata failed verification';
+  const kind = name === 'DownloadHTTPError' ? 'unavailable' : 'verification';
+  return new KeelError(kind, `${where}: ${what}: ${message}; refusing to install`, { cause: error });
+}
