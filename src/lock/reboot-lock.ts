@@ -1,0 +1,45 @@
+/**
+ * The reboot lock as the update agent sees it: take a slot before rebooting, give it back
+ * once the node is healthy again. Two implementations sit behind it: the etcd v3
+ * semaphore (`etcd-lock.ts`) and a FleetLock HTTP client (`fleetlock-client.ts`);
+ * `openRebootLock` (open-reboot-lock.ts) picks one from the lock settings.
+ */
+
+/** One holder of a slot, with when it took it when that is known (airlock holders have no time). */
+export interface LockHolder {
+  id: string;
+  /** RFC 3339 time the holder took its slot, from keel's sibling key; absent for holders keel did not record. */
+  since?: string;
+}
+
+/** What `status()` reports: the group's slots and who holds them. */
+export interface LockStatus {
+  group: string;
+  totalSlots: number;
+  holders: LockHolder[];
+}
+
+export interface AcquireOptions {
+  /** Wait (watching the key, not polling) until a slot frees up; otherwise a full semaphore fails at once. Default true. */
+  wait?: boolean;
+  /** Aborting stops the wait with a KeelError('unavailable'); a slot already taken stays taken. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The interface the update agent codes against. Every method is idempotent for the same
+ * id: taking a slot already held succeeds, releasing a slot not held is a no-op, so an
+ * agent that restarts mid-way can simply call again.
+ *
+ * Errors are KeelError: 'conflict' when the semaphore is full and `wait` is false (the
+ * message names the holders), 'unavailable' when etcd or the FleetLock server did not
+ * answer in time (retrying may help), 'invalid-input' for a bad group or id.
+ */
+export interface RebootLock {
+  acquire(id: string, options?: AcquireOptions): Promise<void>;
+  release(id: string, options?: { signal?: AbortSignal }): Promise<void>;
+  /** FleetLock has no status request: the FleetLock client throws KeelError('unavailable') here. */
+  status(options?: { signal?: AbortSignal }): Promise<LockStatus>;
+  /** Closes connections; the lock cannot be used afterwards. */
+  close(): Promise<void>;
+}
