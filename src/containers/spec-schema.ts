@@ -58,6 +58,12 @@ const str: Reader<string> = (w, r) => {
   return undefined;
 };
 
+/** A word of a command line: YAML may read `8080` or `true` as non-strings; they mean the text. */
+const word: Reader<string> = (w, r) => {
+  if (isScalar(w.node) && (typeof w.node.value === 'number' || typeof w.node.value === 'boolean')) return String(w.node.value);
+  return str(w, r);
+};
+
 const bool: Reader<boolean> = (w, r) => {
   if (isScalar(w.node) && typeof w.node.value === 'boolean') return w.node.value;
   r.at(w, `expected true or false, found ${describe(w.node)}`);
@@ -98,8 +104,8 @@ function listOf<T>(item: Reader<T>): Reader<T[]> {
 /** A command: a list of words run as is, or one string run by /bin/sh -c. */
 const commandLine: Reader<string[]> = (w, r) => {
   if (isScalar(w.node) && typeof w.node.value === 'string' && w.node.value.trim() !== '') return ['/bin/sh', '-c', w.node.value];
-  const words = listOf(str)(w, r);
-  if (words && words.length === 0) r.at(w, 'expected at least one word, found an empty list');
+  const words = listOf(word)(w, r);
+  if (isSeq(w.node) && w.node.items.length === 0) r.at(w, 'expected at least one word, found an empty list');
   return words && words.length > 0 ? words : undefined;
 };
 
@@ -281,7 +287,7 @@ export const specFields: Record<string, FieldSpec> = {
   name: { read: containerName, required: true },
   image: { read: str, required: true },
   command: { read: commandLine },
-  args: { read: listOf(str) },
+  args: { read: listOf(word) },
   environment: { read: environment },
   environment_files: { read: listOf(str) },
   ports: { read: listOf(publishedPort) },
@@ -310,7 +316,7 @@ export function parseSpec(text: string, expectedName?: string): SpecResult {
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const r = new Reporter(lines);
   for (const e of doc.errors) {
-    const pos = e.linePos?.[0] ?? { line: 0, col: 0 };
+    const pos = lines.linePos(e.pos[0]);
     r.problems.push({ severity: 'error', path: '', line: pos.line, column: pos.col, message: `yaml: ${e.message.split('\n')[0]}` });
   }
   if (doc.errors.length > 0) return { spec: undefined, problems: r.problems };
