@@ -113,7 +113,14 @@ function explain(error: unknown, where: string): KeelError {
     ValueError: 'metadata is malformed',
     RepositoryError: 'metadata is inconsistent (tampered or replayed)',
   };
-  const what = says[name] ?? 'metadata failed verification';
+  // tuf-js wraps some failures in a plain Error; read those from the message.
+  const byMessage: [RegExp, string][] = [
+    [/signed by \d+\/\d+ keys/, says.UnsignedMetadataError!],
+    [/expired/i, says.ExpiredMetadataError!],
+    [/version/i, says.BadVersionError!],
+    [/hash|length/i, says.LengthOrHashMismatchError!],
+  ];
+  const what = says[name] ?? byMessage.find(([re]) => re.test(message))?.[1] ?? 'metadata failed verification';
   const kind = name === 'DownloadHTTPError' ? 'unavailable' : 'verification';
   return new KeelError(kind, `${where}: ${what}: ${message}; refusing to install`, { cause: error });
 }
