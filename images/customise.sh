@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Turns the cached debootstrap base into keel's OS tree: installs keel (the single
+# executable) and its units, keel's configuration files (images/rootfs/), trims docs,
+# locales, apt lists and unneeded kernel modules, empties machine-id and host keys, masks
+# what stalls boot, and takes the kernel out of the tree (it lives on the ESP).
+# usage: customise.sh BASE_DIR OUT_DIR KEEL_EXECUTABLE VERSION KERNEL_OUT
+set -euo pipefail
+base=$1 out=$2 keel=$3 version=$4 kernel_out=$5
+here=$(cd "$(dirname "$0")" && pwd)
+
+rm -rf "$out" && mkdir -p "$(dirname "$out")"
+cp -a "$base" "$out"
+rm -f "$out/.complete"
+
+# --- trim: package caches, docs (copyright files stay), man pages, locales, logs
+rm -rf "$out"/var/cache/apt/* "$out"/var/lib/apt/lists/* "$out"/var/cache/debconf/*-old \
+  "$out"/var/lib/dpkg/*-old "$out"/var/log/* "$out"/usr/share/man "$out"/usr/share/info \
+  "$out"/usr/share/lintian "$out"/usr/share/linda "$out"/var/cache/man
+find "$out/usr/share/doc" -mindepth 1 ! -name copyright ! -type d -delete
+find "$out/usr/share/doc" -mindepth 1 -type d -empty -delete
+find "$out/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
+mkdir -p "$out/var/log/journal" "$out/var/cache/apt/archives/partial" "$out/var/lib/apt/lists/partial"
+
+# --- kernel: out of the tree onto the ESP; keep only the modules a VM or server host uses
+kver=$(basename "$(ls -d "$out"/usr/lib/modules/*)")
+cp "$out/boot/vmlinuz-$kver" "$kernel_out"
+cp "$out/boot/config-$kver" "$out/usr/lib/modules/$kver/config"
+rm -rf "$out"/boot/* "$out"/boot/.??* 2>/dev/null || true
+rm -f "$out"/vmlinuz* "$out"/initrd.img* "$out"/vmlinuz.old "$out"/initrd.img.old
+"$here/trim-modules.sh" "$out/usr/lib/modules/$kver"
+chroot "$out" depmod -a "$kver"
+
+# --- identity: empty machine-id (first boot is detected), no host keys, keel's os-release
+: > "$out/etc/machine-id"
+rm -f "$out/var/lib/dbus/machine-id" && ln -s /etc/machine-id "$out/var/lib/dbus/machine-id"
+rm -f "$out"/etc/ssh/ssh_host_*
+rm -f "$out/etc/os-release" && ln -s ../usr/lib/os-release "$out/etc/os-release"
+cat > "$out/usr/lib/os-release" <<OS
+NAME="keel"
+ID=keel
+ID_LIKE=debian
+PRETTY_NAME="keel $version (Debian 12 packages)"
+VERSION="$version"
+VERSION_ID="$version"
+VERSION_CODENAME=bookworm
+HOME_URL="https://github.com/keel-os/keel"
+OS
+mkdir -p "$out/usr/lib/keel"
+echo "$version" > "$out/usr/lib/keel/version"
+install -m 0755 "$keel" "$out/usr/bin/keel"
+
+# --- keel's files and units
+cp -a "$here/rootfs/." "$out/"
+mkdir -p "$out/state" "$out/boot" "$out/etc/keel"
+units=$out/usr/lib/systemd/system
+presets=()
+for f in "$here"/units/*; do
+  [ -e "$f" ] || continue
+  name=$(basename "$f")
+  case "$name" in
+    *.preset) install -m 0644 "$f" "$out/usr/lib/systemd/system-preset/$name"; presets+=("$f") ;;
+    *) cp -a "$f" "$units/" ;;
+  esac
+done
+# Units with an [Install] section are enabled, unless a preset file of images/units names
+# them, in which case the preset decides.
+for f in "$here"/units/*; do
+  name=$(basename "$f")
+  [ -f "$f" ] && [[ $name != *.preset ]] || continue
+  grep -q '^\[Install\]' "$f" || continue
+  if ((${#presets[@]})) && grep -qE "^(enable|disable)[[:space:]]+$name([[:space:]]|$)" "${presets[@]}"; then
+    systemctl --root="$out" preset "$name" >/dev/null 2>&1
+  else
+    systemctl --root="$out" enable "$name" >/dev/null 2>&1
+  fi
+done
+
+# --- boot-time hygiene: what stalls, prompts or is not wanted on a container host
+mask=(e2scrub_reap.service e2scrub_all.timer systemd-firstboot.service apt-daily.timer
+  apt-daily-upgrade.timer dpkg-db-backup.timer systemd-boot-update.service)
+disable=(etcd.service podman.service podman-auto-update.timer podman-auto-update.service
+  podman-restart.service fstrim.timer)
+systemctl --root="$out" disable "${mask[@]}" "${disable[@]}" >/dev/null 2>&1
+systemctl --root="$out" mask "${mask[@]}" >/dev/null 2>&1
+rm -f "$out/etc/systemd/system/etcd2.service"
+cp "$out/usr/share/systemd/tmp.mount" "$units/tmp.mount"
+systemctl --root="$out" enable tmp.mount systemd-networkd.service >/dev/null 2>&1
+echo "customise: $(du -sh "$out" | cut -f1) OS tree, kernel $kver" >&2
