@@ -1,7 +1,7 @@
 /**
  * The reboot lock as the update agent sees it: take a slot before rebooting, give it back
  * once the node is healthy again. Two implementations sit behind it: the etcd v3
- * semaphore (`etcd-lock.ts`) and a FleetLock HTTP client (`fleetlock-client.ts`);
+ * semaphore (`semaphore-lock.ts` over `etcd-store.ts`) and a FleetLock HTTP client (`fleetlock-client.ts`);
  * `openRebootLock` (open-reboot-lock.ts) picks one from the lock settings.
  */
 

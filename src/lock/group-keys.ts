@@ -1,0 +1,38 @@
+/**
+ * Where a group's lock lives in etcd. The semaphore key is airlock's, byte for byte, so
+ * keel and Fedora CoreOS nodes behind airlock share it; the time each holder took its slot
+ * goes in keel's own sibling keys, which airlock never reads, so compatibility holds.
+ */
+import { KeelError } from '../errors.js';
+
+/** The FleetLock protocol's group pattern, which airlock also enforces. */
+export const groupPattern = /^[a-zA-Z0-9.-]+$/;
+export const defaultGroup = 'default';
+
+/** Throws 'invalid-input' unless `group` matches the FleetLock pattern. */
+export function checkGroup(group: string): string {
+  if (!groupPattern.test(group))
+    throw new KeelError('invalid-input', `group: expected letters, digits, '.' or '-' (${groupPattern.source}), found ${JSON.stringify(group)}`);
+  return group;
+}
+
+/** `com.coreos.airlock/groups/<group>/v1/semaphore`. */
+export function semaphoreKey(group: string): string {
+  return `com.coreos.airlock/groups/${checkGroup(group)}/v1/semaphore`;
+}
+
+/** Prefix of keel's per-holder keys: `.../v1/keel-holders/`. */
+export function holdersPrefix(group: string): string {
+  return `com.coreos.airlock/groups/${checkGroup(group)}/v1/keel-holders/`;
+}
+
+/** The key recording when `id` took its slot (value: RFC 3339 time). */
+export function holderKey(group: string, id: string): string {
+  return holdersPrefix(group) + encodeURIComponent(id);
+}
+
+/** The holder id from a key under `holdersPrefix`. */
+export function holderIdOf(group: string, key: string): string | undefined {
+  const prefix = holdersPrefix(group);
+  return key.startsWith(prefix) ? decodeURIComponent(key.slice(prefix.length)) : undefined;
+}

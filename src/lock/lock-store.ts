@@ -1,0 +1,134 @@
+/**
+ * The minimal key-value interface the lock needs, and nothing more: a read with the key's
+ * version, one compare-and-swap commit, a prefix read, and a wait for the next change. The
+ * etcd adapter (etcd-store.ts) is the real implementation; `MemoryLockStore` is the
+ * recording double for unit tests, and the same lock code runs against real etcd in the
+ * integration tests.
+ */
+
+/** A key's value with its etcd version (0 = the key does not exist) and the store revision read at. */
+export interface VersionedValue {
+  value: string | undefined;
+  version: number;
+  /** Store revision of this read; a watch from `revision + 1` sees every later change. */
+  revision: number;
+}
+
+/** One atomic change guarded by the version of `key`. */
+export interface CompareAndSwap {
+  key: string;
+  /** The version read before; 0 means "create only if it does not exist". */
+  expectedVersion: number;
+  value: string;
+  /** Other keys written or deleted in the same transaction (keel's hold-time keys). */
+  puts?: Record<string, string>;
+  deletes?: string[];
+}
+
+export interface LockStore {
+  get(key: string, signal?: AbortSignal): Promise<VersionedValue>;
+  /** Keys and values under a prefix. */
+  list(prefix: string, signal?: AbortSignal): Promise<Map<string, string>>;
+  /** True when the compare held and every write happened; false when the version moved. */
+  commit(change: CompareAndSwap, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * Resolves with the key's next value after `revision` (at once if it already changed),
+   * carried by the watch event itself so a waiter need not read again to see the semaphore
+   * is still full; resolves undefined when `timeoutMs` passes (a safety net, not the
+   * mechanism); rejects when `signal` aborts.
+   */
+  waitForChange(key: string, revision: number, timeoutMs: number, signal?: AbortSignal): Promise<VersionedValue | undefined>;
+  /** Requests made so far, by kind, for the benchmark's requests-per-waiter figure. */
+  readonly requestCounts: Record<'get' | 'list' | 'commit' | 'watch', number>;
+  close(): Promise<void>;
+}
+
+/** In-memory store with etcd's version and revision rules, for unit tests. */
+export class MemoryLockStore implements LockStore {
+  private data = new Map<string, { value: string; version: number; modRevision: number }>();
+  private revision = 1;
+  private waiters = new Set<{ key: string; wake: () => void }>();
+  readonly requestCounts = { get: 0, list: 0, commit: 0, watch: 0 };
+  /** Every committed change, in order, for assertions. */
+  readonly commits: CompareAndSwap[] = [];
+  /** Set to make the next N calls fail as etcd being down would. */
+  failNext = 0;
+
+  private maybeFail(): void {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw Object.assign(new Error('injected: etcd unavailable'), { code: 'unavailable' });
+    }
+  }
+
+  async get(key: string): Promise<VersionedValue> {
+    this.requestCounts.get++;
+    this.maybeFail();
+    const entry = this.data.get(key);
+    return { value: entry?.value, version: entry?.version ?? 0, revision: this.revision };
+  }
+
+  async list(prefix: string): Promise<Map<string, string>> {
+    this.requestCounts.list++;
+    this.maybeFail();
+    return new Map([...this.data].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k, v.value]));
+  }
+
+  async commit(change: CompareAndSwap): Promise<boolean> {
+    this.requestCounts.commit++;
+    this.maybeFail();
+    if ((this.data.get(change.key)?.version ?? 0) !== change.expectedVersion) return false;
+    this.revision++;
+    const touched = [change.key, ...Object.keys(change.puts ?? {}), ...(change.deletes ?? [])];
+    for (const [k, v] of [[change.key, change.value] as const, ...Object.entries(change.puts ?? {})]) {
+      this.data.set(k, { value: v, version: (this.data.get(k)?.version ?? 0) + 1, modRevision: this.revision });
+    }
+    for (const k of change.deletes ?? []) this.data.delete(k);
+    this.commits.push(change);
+    for (const w of [...this.waiters]) if (touched.includes(w.key)) w.wake();
+    return true;
+  }
+
+  /** Writes a key as another client would (no compare), waking watchers. */
+  async put(key: string, value: string): Promise<void> {
+    this.revision++;
+    this.data.set(key, { value, version: (this.data.get(key)?.version ?? 0) + 1, modRevision: this.revision });
+    for (const w of [...this.waiters]) if (w.key === key) w.wake();
+  }
+
+  async waitForChange(key: string, revision: number, timeoutMs: number, signal?: AbortSignal): Promise<VersionedValue | undefined> {
+    this.requestCounts.watch++;
+    const now = (): VersionedValue => {
+      const entry = this.data.get(key);
+      return { value: entry?.value, version: entry?.version ?? 0, revision: this.revision };
+    };
+    if ((this.data.get(key)?.modRevision ?? 0) > revision) return now();
+    let timedOut = false;
+    await new Promise<void>((resolve, reject) => {
+      const waiter = {
+        key,
+        wake: () => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        waiter.wake();
+        reject(signal?.reason ?? new Error('aborted'));
+      };
+      const timer = setTimeout(() => {
+        timedOut = true;
+        waiter.wake();
+      }, timeoutMs);
+      this.waiters.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    return timedOut ? undefined : now();
+  }
+
+  async close(): Promise<void> {
+    for (const w of [...this.waiters]) w.wake();
+  }
+}
