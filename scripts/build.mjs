@@ -15,7 +15,7 @@ const common = {
   define: { __KEEL_VERSION__: JSON.stringify(version) },
   logLevel: 'warning',
   // Optional native helpers some dependencies probe for; keel never needs them.
-  external: ['usocket', 'bufferutil', 'utf-8-validate'],
+  external: ['usocket', 'bufferutil', 'utf-8-validate', 'x11'],
   legalComments: 'none',
 };
 

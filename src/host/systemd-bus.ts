@@ -1,0 +1,463 @@
+/**
+ * keel's one client for systemd's manager over D-Bus. Use ONE instance per process:
+ *
+ * ```ts
+ * const systemd = await SystemdBus.connect();                 // system bus, or { address }
+ * systemd.on('reconnect', () => resync());                    // bus dropped or daemon-reexec
+ * const off = systemd.onPropertiesChanged((c) => ...);        // units' ActiveState and friends
+ * await systemd.daemonReload();
+ * const job = await systemd.startUnit('etcd.service');        // waits for the job: job.result === 'done'
+ * const run = await systemd.runTransient(['/bin/sh', '-c', 'echo hi']); // run.exitStatus === 0
+ * await systemd.close();
+ * ```
+ *
+ * Why it is built this way: systemd sends `JobRemoved` when a job finishes, and it can
+ * arrive before the reply to the call that queued the job; so the client subscribes once
+ * at connect and buffers every `JobRemoved` by job path, and a caller waiting for a job
+ * looks in the buffer before waiting. If the connection drops (or systemd re-executes and
+ * comes back on the bus) the client reconnects with backoff, subscribes again and emits
+ * `reconnect`; calls made meanwhile wait for it, and jobs in flight fail with `unavailable`.
+ *
+ * Addresses: the system bus (default, `unix:path=/run/dbus/system_bus_socket`) or systemd's
+ * private socket (`unix:path=/run/systemd/private`, root only, usable before dbus-daemon
+ * starts and only from inside systemd's pid namespace).
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { KeelError } from '../errors.js';
+import { DbusConnection, systemBusAddress, type MethodCall } from './dbus-connection.js';
+import {
+  errorKindOf, execCommand, isTransientDbusError, transientProperties, unitNameFromPath, unwrap, usec,
+  type PropertyValue,
+} from './systemd-values.js';
+
+const destination = 'org.freedesktop.systemd1';
+const managerPath = '/org/freedesktop/systemd1';
+const managerInterface = 'org.freedesktop.systemd1.Manager';
+
+export interface SystemdBusOptions {
+  /** D-Bus address; default the system bus. */
+  address?: string;
+  connectTimeoutMs?: number;
+  /** How long one method call (and waiting for a reconnect) may take. Default 25 s, as sd-bus. */
+  callTimeoutMs?: number;
+  /** How long to wait for a job to finish. Default 5 min. */
+  jobTimeoutMs?: number;
+}
+
+/** How a job is queued relative to others (systemctl's --job-mode). */
+export type JobMode = 'replace' | 'fail' | 'isolate' | 'ignore-dependencies' | 'ignore-requirements';
+
+/** A finished job. `result` is `done`, `failed`, `timeout`, `dependency`, `canceled` or `skipped`. */
+export interface JobResult {
+  unit: string;
+  job: string;
+  result: string;
+}
+
+/** The unit properties callers read most, plus every raw property. */
+export interface UnitProperties {
+  name: string;
+  loadState: string;
+  activeState: string;
+  subState: string;
+  /** The service's `Result` (`success`, `exit-code`, `signal`, `timeout`...), for services. */
+  result?: string;
+  nRestarts?: number;
+  mainPid?: number;
+  /** Exit status of the main process, or the signal number when `execMainCode` is 2 (killed). */
+  execMainStatus?: number;
+  execMainCode?: number;
+  raw: Record<string, unknown>;
+}
+
+/** One row of ListUnits. */
+export interface UnitStatus {
+  name: string;
+  description: string;
+  loadState: string;
+  activeState: string;
+  subState: string;
+  jobId: number;
+}
+
+/** A change of unit properties, as systemd signals it to subscribers. */
+export interface PropertiesChange {
+  unit: string;
+  interface: string;
+  changed: Record<string, unknown>;
+  invalidated: string[];
+}
+
+/** A change EnableUnitFiles and friends made: `symlink` or `unlink`, the link and its target. */
+export interface UnitFileChange {
+  type: string;
+  file: string;
+  destination: string;
+}
+
+/** How a transient command ended. `exitStatus` 0 with jobResult `done`. */
+export interface TransientRun {
+  unit: string;
+  jobResult: string;
+  /** The service's Result: `success`, `exit-code`, `signal`, `timeout`, `core-dump`... */
+  result: string;
+  exitStatus?: number;
+  signal?: number;
+}
+
+export interface TransientOptions {
+  /** Unit name; default `keel-run-<random>.service`. */
+  name?: string;
+  description?: string;
+  /** Kill the command after this long (result `timeout`). */
+  timeoutMs?: number;
+  /** More properties (Environment, WorkingDirectory, User...). */
+  properties?: Record<string, PropertyValue>;
+}
+
+interface Waiter {
+  unit: string;
+  resolve(result: JobResult): void;
+  reject(error: Error): void;
+}
+
+export class SystemdBus extends EventEmitter {
+  private connection: DbusConnection;
+  private reconnecting: Promise<void> | undefined;
+  private closing = false;
+  private readonly finished = new Map<string, { result: JobResult; at: number }>();
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly propertyListeners = new Set<(change: PropertiesChange) => void>();
+
+  private constructor(private readonly options: Required<SystemdBusOptions>, connection: DbusConnection) {
+    super();
+    this.connection = connection;
+  }
+
+  /** Connects, subscribes to systemd's signals and returns the client. */
+  static async connect(options: SystemdBusOptions = {}): Promise<SystemdBus> {
+    const full: Required<SystemdBusOptions> = {
+      address: options.address ?? systemBusAddress,
+      connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+      callTimeoutMs: options.callTimeoutMs ?? 25_000,
+      jobTimeoutMs: options.jobTimeoutMs ?? 300_000,
+    };
+    const client = new SystemdBus(full, await DbusConnection.open(full.address, full.connectTimeoutMs));
+    await client.attach(client.connection);
+    return client;
+  }
+
+  get address(): string {
+    return this.options.address;
+  }
+
+  /** Reloads unit files; resolves once systemd has finished reloading. */
+  async daemonReload(): Promise<void> {
+    await this.manager('Reload');
+  }
+
+  /** Re-executes systemd; the client reconnects and emits `reconnect`. */
+  async daemonReexec(): Promise<void> {
+    await this.manager('Reexecute').catch((error: unknown) => {
+      // systemd drops the connection instead of replying.
+      if (!(error instanceof KeelError && error.kind === 'unavailable')) throw error;
+    });
+  }
+
+  startUnit(name: string, mode: JobMode = 'replace'): Promise<JobResult> {
+    return this.job('StartUnit', name, mode);
+  }
+  stopUnit(name: string, mode: JobMode = 'replace'): Promise<JobResult> {
+    return this.job('StopUnit', name, mode);
+  }
+  restartUnit(name: string, mode: JobMode = 'replace'): Promise<JobResult> {
+    return this.job('RestartUnit', name, mode);
+  }
+  reloadUnit(name: string, mode: JobMode = 'replace'): Promise<JobResult> {
+    return this.job('ReloadUnit', name, mode);
+  }
+  tryRestartUnit(name: string, mode: JobMode = 'replace'): Promise<JobResult> {
+    return this.job('TryRestartUnit', name, mode);
+  }
+  reloadOrRestartUnit(name: string, mode: JobMode = 'replace'): Promise<JobResult> {
+    return this.job('ReloadOrRestartUnit', name, mode);
+  }
+  reloadOrTryRestartUnit(name: string, mode: JobMode = 'replace'): Promise<JobResult> {
+    return this.job('ReloadOrTryRestartUnit', name, mode);
+  }
+
+  /** Creates and starts a transient unit; resolves when its start job finishes. */
+  async startTransientUnit(
+    name: string,
+    properties: Record<string, PropertyValue>,
+    aux: Array<[string, Array<[string, unknown]>]> = [],
+    mode: JobMode = 'fail',
+  ): Promise<JobResult> {
+    const props = transientProperties(properties);
+    return this.waitForJob(name, () =>
+      this.manager('StartTransientUnit', 'ssa(sv)a(sa(sv))', [name, mode, props, aux], name),
+    );
+  }
+
+  /**
+   * Runs argv as a oneshot transient service and waits for it to exit. argv[0] should be an
+   * absolute path. A failed run is reported in the result, not thrown.
+   */
+  async runTransient(argv: string[], options: TransientOptions = {}): Promise<TransientRun> {
+    const unit = options.name ?? `keel-run-${randomBytes(6).toString('hex')}.service`;
+    const properties: Record<string, PropertyValue> = {
+      Description: options.description ?? `keel: ${argv.join(' ')}`.slice(0, 200),
+      Type: 'oneshot',
+      RemainAfterExit: false,
+      ExecStart: execCommand(argv),
+      ...(options.timeoutMs !== undefined ? { TimeoutStartUSec: usec(options.timeoutMs) } : {}),
+      ...options.properties,
+    };
+    const job = await this.startTransientUnit(unit, properties);
+    if (job.result === 'done') return { unit, jobResult: job.result, result: 'success', exitStatus: 0 };
+    // A failed oneshot stays loaded in `failed`: read why, then let systemd forget it.
+    const props = await this.getUnitProperties(unit);
+    await this.resetFailedUnit(unit).catch(() => {});
+    const killed = props.execMainCode === 2 || props.execMainCode === 3;
+    return {
+      unit,
+      jobResult: job.result,
+      result: props.result ?? 'unknown',
+      ...(props.execMainStatus !== undefined ? (killed ? { signal: props.execMainStatus } : { exitStatus: props.execMainStatus }) : {}),
+    };
+  }
+
+  async enableUnitFiles(files: string[], options: { runtime?: boolean; force?: boolean } = {}): Promise<{ carriesInstallInfo: boolean; changes: UnitFileChange[] }> {
+    const [carries, changes] = await this.manager('EnableUnitFiles', 'asbb', [files, !!options.runtime, !!options.force]);
+    return { carriesInstallInfo: Boolean(carries), changes: fileChanges(changes) };
+  }
+  async disableUnitFiles(files: string[], options: { runtime?: boolean } = {}): Promise<UnitFileChange[]> {
+    const [changes] = await this.manager('DisableUnitFiles', 'asb', [files, !!options.runtime]);
+    return fileChanges(changes);
+  }
+  async maskUnitFiles(files: string[], options: { runtime?: boolean; force?: boolean } = {}): Promise<UnitFileChange[]> {
+    const [changes] = await this.manager('MaskUnitFiles', 'asbb', [files, !!options.runtime, !!options.force]);
+    return fileChanges(changes);
+  }
+  async unmaskUnitFiles(files: string[], options: { runtime?: boolean } = {}): Promise<UnitFileChange[]> {
+    const [changes] = await this.manager('UnmaskUnitFiles', 'asb', [files, !!options.runtime]);
+    return fileChanges(changes);
+  }
+
+  /** Units systemd has loaded, as `systemctl list-units --all`. */
+  async listUnits(): Promise<UnitStatus[]> {
+    const [rows] = await this.manager('ListUnits');
+    return (rows as unknown[][]).map((r) => ({
+      name: String(r[0]), description: String(r[1]), loadState: String(r[2]),
+      activeState: String(r[3]), subState: String(r[4]), jobId: Number(r[7]),
+    }));
+  }
+
+  /** Loads the unit if needed and reads its properties (a missing unit has loadState `not-found`). */
+  async getUnitProperties(name: string): Promise<UnitProperties> {
+    const [path] = await this.manager('LoadUnit', 's', [name], name);
+    const read = async (iface: string) =>
+      unwrap((await this.call({ path: String(path), interface: 'org.freedesktop.DBus.Properties', member: 'GetAll', signature: 's', body: [iface] }, name))[0]) as Record<string, unknown>;
+    const type = name.slice(name.lastIndexOf('.') + 1);
+    const raw = { ...(await read('org.freedesktop.systemd1.Unit')) };
+    if (['service', 'socket', 'mount', 'swap', 'scope'].includes(type)) {
+      Object.assign(raw, await read(`org.freedesktop.systemd1.${type[0]!.toUpperCase()}${type.slice(1)}`));
+    }
+    const num = (k: string) => (typeof raw[k] === 'number' ? (raw[k] as number) : undefined);
+    const props: UnitProperties = {
+      name, raw,
+      loadState: String(raw.LoadState), activeState: String(raw.ActiveState), subState: String(raw.SubState),
+    };
+    if (typeof raw.Result === 'string') props.result = raw.Result;
+    for (const [key, prop] of [['nRestarts', 'NRestarts'], ['mainPid', 'MainPID'], ['execMainStatus', 'ExecMainStatus'], ['execMainCode', 'ExecMainCode']] as const) {
+      const value = num(prop);
+      if (value !== undefined) props[key] = value;
+    }
+    return props;
+  }
+
+  /** Calls back on every unit property change systemd signals; returns the unsubscribe. */
+  onPropertiesChanged(callback: (change: PropertiesChange) => void): () => void {
+    this.propertyListeners.add(callback);
+    return () => this.propertyListeners.delete(callback);
+  }
+
+  async resetFailedUnit(name: string): Promise<void> {
+    await this.manager('ResetFailedUnit', 's', [name], name);
+  }
+
+  /** Sends a signal to a unit's processes (`who`: `main`, `control` or `all`). */
+  async killUnit(name: string, signal = 15, who: 'main' | 'control' | 'all' = 'all'): Promise<void> {
+    await this.manager('KillUnit', 'ssi', [name, who, signal], name);
+  }
+
+  /** Closes the connection; jobs still awaited fail with `unavailable`. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.failWaiters(new KeelError('unavailable', 'systemd: client closed while waiting for a job'));
+    this.connection.close();
+  }
+
+  /** Calls a Manager method; `unit` names the unit in error messages. */
+  private async manager(member: string, signature = '', body: unknown[] = [], unit?: string): Promise<unknown[]> {
+    return this.call({ path: managerPath, interface: managerInterface, member, signature, body }, unit);
+  }
+
+  /**
+   * One call to systemd, retried while systemd is away (reconnecting, re-executing) until
+   * the call timeout; D-Bus errors become KeelErrors naming the method and the unit.
+   */
+  private async call(call: MethodCall, unit?: string): Promise<unknown[]> {
+    const deadline = Date.now() + this.options.callTimeoutMs;
+    for (let delayMs = 50; ; delayMs = Math.min(delayMs * 2, 1000)) {
+      try {
+        if (!this.connection.isOpen) await this.awaitReconnect(deadline);
+        return await this.connection.call({ ...call, destination }, Math.max(1, deadline - Date.now()));
+      } catch (error) {
+        const name = (error as { type?: string }).type;
+        const transient = isTransientDbusError(name) || (error instanceof KeelError && error.kind === 'unavailable');
+        if (!transient || this.closing || Date.now() + delayMs >= deadline) throw this.toKeelError(error, call.member, unit);
+        await sleep(delayMs);
+      }
+    }
+  }
+
+  private toKeelError(error: unknown, member: string, unit?: string): KeelError {
+    if (error instanceof KeelError) return error;
+    const name = (error as { type?: string }).type;
+    const text = (error as { text?: string }).text ?? String(error);
+    const subject = unit ? `unit ${unit}` : 'systemd';
+    return new KeelError(errorKindOf(name), `systemd: ${member} for ${subject} failed: ${text} (${name ?? 'no error name'})`, { cause: error });
+  }
+
+  /** Queues a job with `method` and waits for its JobRemoved. */
+  private job(method: string, unit: string, mode: JobMode): Promise<JobResult> {
+    return this.waitForJob(unit, () => this.manager(method, 'ss', [unit, mode], unit));
+  }
+
+  private async waitForJob(unit: string, queue: () => Promise<unknown[]>): Promise<JobResult> {
+    const [path] = await queue();
+    const job = String(path);
+    const done = this.finished.get(job);
+    if (done) {
+      this.finished.delete(job);
+      return done.result;
+    }
+    return new Promise<JobResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(job);
+        reject(new KeelError('unavailable', `systemd: job ${job} for unit ${unit} not finished after ${this.options.jobTimeoutMs} ms; not waiting longer`));
+      }, this.options.jobTimeoutMs);
+      this.waiters.set(job, {
+        unit,
+        resolve: (r) => (clearTimeout(timer), resolve(r)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
+    });
+  }
+
+  /** Listens for signals on a fresh connection and subscribes; called at connect and reconnect. */
+  private async attach(connection: DbusConnection): Promise<void> {
+    connection.on('signal', (msg: { path?: string; interface?: string; member?: string; body: unknown[] }) => this.onSignal(msg));
+    connection.once('close', (reason: Error) => this.onClose(connection, reason));
+    if (!connection.direct) {
+      for (const rule of [
+        `type='signal',sender='${destination}',interface='${managerInterface}'`,
+        `type='signal',sender='${destination}',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged'`,
+        `type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='${destination}'`,
+      ]) {
+        await connection.call({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'AddMatch', signature: 's', body: [rule] });
+      }
+    }
+    await this.subscribe(connection);
+  }
+
+  private async subscribe(connection: DbusConnection): Promise<void> {
+    await connection
+      .call({ destination, path: managerPath, interface: managerInterface, member: 'Subscribe' }, this.options.callTimeoutMs)
+      .catch((error: unknown) => {
+        if ((error as { type?: string }).type !== 'org.freedesktop.systemd1.AlreadySubscribed') throw error;
+      });
+  }
+
+  private onSignal(msg: { path?: string; interface?: string; member?: string; body: unknown[] }): void {
+    if (msg.interface === managerInterface && msg.member === 'JobRemoved') {
+      const [, job, unit, result] = msg.body as [number, string, string, string];
+      const finished: JobResult = { unit, job, result };
+      const waiter = this.waiters.get(job);
+      if (waiter) {
+        this.waiters.delete(job);
+        waiter.resolve(finished);
+        return;
+      }
+      const now = Date.now();
+      this.finished.set(job, { result: finished, at: now });
+      // Nobody asked for most jobs; forget them after a while so the buffer stays small.
+      for (const [key, entry] of this.finished) {
+        if (now - entry.at < 120_000 && this.finished.size < 10_000) break;
+        this.finished.delete(key);
+      }
+    } else if (msg.interface === 'org.freedesktop.DBus.Properties' && msg.member === 'PropertiesChanged') {
+      const unit = unitNameFromPath(msg.path ?? '');
+      if (!unit || this.propertyListeners.size === 0) return;
+      const [iface, changed, invalidated] = msg.body as [string, Record<string, unknown>, string[]];
+      const change = { unit, interface: iface, changed: unwrap(changed) as Record<string, unknown>, invalidated };
+      for (const listener of this.propertyListeners) listener(change);
+    } else if (msg.member === 'NameOwnerChanged' && msg.body[0] === destination && msg.body[2]) {
+      // systemd came back on the bus after re-executing: its subscriptions are gone.
+      this.failWaiters(new KeelError('unavailable', 'systemd: re-executed while a job was awaited; its result is unknown'));
+      const connection = this.connection;
+      void this.subscribe(connection).then(
+        () => this.emit('reconnect'),
+        // Could not subscribe again: start over with a fresh connection.
+        (error: unknown) => connection.close(error instanceof Error ? error : new Error(String(error))),
+      );
+    }
+  }
+
+  private onClose(connection: DbusConnection, reason: Error): void {
+    if (connection !== this.connection || this.closing) return;
+    this.failWaiters(new KeelError('unavailable', `systemd: connection lost while a job was awaited (${reason.message}); its result is unknown`));
+    this.emit('disconnect', reason);
+    this.reconnecting = this.reconnect();
+  }
+
+  private async reconnect(): Promise<void> {
+    for (let delayMs = 100; !this.closing; delayMs = Math.min(delayMs * 2, 5000)) {
+      try {
+        const connection = await DbusConnection.open(this.options.address, this.options.connectTimeoutMs);
+        if (this.closing) return connection.close();
+        this.connection = connection;
+        await this.attach(connection);
+        this.reconnecting = undefined;
+        this.emit('reconnect');
+        return;
+      } catch {
+        await sleep(delayMs);
+      }
+    }
+  }
+
+  private async awaitReconnect(deadline: number): Promise<void> {
+    if (this.closing) throw new KeelError('unavailable', 'systemd: client is closed');
+    const reconnecting = this.reconnecting ?? Promise.resolve();
+    await Promise.race([reconnecting, sleep(Math.max(0, deadline - Date.now()))]);
+    if (!this.connection.isOpen) throw new KeelError('unavailable', `systemd: no connection to ${this.options.address}`);
+  }
+
+  private failWaiters(error: KeelError): void {
+    for (const [job, waiter] of this.waiters) {
+      waiter.reject(new KeelError(error.kind, `${error.message} (unit ${waiter.unit}, job ${job})`));
+    }
+    this.waiters.clear();
+  }
+}
+
+function fileChanges(value: unknown): UnitFileChange[] {
+  return ((value ?? []) as unknown[][]).map(([type, file, dest]) => ({ type: String(type), file: String(file), destination: String(dest) }));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
