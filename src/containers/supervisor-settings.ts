@@ -1,0 +1,64 @@
+/**
+ * The supervisor's own settings: /etc/keel/supervisor.yaml under the root (optional; the
+ * cloud-config interpreter writes it from `keel.containers`), overridden by command-line
+ * flags. Podman's runtime is left to containers.conf unless `podman.args` says otherwise.
+ *
+ * ```yaml
+ * discovery: { endpoints: [http://10.0.0.1:2379], address: 10.0.0.5, ttl: 15s }
+ * podman: { path: /usr/bin/podman, args: [--runtime, runc] }
+ * ```
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { KeelError } from '../errors.js';
+import { parseDurationSeconds } from './duration.js';
+
+export const settingsFile = 'etc/keel/supervisor.yaml';
+
+export interface SupervisorSettings {
+  discoveryEndpoints: string[];
+  /** Advertised address; default: the first non-loopback IPv4 address, else 127.0.0.1. */
+  discoveryAddress: string | undefined;
+  discoveryTtlSeconds: number;
+  podmanPath: string;
+  podmanArgs: string[];
+}
+
+export const defaultSettings: SupervisorSettings = { discoveryEndpoints: [], discoveryAddress: undefined, discoveryTtlSeconds: 15, podmanPath: '/usr/bin/podman', podmanArgs: [] };
+
+const strings = (v: unknown, what: string): string[] => {
+  if (v === undefined) return [];
+  if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return v as string[];
+  throw new KeelError('invalid-input', `${settingsFile}: ${what}: expected a list of strings, found ${JSON.stringify(v)}; refusing to start`);
+};
+
+/** Parses the settings text (pure). */
+export function parseSettings(text: string): SupervisorSettings {
+  let doc: unknown;
+  try {
+    doc = parse(text) ?? {};
+  } catch (error) {
+    throw new KeelError('invalid-input', `${settingsFile}: ${(error as Error).message.split('\n')[0]}; refusing to start`, { cause: error });
+  }
+  const d = doc as { discovery?: { endpoints?: unknown; address?: unknown; ttl?: unknown }; podman?: { path?: unknown; args?: unknown } };
+  const ttl = d.discovery?.ttl === undefined ? defaultSettings.discoveryTtlSeconds : parseDurationSeconds(d.discovery.ttl);
+  if (ttl === undefined || ttl < 2) throw new KeelError('invalid-input', `${settingsFile}: discovery.ttl: expected a duration of at least 2s, found ${JSON.stringify(d.discovery?.ttl)}; refusing to start`);
+  return {
+    discoveryEndpoints: strings(d.discovery?.endpoints, 'discovery.endpoints'),
+    discoveryAddress: typeof d.discovery?.address === 'string' ? d.discovery.address : undefined,
+    discoveryTtlSeconds: Math.round(ttl),
+    podmanPath: typeof d.podman?.path === 'string' ? d.podman.path : defaultSettings.podmanPath,
+    podmanArgs: strings(d.podman?.args, 'podman.args'),
+  };
+}
+
+/** Reads the settings under `root`; a missing file means the defaults. */
+export async function readSettings(root: string): Promise<SupervisorSettings> {
+  try {
+    return parseSettings(await readFile(join(root, settingsFile), 'utf8'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { ...defaultSettings };
+    throw error;
+  }
+}
