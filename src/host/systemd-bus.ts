@@ -114,6 +114,8 @@ export interface TransientOptions {
   timeoutMs?: number;
   /** More properties (Environment, WorkingDirectory, User...). */
   properties?: Record<string, PropertyValue>;
+  /** Let systemd expand `$VAR` in the arguments; default false: argv is passed literally. */
+  expandEnvironment?: boolean;
 }
 
 interface Waiter {
@@ -157,12 +159,21 @@ export class SystemdBus extends EventEmitter {
     await this.manager('Reload');
   }
 
-  /** Re-executes systemd; the client reconnects and emits `reconnect`. */
+  /**
+   * Re-executes systemd (after an upgrade of systemd itself). systemd drops its connections
+   * instead of replying, so this sends once, never retries, and treats a lost reply as done;
+   * the client then subscribes again and emits `reconnect`.
+   */
   async daemonReexec(): Promise<void> {
-    await this.manager('Reexecute').catch((error: unknown) => {
-      // systemd drops the connection instead of replying.
-      if (!(error instanceof KeelError && error.kind === 'unavailable')) throw error;
-    });
+    if (!this.connection.isOpen) await this.awaitReconnect(Date.now() + this.options.callTimeoutMs);
+    await this.connection
+      .call({ destination, path: managerPath, interface: managerInterface, member: 'Reexecute' }, this.options.callTimeoutMs)
+      .catch((error: unknown) => {
+        const name = (error as { type?: string }).type;
+        if (!(isTransientDbusError(name) || (error instanceof KeelError && error.kind === 'unavailable'))) {
+          throw this.toKeelError(error, 'Reexecute');
+        }
+      });
   }
 
   startUnit(name: string, mode: JobMode = 'replace'): Promise<JobResult> {
@@ -210,7 +221,8 @@ export class SystemdBus extends EventEmitter {
       Description: options.description ?? `keel: ${argv.join(' ')}`.slice(0, 200),
       Type: 'oneshot',
       RemainAfterExit: false,
-      ExecStart: execCommand(argv),
+      // systemd expands `$VAR` and `$$` in ExecStart arguments; `$$` keeps a `$` literal.
+      ExecStart: execCommand(options.expandEnvironment ? argv : argv.map((arg, i) => (i === 0 ? arg : arg.replace(/\$/g, () => '$$')))),
       ...(options.timeoutMs !== undefined ? { TimeoutStartUSec: usec(options.timeoutMs) } : {}),
       ...options.properties,
     };

@@ -100,13 +100,23 @@ describe('SystemdBus against systemd in namespaces', () => {
   test.each([
     [['/bin/true'], { jobResult: 'done', result: 'success', exitStatus: 0 }],
     [['/bin/sh', '-c', 'exit 42'], { jobResult: 'failed', result: 'exit-code', exitStatus: 42 }],
-    [['/bin/sh', '-c', 'kill -KILL $$'], { jobResult: 'failed', result: 'signal', signal: 9 }],
+    [['/bin/sh', '-c', 'kill -9 $$'], { jobResult: 'failed', result: 'signal', signal: 9 }],
     [['/nonexistent/program'], { jobResult: 'failed', result: 'exit-code', exitStatus: 203 }],
   ])('runTransient %j', async (argv, expected) => {
     const run = await bus.runTransient(argv);
     expect(run).toMatchObject(expected);
     // Nothing left behind: the unit is gone or inactive.
     expect(['inactive']).toContain((await bus.getUnitProperties(run.unit)).activeState);
+  });
+
+  test('runTransient passes argv literally unless asked to expand the environment', async () => {
+    await bus.runTransient(['/bin/sh', '-c', 'echo "$0 ${HOME:-unset}" > /run/keel-literal', 'arg0']);
+    expect(await fs.readFile(path.join(sys.root, 'run/keel-literal'), 'utf8')).toBe('arg0 unset\n');
+    await bus.runTransient(['/bin/sh', '-c', 'echo "$GREETING" > /run/keel-expanded'], {
+      expandEnvironment: true,
+      properties: { Environment: ['GREETING=expanded-by-systemd'] },
+    });
+    expect(await fs.readFile(path.join(sys.root, 'run/keel-expanded'), 'utf8')).toBe('expanded-by-systemd\n');
   });
 
   test('runTransient kills a command that outlives its timeout', async () => {
@@ -175,14 +185,18 @@ describe('SystemdBus against systemd in namespaces', () => {
     bus.on('disconnect', () => events.push('disconnect'));
     const reconnected = () => new Promise<void>((resolve) => bus.once('reconnect', () => resolve()));
     let again = reconnected();
+    let t0 = performance.now();
     await sys.exec(['systemctl', 'restart', 'dbus.service']);
     await again;
+    console.log(`reconnected ${Math.round(performance.now() - t0)} ms after restarting dbus.service`);
     expect(events).toContain('disconnect');
     expect((await bus.startUnit('keel-ok.service')).result).toBe('done');
 
     again = reconnected();
+    t0 = performance.now();
     await bus.daemonReexec();
     await again;
+    console.log(`reconnected ${Math.round(performance.now() - t0)} ms after daemon-reexec`);
     expect((await bus.restartUnit('keel-ok.service')).result).toBe('done');
     expect((await bus.getUnitProperties('keel-ok.service')).activeState).toBe('active');
   });
