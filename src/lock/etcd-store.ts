@@ -64,7 +64,7 @@ export function etcdError(error: unknown, doing: string): KeelError {
   if (error instanceof KeelError) return error;
   const e = error as Error;
   const name = e?.constructor?.name ?? '';
-  if (/Authentication|PermissionDenied|UserNotFound|RoleNotGranted|Unauthenticated/.test(name) || /authentication failed|permission denied|user name not found/i.test(e?.message ?? ''))
+  if (/Authentication|PermissionDenied|UserNotFound|RoleNotGranted|Unauthenticated/.test(name) || /authentication failed|permission denied|user name not found|user name is empty|auth(entication)? is not enabled/i.test(e?.message ?? ''))
     return new KeelError('invalid-input', `etcd refused ${doing}: ${e.message}; check --user/--password or the client certificate`, { cause: error });
   return new KeelError('unavailable', `etcd did not answer ${doing}: ${e?.message ?? String(error)}; retrying may help`, { cause: error });
 }

@@ -5,6 +5,7 @@
  * recording double for unit tests, and the same lock code runs against real etcd in the
  * integration tests.
  */
+import { KeelError } from '../errors.js';
 
 /** A key's value with its etcd version (0 = the key does not exist) and the store revision read at. */
 export interface VersionedValue {
@@ -57,7 +58,7 @@ export class MemoryLockStore implements LockStore {
   private maybeFail(): void {
     if (this.failNext > 0) {
       this.failNext--;
-      throw Object.assign(new Error('injected: etcd unavailable'), { code: 'unavailable' });
+      throw new KeelError('unavailable', 'injected: etcd did not answer; retrying may help');
     }
   }
 

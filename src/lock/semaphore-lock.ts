@@ -55,7 +55,7 @@ export class SemaphoreLock implements RebootLock {
       try {
         return await step();
       } catch (error) {
-        if (signal?.aborted) throw abortError(what, signal);
+        if (signal?.aborted) throw error instanceof KeelError ? error : abortError(what, signal);
         if (!(error instanceof KeelError) || error.kind !== 'unavailable') throw error;
         if (this.now() >= deadlineMs) throw new KeelError('unavailable', `${what}: gave up after ${attempt + 1} attempts: ${error.message}`, { cause: error });
         this.options.log?.debug(`${what}: ${error.message}; retrying`);

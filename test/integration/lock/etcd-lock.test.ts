@@ -1,0 +1,121 @@
+// The reboot lock against one real etcd member: airlock's layout on the wire, CAS creation,
+// hold times, waiting, set-max, groups independent, TLS client certificates and user/password.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { rmSync } from 'node:fs';
+import { startEtcd, type EtcdCluster } from '../../harness/etcd.js';
+import { EtcdLockStore } from '../../../src/lock/etcd-store.js';
+import { SemaphoreLock } from '../../../src/lock/semaphore-lock.js';
+import { KeelError } from '../../../src/errors.js';
+import { makeTestCerts } from './test-certs.js';
+
+describe('etcd lock, one member', () => {
+  let etcd: EtcdCluster;
+  const locks: SemaphoreLock[] = [];
+  const open = (group = 'default', defaultSlots = 1) => {
+    const lock = new SemaphoreLock({ store: new EtcdLockStore({ endpoints: etcd.endpoints }), group, defaultSlots });
+    locks.push(lock);
+    return lock;
+  };
+  beforeAll(async () => {
+    etcd = await startEtcd();
+  });
+  afterAll(async () => {
+    await Promise.all(locks.map((l) => l.close()));
+    await etcd?.stop();
+  });
+
+  test('value in etcd is airlock\'s layout, created at version 1, with a keel hold-time key', async () => {
+    const lock = open('layout');
+    await lock.acquire('node-a');
+    const got = JSON.parse(await etcd.etcdctl(['get', 'com.coreos.airlock/groups/layout/v1/semaphore', '-w', 'json'])) as { kvs: { value: string; version: number }[] };
+    expect(Buffer.from(got.kvs[0]!.value, 'base64').toString()).toBe('{"total_slots":1,"holders":["node-a"]}');
+    expect(got.kvs[0]!.version).toBe(1);
+    const since = (await etcd.etcdctl(['get', 'com.coreos.airlock/groups/layout/v1/keel-holders/node-a', '--print-value-only'])).trim();
+    expect(Date.parse(since)).toBeGreaterThan(Date.now() - 60_000);
+    const status = await lock.status();
+    expect(status).toMatchObject({ group: 'layout', totalSlots: 1, holders: [{ id: 'node-a', since }] });
+    await lock.release('node-a');
+    expect((await etcd.etcdctl(['get', 'com.coreos.airlock/groups/layout/v1/semaphore', '--print-value-only'])).trim()).toBe('{"total_slots":1,"holders":[]}');
+    expect((await etcd.etcdctl(['get', '--prefix', 'com.coreos.airlock/groups/layout/v1/keel-holders/'])).trim()).toBe('');
+  });
+
+  test('a semaphore written by airlock (Go null holders) is taken and kept in its layout', async () => {
+    await etcd.etcdctl(['put', 'com.coreos.airlock/groups/fcos/v1/semaphore', '{"total_slots":2,"holders":null}']);
+    const lock = open('fcos');
+    await lock.acquire('keel-1');
+    expect((await etcd.etcdctl(['get', 'com.coreos.airlock/groups/fcos/v1/semaphore', '--print-value-only'])).trim()).toBe('{"total_slots":2,"holders":["keel-1"]}');
+  });
+
+  test('full: conflict without wait; a waiter gets the slot on release; groups are independent', async () => {
+    const a = open('wait');
+    const b = open('wait');
+    const other = open('other');
+    await a.acquire('a');
+    await other.acquire('b', { wait: false });
+    const refused = await b.acquire('b', { wait: false }).catch((e: unknown) => e as KeelError);
+    expect(refused).toMatchObject({ kind: 'conflict' });
+    expect((refused as KeelError).message).toContain("group 'wait' has all 1 slot taken, held by a");
+    const waiting = b.acquire('b');
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = performance.now();
+    await a.release('a');
+    await waiting;
+    console.log(`hand-off on one member: ${(performance.now() - t0).toFixed(1)} ms`);
+    expect((await a.status()).holders.map((h) => h.id)).toEqual(['b']);
+  });
+
+  test('set-max raises the slots and an operator can release any holder', async () => {
+    const lock = open('ops');
+    await lock.acquire('x');
+    await lock.setMax(3);
+    await lock.acquire('y', { wait: false });
+    expect(await lock.status()).toMatchObject({ totalSlots: 3, holders: [{ id: 'x' }, { id: 'y' }] });
+    await open('ops').release('x');
+    expect((await lock.status()).holders.map((h) => h.id)).toEqual(['y']);
+  });
+});
+
+describe('etcd lock, security', () => {
+  test('TLS with client certificates made by the test', async () => {
+    const certs = makeTestCerts();
+    const etcd = await startEtcd({ tls: certs });
+    try {
+      expect(etcd.endpoints[0]).toMatch(/^https:/);
+      const lock = new SemaphoreLock({ store: new EtcdLockStore({ endpoints: etcd.endpoints, cafile: certs.caFile, certfile: certs.clientCertFile, keyfile: certs.clientKeyFile }), group: 'tls' });
+      await lock.acquire('n1');
+      expect((await lock.status()).holders.map((h) => h.id)).toEqual(['n1']);
+      await lock.close();
+      // without a client certificate the server refuses the handshake: no answer, unavailable
+      const bare = new SemaphoreLock({ store: new EtcdLockStore({ endpoints: etcd.endpoints, cafile: certs.caFile }), group: 'tls', operationTimeoutMs: 1500 });
+      await expect(bare.status()).rejects.toMatchObject({ kind: 'unavailable' });
+      await bare.close();
+    } finally {
+      await etcd.stop();
+      rmSync(certs.dir, { recursive: true, force: true });
+    }
+  });
+
+  test('user and password auth', async () => {
+    const etcd = await startEtcd();
+    try {
+      await etcd.etcdctl(['user', 'add', 'root:rootpw']);
+      await etcd.etcdctl(['user', 'add', 'keel:keelpw']);
+      await etcd.etcdctl(['role', 'add', 'reboot']);
+      await etcd.etcdctl(['role', 'grant-permission', 'reboot', '--prefix=true', 'readwrite', 'com.coreos.airlock/']);
+      await etcd.etcdctl(['user', 'grant-role', 'keel', 'reboot']);
+      await etcd.etcdctl(['auth', 'enable']);
+      const lock = new SemaphoreLock({ store: new EtcdLockStore({ endpoints: etcd.endpoints, username: 'keel', password: 'keelpw' }), group: 'auth' });
+      await lock.acquire('n1');
+      expect((await lock.status()).holders.map((h) => h.id)).toEqual(['n1']);
+      await lock.close();
+      const wrong = new SemaphoreLock({ store: new EtcdLockStore({ endpoints: etcd.endpoints, username: 'keel', password: 'nope' }), group: 'auth' });
+      await expect(wrong.status()).rejects.toMatchObject({ kind: 'invalid-input' });
+      await wrong.close();
+      const anonymous = new SemaphoreLock({ store: new EtcdLockStore({ endpoints: etcd.endpoints }), group: 'auth' });
+      await expect(anonymous.status()).rejects.toMatchObject({ kind: 'invalid-input', message: expect.stringMatching(/user name is empty/) });
+      await anonymous.close();
+    } finally {
+      await etcd.stop();
+    }
+  });
+});

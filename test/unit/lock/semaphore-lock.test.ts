@@ -1,0 +1,110 @@
+// SemaphoreLock over the recording in-memory store (the same code runs against real etcd
+// in test/integration/lock/etcd-lock.test.ts).
+import { describe, expect, test } from 'vitest';
+import { MemoryLockStore } from '../../../src/lock/lock-store.js';
+import { SemaphoreLock } from '../../../src/lock/semaphore-lock.js';
+import { KeelError } from '../../../src/errors.js';
+
+const key = 'com.coreos.airlock/groups/default/v1/semaphore';
+const make = (extra: Partial<ConstructorParameters<typeof SemaphoreLock>[0]> = {}) => {
+  const store = new MemoryLockStore();
+  const lock = new SemaphoreLock({ store, group: 'default', random: () => 0, ...extra });
+  return { store, lock };
+};
+
+describe('semaphore lock', () => {
+  test('first take creates the key at version 0 in airlock layout, with a hold-time sibling', async () => {
+    const { store, lock } = make({ now: () => Date.parse('2024-05-01T12:00:00Z') });
+    await lock.acquire('a');
+    expect(store.commits[0]).toMatchObject({ key, expectedVersion: 0, value: '{"total_slots":1,"holders":["a"]}', puts: { 'com.coreos.airlock/groups/default/v1/keel-holders/a': '2024-05-01T12:00:00.000Z' } });
+    expect(await lock.status()).toEqual({ group: 'default', totalSlots: 1, holders: [{ id: 'a', since: '2024-05-01T12:00:00.000Z' }] });
+  });
+
+  test('recursive take and release of a non-holder write nothing', async () => {
+    const { store, lock } = make();
+    await lock.acquire('a');
+    await lock.acquire('a');
+    await lock.release('b');
+    expect(store.commits).toHaveLength(1);
+  });
+
+  test('full without wait is a conflict naming the holders', async () => {
+    const { lock } = make();
+    await lock.acquire('a');
+    const error = await lock.acquire('b', { wait: false }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KeelError);
+    expect((error as KeelError).kind).toBe('conflict');
+    expect((error as KeelError).message).toMatch(/held by a/);
+  });
+
+  test('a waiter takes the slot when the holder releases, without polling reads', async () => {
+    const { store, lock } = make();
+    await lock.acquire('a');
+    const waiting = lock.acquire('b');
+    await new Promise((r) => setTimeout(r, 20));
+    const readsWhileWaiting = store.requestCounts.get;
+    await lock.release('a');
+    await waiting;
+    expect((await lock.status()).holders.map((h) => h.id)).toEqual(['b']);
+    // one read by release; the waiter saw the release in its watch event and committed directly
+    expect(store.requestCounts.get - readsWhileWaiting).toBeLessThanOrEqual(2);
+  });
+
+  test('an abort stops the wait with unavailable', async () => {
+    const { lock } = make();
+    await lock.acquire('a');
+    const error = await lock.acquire('b', { signal: AbortSignal.timeout(30) }).catch((e: unknown) => e);
+    expect((error as KeelError).kind).toBe('unavailable');
+    expect((error as KeelError).message).toMatch(/timed out while waiting \(held by a\)/);
+  });
+
+  test('errors are retried with backoff', async () => {
+    const { store, lock } = make();
+    store.failNext = 3;
+    await lock.acquire('a');
+    expect((await lock.status()).holders).toHaveLength(1);
+  });
+
+  test('a lost race re-reads and succeeds', async () => {
+    const { store, lock } = make({ defaultSlots: 2 });
+    await store.put(key, '{"total_slots":2,"holders":["x"]}');
+    const commit = store.commit.bind(store);
+    let first = true;
+    store.commit = async (c) => {
+      if (first) {
+        first = false;
+        await store.put(key, '{"total_slots":2,"holders":["x"]}'); // someone else bumps the version
+      }
+      return commit(c);
+    };
+    await lock.acquire('a');
+    expect((await lock.status()).holders.map((h) => h.id)).toEqual(['a', 'x']);
+  });
+
+  test('set-max keeps holders and lets waiters in', async () => {
+    const { lock } = make();
+    await lock.acquire('a');
+    const waiting = lock.acquire('b');
+    await lock.setMax(2);
+    await waiting;
+    expect(await lock.status()).toMatchObject({ totalSlots: 2, holders: [{ id: 'a' }, { id: 'b' }] });
+  });
+
+  test('maximum hold time releases an expired recorded holder, never an airlock one', async () => {
+    let now = Date.parse('2024-05-01T00:00:00Z');
+    const { store, lock } = make({ maxHoldMs: 3_600_000, now: () => now });
+    await lock.acquire('a');
+    now += 2 * 3_600_000;
+    await lock.acquire('b', { wait: false });
+    expect((await lock.status()).holders.map((h) => h.id)).toEqual(['b']);
+    await store.put(key, '{"total_slots":1,"holders":["fcos-node"]}');
+    const error = await lock.acquire('c', { wait: false }).catch((e: unknown) => e);
+    expect((error as KeelError).kind).toBe('conflict');
+  });
+
+  test('refuses to overwrite a value it does not understand', async () => {
+    const { store, lock } = make();
+    await store.put(key, '{"semaphore":1,"max":1,"holders":[]}');
+    await expect(lock.acquire('a')).rejects.toThrow(/refusing to change it/);
+  });
+});
