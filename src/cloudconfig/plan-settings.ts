@@ -1,0 +1,118 @@
+/**
+ * keel's own configuration files and etcd's environment, from `keel.update`/`coreos.update`,
+ * `keel.lock`/`coreos.locksmith`, `keel.etcd`/`coreos.etcd2` and `coreos.oem`.
+ *
+ * /etc/keel/update.conf and /etc/keel/lock.conf are env files (`KEY=value`, values quoted
+ * with "" when needed; read them with parseEnvFile from src/systemd/env-file.ts), like
+ * CoreOS's /etc/coreos/update.conf. A key is present only when the config set it.
+ *
+ * /etc/keel/update.conf keys:
+ *   REBOOT_STRATEGY          etcd-lock | reboot | best-effort | off
+ *   GROUP                    update group (CoreOS `group`)
+ *   CHANNEL                  release channel
+ *   SERVER                   update repository base URL
+ *   TRUST_KEY                path of the pinned trust key
+ *   CHECK_INTERVAL_MINUTES   minutes between checks
+ *   WINDOW_START             locksmith-style `[Day ]HH:MM`
+ *   WINDOW_LENGTH            locksmith-style duration, e.g. 1h30m
+ *   WINDOWS                  number N of weekly windows, then for each n in 1..N:
+ *   WINDOW_<n>_DAYS          comma-separated days, e.g. Mon,Tue
+ *   WINDOW_<n>_START         HH:MM
+ *   WINDOW_<n>_LENGTH_MINUTES
+ *   WINDOW_<n>_TIME_ZONE     tz name (absent: UTC)
+ *   POSTPONE_WHILE_LOGGED_IN true | false
+ *   ROLLOUT_WARINESS         0.0 to 1.0
+ *
+ * /etc/keel/lock.conf keys (mode 0600 when it holds a password):
+ *   ENDPOINTS                comma-separated etcd URLs
+ *   GROUP                    lock group
+ *   ETCD_CAFILE, ETCD_CERTFILE, ETCD_KEYFILE, ETCD_USERNAME, ETCD_PASSWORD
+ *   FLEETLOCK_URL            FleetLock server base URL (instead of etcd)
+ *   MAX_HOLD                 release a dead holder after this long, e.g. 2h
+ *   WINDOW_START, WINDOW_LENGTH  as in update.conf
+ *
+ * etcd: /etc/systemd/system/etcd.service.d/20-cloudinit.conf with one `Environment=` per
+ * ETCD_* variable. OEM: /etc/oem-release with ID, NAME, VERSION_ID, HOME_URL, BUG_REPORT_URL.
+ */
+import type { CloudConfig, LockSettings, UpdateSettings } from './model.js';
+import { type PlanBuilder, bytes, generatedBy } from './plan-context.js';
+import { printEnvFile, quoteEnvValue } from '../systemd/env-file.js';
+
+export const updateConfPath = '/etc/keel/update.conf';
+export const lockConfPath = '/etc/keel/lock.conf';
+export const etcdDropInPath = '/etc/systemd/system/etcd.service.d/20-cloudinit.conf';
+export const oemReleasePath = '/etc/oem-release';
+
+const str = (v: string | number | boolean | undefined) => (v === undefined ? undefined : String(v));
+
+export function updateConf(u: UpdateSettings): string | undefined {
+  const pairs: [string, string | undefined][] = [
+    ['REBOOT_STRATEGY', u.rebootStrategy],
+    ['GROUP', u.group],
+    ['CHANNEL', u.channel],
+    ['SERVER', u.server],
+    ['TRUST_KEY', u.trustKey],
+    ['CHECK_INTERVAL_MINUTES', str(u.checkIntervalMinutes)],
+    ['WINDOW_START', u.windowStart],
+    ['WINDOW_LENGTH', u.windowLength],
+    ['WINDOWS', u.windows.length > 0 ? String(u.windows.length) : undefined],
+    ...u.windows.flatMap((w, i): [string, string | undefined][] => [
+      [`WINDOW_${i + 1}_DAYS`, w.days.join(',')],
+      [`WINDOW_${i + 1}_START`, w.start],
+      [`WINDOW_${i + 1}_LENGTH_MINUTES`, String(w.lengthMinutes)],
+      [`WINDOW_${i + 1}_TIME_ZONE`, w.timeZone],
+    ]),
+    ['POSTPONE_WHILE_LOGGED_IN', str(u.postponeWhileLoggedIn)],
+    ['ROLLOUT_WARINESS', str(u.rolloutWariness)],
+  ];
+  if (pairs.every(([, v]) => v === undefined)) return undefined;
+  return printEnvFile([generatedBy('update settings'), 'keys: see src/cloudconfig/plan-settings.ts'], pairs);
+}
+
+export function lockConf(l: LockSettings): string | undefined {
+  const pairs: [string, string | undefined][] = [
+    ['ENDPOINTS', l.endpoints.length > 0 ? l.endpoints.join(',') : undefined],
+    ['GROUP', l.group],
+    ['ETCD_CAFILE', l.cafile],
+    ['ETCD_CERTFILE', l.certfile],
+    ['ETCD_KEYFILE', l.keyfile],
+    ['ETCD_USERNAME', l.username],
+    ['ETCD_PASSWORD', l.password],
+    ['FLEETLOCK_URL', l.fleetlockUrl],
+    ['MAX_HOLD', l.maxHold],
+    ['WINDOW_START', l.windowStart],
+    ['WINDOW_LENGTH', l.windowLength],
+  ];
+  if (pairs.every(([, v]) => v === undefined)) return undefined;
+  return printEnvFile([generatedBy('lock settings'), 'keys: see src/cloudconfig/plan-settings.ts'], pairs);
+}
+
+/** A systemd `Environment=` assignment: quoted whole, `%` doubled (unit files expand specifiers). */
+function environmentLine(key: string, value: string): string {
+  return `Environment="${`${key}=${value}`.replace(/[\\"]/g, (c) => `\\${c}`).replace(/%/g, '%%')}"`;
+}
+
+export function etcdDropIn(environment: Record<string, string>): string {
+  return ['# ' + generatedBy('etcd settings'), '[Service]', ...Object.entries(environment).map(([k, v]) => environmentLine(k, v)), ''].join('\n');
+}
+
+export function oemRelease(oem: Record<string, string>): string {
+  return Object.entries(oem).map(([k, v]) => `${k.toUpperCase().replace(/-/g, '_')}=${quoteEnvValue(v)}`).join('\n') + '\n';
+}
+
+export function planSettings(b: PlanBuilder, config: CloudConfig | undefined): void {
+  if (!config) return;
+  if (config.oem && Object.keys(config.oem).length > 0) b.add({ kind: 'write-oem-release', file: { path: oemReleasePath, content: bytes(oemRelease(config.oem)), mode: 0o644 } });
+  const update = updateConf(config.update);
+  if (update) b.add({ kind: 'write-keel-config', purpose: 'update', file: { path: updateConfPath, content: bytes(update), mode: 0o644 } });
+  const lock = lockConf(config.lock);
+  if (lock) b.add({ kind: 'write-keel-config', purpose: 'lock', file: { path: lockConfPath, content: bytes(lock), mode: config.lock.password ? 0o600 : 0o644 } });
+}
+
+/** etcd's drop-in belongs with the units (before the one daemon-reload). */
+export function planEtcd(b: PlanBuilder, config: CloudConfig | undefined): boolean {
+  const env = config?.etcd?.environment;
+  if (!env || Object.keys(env).length === 0) return false;
+  b.add({ kind: 'write-etcd-environment', file: { path: etcdDropInPath, content: bytes(etcdDropIn(env)), mode: 0o644 } });
+  return true;
+}
