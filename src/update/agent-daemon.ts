@@ -1,0 +1,89 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import cron from 'node-cron';
+import type { Logger } from '../log.js';
+import type { AgentState } from './agent-state.js';
+import { tick, type AgentEnv } from './agent-tick.js';
+import { cronOfWindow } from './maintenance-window.js';
+
+/**
+ * The agent's loop: tick, wait, tick. Waits are timers, or node-cron jobs at each
+ * maintenance window's opening when the agent waits for a window. SIGUSR1 (sent by
+ * `keel update apply`) ticks at once ignoring the window; SIGTERM stops after the current
+ * tick. Errors a tick throws are logged and retried from the same state.
+ */
+export interface DaemonOptions {
+  env: AgentEnv;
+  log: Logger;
+  root: string;
+  /** Stop after this state is reached (used by `apply` without a running agent and by tests). */
+  until?: (state: AgentState) => boolean;
+  force?: boolean;
+  signal?: AbortSignal;
+}
+
+const maxTimerMs = 2 ** 31 - 1;
+
+export async function runAgent(o: DaemonOptions): Promise<AgentState> {
+  let state: AgentState = { kind: 'start' };
+  let force = o.force ?? false;
+  let wake: (() => void) | undefined;
+  let stopped = false;
+  const pidFile = join(o.root, 'run/keel/update-agent.pid');
+  const onApply = () => {
+    o.log.notice('apply requested: checking and rebooting now, ignoring the window');
+    force = true;
+    wake?.();
+  };
+  const onStop = () => {
+    stopped = true;
+    wake?.();
+  };
+  const daemon = o.until === undefined;
+  if (daemon) {
+    await mkdir(join(o.root, 'run/keel'), { recursive: true });
+    await writeFile(pidFile, `${process.pid}\n`);
+    process.on('SIGUSR1', onApply);
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+  }
+  o.signal?.addEventListener('abort', onStop);
+  const windowJobs = o.env.config.windows.map((w) => cron.createTask(cronOfWindow(w), () => wake?.(), { timezone: w.timeZone, name: `keel-window-${cronOfWindow(w)}` }));
+  try {
+    while (!stopped) {
+      let result;
+      try {
+        result = await tick(state, o.env, force);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        o.log.error(`update agent (${state.kind}): ${message}; retrying in 30 s`);
+        await o.env.report({ state: state.kind, lastError: message }).catch(() => undefined);
+        result = { state, delayMs: 30_000 };
+      }
+      if (result.state.kind !== state.kind) o.log.debug(`${state.kind} → ${result.state.kind}`);
+      state = result.state;
+      if (force && (state.kind === 'rebooting' || (state.kind === 'steady' && state.lastCheckMs !== undefined))) force = false;
+      if (o.until?.(state)) break;
+      if (result.delayMs <= 0) continue;
+      for (const job of windowJobs) if (result.waitingForWindow) job.start();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(result.delayMs, maxTimerMs));
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+      for (const job of windowJobs) job.stop();
+    }
+  } finally {
+    for (const job of windowJobs) job.destroy();
+    if (daemon) {
+      process.off('SIGUSR1', onApply);
+      process.off('SIGTERM', onStop);
+      process.off('SIGINT', onStop);
+      await rm(pidFile, { force: true });
+    }
+  }
+  return state;
+}

@@ -1,0 +1,106 @@
+import { open, mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { KeelError } from '../errors.js';
+import type { Slot } from './agent-state.js';
+import { entryFileName, entryHealth, entryText, parseEntryName, parseEntryText, slotOfEntry, type EntryHealth } from './boot-entry.js';
+
+/**
+ * The EFI system partition as the updater uses it (mounted at /boot on keel): per-slot
+ * kernels under keel/<slot>/, entries under loader/entries/, loader.conf. Every write is a
+ * temp file, fsync and rename, so a crash leaves the old file or the new one.
+ */
+export interface EspEntry {
+  fileName: string;
+  id: string;
+  version?: string;
+  slot?: Slot;
+  health: EntryHealth;
+  fields: Record<string, string>;
+}
+
+/** The entries on the ESP, newest version first. */
+export async function listEntries(esp: string): Promise<EspEntry[]> {
+  const dir = join(esp, 'loader/entries');
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const out: EspEntry[] = [];
+  for (const fileName of names) {
+    const name = parseEntryName(fileName);
+    if (!name) continue;
+    const fields = parseEntryText(await readFile(join(dir, fileName), 'utf8').catch(() => ''));
+    const entry: EspEntry = { fileName, id: name.id, health: entryHealth(name), fields };
+    const version = fields.version ?? name.version;
+    if (version) entry.version = version;
+    const slot = slotOfEntry(fields);
+    if (slot) entry.slot = slot;
+    out.push(entry);
+  }
+  return out;
+}
+
+/** Removes the entries that boot `slot` (before that slot is overwritten) and any `default` pointing at them. */
+export async function removeSlotEntries(esp: string, slot: Slot): Promise<void> {
+  for (const entry of await listEntries(esp)) if (entry.slot === slot) await unlink(join(esp, 'loader/entries', entry.fileName));
+  await setDefault(esp, undefined);
+  await syncPath(join(esp, 'loader/entries'));
+}
+
+/** Puts a release's kernel and initramfs for `slot` on the ESP and adds its entry with `tries` attempts. */
+export async function installEntry(esp: string, input: { version: string; slot: Slot; options: string; kernel: Buffer; initramfs: Buffer; tries: number }): Promise<string> {
+  const kernelDir = join(esp, 'keel', input.slot);
+  await mkdir(kernelDir, { recursive: true });
+  await atomicWrite(join(kernelDir, 'vmlinuz'), input.kernel);
+  await atomicWrite(join(kernelDir, 'initramfs.img'), input.initramfs);
+  await mkdir(join(esp, 'loader/entries'), { recursive: true });
+  const fileName = entryFileName(input.version, input.tries);
+  await atomicWrite(join(esp, 'loader/entries', fileName), Buffer.from(entryText(input.version, input.slot, input.options)));
+  await setDefault(esp, undefined); // the newest good entry sorts first
+  return fileName;
+}
+
+/** Drops the try counter from an entry (what systemd-bless-boot does; used when it did not run). */
+export async function blessEntry(esp: string, entry: EspEntry): Promise<void> {
+  if (entry.health === 'good') return;
+  await rename(join(esp, 'loader/entries', entry.fileName), join(esp, 'loader/entries', `${entry.id}.conf`));
+  await syncPath(join(esp, 'loader/entries'));
+}
+
+/**
+ * Sets (or clears) loader.conf's `default`: a rollback names the other slot's entry; staging
+ * a new release clears it so the newest good entry boots again.
+ */
+export async function setDefault(esp: string, id: string | undefined): Promise<void> {
+  const path = join(esp, 'loader/loader.conf');
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text === undefined && id === undefined) return;
+  const lines = (text ?? '').split('\n').filter((l) => !/^\s*default\s/.test(l) && l !== '');
+  if (id !== undefined) lines.push(`default ${id}.conf`);
+  const next = lines.join('\n') + '\n';
+  if (next !== text) {
+    await mkdir(join(esp, 'loader'), { recursive: true });
+    await atomicWrite(path, Buffer.from(next));
+  }
+}
+
+async function atomicWrite(path: string, data: Buffer): Promise<void> {
+  const tmp = `${path}.tmp`;
+  await writeFile(tmp, data);
+  const h = await open(tmp, 'r+');
+  await h.sync();
+  await h.close();
+  await rename(tmp, path);
+}
+
+async function syncPath(path: string): Promise<void> {
+  const h = await open(path, 'r').catch(() => undefined);
+  await h?.sync().catch(() => undefined);
+  await h?.close();
+}
+
+/** The ESP under a root: /boot or /efi, whichever holds loader/. */
+export async function findEsp(root: string): Promise<string> {
+  for (const dir of ['boot', 'efi', 'boot/efi']) {
+    const path = join(root, dir);
+    if ((await readdir(join(path, 'loader')).catch(() => undefined)) !== undefined) return path;
+  }
+  throw new KeelError('not-found', `no EFI system partition with loader/ under ${join(root, 'boot')} or ${join(root, 'efi')}; cannot add a boot entry`);
+}

@@ -1,0 +1,88 @@
+import { join } from 'node:path';
+import { otherSlot } from './boot-entry.js';
+import { listEntries } from './esp.js';
+import { bootedSlotOf, runningVersionOf } from './host-facts.js';
+import { readNodeState } from './node-state.js';
+import { readRecords } from './progress-record.js';
+import type { StoredNodeState } from './agent-host.js';
+import { loadUpdateConfig } from './update-config.js';
+
+/**
+ * What `keel update status` reports, read from disk only (the agent may not be running):
+ * booted slot and version, what the other slot holds according to the ESP and the progress
+ * records, the staged release, last check, last error, failed versions.
+ */
+export interface SlotReport {
+  slot: string | null;
+  version: string | null;
+  /** good | trying | bad | partial | empty */
+  state: string;
+}
+
+export interface StatusReport {
+  booted: SlotReport;
+  other: SlotReport;
+  staged: string | null;
+  agentState: string | null;
+  lastCheck: string | null;
+  lastCheckResult: string | null;
+  lastError: string | null;
+  failedVersions: string[];
+  highestSeen: string | null;
+  download: { version: string; written: number; length: number } | null;
+  strategy: string | null;
+  channel: string | null;
+  server: string | null;
+  lockHeld: boolean;
+}
+
+export async function updateStatus(root: string): Promise<StatusReport> {
+  const stateDir = join(root, 'var/lib/keel/update');
+  const slot = (await bootedSlotOf(root)) ?? null;
+  const version = (await runningVersionOf(root)) ?? null;
+  const entries = await listEntries(join(root, 'boot'));
+  const records = await readRecords(stateDir);
+  const state = (await readNodeState(stateDir)) as StoredNodeState;
+  const config = await loadUpdateConfig(root).catch(() => undefined);
+  const bootedEntry = entries.find((e) => e.slot === slot && e.version === version);
+  const other = slot ? otherSlot(slot) : null;
+  const partial = records.find((r) => r.phase === 'partial' && (other === null || r.slot === other || r.slot === undefined));
+  const otherEntry = entries.filter((e) => e.slot === other).sort((a, b) => (a.health === 'bad' ? 1 : 0) - (b.health === 'bad' ? 1 : 0))[0];
+  const otherReport: SlotReport = partial
+    ? { slot: other, version: partial.version, state: 'partial' }
+    : otherEntry
+      ? { slot: other, version: otherEntry.version ?? null, state: otherEntry.health }
+      : { slot: other, version: null, state: 'empty' };
+  return {
+    booted: { slot, version, state: bootedEntry?.health ?? 'good' },
+    other: otherReport,
+    staged: state.staged && state.staged.version !== version ? state.staged.version : null,
+    agentState: state.agentState ?? null,
+    lastCheck: state.lastCheck ?? null,
+    lastCheckResult: state.lastCheckResult ?? null,
+    lastError: state.lastError ?? null,
+    failedVersions: state.failedVersions,
+    highestSeen: state.highestSeen ?? null,
+    download: partial ? { version: partial.version, written: partial.written, length: partial.length } : null,
+    strategy: config?.strategy ?? null,
+    channel: config?.channel ?? null,
+    server: config?.server ?? null,
+    lockHeld: state.lockHeld ?? false,
+  };
+}
+
+/** The human form of a status report. */
+export function formatStatus(r: StatusReport): string {
+  const lines = [
+    `booted:       slot ${r.booted.slot ?? '?'}, ${r.booted.version ?? 'unknown version'} (${r.booted.state})`,
+    `other slot:   ${r.other.slot ?? '?'}: ${r.other.version ? `${r.other.version} (${r.other.state})` : r.other.state}`,
+    `staged:       ${r.staged ?? 'nothing'}`,
+    `agent:        ${r.agentState ?? 'not run yet'}${r.lockHeld ? ', holding the reboot lock' : ''}`,
+    `last check:   ${r.lastCheck ?? 'never'}${r.lastCheckResult ? ` (${r.lastCheckResult})` : ''}`,
+    `last error:   ${r.lastError ?? 'none'}`,
+  ];
+  if (r.download) lines.push(`download:     ${r.download.version}: ${r.download.written} of ${r.download.length} bytes, resumable`);
+  if (r.failedVersions.length) lines.push(`failed:       ${r.failedVersions.join(', ')} (never installed again)`);
+  lines.push(`policy:       ${r.strategy ?? '?'} on channel ${r.channel ?? '?'} from ${r.server ?? 'no server'}`);
+  return lines.join('\n') + '\n';
+}
