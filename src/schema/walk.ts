@@ -1,0 +1,320 @@
+/**
+ * The located walker: a `yaml` node tree checked against a schema description. It returns the
+ * plain (or refined, typed) value and every problem with 1-based line:col and a path like
+ * `users[1].groups[0]`, never just the first. It never throws on input: whatever the document
+ * holds, the answer is a value and/or problems.
+ */
+import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair, type YAMLMap } from 'yaml';
+import type { Problem, Severity } from '../problem.js';
+import { expectedOf, foundOf, foundValue, oneOfText, quote } from './describe.js';
+import { nearMiss } from './near-miss.js';
+import type { CustomSchema, NumberSchema, ObjectSchema, Schema, StringSchema, UnionSchema } from './types.js';
+
+export interface WalkOptions {
+  /** Stop after visiting this many nodes (aliases expanded), a second guard besides maxAliasCount. */
+  maxNodes?: number;
+}
+
+export interface WalkResult<T = unknown> {
+  value: T | undefined;
+  problems: Problem[];
+}
+
+type MaybeNode = Node | null | undefined;
+
+const booleanWords: Record<string, boolean> = { true: true, false: false, yes: true, no: false, on: true, off: false, y: true, n: false };
+
+/** `a.b` / `a[1]`: the path of a key or an index under `path`. */
+export function childPath(path: string, key: string | number): string {
+  return typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+}
+
+/** The parsed document a walk reads: nodes, their line counter and the text (for scalars' source). */
+export interface WalkSource {
+  doc: Document;
+  lines: LineCounter;
+  text: string;
+}
+
+/** Walks `root` (usually `doc.contents`) against `schema`. */
+export function walkNode<T = unknown>(schema: Schema, root: MaybeNode, source: WalkSource, options: WalkOptions = {}): WalkResult<T> {
+  const w = new Walker(source.doc, source.lines, source.text, options.maxNodes ?? 200_000);
+  const value = w.walk(schema, root, '', root);
+  return { value: value as T | undefined, problems: w.problems };
+}
+
+class Walker {
+  readonly problems: Problem[] = [];
+  private visits = 0;
+  private exhausted = false;
+  constructor(
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+    private readonly text: string,
+    private readonly maxNodes: number,
+  ) {}
+
+  report(severity: Severity, node: MaybeNode, fallback: MaybeNode, path: string, message: string): void {
+    const offset = node?.range?.[0] ?? fallback?.range?.[0];
+    const pos = offset === undefined ? { line: 0, col: 0 } : this.lines.linePos(offset);
+    this.problems.push({ severity, path, line: pos.line, column: pos.col, message });
+  }
+
+  reporter(node: MaybeNode, fallback: MaybeNode, path: string) {
+    return {
+      error: (m: string) => this.report('error', node, fallback, path, m),
+      warn: (m: string) => this.report('warning', node, fallback, path, m),
+    };
+  }
+
+  walk(schema: Schema, at: MaybeNode, path: string, fallback: MaybeNode): unknown {
+    if (this.exhausted) return undefined;
+    if (++this.visits > this.maxNodes) {
+      this.exhausted = true;
+      this.report('error', at, fallback, path, `the document expands to more than ${this.maxNodes} nodes; expected a smaller document; refusing to read further`);
+      return undefined;
+    }
+    const node = isAlias(at) ? ((at.resolve(this.doc) as MaybeNode) ?? null) : at;
+    const where = at ?? fallback;
+    const r = this.reporter(where, fallback, path);
+    const mismatch = () => {
+      r.error(`expected ${expectedOf(schema)}, found ${foundOf(node)}`);
+      return undefined;
+    };
+    switch (schema.kind) {
+      case 'any':
+        return node ? (node as { toJS(doc: Document, o: object): unknown }).toJS(this.doc, { maxAliasCount: 100 }) : null;
+      case 'string':
+        return isScalar(node) ? this.string(schema, node.value, this.sourceOf(node), r) : mismatch();
+      case 'integer':
+      case 'number':
+        return isScalar(node) ? this.number(schema, node.value, r) : mismatch();
+      case 'boolean': {
+        if (!isScalar(node)) return mismatch();
+        if (typeof node.value === 'boolean') return node.value;
+        const word = typeof node.value === 'string' ? booleanWords[node.value.toLowerCase()] : undefined;
+        if (word !== undefined && schema.coerce !== 'never') {
+          if (schema.coerce !== 'silent') r.warn(`read ${foundValue(node.value)} as ${word}; expected true or false`);
+          return word;
+        }
+        return mismatch();
+      }
+      case 'enum': {
+        if (!isScalar(node)) return mismatch();
+        const v = node.value;
+        if (schema.values.includes(v as string)) return v;
+        const text = this.sourceOf(node).replace(/^["']|["']$/g, '');
+        if (typeof v !== 'string' && schema.values.includes(text)) return text;
+        const words = schema.values.filter((x): x is string => typeof x === 'string');
+        const guess = nearMiss(typeof v === 'string' ? v : text, words);
+        r.error(`expected ${oneOfText(schema.values)}, found ${quote(typeof v === 'string' ? v : text)}${guess !== undefined ? `; did you mean ${guess}?` : ''}`);
+        return undefined;
+      }
+      case 'list': {
+        if (!isSeq(node)) {
+          if (schema.acceptSingle && isScalar(node) && node.value !== null) {
+            r.warn(`expected ${expectedOf(schema)}, found ${foundOf(node)}; reading it as a list of one`);
+            const one = this.walk(schema.items, node, childPath(path, 0), where);
+            return one === undefined ? undefined : [one];
+          }
+          return mismatch();
+        }
+        if (schema.minItems !== undefined && node.items.length < schema.minItems)
+          r.error(`expected at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}, found ${node.items.length}`);
+        const out: unknown[] = [];
+        node.items.forEach((item, i) => {
+          const v = this.walk(schema.items, item as MaybeNode, childPath(path, i), where);
+          if (v !== undefined) out.push(v);
+        });
+        return out;
+      }
+      case 'object':
+        return isMap(node) ? this.object(schema, node, path) : mismatch();
+      case 'union':
+        return this.union(schema, node, at, path, fallback);
+      case 'custom':
+        return isScalar(node) ? this.custom(schema, node.value, this.sourceOf(node), r) : mismatch();
+    }
+  }
+
+  private sourceOf(node: Node): string {
+    const range = node.range;
+    if (range && this.text) return this.text.slice(range[0], range[1]);
+    return isScalar(node) ? String((node as { source?: string }).source ?? node.value) : '';
+  }
+
+  private string(schema: StringSchema, value: unknown, source: string, r: ReturnType<Walker['reporter']>): string | undefined {
+    let text: string;
+    if (typeof value === 'string') text = value;
+    else if ((typeof value === 'number' || typeof value === 'boolean') && schema.coerce !== 'never') {
+      text = source.trim();
+      if (schema.coerce !== 'silent') r.warn(`read ${foundValue(value)} as the string ${quote(text)}; expected ${expectedOf(schema)} (quote it to say so)`);
+    } else {
+      r.error(`expected ${expectedOf(schema)}, found ${foundValue(value)}`);
+      return undefined;
+    }
+    if (schema.minLength !== undefined && text.length < schema.minLength) {
+      r.error(schema.minLength === 1 ? `expected ${expectedOf(schema)}, found an empty string` : `expected at least ${schema.minLength} characters, found ${text.length}`);
+      return undefined;
+    }
+    if (schema.maxLength !== undefined && text.length > schema.maxLength) {
+      r.error(`expected at most ${schema.maxLength} characters, found ${text.length}`);
+      return undefined;
+    }
+    if (schema.pattern && !schema.pattern.test(text)) {
+      r.error(`expected ${expectedOf(schema)}, found ${quote(text)}`);
+      return undefined;
+    }
+    const problem = schema.check?.(text);
+    if (problem !== undefined) {
+      r.error(problem);
+      return undefined;
+    }
+    return text;
+  }
+
+  private number(schema: NumberSchema, value: unknown, r: ReturnType<Walker['reporter']>): number | undefined {
+    let n: number | undefined = typeof value === 'number' ? value : undefined;
+    if (typeof value === 'string' && schema.coerce !== 'never' && /^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$/.test(value)) {
+      n = Number(value);
+      if (schema.coerce !== 'silent') r.warn(`read the string ${quote(value)} as the number ${n}; expected ${expectedOf(schema)}`);
+    }
+    if (n === undefined || !Number.isFinite(n) || (schema.kind === 'integer' && !Number.isInteger(n))) {
+      r.error(`expected ${expectedOf(schema)}, found ${foundValue(value)}`);
+      return undefined;
+    }
+    if ((schema.minimum !== undefined && n < schema.minimum) || (schema.maximum !== undefined && n > schema.maximum)) {
+      r.error(`expected ${expectedOf(schema)}, found ${n}`);
+      return undefined;
+    }
+    return n;
+  }
+
+  private custom(schema: CustomSchema, value: unknown, source: string, r: ReturnType<Walker['reporter']>): unknown {
+    let failed = false;
+    const v = schema.read({ value, source }, { error: (m) => ((failed = true), r.error(m)), warn: r.warn });
+    return failed ? undefined : v;
+  }
+
+  private union(schema: UnionSchema, node: MaybeNode, at: MaybeNode, path: string, fallback: MaybeNode): unknown {
+    const shape = isMap(node) ? 'map' : isSeq(node) ? 'seq' : 'scalar';
+    const fits = schema.options.filter((o) => shapeOf(o).includes(shape));
+    if (fits.length === 1) return this.walk(fits[0]!, at, path, fallback);
+    if (fits.length > 1) {
+      // Several scalar readings: the first that reads without an error wins, reported as it would be alone.
+      for (const option of fits) {
+        const probe = new Walker(this.doc, this.lines, this.text, this.maxNodes - this.visits);
+        const v = probe.walk(option, at, path, fallback);
+        if (!probe.problems.some((p) => p.severity === 'error')) {
+          this.problems.push(...probe.problems);
+          this.visits += probe.visits;
+          return v;
+        }
+      }
+    }
+    this.report('error', at ?? fallback, fallback, path, `expected ${expectedOf(schema)}, found ${foundOf(node)}`);
+    return undefined;
+  }
+
+  private object(schema: ObjectSchema, map: YAMLMap, path: string): unknown {
+    const normalize = schema.normalizeKeys !== false;
+    const out: Record<string, unknown> = {};
+    const seen = new Map<string, { key: MaybeNode; value: MaybeNode }>();
+    const known = Object.keys(schema.fields);
+    for (const pair of this.pairsOf(map)) {
+      const keyNode = pair.key as MaybeNode;
+      const valueNode = pair.value as MaybeNode;
+      if (!isScalar(keyNode) || keyNode.value === null || typeof keyNode.value === 'object') {
+        this.report('error', keyNode, map, path, `expected a plain key, found ${foundOf(keyNode)}`);
+        continue;
+      }
+      const raw = String(keyNode.value);
+      const key = normalize ? raw.replace(/-/g, '_') : raw;
+      const keyPath = childPath(path, key);
+      const first = seen.get(key);
+      if (first) {
+        const line = first.key?.range ? this.lines.linePos(first.key.range[0]).line : 0;
+        this.report('error', keyNode, map, keyPath, `duplicate key ${quote(raw)} (first at line ${line}); expected each key once`);
+        continue;
+      }
+      seen.set(key, { key: keyNode, value: valueNode });
+      const field = schema.fields[key];
+      if (!field) {
+        if (schema.additional) {
+          if (schema.keyPattern && !schema.keyPattern.test(raw)) {
+            this.report('error', keyNode, map, keyPath, `expected a key that is ${schema.keyPatternText ?? `matching ${schema.keyPattern}`}, found ${quote(raw)}`);
+            continue;
+          }
+          const v = this.walk(schema.additional, valueNode, keyPath, keyNode);
+          if (v !== undefined) out[key] = v;
+          continue;
+        }
+        const guess = nearMiss(raw, known);
+        this.report('warning', keyNode, map, keyPath, `unknown key ${quote(raw)}; ${guess ? `did you mean ${quote(guess)}? ` : ''}ignoring it`);
+        continue;
+      }
+      if (field.deprecated) this.report('warning', keyNode, map, keyPath, field.deprecated);
+      if (field.ignored) continue;
+      const isNull = valueNode === null || valueNode === undefined || (isScalar(valueNode) && valueNode.value === null);
+      if (isNull && !field.required && field.schema.kind !== 'any') {
+        this.report('warning', keyNode, map, keyPath, `empty value; expected ${expectedOf(field.schema)}; ignoring the key`);
+        continue;
+      }
+      const v = this.walk(field.schema, valueNode, keyPath, keyNode);
+      if (v !== undefined) out[key] = v;
+    }
+    for (const [name, field] of Object.entries(schema.fields)) {
+      if (field.required && !seen.has(name)) this.report('error', map, map, path, `missing required key ${quote(name)}`);
+    }
+    if (!schema.refine) return out;
+    const locate = (key: string | undefined) => (key === undefined ? map : (seen.get(key)?.value ?? seen.get(key)?.key ?? map));
+    return schema.refine(out, {
+      error: (key, m) => this.report('error', locate(key), map, key === undefined ? path : childPath(path, key), m),
+      warn: (key, m) => this.report('warning', locate(key), map, key === undefined ? path : childPath(path, key), m),
+      path: (key) => (key === undefined ? path : childPath(path, key)),
+    });
+  }
+
+  /** The map's pairs with `<<` merge keys expanded: explicit keys first, then merged ones not already given. */
+  private pairsOf(map: YAMLMap): Pair[] {
+    const merges = map.items.filter((p) => isScalar(p.key) && typeof p.key.value === 'symbol');
+    if (merges.length === 0) return map.items as Pair[];
+    const own = map.items.filter((p) => !merges.includes(p)) as Pair[];
+    const ownKeys = new Set(own.map((p) => (isScalar(p.key) ? String(p.key.value) : '')));
+    const merged: Pair[] = [];
+    for (const m of merges) {
+      const sources = isSeq(m.value) ? m.value.items : [m.value];
+      for (const src of sources) {
+        const target = isAlias(src) ? src.resolve(this.doc) : src;
+        if (!isMap(target)) {
+          this.report('error', src as MaybeNode, map, '', `expected an alias of a mapping after <<, found ${foundOf(target)}`);
+          continue;
+        }
+        for (const p of target.items as Pair[]) {
+          const k = isScalar(p.key) ? String(p.key.value) : '';
+          if (!ownKeys.has(k)) {
+            ownKeys.add(k);
+            merged.push(p);
+          }
+        }
+      }
+    }
+    return [...own, ...merged];
+  }
+}
+
+/** Which node shapes a schema accepts. */
+function shapeOf(schema: Schema): ('map' | 'seq' | 'scalar')[] {
+  switch (schema.kind) {
+    case 'object':
+      return ['map'];
+    case 'list':
+      return schema.acceptSingle ? ['seq', 'scalar'] : ['seq'];
+    case 'union':
+      return [...new Set(schema.options.flatMap(shapeOf))];
+    case 'any':
+      return ['map', 'seq', 'scalar'];
+    default:
+      return ['scalar'];
+  }
+}
