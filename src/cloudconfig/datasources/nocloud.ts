@@ -1,0 +1,60 @@
+/**
+ * NoCloud, cloud-init's local seed: a vfat or iso9660 filesystem labelled `cidata` (or
+ * `CIDATA`) holding `user-data` and `meta-data` (YAML: instance-id, local-hostname,
+ * public-keys). `network-config` is ignored. The same layout in a directory (`seedDir`)
+ * serves tests and offline use.
+ */
+import path from 'node:path';
+import { parse } from 'yaml';
+import { KeelError } from '../../errors.js';
+import type { DatasourceResult, Metadata } from '../metadata.js';
+import { findDevicesByLabel, readOptional, withMountedReadOnly } from './labelled-filesystem.js';
+import { defaultMaxBytes, type DatasourceOptions } from './options.js';
+import { flattenPublicKeys } from './public-keys.js';
+
+export const nocloudLabels = ['cidata', 'CIDATA'] as const;
+
+/** Parses NoCloud meta-data; `where` names the source in error messages. */
+export function parseNocloudMetaData(text: string, where: string): Metadata {
+  let doc: unknown;
+  try {
+    doc = text.trim() === '' ? {} : parse(text, { maxAliasCount: 100 });
+  } catch (error) {
+    throw new KeelError('invalid-input', `${where}: meta-data is not valid YAML (${(error as Error).message.split('\n')[0]}); refusing this datasource`, { cause: error });
+  }
+  if (doc === null || doc === undefined) doc = {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new KeelError('invalid-input', `${where}: meta-data is a ${Array.isArray(doc) ? 'list' : typeof doc}, expected a mapping; refusing this datasource`);
+  }
+  const m = doc as Record<string, unknown>;
+  const text_ = (key: string) => (typeof m[key] === 'string' || typeof m[key] === 'number' ? String(m[key]) : undefined);
+  const metadata: Metadata = { sshPublicKeys: flattenPublicKeys(m['public-keys'] ?? m['public_keys']) };
+  const instanceId = text_('instance-id') ?? text_('instance_id');
+  const hostname = text_('local-hostname') ?? text_('local_hostname') ?? text_('hostname');
+  if (instanceId) metadata.instanceId = instanceId;
+  if (hostname) metadata.hostname = hostname;
+  return metadata;
+}
+
+/** Reads a NoCloud seed laid out in `dir`; undefined when neither file is there. */
+export async function readNocloudDir(dir: string, source: string, maxBytes = defaultMaxBytes): Promise<DatasourceResult | undefined> {
+  const userData = await readOptional(path.join(dir, 'user-data'), maxBytes);
+  const metaData = await readOptional(path.join(dir, 'meta-data'), maxBytes);
+  if (!userData && !metaData) return undefined;
+  return {
+    source,
+    userData: userData ?? new Uint8Array(),
+    metadata: parseNocloudMetaData(new TextDecoder().decode(metaData ?? new Uint8Array()), source),
+  };
+}
+
+/** NoCloud from `options.seedDir`, else from the first filesystem labelled cidata/CIDATA. */
+export async function readNocloud(options: DatasourceOptions = {}): Promise<DatasourceResult | undefined> {
+  const maxBytes = options.maxBytes ?? defaultMaxBytes;
+  if (options.seedDir) return readNocloudDir(options.seedDir, `nocloud:${options.seedDir}`, maxBytes);
+  for (const device of await findDevicesByLabel(nocloudLabels)) {
+    const result = await withMountedReadOnly(device, (dir) => readNocloudDir(dir, `nocloud:${device}`, maxBytes));
+    if (result) return result;
+  }
+  return undefined;
+}
