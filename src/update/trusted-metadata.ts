@@ -115,6 +115,7 @@ function explain(error: unknown, where: string): KeelError {
   };
   // tuf-js wraps some failures in a plain Error; read those from the message.
   const byMessage: [RegExp, string][] = [
+    [/answered 404/, says.DownloadHTTPError!],
     [/signed by \d+\/\d+ keys/, says.UnsignedMetadataError!],
     [/expired/i, says.ExpiredMetadataError!],
     [/version/i, says.BadVersionError!],
