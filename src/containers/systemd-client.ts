@@ -27,6 +27,8 @@ export interface UnitState {
   needDaemonReload: boolean;
   nRestarts: number;
   mainPid: number;
+  /** systemd's id of the unit's current run, new at every start: tells a restart happened. */
+  invocationId: string;
 }
 
 /** Decodes a unit object path's last element (`keel_2dcontainer_2da_2eservice`) to the unit name. */
@@ -222,6 +224,7 @@ export class SystemdClient extends EventEmitter implements UnitControl {
       needDaemonReload: get(u, 'NeedDaemonReload') === true,
       nRestarts: Number(get(s, 'NRestarts') ?? 0),
       mainPid: Number(get(s, 'MainPID') ?? 0),
+      invocationId: Buffer.from((get(u, 'InvocationID') as number[] | Buffer | undefined) ?? []).toString('hex'),
     };
   }
 

@@ -130,6 +130,8 @@ export function unitFromSpec(spec: ContainerSpec, options: RenderOptions = defau
     'KillMode=mixed',
     'Environment=PODMAN_SYSTEMD_UNIT=%n',
     `SyslogIdentifier=${spec.name}`,
+    // podman before 4.4 refuses a cidfile left by a container that died with its unit.
+    'ExecStartPre=/bin/rm -f %t/%N.cid',
     `ExecStart=${run.join(' ')}`,
     `ExecStop=${podman} stop --ignore --time=${options.stopTimeoutSeconds} ${cid}`,
     `ExecStopPost=-${podman} rm --force --ignore ${cid}`,
