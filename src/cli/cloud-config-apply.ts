@@ -1,18 +1,173 @@
+/**
+ * `keel cloud-config plan` and `keel cloud-config apply`: read user-data from a file or a
+ * datasource, plan it, and (apply) perform the plan under a root. A live host (root `/`
+ * with systemd running) gets its unit commands over D-Bus; any other root is prepared
+ * offline, with commands installed to run on first boot.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { KeelError } from '../errors.js';
-import type { Command } from './command.js';
+import { formatProblem } from '../problem.js';
+import { createLogger } from '../log.js';
+import type { Metadata } from '../cloudconfig/metadata.js';
+import { planUserData } from '../cloudconfig/pipeline.js';
+import type { Plan } from '../cloudconfig/plan.js';
+import { formatPlan, planJson } from '../cloudconfig/plan-format.js';
+import { readInstanceRecord } from '../cloudconfig/instance-record.js';
+import { applyFailed, applyPlan, type ApplyReport } from '../apply/apply.js';
+import { RootFs } from '../host/root-fs.js';
+import { Accounts } from '../host/accounts.js';
+import { daysSinceEpoch } from '../host/passwd-db.js';
+import type { UnitManager } from '../host/unit-manager.js';
+import { type Command, type CommandContext, type OptionSpec, printJson, stringOption } from './command.js';
+
+const sourceOptions: Record<string, OptionSpec> = {
+  root: { type: 'string', valueName: 'DIR', description: 'apply under this root directory (default /)' },
+  'from-file': { type: 'string', valueName: 'F', description: "read user-data from a file ('-' = stdin)" },
+  datasource: { type: 'string', valueName: 'NAME', description: 'read user-data from a datasource: nocloud, config-drive, cmdline, ec2, file' },
+  seed: { type: 'string', valueName: 'PATH', description: 'datasource seed: a nocloud/config-drive directory, or the file source path' },
+  'metadata-url': { type: 'string', valueName: 'URL', description: 'ec2 datasource: metadata service base URL' },
+};
+
+/** The user-data, its metadata, and the name problems are reported under. */
+interface Loaded {
+  bytes: Uint8Array;
+  metadata: Metadata;
+  origin: string;
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Reads user-data from --from-file or --datasource (exactly one of them: usage error otherwise). */
+async function load(ctx: CommandContext): Promise<Loaded> {
+  const file = stringOption(ctx.values, 'from-file');
+  const source = stringOption(ctx.values, 'datasource');
+  if (file !== undefined && source !== undefined) throw new KeelError('usage', 'give either --from-file or --datasource, not both');
+  if (file === undefined && source === undefined) throw new KeelError('usage', 'no user-data: expected --from-file F or --datasource NAME');
+  if (file !== undefined) {
+    let bytes: Buffer;
+    try {
+      bytes = file === '-' ? await readStdin() : await readFile(file);
+    } catch (error) {
+      throw new KeelError('not-found', `cannot read ${file}: ${(error as Error).message}; nothing applied`, { cause: error });
+    }
+    return { bytes, metadata: { sshPublicKeys: [] }, origin: file === '-' ? '<stdin>' : file };
+  }
+  // Imported only when used: detection code pulls in mounting and HTTP.
+  const { readDatasource } = await import('../cloudconfig/datasources/index.js');
+  const seed = stringOption(ctx.values, 'seed');
+  const metadataUrl = stringOption(ctx.values, 'metadata-url');
+  const result = await readDatasource(source!, { ...(seed ? (source === 'file' ? { path: seed } : { seedDir: seed }) : {}), ...(metadataUrl ? { metadataUrl } : {}) });
+  if (!result) throw new KeelError('not-found', `datasource ${source} is not present on this host (no disk, URL or service found); nothing applied`);
+  return { bytes: result.userData, metadata: result.metadata, origin: result.source };
+}
+
+/** The root as given, and whether it is a live host (root `/` with systemd running). */
+function rootOf(ctx: CommandContext): { root: string; live: boolean } {
+  const root = resolve(stringOption(ctx.values, 'root') ?? '/');
+  return { root, live: root === '/' && existsSync('/run/systemd/system') };
+}
+
+/** Loads and plans; prints located problems and returns undefined when the config is invalid. */
+async function loadPlan(ctx: CommandContext, live: boolean): Promise<Plan | undefined> {
+  const loaded = await load(ctx);
+  const result = planUserData({ userData: loaded.bytes, metadata: loaded.metadata, live });
+  if (!result.ok) {
+    for (const p of result.problems) ctx.stderr.write(formatProblem(loaded.origin, p) + '\n');
+    ctx.stderr.write(`keel: ${loaded.origin} is not a valid cloud-config; nothing applied\n`);
+    return undefined;
+  }
+  for (const w of result.warnings) ctx.stderr.write(formatProblem(loaded.origin, w) + '\n');
+  return result.plan;
+}
 
 export const planCommand: Command = {
   name: 'plan',
-  summary: '(not implemented yet)',
-  async run() {
-    throw new KeelError('internal', 'plan: not implemented yet');
+  summary: 'print the operations a cloud-config becomes, in order, without doing anything',
+  options: sourceOptions,
+  json: true,
+  maxPositionals: 0,
+  details: 'Exit 1 when the config is invalid (its problems are printed as FILE:LINE:COL) or contradicts itself.',
+  async run(ctx) {
+    const plan = await loadPlan(ctx, rootOf(ctx).live);
+    if (!plan) return 1;
+    if (ctx.json) printJson(ctx, planJson(plan));
+    else ctx.stdout.write(formatPlan(plan));
+    return 0;
   },
 };
 
+function summary(report: ApplyReport, root: string): string {
+  const count = (s: string) => report.outcomes.filter((o) => o.status === s).length;
+  const lines = [`instance ${report.instanceId}: ${count('done')} operations done, ${count('unchanged')} already in place, under ${root}`];
+  for (const n of report.notes) lines.push(`note: ${n}`);
+  if (report.stoppedAt) lines.push(`failed at operation ${report.stoppedAt.index + 1} (${report.stoppedAt.description}): ${report.stoppedAt.detail}; the operations after it were not performed`);
+  for (const f of report.failures) lines.push(`failed: ${f}`);
+  return lines.join('\n') + '\n';
+}
+
+async function connectUnits(): Promise<UnitManager> {
+  // Lazily: only a live host needs D-Bus, and loading it costs start-up time.
+  const { SystemdUnitManager } = await import('../host/systemd-unit-manager.js');
+  return SystemdUnitManager.connect();
+}
+
 export const applyCommand: Command = {
   name: 'apply',
-  summary: '(not implemented yet)',
-  async run() {
-    throw new KeelError('internal', 'apply: not implemented yet');
+  summary: 'apply a cloud-config under a root (or to this live host), once per instance',
+  options: {
+    ...sourceOptions,
+    'dry-run': { type: 'boolean', description: 'print the plan and write nothing' },
+    force: { type: 'boolean', description: 'apply again although this instance was already applied' },
+  },
+  json: true,
+  maxPositionals: 0,
+  details:
+    'Exit 1 when the config is invalid (nothing is written), when a file operation fails (files written before it stay whole), or when a unit command or script fails (everything else stays applied).',
+  async run(ctx) {
+    const { root, live } = rootOf(ctx);
+    const plan = await loadPlan(ctx, live);
+    if (!plan) return 1;
+    if (ctx.values['dry-run'] === true) {
+      if (ctx.json) printJson(ctx, { ...planJson(plan), dryRun: true });
+      else ctx.stdout.write(formatPlan(plan) + 'dry run: nothing written\n');
+      return 0;
+    }
+    const fs = new RootFs(root);
+    const now = new Date();
+    let toApply = plan;
+    const record = await readInstanceRecord(fs, plan.instanceId);
+    if (record && ctx.values.force !== true) {
+      const changed = record.userDataSha256 !== plan.userDataSha256 ? ` (the user-data changed since: sha256 ${plan.userDataSha256.slice(0, 16)}… now, ${record.userDataSha256.slice(0, 16)}… then)` : '';
+      ctx.stderr.write(`keel: instance ${plan.instanceId} was already applied at ${record.appliedAt}${changed}; nothing to do (use --force to apply again)\n`);
+      // bootcmd still runs on every boot.
+      toApply = { ...plan, operations: plan.operations.filter((op) => op.kind === 'run-bootcmd'), notes: [] };
+      if (toApply.operations.length === 0) {
+        if (ctx.json) printJson(ctx, { instanceId: plan.instanceId, alreadyApplied: true, outcomes: [], failures: [] });
+        return 0;
+      }
+    }
+    const units = live && toApply.operations.some((op) => ['daemon-reload', 'unit-command', 'run-script', 'run-commands', 'run-bootcmd'].includes(op.kind)) ? await connectUnits() : undefined;
+    let report: ApplyReport;
+    try {
+      report = await applyPlan(toApply, {
+        fs,
+        accounts: new Accounts(fs, daysSinceEpoch(now)),
+        ...(units ? { units } : {}),
+        log: createLogger(ctx.stderr),
+        now,
+        runId: now.getTime().toString(36),
+      });
+    } finally {
+      await units?.close();
+    }
+    if (ctx.json) printJson(ctx, { ...report, root, live });
+    else ctx.stdout.write(summary(report, root));
+    return applyFailed(report) ? 1 : 0;
   },
 };

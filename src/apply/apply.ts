@@ -1,0 +1,192 @@
+/**
+ * The one orchestrator that performs a plan against a Host, in the plan's order. The
+ * filesystem part stops at the first failure (every file written before it stays whole:
+ * writes are atomic per file) and names the operation; unit commands and scripts that
+ * fail are reported but do not undo or stop anything else, and the instance is recorded
+ * with them, so the next boot does not repeat the whole config for one failed command.
+ */
+import type { FileBody, Operation } from '../cloudconfig/operation.js';
+import type { Plan } from '../cloudconfig/plan.js';
+import { describeOperation } from '../cloudconfig/plan-format.js';
+import { argvOf } from '../cloudconfig/plan-commands.js';
+import { writeInstanceRecord } from '../cloudconfig/instance-record.js';
+import { KeelError } from '../errors.js';
+import { version } from '../version.js';
+import type { Host } from './host.js';
+import { enableUnit, maskUnit } from './unit-links.js';
+
+export type OutcomeStatus = 'done' | 'unchanged' | 'failed' | 'planned';
+
+export interface Outcome {
+  index: number;
+  kind: Operation['kind'];
+  description: string;
+  status: OutcomeStatus;
+  /** What was done or why it failed. */
+  detail?: string;
+}
+
+export interface ApplyReport {
+  instanceId: string;
+  outcomes: Outcome[];
+  /** Unit commands, scripts and commands that did not succeed (one sentence each). */
+  failures: string[];
+  /** The filesystem operation that stopped the apply, if one did. */
+  stoppedAt?: Outcome;
+  notes: string[];
+}
+
+/** Whether the apply as a whole failed (exit 1). */
+export function applyFailed(report: ApplyReport): boolean {
+  return report.stoppedAt !== undefined || report.failures.length > 0;
+}
+
+async function writeFile(host: Host, file: FileBody): Promise<string> {
+  const ids = await host.accounts.resolveOwner(file.owner);
+  const owner = { mode: file.mode, ...ids };
+  if (file.append) {
+    // Append goes to what the path names (through a link inside the root), like `>>`.
+    const real = await host.fs.resolve(file.path, true);
+    const current = (await host.fs.read(real)) ?? Buffer.alloc(0);
+    await host.fs.writeAtomic(real, Buffer.concat([current, file.content]), owner);
+    return `appended ${file.content.length} bytes to ${real}`;
+  }
+  const at = await host.fs.writeAtomic(file.path, file.content, owner);
+  return `wrote ${at}`;
+}
+
+function needUnits(host: Host, op: Operation) {
+  if (!host.units) throw new KeelError('internal', `${op.kind} needs a live host with systemd, but no unit manager was given; stopping`);
+  return host.units;
+}
+
+/** Performs one filesystem operation; returns what it did, or throws. */
+async function performFs(host: Host, op: Operation, failures: string[], performed: number): Promise<{ status: OutcomeStatus; detail: string }> {
+  const a = host.accounts;
+  switch (op.kind) {
+    case 'set-hostname':
+    case 'write-hosts':
+    case 'write-file':
+    case 'write-sudoers':
+    case 'write-oem-release':
+    case 'write-keel-config':
+    case 'write-etcd-environment':
+    case 'write-unit':
+    case 'write-drop-in':
+      return { status: 'done', detail: await writeFile(host, op.file) };
+    case 'set-timezone': {
+      await writeFile(host, op.file);
+      await host.fs.symlinkAtomic(op.link.path, op.link.target);
+      const present = await host.fs.read(op.link.target).then((b) => b !== undefined).catch(() => false);
+      return { status: 'done', detail: `${op.link.path} -> ${op.link.target}${present ? '' : ' (zone file not in this root yet)'}` };
+    }
+    case 'create-group':
+      return { status: (await a.ensureGroup(op.name, op.system)) === 'created' ? 'done' : 'unchanged', detail: op.name };
+    case 'create-user':
+      return { status: (await a.ensureUser(op.user)) === 'created' ? 'done' : 'unchanged', detail: op.user.name };
+    case 'set-password':
+      return { status: (await a.setPassword(op.user, op.hash, op.lock)) === 'updated' ? 'done' : 'unchanged', detail: op.user };
+    case 'install-ssh-keys':
+      return { status: (await a.installSshKeys(op.user, op.keys)) === 'updated' ? 'done' : 'unchanged', detail: op.user };
+    case 'mask-unit':
+      await maskUnit(host.fs, op.path);
+      return { status: 'done', detail: `${op.path} -> /dev/null` };
+    case 'enable-unit': {
+      const { links, notes } = await enableUnit(host.fs, op.unit, op.runtime);
+      return { status: links.length ? 'done' : 'unchanged', detail: [...links, ...notes].join('; ') };
+    }
+    case 'record-instance':
+      await writeInstanceRecord(host.fs, {
+        instanceId: op.instanceId,
+        userDataSha256: op.userDataSha256,
+        appliedAt: host.now.toISOString(),
+        keelVersion: version,
+        operations: performed,
+        failures,
+      });
+      return { status: 'done', detail: `recorded instance ${op.instanceId}` };
+    default:
+      throw new KeelError('internal', `${op.kind} is not a filesystem operation`);
+  }
+}
+
+/** Runs a live operation; failures go to `failures`, never thrown. */
+async function performLive(host: Host, op: Operation, failures: string[]): Promise<{ status: OutcomeStatus; detail: string }> {
+  const units = needUnits(host, op);
+  const before = failures.length;
+  const transient = async (name: string, argv: string[], what: string) => {
+    try {
+      const r = await units.runTransient(name, argv);
+      if (r.result !== 'done') failures.push(`${what} (unit ${r.unit}) ended with result '${r.result}', expected 'done'`);
+    } catch (error) {
+      failures.push(`${what}: ${(error as Error).message}`);
+    }
+  };
+  switch (op.kind) {
+    case 'daemon-reload':
+      try {
+        await units.daemonReload();
+      } catch (error) {
+        failures.push(`daemon-reload: ${(error as Error).message}`);
+      }
+      break;
+    case 'unit-command':
+      try {
+        const r = await units.runUnitCommand(op.unit, op.command);
+        if (r.result !== 'done') failures.push(`unit ${op.unit}: ${op.command} job ended with result '${r.result}', expected 'done'`);
+      } catch (error) {
+        failures.push(`unit ${op.unit}: ${op.command} failed: ${(error as Error).message}`);
+      }
+      break;
+    case 'run-bootcmd':
+    case 'run-commands': {
+      const word = op.kind === 'run-bootcmd' ? 'bootcmd' : 'runcmd';
+      for (const [i, c] of op.commands.entries()) await transient(`keel-${word}-${host.runId}-${i + 1}.service`, argvOf(c), `${word}[${i}]`);
+      break;
+    }
+    case 'run-script':
+      await transient(op.unitName.replace(/\.service$/, `-${host.runId}.service`), [op.path], `user-data script ${op.path}`);
+      break;
+    default:
+      throw new KeelError('internal', `${op.kind} is not a live operation`);
+  }
+  const failed = failures.length > before;
+  return { status: failed ? 'failed' : 'done', detail: failed ? failures.slice(before).join('; ') : '' };
+}
+
+const liveKinds = new Set<Operation['kind']>(['daemon-reload', 'unit-command', 'run-bootcmd', 'run-commands', 'run-script']);
+
+/**
+ * Performs `plan` on `host`. With `dryRun`, nothing is touched and every operation is
+ * reported as planned. Throws only for misuse (a live plan without a unit manager).
+ */
+export async function applyPlan(plan: Plan, host: Host, options: { dryRun?: boolean } = {}): Promise<ApplyReport> {
+  const report: ApplyReport = { instanceId: plan.instanceId, outcomes: [], failures: [], notes: [...plan.notes] };
+  if (!options.dryRun && plan.live && !host.units && plan.operations.some((op) => liveKinds.has(op.kind)))
+    throw new KeelError('internal', 'a live plan needs a unit manager; none was given');
+  const total = plan.operations.length;
+  let performed = 0;
+  for (const [index, op] of plan.operations.entries()) {
+    const description = describeOperation(op);
+    if (options.dryRun) {
+      report.outcomes.push({ index, kind: op.kind, description, status: 'planned' });
+      continue;
+    }
+    host.log.info(`[${index + 1}/${total}] ${description}`);
+    try {
+      const r = liveKinds.has(op.kind) ? await performLive(host, op, report.failures) : await performFs(host, op, report.failures, performed);
+      const outcome: Outcome = { index, kind: op.kind, description, status: r.status, ...(r.detail ? { detail: r.detail } : {}) };
+      report.outcomes.push(outcome);
+      if (r.status === 'failed') host.log.error(`[${index + 1}/${total}] ${r.detail}`);
+      performed++;
+    } catch (error) {
+      const message = (error as Error).message;
+      const outcome: Outcome = { index, kind: op.kind, description, status: 'failed', detail: message };
+      report.outcomes.push(outcome);
+      report.stoppedAt = outcome;
+      host.log.error(`[${index + 1}/${total}] ${description}: ${message}; stopping here, ${total - index - 1} operations not performed; files written before stay as written`);
+      break;
+    }
+  }
+  return report;
+}

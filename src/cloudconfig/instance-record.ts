@@ -1,0 +1,53 @@
+/**
+ * Once per instance: what was applied for an instance id is recorded under the root, so a
+ * second apply for the same instance (the next boot) does nothing unless forced. The
+ * record holds the user-data's hash, so a changed user-data for the same instance is
+ * reported, not silently applied or ignored.
+ */
+import { createHash } from 'node:crypto';
+import type { RootFs } from '../host/root-fs.js';
+import { safeInstanceName } from './plan-commands.js';
+
+export const instancesDir = '/var/lib/keel/cloud-config/instances';
+
+export interface InstanceRecord {
+  instanceId: string;
+  userDataSha256: string;
+  /** ISO time of the apply (passed in by the caller). */
+  appliedAt: string;
+  keelVersion: string;
+  /** How many operations were performed, and the unit commands or scripts that failed. */
+  operations: number;
+  failures: string[];
+}
+
+/** Hex sha256 of the user-data bytes, as given (before gunzip). */
+export function userDataSha256(userData: Uint8Array): string {
+  return createHash('sha256').update(userData).digest('hex');
+}
+
+/** The instance id `--from-file` uses when there is no metadata: derived from the user-data. */
+export function localInstanceId(userData: Uint8Array): string {
+  return `iid-local-${userDataSha256(userData).slice(0, 16)}`;
+}
+
+export function instanceRecordPath(instanceId: string): string {
+  return `${instancesDir}/${safeInstanceName(instanceId)}.json`;
+}
+
+/** The record for `instanceId` under the root, or undefined when it was never applied. */
+export async function readInstanceRecord(fs: RootFs, instanceId: string): Promise<InstanceRecord | undefined> {
+  const text = await fs.read(instanceRecordPath(instanceId));
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text.toString('utf8')) as InstanceRecord;
+  } catch {
+    // A torn or hand-edited record: treat the instance as applied (the file exists) but unknown.
+    return { instanceId, userDataSha256: '', appliedAt: '', keelVersion: '', operations: 0, failures: ['unreadable record'] };
+  }
+}
+
+/** Writes the record atomically (0644 root), creating its directories (0755 root). */
+export async function writeInstanceRecord(fs: RootFs, record: InstanceRecord): Promise<void> {
+  await fs.writeAtomic(instanceRecordPath(record.instanceId), Buffer.from(JSON.stringify(record, null, 2) + '\n'), { mode: 0o644, uid: 0, gid: 0 });
+}
