@@ -1,0 +1,190 @@
+/**
+ * `keel install`: checks everything before touching the disk (manifest, cloud-config,
+ * target free and large enough, a local image's SHA-256), then streams the image onto the
+ * target, moves the GPT backup header to the target's end and places the cloud-config as a
+ * NoCloud seed partition. A streamed (URL) image that fails verification after the write
+ * has its partition tables wiped, so a half-good disk never boots.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { execa } from 'execa';
+import { validateCloudConfig } from '../cloudconfig/validate.js';
+import { KeelError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { formatProblem, hasErrors } from '../problem.js';
+import { findDeviceUsers, type TargetDevice } from './device-users.js';
+import { addSeedPartition, fixBackupHeader, readGpt, verifyGpt } from './gpt.js';
+import { manifestCandidates, parseDiskManifest, type DiskManifest } from './manifest.js';
+import type { ProgressState } from './progress.js';
+import { buildSeedImage, installInstanceId, maxUserDataBytes, seedMetaData } from './seed-partition.js';
+import { isUrl, openSource, readSmall } from './source.js';
+import { inspectTarget } from './target-device.js';
+import { hashStream, writeStream } from './write-image.js';
+
+export interface InstallOptions {
+  device: string;
+  image: string;
+  /** Defaults to `<image>.json` (then `<image>.manifest.json`). */
+  manifest?: string;
+  cloudConfig?: string;
+}
+
+/** The edges and inputs the installer needs besides its options. */
+export interface InstallEnv {
+  log: Logger;
+  /** Called as the image is checked and written; `phase` says which. */
+  progress(phase: 'verify' | 'write', p: ProgressState): void;
+  now(): number;
+  randomBytes(n: number): Uint8Array;
+  readMountinfo(): string;
+  readSwaps(): string;
+}
+
+export interface InstallReport {
+  device: string;
+  deviceBytes: number;
+  image: string;
+  version: string;
+  bytes: number;
+  sha256: string;
+  writeMs: number;
+  totalMs: number;
+  /** Sector of the backup GPT header after the fix (the device's last sector). */
+  backupHeaderSector: number;
+  cloudConfig?: { source: string; bytes: number; partition: number; label: string; instanceId: string };
+}
+
+async function loadManifest(opts: InstallOptions, log: Logger): Promise<{ manifest: DiskManifest; source: string }> {
+  const candidates = opts.manifest ? [opts.manifest] : manifestCandidates(opts.image);
+  for (const source of candidates) {
+    let text: Buffer;
+    try {
+      text = await readSmall(source, 1 << 20);
+    } catch (error) {
+      if (error instanceof KeelError && error.kind === 'not-found' && !opts.manifest) continue;
+      throw error;
+    }
+    log.info(`manifest: ${source}`);
+    return { manifest: parseDiskManifest(text.toString('utf8'), source), source };
+  }
+  throw new KeelError('not-found', `no manifest beside ${opts.image} (tried ${candidates.join(', ')}); cannot verify the image, refusing to install`);
+}
+
+/** Reads the cloud-config and refuses one with errors, before anything is written. */
+async function loadCloudConfig(ref: string, log: Logger): Promise<Buffer> {
+  const data = await readSmall(ref, maxUserDataBytes);
+  const gzipped = data[0] === 0x1f && data[1] === 0x8b;
+  const text = gzipped ? '' : data.toString('utf8');
+  if (!gzipped && !/^#cloud-config\b/.test(text) && !text.startsWith('#!'))
+    throw new KeelError('invalid-input', `${ref}: expected a '#cloud-config' document or a '#!' script, found '${text.split('\n')[0]?.slice(0, 40)}'; nothing written`);
+  if (text.startsWith('#cloud-config')) {
+    let result;
+    try {
+      result = validateCloudConfig(text);
+    } catch (error) {
+      // The validator may not be available in every build; the host validates again on boot.
+      log.warning(`cloud-config ${ref}: not validated here (${(error as Error).message}); first boot will validate it`);
+    }
+    if (result) {
+      for (const p of result.problems) log.warning(formatProblem(ref, p));
+      if (hasErrors(result.problems)) throw new KeelError('invalid-input', `${ref}: the cloud-config has errors (listed above); nothing written`);
+    }
+  }
+  return data;
+}
+
+function checkTarget(target: TargetDevice, manifest: DiskManifest, env: InstallEnv): void {
+  if (target.partitionOf) throw new KeelError('invalid-input', `${target.path} is a partition of ${target.partitionOf}; give the whole disk; nothing written`);
+  if (target.readOnly) throw new KeelError('invalid-input', `${target.path} is read-only; nothing written`);
+  const users = findDeviceUsers(target, env.readMountinfo(), env.readSwaps());
+  if (users.length) throw new KeelError('conflict', `${target.path} is in use: ${users.join('; ')}; refusing to overwrite it`);
+  if (target.sizeBytes < manifest.size)
+    throw new KeelError('invalid-input', `${target.path} has ${target.sizeBytes} bytes, the image needs ${manifest.size}; refusing to install on a too-small device`);
+}
+
+/** Zeroes both GPT copies and the protective MBR so a failed write leaves no bootable table. */
+async function wipeTables(fh: FileHandle, imageBytes: number, deviceBytes: number): Promise<void> {
+  const zeros = Buffer.alloc(1 << 20);
+  for (const at of [0, Math.max(0, imageBytes - zeros.length), Math.max(0, deviceBytes - zeros.length)]) await fh.write(zeros, 0, zeros.length, at);
+  await fh.sync();
+}
+
+/** Installs the image; throws a KeelError (nothing or a wiped table left behind) on failure. */
+export async function install(opts: InstallOptions, env: InstallEnv): Promise<InstallReport> {
+  const { log } = env;
+  const t0 = env.now();
+  const { manifest } = await loadManifest(opts, log);
+  const userData = opts.cloudConfig ? await loadCloudConfig(opts.cloudConfig, log) : undefined;
+  const target = inspectTarget(opts.device);
+  checkTarget(target, manifest, env);
+  log.info(`install: keel ${manifest.version} (${manifest.size} bytes) onto ${target.path} (${target.kind}, ${target.sizeBytes} bytes)`);
+
+  // A local image is checked before the disk is touched; a URL can only be checked as it streams.
+  if (!isUrl(opts.image)) {
+    const src = await openSource(opts.image);
+    if (src.size !== manifest.size) throw new KeelError('verification', `${opts.image} is ${src.size} bytes, its manifest says ${manifest.size}; refusing to install`);
+    const v0 = env.now();
+    const local = await hashStream(src.stream, (bytes) => env.progress('verify', { bytes, total: manifest.size, elapsedMs: env.now() - v0 }));
+    if (local.sha256 !== manifest.sha256) throw new KeelError('verification', `${opts.image} has SHA-256 ${local.sha256}, its manifest says ${manifest.sha256}; refusing to install`);
+    log.info(`image verified: sha256 ${local.sha256}`);
+  }
+
+  const src = await openSource(opts.image);
+  if (src.size !== undefined && src.size !== manifest.size)
+    throw new KeelError('verification', `${opts.image} is ${src.size} bytes, its manifest says ${manifest.size}; refusing to install`);
+  const fh = await open(target.path, 'r+');
+  let report: InstallReport;
+  try {
+    const w0 = env.now();
+    const written = await writeStream(src.stream, fh, manifest.size, (bytes) => env.progress('write', { bytes, total: manifest.size, elapsedMs: env.now() - w0 })).catch(async (error: unknown) => {
+      await wipeTables(fh, manifest.size, target.sizeBytes);
+      throw error;
+    });
+    const writeMs = env.now() - w0;
+    if (written.bytes !== manifest.size || written.sha256 !== manifest.sha256) {
+      await wipeTables(fh, manifest.size, target.sizeBytes);
+      throw new KeelError('verification', `${opts.image} streamed ${written.bytes} bytes with SHA-256 ${written.sha256}, its manifest says ${manifest.size} bytes and ${manifest.sha256}; the partition tables on ${target.path} were wiped, refusing to leave a corrupt install`);
+    }
+    log.info(`image written: ${written.bytes} bytes in ${(writeMs / 1000).toFixed(1)} s, sha256 verified`);
+    await fh.close();
+
+    await fixBackupHeader(target.path);
+    let cloudConfig: InstallReport['cloudConfig'];
+    if (userData && opts.cloudConfig) {
+      const part = await addSeedPartition(target.path);
+      const instanceId = installInstanceId(env.now(), env.randomBytes(8));
+      const bytes = (part.endSector - part.startSector + 1) * 512;
+      const seed = await buildSeedImage(bytes, { 'user-data': userData, 'meta-data': seedMetaData(instanceId) });
+      const sh = await open(target.path, 'r+');
+      try {
+        await sh.write(seed, 0, seed.length, part.startSector * 512);
+        await sh.sync();
+      } finally {
+        await sh.close();
+      }
+      cloudConfig = { source: opts.cloudConfig, bytes: userData.length, partition: part.number, label: 'CIDATA', instanceId };
+      log.info(`cloud-config placed: NoCloud seed (vfat CIDATA) in partition ${part.number}, instance ${instanceId}`);
+    }
+    await verifyGpt(target.path);
+    const table = await readGpt(target.path);
+    if (target.kind === 'block') {
+      // Tell the kernel about the new table; loop devices without partition scanning refuse.
+      const r = await execa('blockdev', ['--rereadpt', target.path], { reject: false });
+      if (r.exitCode !== 0) log.debug(`blockdev --rereadpt ${target.path}: ${String(r.stderr).trim()}`);
+    }
+    report = {
+      device: target.path,
+      deviceBytes: target.sizeBytes,
+      image: opts.image,
+      version: manifest.version,
+      bytes: written.bytes,
+      sha256: written.sha256,
+      writeMs,
+      totalMs: env.now() - t0,
+      backupHeaderSector: table.sectors - 1,
+      cloudConfig,
+    };
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+  return report;
+}
