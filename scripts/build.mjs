@@ -2,6 +2,7 @@
 // for Node's single-executable support (SEA mains must be CommonJS scripts on Node 20).
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
+import { etcd3ProtoPlugin } from './esbuild-etcd3-proto.mjs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const version = process.env.KEEL_VERSION || pkg.version;
@@ -17,6 +18,8 @@ const common = {
   // Optional native helpers some dependencies probe for; keel never needs them.
   external: ['usocket', 'bufferutil', 'utf-8-validate', 'x11'],
   legalComments: 'none',
+  // etcd3 reads its .proto files from disk at run time: embed them (lock area).
+  plugins: [etcd3ProtoPlugin],
 };
 
 if (sea) {

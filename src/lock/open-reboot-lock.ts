@@ -1,0 +1,45 @@
+/**
+ * The factory the update agent and `keel lock` use: LockSettings (from lock.conf and
+ * flags) to a RebootLock — the FleetLock client when a FleetLock URL is set, otherwise the
+ * etcd semaphore.
+ */
+import { KeelError } from '../errors.js';
+import type { LockSettings } from '../cloudconfig/model.js';
+import type { Logger } from '../log.js';
+import { parseDurationMs } from './duration.js';
+import { EtcdLockStore } from './etcd-store.js';
+import { FleetLockClient } from './fleetlock-client.js';
+import { defaultGroup } from './group-keys.js';
+import type { RebootLock } from './reboot-lock.js';
+import { SemaphoreLock } from './semaphore-lock.js';
+
+export interface OpenOptions {
+  log?: Logger;
+  /** Slots of a semaphore this node creates; default 1 (as locksmith and airlock). */
+  defaultSlots?: number;
+  /** How long a call that does not wait for a slot retries etcd before failing (default 30 s). */
+  operationTimeoutMs?: number;
+}
+
+/** Opens the lock the settings describe. Nothing connects until the first call. */
+export function openRebootLock(settings: LockSettings, options: OpenOptions = {}): RebootLock {
+  const group = settings.group || defaultGroup;
+  if (settings.fleetlockUrl) return new FleetLockClient({ url: settings.fleetlockUrl, group, ...(options.log ? { log: options.log } : {}), ...(options.operationTimeoutMs !== undefined ? { operationTimeoutMs: options.operationTimeoutMs } : {}) });
+  return new SemaphoreLock({ store: openEtcdStore(settings), group, ...lockTuning(settings, options) });
+}
+
+/** The etcd store for the settings; 'invalid-input' when no endpoint is given. */
+export function openEtcdStore(settings: LockSettings): EtcdLockStore {
+  if (settings.endpoints.length === 0)
+    throw new KeelError('invalid-input', 'no etcd endpoints: set ENDPOINTS in /etc/keel/lock.conf, pass --endpoints, or use a FleetLock server (--fleetlock URL)');
+  return new EtcdLockStore({ endpoints: settings.endpoints, cafile: settings.cafile, certfile: settings.certfile, keyfile: settings.keyfile, username: settings.username, password: settings.password });
+}
+
+function lockTuning(settings: LockSettings, options: OpenOptions) {
+  return {
+    ...(settings.maxHold ? { maxHoldMs: parseDurationMs(settings.maxHold, 'max hold time') } : {}),
+    ...(options.defaultSlots !== undefined ? { defaultSlots: options.defaultSlots } : {}),
+    ...(options.log ? { log: options.log } : {}),
+    ...(options.operationTimeoutMs !== undefined ? { operationTimeoutMs: options.operationTimeoutMs } : {}),
+  };
+}
