@@ -3,10 +3,9 @@
  * `openstack/latest/user_data` and `openstack/latest/meta_data.json` (uuid, hostname,
  * public_keys); addresses come from `ec2/latest/meta-data.json` when the drive carries it.
  */
-import path from 'node:path';
 import { KeelError } from '../../errors.js';
 import type { DatasourceResult, Metadata } from '../metadata.js';
-import { findDevicesByLabel, readOptional, withMountedReadOnly } from './labelled-filesystem.js';
+import { dirSeedFiles, findDevicesByLabel, withSeedFilesystem, type SeedFiles } from './labelled-filesystem.js';
 import { defaultMaxBytes, type DatasourceOptions } from './options.js';
 import { flattenPublicKeys } from './public-keys.js';
 
@@ -43,12 +42,16 @@ export function parseConfigDriveMetaData(openstack: string | undefined, ec2: str
 }
 
 /** Reads a config drive laid out in `dir`; undefined when it has no openstack/latest data. */
-export async function readConfigDriveDir(dir: string, source: string, maxBytes = defaultMaxBytes): Promise<DatasourceResult | undefined> {
-  const latest = path.join(dir, 'openstack', 'latest');
-  const userData = await readOptional(path.join(latest, 'user_data'), maxBytes);
-  const metaJson = await readOptional(path.join(latest, 'meta_data.json'), maxBytes);
+export function readConfigDriveDir(dir: string, source: string, maxBytes = defaultMaxBytes): Promise<DatasourceResult | undefined> {
+  return readConfigDriveSeed(dirSeedFiles(dir, maxBytes), source);
+}
+
+/** Reads a config drive's files; undefined when it has no openstack/latest data. */
+export async function readConfigDriveSeed(files: SeedFiles, source: string): Promise<DatasourceResult | undefined> {
+  const userData = await files.read('openstack/latest/user_data');
+  const metaJson = await files.read('openstack/latest/meta_data.json');
   if (!userData && !metaJson) return undefined;
-  const ec2Json = await readOptional(path.join(dir, 'ec2', 'latest', 'meta-data.json'), maxBytes);
+  const ec2Json = await files.read('ec2/latest/meta-data.json');
   const decode = (b: Uint8Array | undefined) => (b ? new TextDecoder().decode(b) : undefined);
   return {
     source,
@@ -62,7 +65,7 @@ export async function readConfigDrive(options: DatasourceOptions = {}): Promise<
   const maxBytes = options.maxBytes ?? defaultMaxBytes;
   if (options.seedDir) return readConfigDriveDir(options.seedDir, `config-drive:${options.seedDir}`, maxBytes);
   for (const device of await findDevicesByLabel([configDriveLabel])) {
-    const result = await withMountedReadOnly(device, (dir) => readConfigDriveDir(dir, `config-drive:${device}`, maxBytes));
+    const result = await withSeedFilesystem(device, maxBytes, (files) => readConfigDriveSeed(files, `config-drive:${device}`));
     if (result) return result;
   }
   return undefined;

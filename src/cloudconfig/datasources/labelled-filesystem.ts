@@ -1,7 +1,8 @@
 /**
  * The edge the disk datasources share: find block devices by filesystem label, mount one
  * read-only (vfat or iso9660, nosuid/nodev/noexec) under a private temp dir, read, and
- * always unmount and remove the dir, whatever the reader did.
+ * always unmount and remove the dir, whatever the reader did. Readers see a seed through
+ * `SeedFiles`, so a directory, a mounted device and a user-space reader look the same.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -29,6 +30,36 @@ export async function findDevicesByLabel(labels: readonly string[]): Promise<str
   return [...new Set(found)];
 }
 
+/** Reads a seed's files by path relative to its root; undefined for a missing file. */
+export interface SeedFiles {
+  read(relativePath: string): Promise<Uint8Array | undefined>;
+}
+
+/** A seed laid out in a directory. */
+export function dirSeedFiles(dir: string, maxBytes: number): SeedFiles {
+  return { read: (relativePath) => readOptional(path.join(dir, relativePath), maxBytes) };
+}
+
+/**
+ * Opens the seed filesystem on `device` and runs `read` on its files. Normally the kernel
+ * mounts it read-only in a fresh temp dir, unmounted and removed afterwards. A kernel
+ * without vfat or iso9660 (some minimal and VM kernels) gets the files read in user space
+ * instead, with mtools or isoinfo, so the seed is still found.
+ */
+export async function withSeedFilesystem<T>(device: string, maxBytes: number, read: (files: SeedFiles) => Promise<T>): Promise<T> {
+  const type = String((await execa('blkid', ['-c', '/dev/null', '-o', 'value', '-s', 'TYPE', device], { reject: false })).stdout).trim();
+  if (type !== 'vfat' && type !== 'iso9660') {
+    throw new KeelError('invalid-input', `${device}: filesystem '${type || 'unknown'}', expected vfat or iso9660; skipping this seed`);
+  }
+  if (await kernelSupports(type)) return withMountedReadOnly(device, (dir) => read(dirSeedFiles(dir, maxBytes)));
+  return read(type === 'vfat' ? mtoolsSeedFiles(device, maxBytes) : await isoinfoSeedFiles(device, maxBytes));
+}
+
+async function kernelSupports(type: string): Promise<boolean> {
+  const listed = await fs.readFile('/proc/filesystems', 'utf8').catch(() => '');
+  return listed.split('\n').some((line) => line.trim().split(/\s+/).pop() === type);
+}
+
 /** Mounts `device` read-only in a fresh temp dir, runs `read(dir)`, then unmounts and cleans up. */
 export async function withMountedReadOnly<T>(device: string, read: (dir: string) => Promise<T>): Promise<T> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'keel-seed-'));
@@ -45,6 +76,49 @@ export async function withMountedReadOnly<T>(device: string, read: (dir: string)
   } finally {
     await fs.rmdir(dir).catch(() => {});
   }
+}
+
+/** vfat files read with mtools' mcopy, which needs no kernel driver. */
+function mtoolsSeedFiles(device: string, maxBytes: number): SeedFiles {
+  return {
+    async read(relativePath) {
+      const out = await execa('mcopy', ['-n', '-i', device, `::${relativePath}`, '-'], {
+        reject: false, encoding: 'buffer', stripFinalNewline: false, maxBuffer: maxBytes + 1, env: { MTOOLS_SKIP_CHECK: '1' },
+      });
+      if (out.exitCode !== 0) {
+        if (/not found|no such file/i.test(Buffer.from(out.stderr).toString())) return undefined;
+        throw new KeelError('io', `${device}: mcopy could not read ${relativePath}: ${Buffer.from(out.stderr).toString().trim()}`);
+      }
+      return checkSize(new Uint8Array(out.stdout), `${device}:${relativePath}`, maxBytes);
+    },
+  };
+}
+
+/** iso9660 files read with isoinfo (Rock Ridge names, else Joliet), no kernel driver needed. */
+async function isoinfoSeedFiles(device: string, maxBytes: number): Promise<SeedFiles> {
+  let names: string[] = [];
+  let flag = '';
+  for (const candidate of ['-R', '-J']) {
+    const listing = await execa('isoinfo', ['-i', device, candidate, '-f'], { reject: false });
+    names = String(listing.stdout).split('\n').map((l) => l.trim()).filter(Boolean);
+    flag = candidate;
+    if (listing.exitCode === 0 && names.length > 0) break;
+  }
+  return {
+    async read(relativePath) {
+      const wanted = `/${relativePath.replace(/^\/+/, '')}`;
+      if (!names.includes(wanted)) return undefined;
+      const out = await execa('isoinfo', ['-i', device, flag, '-x', wanted], { encoding: 'buffer', stripFinalNewline: false, maxBuffer: maxBytes + 1 });
+      return checkSize(new Uint8Array(out.stdout), `${device}:${relativePath}`, maxBytes);
+    },
+  };
+}
+
+function checkSize(bytes: Uint8Array, where: string, maxBytes: number): Uint8Array {
+  if (bytes.byteLength > maxBytes) {
+    throw new KeelError('invalid-input', `${where}: ${bytes.byteLength} bytes, more than the ${maxBytes} allowed; refusing it`);
+  }
+  return bytes;
 }
 
 /** Reads a file that may be missing (undefined) and must not exceed `maxBytes`. */

@@ -4,11 +4,10 @@
  * public-keys). `network-config` is ignored. The same layout in a directory (`seedDir`)
  * serves tests and offline use.
  */
-import path from 'node:path';
 import { parse } from 'yaml';
 import { KeelError } from '../../errors.js';
 import type { DatasourceResult, Metadata } from '../metadata.js';
-import { findDevicesByLabel, readOptional, withMountedReadOnly } from './labelled-filesystem.js';
+import { dirSeedFiles, findDevicesByLabel, withSeedFilesystem, type SeedFiles } from './labelled-filesystem.js';
 import { defaultMaxBytes, type DatasourceOptions } from './options.js';
 import { flattenPublicKeys } from './public-keys.js';
 
@@ -37,9 +36,14 @@ export function parseNocloudMetaData(text: string, where: string): Metadata {
 }
 
 /** Reads a NoCloud seed laid out in `dir`; undefined when neither file is there. */
-export async function readNocloudDir(dir: string, source: string, maxBytes = defaultMaxBytes): Promise<DatasourceResult | undefined> {
-  const userData = await readOptional(path.join(dir, 'user-data'), maxBytes);
-  const metaData = await readOptional(path.join(dir, 'meta-data'), maxBytes);
+export function readNocloudDir(dir: string, source: string, maxBytes = defaultMaxBytes): Promise<DatasourceResult | undefined> {
+  return readNocloudSeed(dirSeedFiles(dir, maxBytes), source);
+}
+
+/** Reads a NoCloud seed's two files; undefined when neither is there. */
+export async function readNocloudSeed(files: SeedFiles, source: string): Promise<DatasourceResult | undefined> {
+  const userData = await files.read('user-data');
+  const metaData = await files.read('meta-data');
   if (!userData && !metaData) return undefined;
   return {
     source,
@@ -53,7 +57,7 @@ export async function readNocloud(options: DatasourceOptions = {}): Promise<Data
   const maxBytes = options.maxBytes ?? defaultMaxBytes;
   if (options.seedDir) return readNocloudDir(options.seedDir, `nocloud:${options.seedDir}`, maxBytes);
   for (const device of await findDevicesByLabel(nocloudLabels)) {
-    const result = await withMountedReadOnly(device, (dir) => readNocloudDir(dir, `nocloud:${device}`, maxBytes));
+    const result = await withSeedFilesystem(device, maxBytes, (files) => readNocloudSeed(files, `nocloud:${device}`));
     if (result) return result;
   }
   return undefined;
