@@ -1,0 +1,130 @@
+import { describe, expect, test } from 'vitest';
+import { parseUnitFile, printUnitFile, unitFileOf, unitListValues, unitValues } from '../../../src/systemd/unit-file.js';
+import { installLinks } from '../../../src/systemd/install-links.js';
+import { isNetworkdUnit, isValidUnitName, templateOf, unitNameParts } from '../../../src/systemd/unit-name.js';
+import { parseEnvFile, printEnvFile, quoteEnvValue } from '../../../src/systemd/env-file.js';
+
+const sample = `# comment
+[Unit]
+Description=demo \\
+  service
+; another comment
+After=network.target
+
+[Service]
+ExecStart=/bin/sleep 1
+Environment=A=1
+Environment=B=2
+
+[Install]
+WantedBy=multi-user.target
+WantedBy=
+WantedBy=default.target  graphical.target
+Alias=demo-alias.service
+`;
+
+describe('unit file model', () => {
+  test('parses sections, repeated keys, continuations and comments', () => {
+    const u = parseUnitFile(sample);
+    expect(u.sections.map((s) => s.name)).toEqual(['Unit', 'Service', 'Install']);
+    expect(unitValues(u, 'Unit', 'Description')).toEqual(['demo service']);
+    expect(unitValues(u, 'Service', 'Environment')).toEqual(['A=1', 'B=2']);
+    expect(unitListValues(u, 'Install', 'WantedBy')).toEqual(['default.target', 'graphical.target']);
+  });
+
+  test('print then parse gives the same model', () => {
+    const u = parseUnitFile(sample);
+    expect(parseUnitFile(printUnitFile(u))).toEqual(u);
+  });
+
+  test('unitFileOf prints sections in order', () => {
+    expect(printUnitFile(unitFileOf({ Unit: [['Description', 'x']], Service: [['Type', 'oneshot']] }))).toBe('[Unit]\nDescription=x\n\n[Service]\nType=oneshot\n');
+  });
+});
+
+describe('unit names', () => {
+  test.each([
+    ['app.service', true],
+    ['getty@tty1.service', true],
+    ['10-eth0.network', true],
+    ['data.mount', true],
+    ['noext', false],
+    ['bad/name.service', false],
+    ['x.unknown', false],
+    ['.service', false],
+    ['', false],
+  ])('%s valid=%s', (name, valid) => expect(isValidUnitName(name)).toBe(valid));
+
+  test.each([
+    ['eth0.network', true],
+    ['br0.netdev', true],
+    ['00-nic.link', true],
+    ['app.service', false],
+  ])('%s networkd=%s', (name, expected) => expect(isNetworkdUnit(name)).toBe(expected));
+
+  test('templates and instances', () => {
+    expect(unitNameParts('getty@tty1.service')).toEqual({ prefix: 'getty', instance: 'tty1', suffix: 'service' });
+    expect(templateOf('getty@tty1.service')).toBe('getty@.service');
+    expect(templateOf('getty@.service')).toBeUndefined();
+    expect(templateOf('app.service')).toBeUndefined();
+  });
+});
+
+describe('install links', () => {
+  const dir = '/etc/systemd/system';
+  test('WantedBy, RequiredBy, Alias and Also', () => {
+    const u = parseUnitFile('[Install]\nWantedBy=multi-user.target\nRequiredBy=x.target\nAlias=y.service\nAlso=z.socket\n');
+    expect(installLinks('a.service', '/etc/systemd/system/a.service', u, dir)).toEqual({
+      links: [
+        { path: '/etc/systemd/system/multi-user.target.wants/a.service', target: '/etc/systemd/system/a.service' },
+        { path: '/etc/systemd/system/x.target.requires/a.service', target: '/etc/systemd/system/a.service' },
+        { path: '/etc/systemd/system/y.service', target: '/etc/systemd/system/a.service' },
+      ],
+      also: ['z.socket'],
+    });
+  });
+
+  test('an instance links to its template file', () => {
+    const u = parseUnitFile('[Install]\nWantedBy=getty.target\n');
+    expect(installLinks('getty@tty2.service', '/lib/systemd/system/getty@.service', u, dir).links).toEqual([
+      { path: '/etc/systemd/system/getty.target.wants/getty@tty2.service', target: '/lib/systemd/system/getty@.service' },
+    ]);
+  });
+
+  test('a bare template uses DefaultInstance=', () => {
+    const u = parseUnitFile('[Install]\nWantedBy=getty.target\nDefaultInstance=tty1\n');
+    expect(installLinks('getty@.service', '/lib/systemd/system/getty@.service', u, dir).links[0]?.path).toBe('/etc/systemd/system/getty.target.wants/getty@tty1.service');
+  });
+
+  test('runtime links go under /run', () => {
+    const u = parseUnitFile('[Install]\nWantedBy=multi-user.target\n');
+    expect(installLinks('a.service', '/run/systemd/system/a.service', u, '/run/systemd/system').links[0]?.path).toBe('/run/systemd/system/multi-user.target.wants/a.service');
+  });
+
+  test('no [Install] section: nothing, with a note', () => {
+    const r = installLinks('a.service', '/etc/systemd/system/a.service', parseUnitFile('[Service]\nExecStart=/bin/true\n'), dir);
+    expect(r.links).toEqual([]);
+    expect(r.note).toMatch(/no \[Install\] section/);
+  });
+});
+
+describe('env files', () => {
+  test.each([
+    ['simple', 'simple'],
+    ['etcd-lock', 'etcd-lock'],
+    ['http://a:2379,http://b:2379', 'http://a:2379,http://b:2379'],
+    ['two words', '"two words"'],
+    ['', '""'],
+    ['a"b$c', '"a\\"b\\$c"'],
+  ])('%s is written as %s', (value, printed) => expect(quoteEnvValue(value)).toBe(printed));
+
+  test('print then parse round-trips', () => {
+    const values: [string, string][] = [['A', 'x y'], ['B', 'q"uote\\d $x'], ['C', 'plain']];
+    const parsed = parseEnvFile(printEnvFile(['comment'], values));
+    expect(parsed).toEqual(Object.fromEntries(values));
+  });
+
+  test('reads export prefixes, single quotes and comments', () => {
+    expect(parseEnvFile("# c\nexport A='x y'\nB=2\n\nnot a line\n")).toEqual({ A: 'x y', B: '2' });
+  });
+});
