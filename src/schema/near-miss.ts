@@ -29,7 +29,7 @@ export function nearMiss(key: string, candidates: readonly string[]): string | u
   let best: string | undefined;
   let bestDistance = limit + 1;
   for (const c of candidates) {
-    const d = editDistance(k, c.toLowerCase(), limit);
+    const d = editDistance(k, c.toLowerCase().replace(/-/g, '_'), limit);
     if (d < bestDistance) {
       best = c;
       bestDistance = d;

@@ -1,0 +1,207 @@
+/**
+ * `keel.containers`: container specs as cloud-config carries them, refined to ContainerSpec
+ * (src/containers/spec.ts) with defaults filled in.
+ *
+ * Defaults chosen here: `restart: on-failure` — a container that exits 0 finished its job and
+ * restarting it would loop; one that crashes is restarted. First restart after 1 s, the delay
+ * doubling per failure up to 60 s (Docker starts at 100 ms, which hammers a failing registry or
+ * a crashing service). Health checks: every 30 s, 5 s timeout, 3 retries (Docker's interval and
+ * retries).
+ */
+import { duration, s, type CustomSchema } from '../schema/index.js';
+import type { ContainerSpec, HealthCheck, PublishedPort, RestartPolicy, VolumeMount } from '../containers/spec.js';
+import type { ContainersSettings } from './model.js';
+import { absolutePath, nonEmpty, text, urlList } from './schema-fields.js';
+
+/** Defaults of a cloud-config container spec (see the file comment for why). */
+export const containerDefaults = {
+  restart: 'on-failure' as RestartPolicy,
+  restartDelaySeconds: 1,
+  restartMaxDelaySeconds: 60,
+  healthIntervalSeconds: 30,
+  healthTimeoutSeconds: 5,
+  healthRetries: 3,
+};
+
+const containerName = s.string({ pattern: /^[a-z0-9][a-z0-9_.-]{0,62}$/, patternText: 'a container name of lowercase letters, digits, ., _ and - (at most 63)' });
+
+/** A command: one string (run by /bin/sh -c) or a list of words. */
+const commandWords = s.union([s.string({ minLength: 1 }), s.list(text, { minItems: 1 })], { expected: 'a command string or a list of words' });
+
+function toArgv(v: unknown): string[] {
+  return typeof v === 'string' ? ['/bin/sh', '-c', v] : (v as string[]);
+}
+
+const portNumber = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535;
+const portText = 'a port mapping such as "8080:80", "127.0.0.1:8080:80/udp" or 80';
+
+/** `[[IP:]HOST:]CONTAINER[/tcp|udp]` as text or a bare container port number. */
+const portString: CustomSchema = s.custom({
+  expected: portText,
+  jsonSchema: { anyOf: [{ type: 'string' }, { type: 'integer', minimum: 1, maximum: 65535 }] },
+  read({ value }, r) {
+    const t = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : '';
+    const m = /^(?:(?:(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):)?(\d+):)?(\d+)(?:\/(tcp|udp))?$/.exec(t);
+    const container = Number(m?.[3]);
+    const host = m?.[2] === undefined ? container : Number(m[2]);
+    if (!m || !portNumber(container) || !portNumber(host)) return r.error(`expected ${portText} with ports 1-65535, found ${JSON.stringify(value)}`);
+    return { ...(m[1] ? { hostIp: m[1].replace(/^\[|\]$/g, '') } : {}), hostPort: host, containerPort: container, protocol: m[4] === 'udp' ? 'udp' : 'tcp' } satisfies PublishedPort;
+  },
+});
+
+const portObject = s.object(
+  {
+    host_ip: nonEmpty,
+    host_port: s.integer({ minimum: 1, maximum: 65535 }),
+    container_port: s.required(s.integer({ minimum: 1, maximum: 65535 })),
+    protocol: s.enum(['tcp', 'udp']),
+  },
+  {
+    refine: (v): PublishedPort | undefined =>
+      v.container_port === undefined
+        ? undefined
+        : {
+            ...(v.host_ip !== undefined ? { hostIp: v.host_ip as string } : {}),
+            hostPort: (v.host_port as number | undefined) ?? (v.container_port as number),
+            containerPort: v.container_port as number,
+            protocol: (v.protocol as 'tcp' | 'udp' | undefined) ?? 'tcp',
+          },
+  },
+);
+
+const volumeText = 'a volume such as "/srv/data:/data" or "/etc/x:/x:ro"';
+const volumeString = s.custom({
+  expected: volumeText,
+  jsonSchema: { type: 'string', pattern: '^[^:]+:/[^:]*(:(ro|rw))?$' },
+  read({ value }, r) {
+    const parts = typeof value === 'string' ? value.split(':') : [];
+    const mode = parts[2] ?? 'rw';
+    if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]?.startsWith('/') || (mode !== 'ro' && mode !== 'rw'))
+      return r.error(`expected ${volumeText} (absolute target), found ${JSON.stringify(value)}`);
+    return { source: parts[0], target: parts[1], readOnly: mode === 'ro' } satisfies VolumeMount;
+  },
+});
+
+const volumeObject = s.object(
+  { source: s.required(nonEmpty), target: s.required(absolutePath), read_only: s.boolean() },
+  {
+    refine: (v): VolumeMount | undefined =>
+      v.source === undefined || v.target === undefined ? undefined : { source: v.source as string, target: v.target as string, readOnly: v.read_only === true },
+  },
+);
+
+const restartText = 'no, always, on-failure, on-failure:N or unless-stopped';
+const restartPolicy = s.custom({
+  expected: restartText,
+  jsonSchema: { anyOf: [{ enum: ['no', 'always', 'on-failure', 'unless-stopped', false] }, { type: 'string', pattern: '^on-failure:[1-9][0-9]*$' }] },
+  read({ value }, r) {
+    const t = value === false ? 'no' : typeof value === 'string' ? value : '';
+    const m = /^(no|always|unless-stopped|on-failure)(?::([1-9]\d*))?$/.exec(t);
+    if (!m || (m[2] !== undefined && m[1] !== 'on-failure')) return r.error(`expected ${restartText}, found ${JSON.stringify(value)}`);
+    return { restart: m[1] as RestartPolicy, ...(m[2] ? { maxRetries: Number(m[2]) } : {}) };
+  },
+});
+
+const memory = s.string({ coerce: 'silent', pattern: /^[1-9]\d*[KMGT]?$/i, patternText: 'a memory size such as 512M or 2G' });
+
+const health = s.object(
+  {
+    command: s.required(commandWords),
+    interval: duration({ minMs: 1000 }),
+    timeout: duration({ minMs: 1000 }),
+    retries: s.integer({ minimum: 1 }),
+  },
+  {
+    refine: (v): HealthCheck | undefined =>
+      v.command === undefined
+        ? undefined
+        : {
+            command: toArgv(v.command),
+            intervalSeconds: v.interval === undefined ? containerDefaults.healthIntervalSeconds : (v.interval as number) / 1000,
+            timeoutSeconds: v.timeout === undefined ? containerDefaults.healthTimeoutSeconds : (v.timeout as number) / 1000,
+            retries: (v.retries as number | undefined) ?? containerDefaults.healthRetries,
+          },
+  },
+);
+
+const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** One container spec. */
+export const containerSpecSchema = s.object(
+  {
+    name: s.required(containerName),
+    image: s.required(nonEmpty),
+    command: commandWords,
+    args: s.list(text),
+    environment: s.map(text, { normalizeKeys: false, keyPattern: envName, keyPatternText: 'an environment variable name' }),
+    environment_files: s.list(absolutePath),
+    ports: s.list(s.union([portString, portObject], { expected: portText + ' or a mapping' })),
+    volumes: s.list(s.union([volumeString, volumeObject], { expected: volumeText + ' or a mapping' })),
+    restart: restartPolicy,
+    restart_delay: duration({ minMs: 100 }),
+    restart_max_delay: duration({ minMs: 100 }),
+    health,
+    memory,
+    cpus: s.number({ minimum: 0.01 }),
+    pids: s.integer({ minimum: 1 }),
+    after: s.list(containerName),
+    requires: s.list(containerName),
+    user: text,
+    read_only: s.boolean(),
+    network: nonEmpty,
+  },
+  {
+    refine: (v, ctx): ContainerSpec | undefined => {
+      const delay = v.restart_delay === undefined ? containerDefaults.restartDelaySeconds : (v.restart_delay as number) / 1000;
+      const maxDelay = v.restart_max_delay === undefined ? Math.max(delay, containerDefaults.restartMaxDelaySeconds) : (v.restart_max_delay as number) / 1000;
+      if (maxDelay < delay) ctx.error('restart_max_delay', `expected restart_max_delay (${maxDelay}s) to be at least restart_delay (${delay}s)`);
+      for (const key of ['after', 'requires'] as const)
+        if ((v[key] as string[] | undefined)?.includes(v.name as string)) ctx.error(key, `a container cannot depend on itself (${JSON.stringify(v.name)})`);
+      if (v.name === undefined || v.image === undefined) return undefined;
+      const restart = (v.restart as { restart: RestartPolicy; maxRetries?: number } | undefined) ?? { restart: containerDefaults.restart };
+      return {
+        name: v.name as string,
+        image: v.image as string,
+        ...(v.command !== undefined ? { command: toArgv(v.command) } : {}),
+        args: (v.args as string[] | undefined) ?? [],
+        environment: (v.environment as Record<string, string> | undefined) ?? {},
+        environmentFiles: (v.environment_files as string[] | undefined) ?? [],
+        ports: (v.ports as PublishedPort[] | undefined) ?? [],
+        volumes: (v.volumes as VolumeMount[] | undefined) ?? [],
+        restart: restart.restart,
+        ...(restart.maxRetries !== undefined ? { maxRetries: restart.maxRetries } : {}),
+        restartDelaySeconds: delay,
+        restartMaxDelaySeconds: maxDelay,
+        ...(v.health !== undefined ? { health: v.health as HealthCheck } : {}),
+        ...(v.memory !== undefined ? { memory: (v.memory as string).toUpperCase() } : {}),
+        ...(v.cpus !== undefined ? { cpus: v.cpus as number } : {}),
+        ...(v.pids !== undefined ? { pids: v.pids as number } : {}),
+        after: (v.after as string[] | undefined) ?? [],
+        requires: (v.requires as string[] | undefined) ?? [],
+        ...(v.user !== undefined ? { user: v.user as string } : {}),
+        readOnlyRootfs: v.read_only === true,
+        ...(v.network !== undefined ? { network: v.network as string } : {}),
+      };
+    },
+  },
+);
+
+/** `keel.containers`: specs plus discovery endpoints; names must be unique. */
+export const containersSchema = s.object(
+  { discovery_endpoints: urlList, specs: s.list(containerSpecSchema) },
+  {
+    description: 'containers run under systemd by the keel supervisor',
+    refine: (v, ctx): ContainersSettings => {
+      const specs = (v.specs as (ContainerSpec | undefined)[] | undefined ?? []).filter((x): x is ContainerSpec => x !== undefined);
+      const names = new Set<string>();
+      for (const spec of specs) {
+        if (names.has(spec.name)) ctx.error('specs', `two containers are named ${JSON.stringify(spec.name)}; expected unique names`);
+        names.add(spec.name);
+      }
+      for (const spec of specs)
+        for (const dep of [...spec.after, ...spec.requires])
+          if (!names.has(dep)) ctx.warn('specs', `container ${JSON.stringify(spec.name)} depends on ${JSON.stringify(dep)}, which is not among these specs; it must come from /etc/keel/containers`);
+      return { specs, discoveryEndpoints: (v.discovery_endpoints as string[] | undefined) ?? [] };
+    },
+  },
+);

@@ -1,0 +1,27 @@
+/**
+ * `$public_ipv4`, `$private_ipv4`, `$public_ipv6`, `$private_ipv6` replaced by the datasource's
+ * addresses in the user-data text before it is parsed, as coreos-cloudinit does; `\$` stands
+ * for a literal `$`. A variable the metadata has no value for is left as written (CoreOS does
+ * the same), so a config still parses and the unexpanded text shows where the value was
+ * missing. Any other `$word` (shell in runcmd, `$HOME` in units) is untouched. As in CoreOS the
+ * match is plain text: `$private_ipv4:2379` works, and so would `$private_ipv4x` (→ `10.0.0.1x`).
+ */
+import type { Metadata } from './metadata.js';
+
+/** The variables and the metadata field each reads. */
+export const substitutionVariables = {
+  public_ipv4: 'publicIpv4',
+  private_ipv4: 'privateIpv4',
+  public_ipv6: 'publicIpv6',
+  private_ipv6: 'privateIpv6',
+} as const satisfies Record<string, keyof Metadata>;
+
+/** Returns the text with known variables replaced; `\$` becomes `$` everywhere. */
+export function substituteMetadata(text: string, metadata: Metadata): string {
+  // One pass, so a value that itself contains `$private_ipv4` or `\$` is never re-read.
+  return text.replace(/\\\$|\$(public_ipv4|private_ipv4|public_ipv6|private_ipv6)/g, (match, name: string | undefined) => {
+    if (name === undefined) return '$';
+    const value = metadata[substitutionVariables[name as keyof typeof substitutionVariables]];
+    return typeof value === 'string' && value !== '' ? value : match;
+  });
+}
