@@ -103,7 +103,8 @@ export function hostEnv(o: HostOptions): AgentEnv & { closeLock(): Promise<void>
     },
 
     async recordFailed(version) {
-      for (const entry of await listEntries(esp)) if (entry.version === version) await removeSlotEntries(esp, entry.slot ?? otherSlot('a'));
+      // Its entry stays: out of tries it sorts last and never boots, and status shows the slot as bad
+      // until the next update overwrites that slot.
       await removeRecords(stateDir, version);
       await change((x) => {
         const { rebootingTo: _r, staged: _s, ...rest } = x;

@@ -51,14 +51,16 @@ export function chooseRelease(input: ChoiceInput): Choice {
     return { kind: 'install', release };
   }
   if (!newest) return { kind: 'none', reason: `no release on channel ${input.channel}` };
+  const skipped: string[] = [];
+  const why = () => (skipped.length ? ` (skipped ${skipped.join('; ')})` : '');
   for (const release of inChannel) {
     if (input.runningVersion && compareVersions(release.version, input.runningVersion) <= 0)
-      return { kind: 'none', reason: `${input.runningVersion} is the newest acceptable release` };
+      return { kind: 'none', reason: `${input.runningVersion} is the newest acceptable release${why()}` };
     if (floor && compareVersions(release.version, floor) < 0) break;
-    if (input.failedVersions.includes(release.version)) continue;
-    if (release.groups && (!input.group || !release.groups.includes(input.group))) continue;
-    if (input.machineId && !rolloutAllows(release.rollout, input.nowMs, input.machineId, release.version, input.wariness)) continue;
-    return { kind: 'install', release };
+    if (input.failedVersions.includes(release.version)) skipped.push(`${release.version}: failed its health check here before`);
+    else if (release.groups && (!input.group || !release.groups.includes(input.group))) skipped.push(`${release.version}: only for groups ${release.groups.join(', ')}`);
+    else if (input.machineId && !rolloutAllows(release.rollout, input.nowMs, input.machineId, release.version, input.wariness)) skipped.push(`${release.version}: not rolled out to this node yet`);
+    else return { kind: 'install', release };
   }
-  return { kind: 'none', reason: `no acceptable release newer than ${floor ?? 'nothing'} on channel ${input.channel} (failed, other groups or not yet rolled out here)` };
+  return { kind: 'none', reason: `no acceptable release newer than ${floor ?? 'nothing'} on channel ${input.channel}${why()}` };
 }

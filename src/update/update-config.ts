@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
+import { parseEnvFile } from '../systemd/env-file.js';
 import type { RebootStrategy } from '../cloudconfig/model.js';
 import { locksmithWindow, weeklyWindow, durationMinutes, type Window } from './maintenance-window.js';
 
@@ -34,19 +35,9 @@ export const configSources = ['usr/lib/keel/update.conf', 'etc/keel/update.conf'
 
 const strategies: RebootStrategy[] = ['etcd-lock', 'reboot', 'best-effort', 'off'];
 
-/** Parses an env-file into key/value pairs (unknown keys kept; the validator ignores them). */
-export function parseEnvFile(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const i = line.indexOf('=');
-    if (i <= 0) continue;
-    let value = line.slice(i + 1).trim();
-    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) value = value.slice(1, -1);
-    out[line.slice(0, i).trim().toUpperCase()] = value;
-  }
-  return out;
+/** Parses an env-file (the shared parser of src/systemd/env-file.ts) with upper-cased keys. */
+export function parseUpdateConf(text: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(parseEnvFile(text)).map(([k, v]) => [k.toUpperCase(), v]));
 }
 
 /** Turns merged key/values into settings, collecting every problem into one error. */
@@ -71,11 +62,11 @@ export function updateConfigOf(values: Record<string, string>): UpdateConfig {
       if (!values.WINDOW_START || !values.WINDOW_LENGTH) problems.push('WINDOW_START and WINDOW_LENGTH: expected both or neither');
       else windows.push(locksmithWindow(values.WINDOW_START, values.WINDOW_LENGTH, timeZone));
     }
-    if (values.WINDOWS) windows.push(...windowsOfJson(values.WINDOWS, timeZone));
+    if (values.WINDOWS) windows.push(...(/^\d+$/.test(values.WINDOWS) ? numberedWindows(values, Number(values.WINDOWS)) : windowsOfJson(values.WINDOWS, timeZone)));
   } catch (error) {
     problems.push((error as Error).message);
   }
-  const check = values.CHECK_INTERVAL;
+  const check = values.CHECK_INTERVAL_MINUTES ?? values.CHECK_INTERVAL;
   let checkIntervalMs = 300_000;
   if (check) {
     try {
@@ -103,6 +94,16 @@ export function updateConfigOf(values: Record<string, string>): UpdateConfig {
   return config;
 }
 
+/** cloud-config's form (src/cloudconfig/plan-settings.ts): WINDOWS=N, WINDOW_<n>_DAYS|START|LENGTH_MINUTES|TIME_ZONE. */
+function numberedWindows(values: Record<string, string>, count: number): Window[] {
+  const out: Window[] = [];
+  for (let n = 1; n <= count; n++) {
+    const days = (values[`WINDOW_${n}_DAYS`] ?? '').split(',').map((d) => d.trim()).filter(Boolean);
+    out.push(weeklyWindow(days, values[`WINDOW_${n}_START`] ?? '', Number(values[`WINDOW_${n}_LENGTH_MINUTES`]), values[`WINDOW_${n}_TIME_ZONE`] || 'UTC'));
+  }
+  return out;
+}
+
 function windowsOfJson(text: string, timeZone: string): Window[] {
   let parsed: unknown;
   try {
@@ -117,12 +118,20 @@ function windowsOfJson(text: string, timeZone: string): Window[] {
   });
 }
 
-/** Reads and merges the three sources under `root`. */
+/**
+ * Reads and merges the three sources under `root`. `coreos.locksmith`'s window lands in
+ * /etc/keel/lock.conf, so its WINDOW_START/WINDOW_LENGTH are the lowest layer.
+ */
 export async function loadUpdateConfig(root: string): Promise<UpdateConfig> {
   let merged: Record<string, string> = {};
+  const lockText = await readFile(join(root, 'etc/keel/lock.conf'), 'utf8').catch(() => undefined);
+  if (lockText !== undefined) {
+    const lock = parseUpdateConf(lockText);
+    for (const key of ['WINDOW_START', 'WINDOW_LENGTH']) if (lock[key]) merged[key] = lock[key];
+  }
   for (const source of configSources) {
     const text = await readFile(join(root, source), 'utf8').catch(() => undefined);
-    if (text !== undefined) merged = { ...merged, ...parseEnvFile(text) };
+    if (text !== undefined) merged = { ...merged, ...parseUpdateConf(text) };
   }
   return updateConfigOf(merged);
 }

@@ -49,7 +49,7 @@ describe('keel update install over HTTP', () => {
 
   const flip = async (path: string) => {
     const b = await readFile(path);
-    b[b.length >> 1] ^= 1;
+    b[b.length >> 1] = b[b.length >> 1]! ^ 1;
     await writeFile(path, b);
   };
   const cases: [string, (repo: string) => Promise<void>, RegExp][] = [
