@@ -173,6 +173,11 @@ export async function applyPlan(plan: Plan, host: Host, options: { dryRun?: bool
       continue;
     }
     host.log.info(`[${index + 1}/${total}] ${description}`);
+    if (op.kind === 'daemon-reload' && !plan.live) {
+      report.outcomes.push({ index, kind: op.kind, description, status: 'unchanged', detail: 'offline root: systemd reads the unit files when it boots' });
+      performed++;
+      continue;
+    }
     try {
       const r = liveKinds.has(op.kind) ? await performLive(host, op, report.failures) : await performFs(host, op, report.failures, performed);
       const outcome: Outcome = { index, kind: op.kind, description, status: r.status, ...(r.detail ? { detail: r.detail } : {}) };
