@@ -1,0 +1,28 @@
+# Network install (issue 3): `make pxe` → build/pxe/ with the kernel (the image's), the
+# installer initramfs (keel's single executable + busybox + sgdisk, images/pxe/) and the
+# iPXE script. Serve build/pxe/ and build/keel.img (+ keel.img.json) over HTTP at
+# PXE_BASE_URL and boot.ipxe over TFTP; the script's defaults are set here.
+PXE_BASE_URL ?= http://10.0.2.2:8080
+PXE_DEVICE ?= /dev/vda
+PXE_CLOUD_CONFIG_URL ?= $(PXE_BASE_URL)/user-data
+
+.PHONY: pxe pxe-clean
+
+pxe: $(BUILD)/pxe/vmlinuz $(BUILD)/pxe/initramfs.img $(BUILD)/pxe/boot.ipxe
+
+$(BUILD)/pxe/vmlinuz: $(BUILD)/vmlinuz
+	@mkdir -p $(@D)
+	cp $< $@
+
+$(BUILD)/pxe/initramfs.img: $(IMAGE_CACHE)/rootfs.stamp $(BUILD)/keel images/pxe/build.sh images/pxe/init images/pxe/udhcpc.script
+	images/pxe/build.sh $(IMAGE_ROOTFS) $(BUILD)/keel $@
+
+$(BUILD)/pxe/boot.ipxe: images/pxe/boot.ipxe mk/pxe.mk
+	@mkdir -p $(@D)
+	sed -e 's|@BASE_URL@|$(PXE_BASE_URL)|' -e 's|@DEVICE@|$(PXE_DEVICE)|' -e 's|@CLOUD_CONFIG_URL@|$(PXE_CLOUD_CONFIG_URL)|' $< > $@
+
+# The PXE e2e test boots the network installer.
+test-e2e: pxe
+
+pxe-clean:
+	rm -rf $(BUILD)/pxe
