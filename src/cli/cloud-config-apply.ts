@@ -111,6 +111,16 @@ function summary(report: ApplyReport, root: string): string {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * The apply's clock: SOURCE_DATE_EPOCH (seconds) when set, so an image build or a golden
+ * test produces the same shadow dates and instance record every time; otherwise now.
+ */
+function nowOf(env: NodeJS.ProcessEnv): Date {
+  const epoch = env.SOURCE_DATE_EPOCH;
+  if (epoch !== undefined && /^\d+$/.test(epoch)) return new Date(Number(epoch) * 1000);
+  return new Date();
+}
+
 async function connectUnits(): Promise<UnitManager> {
   // Lazily: only a live host needs D-Bus, and loading it costs start-up time.
   const { SystemdUnitManager } = await import('../host/systemd-unit-manager.js');
@@ -139,7 +149,7 @@ export const applyCommand: Command = {
       return 0;
     }
     const fs = new RootFs(root);
-    const now = new Date();
+    const now = nowOf(process.env);
     let toApply = plan;
     const record = await readInstanceRecord(fs, plan.instanceId);
     if (record && ctx.values.force !== true) {
