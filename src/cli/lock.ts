@@ -89,7 +89,7 @@ const status: Command = {
       const holders = s.holders.map((h) => ({ ...h, ...(h.since ? { heldForMs: Math.max(0, now - Date.parse(h.since)) } : {}) }));
       if (ctx.json) printJson(ctx, { group: s.group, totalSlots: s.totalSlots, available: Math.max(0, s.totalSlots - s.holders.length), holders });
       else {
-        ctx.stdout.write(`group: ${s.group}\nslots: ${s.totalSlots} (${Math.max(0, s.totalSlots - s.holders.length)} available)\nholders: ${holders.length === 0 ? 'none' : ''}\n`);
+        ctx.stdout.write(`group: ${s.group}\nslots: ${s.totalSlots} (${Math.max(0, s.totalSlots - s.holders.length)} available)\nholders:${holders.length === 0 ? ' none' : ''}\n`);
         for (const h of holders) ctx.stdout.write(`  ${h.id}  ${h.heldForMs !== undefined ? `held ${formatDurationMs(h.heldForMs)} (since ${h.since})` : 'held since unknown (not taken by keel)'}\n`);
       }
       return 0;
