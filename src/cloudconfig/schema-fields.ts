@@ -58,6 +58,8 @@ export const windowLength = s.string({
 export function checkWindow(v: Record<string, unknown>, ctx: RefineContext, startKey = 'window_start', lengthKey = 'window_length'): void {
   const start = v[startKey] as string | undefined;
   const length = v[lengthKey] as string | undefined;
+  // A key written with a bad value was already reported; do not also call it missing.
+  if ((start === undefined && ctx.given(startKey)) || (length === undefined && ctx.given(lengthKey))) return;
   if ((start === undefined) !== (length === undefined)) {
     const [given, missing] = start === undefined ? [lengthKey, startKey] : [startKey, lengthKey];
     ctx.error(given, `${given} is set but ${missing} is not; expected both or neither`);

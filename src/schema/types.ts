@@ -27,6 +27,8 @@ export interface RefineContext {
   warn(key: string | undefined, message: string): void;
   /** The path of a key of this object, e.g. `write_files[2].content`. */
   path(key?: string): string;
+  /** The key was written in the document (even when its value was invalid and left out). */
+  given(key: string): boolean;
 }
 
 interface Common {

@@ -272,6 +272,7 @@ class Walker {
       error: (key, m) => this.report('error', locate(key), map, key === undefined ? path : childPath(path, key), m),
       warn: (key, m) => this.report('warning', locate(key), map, key === undefined ? path : childPath(path, key), m),
       path: (key) => (key === undefined ? path : childPath(path, key)),
+      given: (key) => seen.has(key),
     });
   }
 
