@@ -23,7 +23,16 @@ const common = {
 };
 
 if (sea) {
-  await build({ ...common, format: 'cjs', outfile: 'build/keel-sea.cjs', minify: true });
+  // ESM-only dependencies (node-cron) read import.meta.url at load time; in the CommonJS
+  // bundle give them the executable's own file URL instead of undefined.
+  await build({
+    ...common,
+    format: 'cjs',
+    outfile: 'build/keel-sea.cjs',
+    minify: true,
+    define: { ...common.define, 'import.meta.url': '__keelImportMetaUrl' },
+    banner: { js: "var __keelImportMetaUrl = require('url').pathToFileURL(process.execPath).href;" },
+  });
 } else {
   await build({
     ...common,

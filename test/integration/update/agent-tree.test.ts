@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { chmod, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { startEtcd, type EtcdCluster } from '../../harness/etcd.js';
 import { openRebootLock } from '../../../src/lock/open-reboot-lock.js';
 import { makeKey, publish, tempDir } from '../../unit/update/fixture.js';
@@ -23,7 +23,7 @@ let server: StaticServer;
 let slow: StaticServer;
 const images: Record<string, Buffer> = {};
 
-function agent(): ResultPromise {
+function agent() {
   return execa(keel, ['update', 'agent', '--root', root], {
     reject: false,
     env: { KEEL_UPDATE_SLOT_DIR: slots, KEEL_UPDATE_REBOOT_COMMAND: join(root, 'reboot.sh'), KEEL_DEBUG: '1' },
@@ -40,7 +40,7 @@ async function runUntilReboot(): Promise<string> {
   const run = await agent();
   expect(run.signal, run.stderr).toBe('SIGKILL');
   expect(await reboots()).toBe(before + 1);
-  return run.stderr;
+  return String(run.stderr);
 }
 
 /** Runs the agent until `done(status)` holds, then stops it. */
