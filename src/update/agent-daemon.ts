@@ -1,6 +1,5 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import cron from 'node-cron';
 import type { Logger } from '../log.js';
 import type { AgentState } from './agent-state.js';
 import { tick, type AgentEnv } from './agent-tick.js';
@@ -48,7 +47,9 @@ export async function runAgent(o: DaemonOptions): Promise<AgentState> {
     process.on('SIGINT', onStop);
   }
   o.signal?.addEventListener('abort', onStop);
-  const windowJobs = o.env.config.windows.map((w) => cron.createTask(cronOfWindow(w), () => wake?.(), { timezone: w.timeZone, name: `keel-window-${cronOfWindow(w)}` }));
+  // node-cron is loaded only when there are windows to wake up for.
+  const cron = o.env.config.windows.length ? (await import('node-cron')).default : undefined;
+  const windowJobs = (cron ? o.env.config.windows : []).map((w) => cron!.createTask(cronOfWindow(w), () => wake?.(), { timezone: w.timeZone, name: `keel-window-${cronOfWindow(w)}` }));
   try {
     while (!stopped) {
       let result;
