@@ -43,10 +43,12 @@ export function parseYaml(text: string, options: ParseOptions = {}): Parsed {
   try {
     doc.toJS({ maxAliasCount: options.maxAliasCount ?? 100 });
   } catch (error) {
+    // Other conversion errors (a merge of a non-mapping…) are the walker's to locate and report.
+    if (!(error instanceof ReferenceError) || !/alias/i.test(error.message)) return { doc, lines, problems };
     let offset = 0;
     visit(doc, { Alias: (_, node) => (isAlias(node) && node.range ? ((offset = node.range[0]), visit.BREAK) : undefined) });
     const pos = lines.linePos(offset);
-    const why = error instanceof Error ? error.message.toLowerCase() : String(error);
+    const why = error.message.toLowerCase();
     problems.push(problem(pos.line, pos.col, `too many alias expansions (${why}); expected a document without an alias bomb; refusing to read it`));
     return { doc: undefined, lines, problems };
   }

@@ -221,7 +221,7 @@ class Walker {
     const out: Record<string, unknown> = {};
     const seen = new Map<string, { key: MaybeNode; value: MaybeNode }>();
     const known = Object.keys(schema.fields);
-    for (const pair of this.pairsOf(map)) {
+    for (const pair of this.pairsOf(map, path)) {
       const keyNode = pair.key as MaybeNode;
       const valueNode = pair.value as MaybeNode;
       if (!isScalar(keyNode) || keyNode.value === null || typeof keyNode.value === 'object') {
@@ -277,7 +277,7 @@ class Walker {
   }
 
   /** The map's pairs with `<<` merge keys expanded: explicit keys first, then merged ones not already given. */
-  private pairsOf(map: YAMLMap): Pair[] {
+  private pairsOf(map: YAMLMap, path: string): Pair[] {
     const merges = map.items.filter((p) => isScalar(p.key) && typeof p.key.value === 'symbol');
     if (merges.length === 0) return map.items as Pair[];
     const own = map.items.filter((p) => !merges.includes(p)) as Pair[];
@@ -288,7 +288,7 @@ class Walker {
       for (const src of sources) {
         const target = isAlias(src) ? src.resolve(this.doc) : src;
         if (!isMap(target)) {
-          this.report('error', src as MaybeNode, map, '', `expected an alias of a mapping after <<, found ${foundOf(target)}`);
+          this.report('error', src as MaybeNode, map, path, `expected an alias of a mapping after <<, found ${foundOf(target)}`);
           continue;
         }
         for (const p of target.items as Pair[]) {
