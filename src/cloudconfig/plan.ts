@@ -62,9 +62,10 @@ export function planCloudConfig(input: PlanInput): Plan {
   planSettings(b, config);
   planContainers(b, config);
 
+  const configUnits = (config?.units ?? []).map((u) => etcdUnitOf(b, u));
   // Unit commands are computed with the units but, offline, go into the first-boot script.
   const probe = new PlanBuilder();
-  const unitCommands = planUnits(probe, config?.units ?? [], false);
+  const unitCommands = planUnits(probe, configUnits, false);
   const script = input.userData.kind === 'script' ? input.userData.text : undefined;
   if (script !== undefined && bytes(script).length > maxFileBytes) b.refuse(`the user-data script is ${bytes(script).length} bytes; expected at most ${maxFileBytes}; refusing to apply`);
   const runcmd = config?.runcmd ?? [];
@@ -79,7 +80,9 @@ export function planCloudConfig(input: PlanInput): Plan {
   for (const file of generatedFiles) b.add({ kind: 'write-file', file });
 
   const etcd = planEtcd(b, config);
-  planUnits(b, [...(config?.units ?? []), ...generatedUnits], etcd);
+  planUnits(b, [...configUnits, ...generatedUnits], etcd);
+  if (!input.live && configUnits.some((u) => u.runtime))
+    b.note('runtime units are written under /run of an offline root; /run is empty when the host boots, so they will not be there');
   if (input.live) {
     for (const c of unitCommands) b.add({ kind: 'unit-command', unit: c.unit, command: c.command });
     if (script !== undefined) b.add({ kind: 'run-script', path: scriptPath, unitName: `keel-script-${safeInstanceName(input.instanceId)}.service` });
@@ -90,6 +93,16 @@ export function planCloudConfig(input: PlanInput): Plan {
   b.errors.push(...conflicts(b.operations));
   if (b.errors.length > 0) throw new KeelError('conflict', b.errors.join('\n'));
   return { instanceId: input.instanceId, userDataSha256: input.userDataSha256, live: input.live, operations: b.operations, notes: b.notes };
+}
+
+/**
+ * CoreOS configs name etcd's unit `etcd2.service`; keel's (Debian's) is `etcd.service`, where
+ * `coreos.etcd2` settings go too. A bare reference (no content of its own) is taken as etcd.service.
+ */
+function etcdUnitOf(b: PlanBuilder, u: Unit): Unit {
+  if (u.name !== 'etcd2.service' || u.content !== undefined) return u;
+  b.note('etcd2.service is called etcd.service on keel; applying its settings to etcd.service');
+  return { ...u, name: 'etcd.service' };
 }
 
 /** Describes an operation that writes a path, for conflict messages. */

@@ -230,3 +230,16 @@ describe('settings', () => {
     ]);
   });
 });
+
+describe('CoreOS compatibility', () => {
+  test('a bare etcd2.service is taken as etcd.service, with a note', () => {
+    const plan = planCloudConfig(input(config({ units: [unit('etcd2.service', { command: 'start' })] })));
+    expect(lines(plan.operations)).toContain('unit-command start etcd.service');
+    expect(plan.notes).toEqual(['etcd2.service is called etcd.service on keel; applying its settings to etcd.service']);
+  });
+
+  test('an offline runtime unit gets a note', () => {
+    const plan = planCloudConfig(input(config({ units: [unit('a.service', { content: '[Service]\n', runtime: true })] }), { live: false }));
+    expect(plan.notes[0]).toMatch(/will not be there/);
+  });
+});
