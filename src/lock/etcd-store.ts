@@ -7,7 +7,7 @@
  * it costs one election (~0.35 s with the test timings).
  */
 import { readFileSync } from 'node:fs';
-import { Etcd3, isRecoverableError, type IOptions, type Watcher } from 'etcd3';
+import { Etcd3, isRecoverableError, type IOptions, type Lease, type Watcher } from 'etcd3';
 import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry, type IBackoff } from 'cockatiel';
 import { KeelError } from '../errors.js';
 import type { CompareAndSwap, LockStore, VersionedValue } from './lock-store.js';
@@ -69,6 +69,9 @@ export function etcdError(error: unknown, doing: string): KeelError {
   return new KeelError('unavailable', `etcd did not answer ${doing}: ${e?.message ?? String(error)}; retrying may help`, { cause: error });
 }
 
+/** A dead waiter's queue key disappears this long after its process stops. */
+const waiterLeaseSeconds = 10;
+
 function versioned(kv: { value?: Buffer | null; version?: string | number | null } | undefined, revision: string | number | null | undefined): VersionedValue {
   return { value: kv?.value ? kv.value.toString('utf8') : undefined, version: Number(kv?.version ?? 0), revision: Number(revision ?? 0) };
 }
@@ -76,7 +79,9 @@ function versioned(kv: { value?: Buffer | null; version?: string | number | null
 /** The real LockStore. One client (one gRPC channel per member) per store. */
 export class EtcdLockStore implements LockStore {
   readonly client: Etcd3;
-  readonly requestCounts = { get: 0, list: 0, commit: 0, watch: 0 };
+  readonly requestCounts = { get: 0, list: 0, commit: 0, watch: 0, queue: 0 };
+  /** One lease per client for its waiter keys, kept alive by etcd3; replaced if lost. */
+  private lease: Lease | undefined;
 
   constructor(connection: EtcdConnection) {
     this.client = new Etcd3(etcdOptions(connection));
@@ -151,7 +156,46 @@ export class EtcdLockStore implements LockStore {
     }
   }
 
+  async register(key: string, value: string): Promise<void> {
+    this.requestCounts.commit++;
+    try {
+      if (!this.lease) {
+        const lease = this.client.lease(waiterLeaseSeconds);
+        lease.on('lost', () => {
+          if (this.lease === lease) this.lease = undefined;
+        });
+        this.lease = lease;
+      }
+      const lease = this.lease;
+      // Create only: an existing key keeps its create revision, so its place in the queue.
+      await this.client.if(key, 'Create', '==', 0).then(lease.put(key).value(value)).commit();
+    } catch (error) {
+      this.lease = undefined;
+      throw etcdError(error, `registering ${key}`);
+    }
+  }
+
+  async queue(prefix: string, limit: number): Promise<{ keys: string[]; revision: number }> {
+    this.requestCounts.queue++;
+    try {
+      const res = await this.client.getAll().prefix(prefix).sort('Create', 'Ascend').limit(limit).exec();
+      return { keys: res.kvs.map((kv) => kv.key.toString('utf8')), revision: Number(res.header.revision) };
+    } catch (error) {
+      throw etcdError(error, `listing ${prefix}`);
+    }
+  }
+
+  async remove(key: string): Promise<void> {
+    this.requestCounts.commit++;
+    try {
+      await this.client.delete().key(key).exec();
+    } catch (error) {
+      throw etcdError(error, `deleting ${key}`);
+    }
+  }
+
   async close(): Promise<void> {
+    await this.lease?.revoke().catch(() => undefined);
     this.client.close();
   }
 }

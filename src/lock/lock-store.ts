@@ -39,17 +39,26 @@ export interface LockStore {
    * mechanism); rejects when `signal` aborts.
    */
   waitForChange(key: string, revision: number, timeoutMs: number, signal?: AbortSignal): Promise<VersionedValue | undefined>;
+  /**
+   * Puts `key` bound to this client's lease, so a waiter that dies leaves the queue by
+   * itself (the lease expires); a key that already exists keeps its place (create revision).
+   */
+  register(key: string, value: string, signal?: AbortSignal): Promise<void>;
+  /** The first `limit` keys under `prefix`, oldest first (by create revision): the wait queue, and the revision read at. */
+  queue(prefix: string, limit: number, signal?: AbortSignal): Promise<{ keys: string[]; revision: number }>;
+  /** Deletes a key (no compare). */
+  remove(key: string, signal?: AbortSignal): Promise<void>;
   /** Requests made so far, by kind, for the benchmark's requests-per-waiter figure. */
-  readonly requestCounts: Record<'get' | 'list' | 'commit' | 'watch', number>;
+  readonly requestCounts: Record<'get' | 'list' | 'commit' | 'watch' | 'queue', number>;
   close(): Promise<void>;
 }
 
 /** In-memory store with etcd's version and revision rules, for unit tests. */
 export class MemoryLockStore implements LockStore {
-  private data = new Map<string, { value: string; version: number; modRevision: number }>();
+  private data = new Map<string, { value: string; version: number; modRevision: number; createRevision: number }>();
   private revision = 1;
   private waiters = new Set<{ key: string; wake: () => void }>();
-  readonly requestCounts = { get: 0, list: 0, commit: 0, watch: 0 };
+  readonly requestCounts = { get: 0, list: 0, commit: 0, watch: 0, queue: 0 };
   /** Every committed change, in order, for assertions. */
   readonly commits: CompareAndSwap[] = [];
   /** Set to make the next N calls fail as etcd being down would. */
@@ -81,20 +90,49 @@ export class MemoryLockStore implements LockStore {
     if ((this.data.get(change.key)?.version ?? 0) !== change.expectedVersion) return false;
     this.revision++;
     const touched = [change.key, ...Object.keys(change.puts ?? {}), ...(change.deletes ?? [])];
-    for (const [k, v] of [[change.key, change.value] as const, ...Object.entries(change.puts ?? {})]) {
-      this.data.set(k, { value: v, version: (this.data.get(k)?.version ?? 0) + 1, modRevision: this.revision });
-    }
-    for (const k of change.deletes ?? []) this.data.delete(k);
+    for (const [k, v] of [[change.key, change.value] as const, ...Object.entries(change.puts ?? {})]) this.set(k, v);
+    for (const k of change.deletes ?? []) this.deleteKey(k);
     this.commits.push(change);
     for (const w of [...this.waiters]) if (touched.includes(w.key)) w.wake();
     return true;
   }
 
+  private set(key: string, value: string): void {
+    const old = this.data.get(key);
+    this.data.set(key, { value, version: (old?.version ?? 0) + 1, modRevision: this.revision, createRevision: old?.createRevision ?? this.revision });
+  }
+
+  private deleteKey(key: string): void {
+    if (!this.data.delete(key)) return;
+    for (const w of [...this.waiters]) if (w.key === key) w.wake();
+  }
+
   /** Writes a key as another client would (no compare), waking watchers. */
   async put(key: string, value: string): Promise<void> {
     this.revision++;
-    this.data.set(key, { value, version: (this.data.get(key)?.version ?? 0) + 1, modRevision: this.revision });
+    this.set(key, value);
     for (const w of [...this.waiters]) if (w.key === key) w.wake();
+  }
+
+  async register(key: string, value: string): Promise<void> {
+    this.requestCounts.commit++;
+    this.maybeFail();
+    if (this.data.has(key)) return;
+    await this.put(key, value);
+  }
+
+  async queue(prefix: string, limit: number): Promise<{ keys: string[]; revision: number }> {
+    this.requestCounts.queue++;
+    this.maybeFail();
+    const keys = [...this.data].filter(([k]) => k.startsWith(prefix)).sort((a, b) => a[1].createRevision - b[1].createRevision).slice(0, limit).map(([k]) => k);
+    return { keys, revision: this.revision };
+  }
+
+  async remove(key: string): Promise<void> {
+    this.requestCounts.commit++;
+    this.maybeFail();
+    this.revision++;
+    this.deleteKey(key);
   }
 
   async waitForChange(key: string, revision: number, timeoutMs: number, signal?: AbortSignal): Promise<VersionedValue | undefined> {

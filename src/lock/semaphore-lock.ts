@@ -1,8 +1,11 @@
 /**
  * The reboot lock over any LockStore: get, change the pure semaphore, compare-and-swap,
- * and on a lost race read again. Waiting watches the key (the watch event carries the new
- * value, so a waiter does not even read while the semaphore stays full); jittered backoff
- * happens only after errors. Every step is idempotent for the same id, so a call whose
+ * and on a lost race read again. Waiting watches, never polls: a waiter joins keel's queue
+ * (a lease-bound sibling key, ordered by creation); the first total_slots waiters watch
+ * the semaphore key (the watch event carries the new value, so they do not even read while
+ * it stays full) and the rest each watch the waiter total_slots places ahead of them, so a
+ * release wakes a handful of nodes instead of the whole fleet. Jittered backoff happens
+ * only after errors. airlock nodes do not queue; they simply compete for free slots. Every step is idempotent for the same id, so a call whose
  * reply was lost (a leader killed mid-commit) is simply repeated: a re-read shows whether
  * the write landed.
  */
@@ -10,7 +13,7 @@ import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { backoffDelayMs, sleep } from './backoff.js';
 import { expiredHolders } from './max-hold.js';
-import { holderIdOf, holderKey, holdersPrefix, semaphoreKey, checkGroup } from './group-keys.js';
+import { holderIdOf, holderKey, holdersPrefix, semaphoreKey, checkGroup, waiterKey, waitersPrefix } from './group-keys.js';
 import type { LockStore, VersionedValue } from './lock-store.js';
 import type { AcquireOptions, LockHolder, LockStatus, RebootLock } from './reboot-lock.js';
 import { emptySemaphore, formatSemaphore, fullMessage, giveSlot, parseSemaphore, setTotalSlots, takeSlot, type Semaphore } from './semaphore.js';
@@ -77,51 +80,94 @@ export class SemaphoreLock implements RebootLock {
     const signal = options.signal;
     const what = `taking a slot in group '${this.group}' for ${id}`;
     const store = this.options.store;
+    const myKey = waiterKey(this.group, id);
     let state: VersionedValue | undefined;
     let lastHolders: string[] = [];
+    let registered = false;
+    let head = false;
+    let queueLimit = 1000;
+    let taken = false;
     // With wait the deadline is the signal's; without, the operation timeout.
     const deadline = wait ? Number.POSITIVE_INFINITY : this.deadline();
-    await this.retrying(what, signal, deadline, async () => {
-      for (;;) {
-        if (signal?.aborted) throw abortError(what, signal, lastHolders);
-        state ??= await store.get(this.key, signal);
-        const current = state;
-        const semaphore = this.decode(current);
-        let taken = takeSlot(semaphore, id);
-        let deletes: string[] = [];
-        if (!taken.ok && this.options.maxHoldMs !== undefined) {
-          const expired = expiredHolders(await this.holdersWithTimes(semaphore.holders), this.now(), this.options.maxHoldMs);
-          if (expired.length > 0) {
-            this.options.log?.warning(`group '${this.group}': releasing ${expired.join(', ')}, held longer than the maximum hold time`);
-            const freed = expired.reduce((s, h) => giveSlot(s, h).semaphore, semaphore);
-            taken = takeSlot(freed, id);
-            deletes = expired.map((h) => holderKey(this.group, h));
-          }
-        }
-        if (taken.ok && !taken.changed) return;
-        if (taken.ok) {
-          state = undefined; // whatever happens next, read again
-          const committed = await store.commit(
-            { key: this.key, expectedVersion: current.version, value: formatSemaphore(taken.semaphore), puts: { [holderKey(this.group, id)]: new Date(this.now()).toISOString() }, deletes },
-            signal,
-          );
-          if (committed) return;
-          continue;
-        }
-        lastHolders = taken.holders;
-        if (!wait) throw new KeelError('conflict', `${fullMessage(this.group, taken.totalSlots, taken.holders)}; not waiting (use --wait to wait for a slot)`);
-        try {
-          state = await store.waitForChange(this.key, current.revision, this.options.safetyWakeMs ?? 10_000, signal);
-        } catch (error) {
+    try {
+      await this.retrying(what, signal, deadline, async () => {
+        for (;;) {
           if (signal?.aborted) throw abortError(what, signal, lastHolders);
+          state ??= await store.get(this.key, signal);
+          const current = state;
+          const attempt = await this.attempt(id, current, registered ? [myKey] : [], signal);
+          if (attempt.kind === 'taken') {
+            taken = true;
+            return;
+          }
           state = undefined;
-          throw error;
+          if (attempt.kind === 'raced') continue;
+          lastHolders = attempt.holders;
+          if (!wait) throw new KeelError('conflict', `${fullMessage(this.group, attempt.totalSlots, attempt.holders)}; not waiting (use --wait to wait for a slot)`);
+          if (!registered) {
+            await store.register(myKey, id, signal);
+            registered = true;
+          }
+          if (!head && attempt.totalSlots > 0) {
+            // Only the first total_slots waiters watch the semaphore; the others watch the
+            // waiter total_slots places ahead, so a release wakes a handful, not everyone.
+            const queue = await store.queue(waitersPrefix(this.group), queueLimit, signal);
+            const index = queue.keys.indexOf(myKey);
+            if (index < 0 && queue.keys.length >= queueLimit) {
+              queueLimit *= 2;
+              continue;
+            }
+            if (index < 0) {
+              registered = false; // our lease expired (a partition): queue again
+              continue;
+            }
+            queueLimit = index + 1;
+            if (index >= attempt.totalSlots) {
+              await store.waitForChange(queue.keys[index - attempt.totalSlots]!, queue.revision, this.options.safetyWakeMs ?? 10_000, signal);
+              continue;
+            }
+            head = true;
+          }
+          state = await store.waitForChange(this.key, current.revision, this.options.safetyWakeMs ?? 10_000, signal);
         }
-      }
-    }).catch((error: unknown) => {
-      state = undefined;
+      });
+    } catch (error) {
+      if (signal?.aborted && !(error instanceof KeelError)) throw abortError(what, signal, lastHolders);
       throw error;
-    });
+    } finally {
+      if (registered && !taken) await store.remove(myKey).catch(() => undefined);
+    }
+  }
+
+  /** One read-change-swap step of acquire: taken, lost the race, or full (with holders). */
+  private async attempt(
+    id: string,
+    current: VersionedValue,
+    alsoDelete: string[],
+    signal?: AbortSignal,
+  ): Promise<{ kind: 'taken' } | { kind: 'raced' } | { kind: 'full'; holders: string[]; totalSlots: number }> {
+    const semaphore = this.decode(current);
+    let taken = takeSlot(semaphore, id);
+    let deletes = [...alsoDelete];
+    if (!taken.ok && this.options.maxHoldMs !== undefined) {
+      const expired = expiredHolders(await this.holdersWithTimes(semaphore.holders, signal), this.now(), this.options.maxHoldMs);
+      if (expired.length > 0) {
+        this.options.log?.warning(`group '${this.group}': releasing ${expired.join(', ')}, held longer than the maximum hold time`);
+        const freed = expired.reduce((s, h) => giveSlot(s, h).semaphore, semaphore);
+        taken = takeSlot(freed, id);
+        deletes = [...deletes, ...expired.map((h) => holderKey(this.group, h))];
+      }
+    }
+    if (!taken.ok) return { kind: 'full', holders: taken.holders, totalSlots: taken.totalSlots };
+    if (!taken.changed) {
+      if (alsoDelete.length > 0) await this.options.store.remove(alsoDelete[0]!, signal).catch(() => undefined);
+      return { kind: 'taken' };
+    }
+    const committed = await this.options.store.commit(
+      { key: this.key, expectedVersion: current.version, value: formatSemaphore(taken.semaphore), puts: { [holderKey(this.group, id)]: new Date(this.now()).toISOString() }, deletes },
+      signal,
+    );
+    return committed ? { kind: 'taken' } : { kind: 'raced' };
   }
 
   async release(id: string, options: { signal?: AbortSignal } = {}): Promise<void> {
