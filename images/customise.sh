@@ -48,6 +48,8 @@ OS
 mkdir -p "$out/usr/lib/keel"
 echo "$version" > "$out/usr/lib/keel/version"
 install -m 0755 "$keel" "$out/usr/bin/keel"
+printf 'keel %s \\n \\l\n\n' "$version" > "$out/etc/issue"
+printf 'keel %s\n' "$version" > "$out/etc/issue.net"
 
 # --- keel's files and units
 cp -a "$here/rootfs/." "$out/"

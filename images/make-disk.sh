@@ -53,13 +53,12 @@ MKE2FS_CONFIG=$mke2fs_conf mke2fs -q -F -t ext4 -T default -L "$STATE_LABEL" -E 
 total=$((1 + ESP_MIB + 2 * SLOT_MIB + STATE_MIB + 1))
 rm -f "$out.tmp"
 truncate -s $((total * mib)) "$out.tmp"
-sgdisk -q -Z "$out.tmp" >/dev/null 2>&1 || true
-sgdisk -q \
-  -n "1:1M:+${ESP_MIB}M" -t 1:EF00 -c "1:$ESP_LABEL" \
+sgdisk \
+  -n "1:2048:+${ESP_MIB}M" -t 1:EF00 -c "1:$ESP_LABEL" \
   -n "2:0:+${SLOT_MIB}M" -t 2:8300 -c "2:$SLOT_A_LABEL" \
   -n "3:0:+${SLOT_MIB}M" -t 3:8300 -c "3:$SLOT_B_LABEL" \
   -n "4:0:+${STATE_MIB}M" -t 4:8300 -c "4:$STATE_LABEL" \
-  "$out.tmp"
+  "$out.tmp" >/dev/null
 put() { dd if="$1" of="$out.tmp" bs=1M seek="$2" conv=notrunc,sparse status=none; }
 put "$esp" 1
 put "$slot" $((1 + ESP_MIB))

@@ -40,15 +40,15 @@ done | awk '!seen[$0]++' | while read -r ko; do
 done
 [ -s "$t/lib/modules/load-order" ] || { echo "initramfs: no modules resolved for kernel $kver in $rootfs; cannot build" >&2; exit 1; }
 
-# e2fsprogs and sfdisk with the shared libraries ldd names inside the OS tree.
+# e2fsprogs, sfdisk and blkid (busybox-static has none that know GPT resizing or erofs) with the shared libraries ldd names inside the OS tree.
 copy_with_libs() {
   local bin=$1 lib
   install -D -m 0755 "$rootfs$bin" "$t$bin"
   for lib in $(chroot "$rootfs" ldd "$bin" | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }'); do
-    [ -e "$t$lib" ] || install -D -m 0644 "$rootfs$lib" "$t$lib"
+    [ -e "$t$lib" ] || install -D -m 0755 "$rootfs$lib" "$t$lib"
   done
 }
-for bin in /usr/sbin/mke2fs /usr/sbin/e2fsck /usr/sbin/resize2fs /usr/sbin/sfdisk; do copy_with_libs "$bin"; done
+for bin in /usr/sbin/mke2fs /usr/sbin/e2fsck /usr/sbin/resize2fs /usr/sbin/sfdisk /usr/sbin/blkid; do copy_with_libs "$bin"; done
 ln -s mke2fs "$t/usr/sbin/mkfs.ext4"
 cp "$rootfs/etc/mke2fs.conf" "$t/etc/mke2fs.conf"
 mkdir -p "$(dirname "$out")"

@@ -47,7 +47,7 @@ copy_with_libs() { # SRC DEST
   local lib
   install -D -m 0755 "$1" "$t$2"
   for lib in $(ldd "$1" | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }'); do
-    [ -e "$t$lib" ] || install -D -m 0644 "$lib" "$t$lib"
+    [ -e "$t$lib" ] || install -D -m 0755 "$lib" "$t$lib"
   done
 }
 copy_with_libs "$keel" /usr/bin/keel
