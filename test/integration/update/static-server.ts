@@ -14,7 +14,14 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-export async function serveDirectory(dir: string, options: { bytesPerSecond?: number; ignoreRange?: boolean } = {}): Promise<StaticServer> {
+export interface ServeOptions {
+  bytesPerSecond?: number;
+  /** Per request path, read at every chunk: a test can slow a download down or speed it up. */
+  rateFor?: (path: string) => number | undefined;
+  ignoreRange?: boolean;
+}
+
+export async function serveDirectory(dir: string, options: ServeOptions = {}): Promise<StaticServer> {
   const state = { rangeRequests: 0 };
   const server = http.createServer(async (req, res) => {
     const path = join(dir, normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^(\.\.[/\\])+/, ''));
@@ -35,18 +42,17 @@ export async function serveDirectory(dir: string, options: { bytesPerSecond?: nu
       res.writeHead(206, { 'content-range': `bytes ${start}-${info.size - 1}/${info.size}`, 'content-length': info.size - start, 'accept-ranges': 'bytes' });
     } else res.writeHead(200, { 'content-length': info.size, 'accept-ranges': 'bytes' });
     const stream = createReadStream(path, { start, highWaterMark: 256 * 1024 });
-    if (!options.bytesPerSecond) {
+    const rate = () => options.rateFor?.(req.url ?? '') ?? options.bytesPerSecond;
+    if (!rate()) {
       stream.pipe(res);
       return;
     }
-    const began = Date.now();
-    let sent = 0;
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       if (res.destroyed) break;
-      res.write(chunk);
-      sent += chunk.length;
-      const due = began + (sent / options.bytesPerSecond) * 1000 - Date.now();
-      if (due > 0) await new Promise((r) => setTimeout(r, due));
+      const ok = res.write(chunk);
+      const bps = rate();
+      if (bps) await new Promise((r) => setTimeout(r, (chunk.length / bps) * 1000));
+      else if (!ok) await new Promise((r) => res.once('drain', r));
     }
     res.end();
   });

@@ -1,0 +1,204 @@
+// The A/B update agent in qemu (UEFI, systemd-boot with boot counting), one VM lifetime:
+//   1. v1 finds v2, writes slot b, takes the etcd lock, reboots into v2, passes the health
+//      gate (systemd-bless-boot drops the counter), releases the lock;
+//   2. v3 carries a failing health check: it is rebooted until its tries run out, v2 boots
+//      by itself, v3 is recorded as failed and not retried;
+//   3. the VM is killed during the download of v4: it boots v2 again and the agent resumes
+//      (HTTP Range) and moves on to v4.
+// `keel update status` is checked after each. The repository is served from 127.0.0.1 and a
+// real etcd runs on the host; the guest reaches both through qemu's user-mode guestfwd.
+// v1..v4 are the release's slot image re-packed (erofs) with a different version file (and,
+// for v3, a failing check in /usr/lib/keel/health.d) and the current keel executable: no
+// image rebuild. Needs `make image` (build/release) and root (erofs extraction with owners).
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { repoRoot, startVm, type Vm } from '../harness/qemu.js';
+import { testSshKey } from '../harness/ssh.js';
+import { startEtcd, type EtcdCluster } from '../harness/etcd.js';
+import { openRebootLock } from '../../src/lock/open-reboot-lock.js';
+import { readBundle } from '../../src/update/release-bundle.js';
+import { publishRelease } from '../../src/update/repository-writer.js';
+import { generateKeyPairPem, signingKeyOfPem } from '../../src/update/signing-key.js';
+import { serveDirectory, type StaticServer } from '../integration/update/static-server.js';
+
+const release = join(repoRoot, 'build/release');
+const v = { v1: '90.1.0', v2: '90.2.0', v3: '90.3.0', v4: '90.4.0' };
+const repoPort = 8080;
+const etcdPort = 2379;
+const gateway = '10.0.2.100';
+const minute = 60_000;
+
+let work: string;
+let vm: Vm | undefined;
+let etcd: EtcdCluster;
+let server: StaticServer;
+let slowV4 = true;
+const pair = generateKeyPairPem();
+const key = signingKeyOfPem(pair.privatePem);
+
+const sh = (script: string) => execa('bash', ['-c', script], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+
+/** The slot image of `version`: the release's tree with its version, the current keel, and for v3 a failing check. */
+async function repack(tree: string, version: string, broken: boolean): Promise<string> {
+  await writeFile(join(tree, 'usr/lib/keel/version'), `${version}\n`);
+  const osRelease = (await readFile(join(tree, 'usr/lib/os-release'), 'utf8')).replace(/^(VERSION|VERSION_ID)=.*$/gm, (_l, k: string) => `${k}="${version}"`);
+  await writeFile(join(tree, 'usr/lib/os-release'), osRelease);
+  const check = join(tree, 'usr/lib/keel/health.d/50-e2e-broken');
+  await rm(check, { force: true });
+  if (broken) {
+    await mkdir(join(tree, 'usr/lib/keel/health.d'), { recursive: true });
+    await writeFile(check, '#!/bin/sh\necho "e2e: this release is broken on purpose" >&2\nexit 1\n');
+    await chmod(check, 0o755);
+  }
+  const out = join(work, `slot-${version}.img`);
+  await execa('nice', ['mkfs.erofs', '-zlz4hc', '--quiet', out, tree]);
+  return out;
+}
+
+/** A release bundle for `version` around its slot image, published into the repository. */
+async function publishVersion(version: string, slot: string): Promise<void> {
+  const dir = join(work, `bundle-${version}`);
+  await mkdir(dir, { recursive: true });
+  await cp(slot, join(dir, 'slot.img'));
+  await cp(join(release, 'vmlinuz'), join(dir, 'vmlinuz'));
+  await cp(join(release, 'initramfs.img'), join(dir, 'initramfs.img'));
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify({ version, artifacts: { slot: { path: 'slot.img' }, kernel: { path: 'vmlinuz' }, initramfs: { path: 'initramfs.img' } } }));
+  await publishRelease({ repoDir: join(work, 'repo'), key, bundle: await readBundle(dir), channel: 'stable', nowMs: Date.now() });
+}
+
+async function status(): Promise<any> {
+  return JSON.parse((await vm!.ssh('sudo -n keel update status --json', { user: 'core', commandTimeoutMs: 60_000 })).stdout);
+}
+
+async function waitStatus(what: string, done: (s: any) => boolean, timeoutMs: number): Promise<any> {
+  const end = Date.now() + timeoutMs;
+  let last: any;
+  while (Date.now() < end) {
+    last = await status().catch((e: Error) => ({ error: e.message }));
+    if (!last.error && done(last)) return last;
+    await new Promise((r) => setTimeout(r, 5000));
+  }
+  throw new Error(`${what}: not reached in ${timeoutMs} ms; last status ${JSON.stringify(last)}`);
+}
+
+async function lockHolders(): Promise<string[]> {
+  const lock = openRebootLock({ endpoints: etcd.endpoints });
+  try {
+    return (await lock.status()).holders.map((h) => h.id);
+  } finally {
+    await lock.close();
+  }
+}
+
+const userData = () => `#cloud-config
+hostname: update-node
+ssh_authorized_keys:
+  - ${testSshKey().publicKey}
+write_files:
+  - path: /etc/keel/update-trust.pub
+    content: |
+${pair.publicPem.trim().split('\n').map((l) => `      ${l}`).join('\n')}
+keel:
+  update:
+    reboot_strategy: etcd-lock
+    server: http://${gateway}:${repoPort}/repo
+    trust_key: /etc/keel/update-trust.pub
+    check_interval: 1m
+    postpone_while_logged_in: false
+coreos:
+  locksmith:
+    endpoint: http://${gateway}:${etcdPort}
+`;
+
+beforeAll(async () => {
+  for (const f of ['slot.img', 'vmlinuz', 'initramfs.img', 'manifest.json'])
+    if (!existsSync(join(release, f))) throw new Error(`build/release/${f} is missing: run make image`);
+  work = await mkdtemp(join(tmpdir(), 'keel-e2e-update-'));
+  await execa('make', ['-s', 'keel-sea'], { cwd: repoRoot });
+  const tree = join(work, 'tree');
+  await execa('nice', ['fsck.erofs', `--extract=${tree}`, '--preserve', join(release, 'slot.img')]);
+  await cp(join(repoRoot, 'build/keel'), join(tree, 'usr/bin/keel'));
+  // The update units as images/units has them now (the release may predate them).
+  for (const unit of ['keel-update.service', 'keel-health-check.service']) await cp(join(repoRoot, 'images/units', unit), join(tree, 'usr/lib/systemd/system', unit));
+  await execa('systemctl', ['--root', tree, 'enable', 'keel-update.service', 'keel-health-check.service']);
+  const slots: Record<string, string> = {};
+  for (const [name, version] of Object.entries(v)) slots[name] = await repack(tree, version, name === 'v3');
+  // The disk: the image's layout with v1 in slot a (images/make-disk.sh, as make image does).
+  await execa('nice', [join(repoRoot, 'images/make-disk.sh'), join(work, 'disk.img'), slots.v1!, join(release, 'vmlinuz'), join(release, 'initramfs.img'), join(tree, 'usr/lib/systemd/boot/efi/systemd-bootx64.efi'), v.v1, join(tree, 'etc/mke2fs.conf')]);
+  await publishVersion(v.v2, slots.v2!);
+  await cp(slots.v3!, join(work, 'slot-v3.img'));
+  await cp(slots.v4!, join(work, 'slot-v4.img'));
+  etcd = await startEtcd();
+  server = await serveDirectory(work, { rateFor: (path) => (slowV4 && path.includes(`/${v.v4}/slot.img`) ? 2 << 20 : undefined) });
+  const etcdHostPort = Number(new URL(etcd.endpoints[0]!).port);
+  const serverPort = Number(new URL(server.url).port);
+  vm = await startVm({
+    name: 'update-e2e',
+    boot: { kind: 'uefi' },
+    disks: [{ image: join(work, 'disk.img') }],
+    seed: { userData: userData() },
+    memoryMiB: 1024,
+    net: {
+      ssh: true,
+      restrict: true,
+      guestForwards: [
+        { guestAddr: gateway, guestPort: repoPort, hostPort: serverPort },
+        { guestAddr: gateway, guestPort: etcdPort, hostPort: etcdHostPort },
+      ],
+    },
+  });
+}, 30 * minute);
+
+afterAll(async () => {
+  await vm?.close();
+  await server?.close();
+  await etcd?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+test('v1 finds v2, writes slot b, takes the lock, reboots into v2, passes the health gate, releases the lock', async () => {
+  await vm!.waitFor(new RegExp(`keel-boot: ready slot=a version=${v.v1.replace(/\./g, '\\.')}`), { timeoutMs: 5 * minute });
+  const machineId = (await vm!.ssh('cat /etc/machine-id', { user: 'core' })).stdout.trim();
+  // The agent writes slot b and reboots by itself; the next boot is v2 in slot b.
+  await vm!.waitFor(new RegExp(`keel-boot: ready slot=b version=${v.v2.replace(/\./g, '\\.')}`), { timeoutMs: 15 * minute });
+  const s = await waitStatus('v2 marked good', (x) => x.agentState === 'steady' && x.lockHeld === false && x.booted.state === 'good', 5 * minute);
+  expect(s).toMatchObject({ booted: { slot: 'b', version: v.v2, state: 'good' }, other: { slot: 'a', version: v.v1, state: 'good' }, staged: null, failedVersions: [] });
+  const entries = (await vm!.ssh('sudo -n ls /boot/loader/entries', { user: 'core' })).stdout.split('\n').filter(Boolean).sort();
+  expect(entries).toEqual([`keel-${v.v1}.conf`, `keel-${v.v2}.conf`]); // blessed: no counter left
+  const previous = (await vm!.ssh('sudo -n journalctl -b -1 -u keel-update --no-pager -o cat', { user: 'core' })).stdout;
+  expect(previous).toMatch(/took the reboot lock/);
+  expect(await lockHolders()).toEqual([]);
+  expect(machineId).toMatch(/^[0-9a-f]{32}$/);
+}, 25 * minute);
+
+test('v3 fails its health gate: it boots back into v2 by itself and is not retried', async () => {
+  await publishVersion(v.v3, join(work, 'slot-v3.img'));
+  for (let i = 0; i < 3; i++) await vm!.waitFor(new RegExp(`keel-boot: ready slot=a version=${v.v3.replace(/\./g, '\\.')}`), { timeoutMs: 10 * minute });
+  await vm!.waitFor(new RegExp(`keel-boot: ready slot=b version=${v.v2.replace(/\./g, '\\.')}`), { timeoutMs: 10 * minute });
+  const s = await waitStatus('v3 reported and skipped', (x) => x.agentState === 'steady' && new RegExp(`skipped ${v.v3.replace(/\./g, '\\.')}: failed`).test(x.lastCheckResult ?? ''), 5 * minute);
+  expect(s).toMatchObject({ booted: { slot: 'b', version: v.v2, state: 'good' }, other: { slot: 'a', version: v.v3, state: 'bad' }, failedVersions: [v.v3], lockHeld: false, staged: null });
+  expect(s.lastError).toMatch(/failed its health gate and ran out of tries: rolled back/);
+  expect(await lockHolders()).toEqual([]);
+}, 25 * minute);
+
+test('killed during the download: the VM boots v2 again and the agent resumes', async () => {
+  await publishVersion(v.v4, join(work, 'slot-v4.img'));
+  const during = await waitStatus('v4 downloading', (x) => x.download?.version === v.v4 && x.download.written > 0, 5 * minute);
+  expect(during).toMatchObject({ other: { slot: 'a', version: v.v4, state: 'partial' } });
+  await vm!.kill();
+  const rangesBefore = server.rangeRequests;
+  await vm!.restart();
+  await vm!.waitFor(new RegExp(`keel-boot: ready slot=b version=${v.v2.replace(/\./g, '\\.')}`), { timeoutMs: 10 * minute });
+  const after = await waitStatus('partial v4 kept', (x) => x.download?.version === v.v4 || x.staged === v.v4 || x.agentState === 'rebooting', 5 * minute);
+  expect(after.booted).toMatchObject({ slot: 'b', version: v.v2 });
+  slowV4 = false;
+  await vm!.waitFor(new RegExp(`keel-boot: ready slot=a version=${v.v4.replace(/\./g, '\\.')}`), { timeoutMs: 15 * minute });
+  expect(server.rangeRequests).toBeGreaterThan(rangesBefore);
+  const s = await waitStatus('v4 marked good', (x) => x.agentState === 'steady' && x.booted.state === 'good' && x.lockHeld === false, 5 * minute);
+  expect(s).toMatchObject({ booted: { slot: 'a', version: v.v4, state: 'good' }, other: { slot: 'b', version: v.v2, state: 'good' }, failedVersions: [v.v3] });
+  expect(await lockHolders()).toEqual([]);
+}, 25 * minute);
