@@ -25,7 +25,7 @@ import { type Command, type CommandContext, type OptionSpec, printJson, stringOp
 const sourceOptions: Record<string, OptionSpec> = {
   root: { type: 'string', valueName: 'DIR', description: 'apply under this root directory (default /)' },
   'from-file': { type: 'string', valueName: 'F', description: "read user-data from a file ('-' = stdin)" },
-  datasource: { type: 'string', valueName: 'NAME', description: 'read user-data from a datasource: nocloud, config-drive, cmdline, ec2, file' },
+  datasource: { type: 'string', valueName: 'NAME', description: "read user-data from a datasource: nocloud, config-drive, cmdline, ec2, file, or 'auto' (first boot: whichever is present)" },
   seed: { type: 'string', valueName: 'PATH', description: 'datasource seed: a nocloud/config-drive directory, or the file source path' },
   'metadata-url': { type: 'string', valueName: 'URL', description: 'ec2 datasource: metadata service base URL' },
 };
@@ -43,8 +43,25 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/**
+ * `--datasource auto` (keel-cloudinit.service on first boot): polls config-drive, NoCloud and
+ * the command line (and ec2 when --metadata-url is given) for KEEL_DATASOURCE_WAIT_S seconds
+ * (default 10: local disks are there once udev has seen them). Undefined when none is
+ * present: a host without a cloud-config is not an error.
+ */
+async function loadDetected(ctx: CommandContext): Promise<Loaded | undefined> {
+  const { detectDatasources } = await import('../cloudconfig/datasources/index.js');
+  const metadataUrl = stringOption(ctx.values, 'metadata-url');
+  const waitS = Number(process.env.KEEL_DATASOURCE_WAIT_S ?? '10');
+  const found = await detectDatasources({ ...(metadataUrl ? { metadataUrl } : {}), deadlineMs: (Number.isFinite(waitS) ? waitS : 10) * 1000 });
+  for (const [name, error] of Object.entries(found.errors)) if (!found.result) ctx.stderr.write(`keel: datasource ${name}: ${error.message}\n`);
+  if (!found.result) return undefined;
+  ctx.stderr.write(`keel: user-data from ${found.result.source}\n`);
+  return { bytes: found.result.userData, metadata: found.result.metadata, origin: found.result.source };
+}
+
 /** Reads user-data from --from-file or --datasource (exactly one of them: usage error otherwise). */
-async function load(ctx: CommandContext): Promise<Loaded> {
+async function load(ctx: CommandContext): Promise<Loaded | undefined> {
   const file = stringOption(ctx.values, 'from-file');
   const source = stringOption(ctx.values, 'datasource');
   if (file !== undefined && source !== undefined) throw new KeelError('usage', 'give either --from-file or --datasource, not both');
@@ -58,6 +75,7 @@ async function load(ctx: CommandContext): Promise<Loaded> {
     }
     return { bytes, metadata: { sshPublicKeys: [] }, origin: file === '-' ? '<stdin>' : file };
   }
+  if (source === 'auto') return loadDetected(ctx);
   // Imported only when used: detection code pulls in mounting and HTTP.
   const { readDatasource } = await import('../cloudconfig/datasources/index.js');
   const seed = stringOption(ctx.values, 'seed');
@@ -74,8 +92,12 @@ function rootOf(ctx: CommandContext): { root: string; live: boolean } {
 }
 
 /** Loads and plans; prints located problems and returns undefined when the config is invalid. */
-async function loadPlan(ctx: CommandContext, live: boolean): Promise<Plan | undefined> {
+async function loadPlan(ctx: CommandContext, live: boolean): Promise<Plan | undefined | 'no-datasource'> {
   const loaded = await load(ctx);
+  if (!loaded) {
+    ctx.stderr.write('keel: no datasource found (config-drive, nocloud, cmdline); nothing to apply\n');
+    return 'no-datasource';
+  }
   const result = planUserData({ userData: loaded.bytes, metadata: loaded.metadata, live });
   if (!result.ok) {
     for (const p of result.problems) ctx.stderr.write(formatProblem(loaded.origin, p) + '\n');
@@ -95,6 +117,7 @@ export const planCommand: Command = {
   details: 'Exit 1 when the config is invalid (its problems are printed as FILE:LINE:COL) or contradicts itself.',
   async run(ctx) {
     const plan = await loadPlan(ctx, rootOf(ctx).live);
+    if (plan === 'no-datasource') return 0;
     if (!plan) return 1;
     if (ctx.json) printJson(ctx, planJson(plan));
     else ctx.stdout.write(formatPlan(plan));
@@ -142,6 +165,7 @@ export const applyCommand: Command = {
   async run(ctx) {
     const { root, live } = rootOf(ctx);
     const plan = await loadPlan(ctx, live);
+    if (plan === 'no-datasource') return 0;
     if (!plan) return 1;
     if (ctx.values['dry-run'] === true) {
       if (ctx.json) printJson(ctx, { ...planJson(plan), dryRun: true });
