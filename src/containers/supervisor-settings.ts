@@ -53,12 +53,30 @@ export function parseSettings(text: string): SupervisorSettings {
   };
 }
 
-/** Reads the settings under `root`; a missing file means the defaults. */
-export async function readSettings(root: string): Promise<SupervisorSettings> {
+/** Written by cloud-config's `keel.containers` (src/cloudconfig/plan-containers.ts): `DISCOVERY_ENDPOINTS=url,url`. */
+export const cloudConfigEnvFile = 'etc/keel/containers.conf';
+
+/** The discovery endpoints of the cloud-config env file's text (pure). */
+export function endpointsOfEnvFile(text: string): string[] {
+  const m = /^DISCOVERY_ENDPOINTS=(.*)$/m.exec(text);
+  const value = (m?.[1] ?? '').trim().replace(/^"(.*)"$/, '$1');
+  return value ? value.split(',').map((e) => e.trim()).filter(Boolean) : [];
+}
+
+async function readOptional(path: string): Promise<string | undefined> {
   try {
-    return parseSettings(await readFile(join(root, settingsFile), 'utf8'));
+    return await readFile(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { ...defaultSettings };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+}
+
+/** Reads the settings under `root`: supervisor.yaml, with containers.conf's endpoints when it names none. */
+export async function readSettings(root: string): Promise<SupervisorSettings> {
+  const yaml = await readOptional(join(root, settingsFile));
+  const settings = yaml === undefined ? { ...defaultSettings } : parseSettings(yaml);
+  const env = await readOptional(join(root, cloudConfigEnvFile));
+  if (settings.discoveryEndpoints.length === 0 && env !== undefined) settings.discoveryEndpoints = endpointsOfEnvFile(env);
+  return settings;
 }
