@@ -92,7 +92,7 @@ class Walker {
       case 'boolean': {
         if (!isScalar(node)) return mismatch();
         if (typeof node.value === 'boolean') return node.value;
-        const word = typeof node.value === 'string' ? booleanWords[node.value.toLowerCase()] : undefined;
+        const word = typeof node.value === 'string' && Object.hasOwn(booleanWords, node.value.toLowerCase()) ? booleanWords[node.value.toLowerCase()] : undefined;
         if (word !== undefined && schema.coerce !== 'never') {
           if (schema.coerce !== 'silent') r.warn(`read ${foundValue(node.value)} as ${word}; expected true or false`);
           return word;
@@ -238,7 +238,8 @@ class Walker {
         continue;
       }
       seen.set(key, { key: keyNode, value: valueNode });
-      const field = schema.fields[key];
+      // Own keys only: a key like `toString` or `__proto__` is data, not a way into prototypes.
+      const field = Object.hasOwn(schema.fields, key) ? schema.fields[key] : undefined;
       if (!field) {
         if (schema.additional) {
           if (schema.keyPattern && !schema.keyPattern.test(raw)) {
@@ -246,7 +247,7 @@ class Walker {
             continue;
           }
           const v = this.walk(schema.additional, valueNode, keyPath, keyNode);
-          if (v !== undefined) out[key] = v;
+          if (v !== undefined) setOwn(out, key, v);
           continue;
         }
         const guess = nearMiss(raw, known);
@@ -261,7 +262,7 @@ class Walker {
         continue;
       }
       const v = this.walk(field.schema, valueNode, keyPath, keyNode);
-      if (v !== undefined) out[key] = v;
+      if (v !== undefined) setOwn(out, key, v);
     }
     for (const [name, field] of Object.entries(schema.fields)) {
       if (field.required && !seen.has(name)) this.report('error', map, map, path, `missing required key ${quote(name)}`);
@@ -302,6 +303,11 @@ class Walker {
     }
     return [...own, ...merged];
   }
+}
+
+/** Sets an own data property, even for `__proto__`. */
+function setOwn(to: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(to, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** Which node shapes a schema accepts. */

@@ -47,6 +47,12 @@ const rows: Row[] = [
   ['empty value of an optional key warns', 'name: a\ncount:', [['warning', 'count', 2, 1, 'empty value; expected an integer from 1 to 10; ignoring the key']]],
   ['empty value of a required key is an error', 'name:', [['error', 'name', 1, 6, 'expected a string, found nothing (an empty value)']]],
   ['unknown key with dash near a known one', 'name: a\nold-thin: 1', [['warning', 'old_thin', 2, 1, 'unknown key "old-thin"; did you mean "old_thing"? ignoring it']]],
+  ['prototype names are plain unknown keys', 'name: a\ntoString: 1\n__proto__: {x: 1}\nconstructor: 2', [
+    ['warning', 'toString', 2, 1, 'unknown key "toString"; ignoring it'],
+    ['warning', '__proto__', 3, 1, 'unknown key "__proto__"; ignoring it'],
+    ['warning', 'constructor', 4, 1, 'unknown key "constructor"; ignoring it'],
+  ]],
+  ['a boolean spelt like a prototype member', 'name: a\non: constructor', [['error', 'on', 2, 5, 'expected true or false, found the string "constructor"']]],
   ['alias to a valid node', 'name: &n a\nrenamed: *n', [['warning', 'renamed', 2, 1, 'renamed is deprecated; use name']]],
   ['merge from a non-mapping', 'x: &x 1\nname: a\nnested:\n  <<: [*x]', [['warning', 'x', 1, 1, 'unknown key "x"; ignoring it'], ['error', 'nested', 4, 8, 'expected an alias of a mapping after <<, found the number 1']]],
 ];
@@ -87,6 +93,14 @@ describe('walk against a schema', () => {
       { severity: 'warning', path: 'top', line: 2, column: 3, message: 'path is "top"' },
       { severity: 'error', path: 'top.a', line: 2, column: 6, message: 'a needs b' },
     ]);
+  });
+
+  test('__proto__ in a free map is an own key, not a prototype', () => {
+    const r = readYaml(s.object({ env: s.map(s.string({ coerce: 'silent' }), { normalizeKeys: false }) }), 'env:\n  __proto__: x\n  toString: y');
+    const env = (r.value as { env: Record<string, unknown> }).env;
+    expect(Object.getPrototypeOf(env)).toBe(Object.prototype);
+    expect(Object.keys(env)).toEqual(['__proto__', 'toString']);
+    expect(env.toString).toBe('y');
   });
 
   test('an empty document reads as the empty value', () => {
