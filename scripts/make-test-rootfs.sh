@@ -44,5 +44,10 @@ echo keel-test >"$r/etc/hostname"
 # Keep the tree small: no apt lists, docs or caches.
 rm -rf "$r/var/cache/apt/archives/"*.deb "$r/var/lib/apt/lists/"* "$r/usr/share/doc/"* "$r/usr/share/man/"*
 mv "$r" "$final"
+# Trees of older package lists are dead weight; keep any that a booted guest still uses.
+for old in "$cache"/systemd-*; do
+  [ "$old" = "$final" ] && continue
+  grep -q "lowerdir=$old" /proc/mounts || rm -rf "$old"
+done
 echo "make-test-rootfs: built $final in $(( ($(date +%s%N) - start) / 1000000 )) ms" >&2
 echo "$final"
