@@ -4,6 +4,7 @@
  * public-keys). `network-config` is ignored. The same layout in a directory (`seedDir`)
  * serves tests and offline use.
  */
+import fs from 'node:fs/promises';
 import { parse } from 'yaml';
 import { KeelError } from '../../errors.js';
 import type { DatasourceResult, Metadata } from '../metadata.js';
@@ -52,10 +53,18 @@ export async function readNocloudSeed(files: SeedFiles, source: string): Promise
   };
 }
 
-/** NoCloud from `options.seedDir`, else from the first filesystem labelled cidata/CIDATA. */
+/**
+ * NoCloud from `options.seedDir`, else from a seed URL (`options.seedUrl`, or `ds=nocloud;s=URL`
+ * on the kernel command line), else from the first filesystem labelled cidata/CIDATA.
+ */
 export async function readNocloud(options: DatasourceOptions = {}): Promise<DatasourceResult | undefined> {
   const maxBytes = options.maxBytes ?? defaultMaxBytes;
   if (options.seedDir) return readNocloudDir(options.seedDir, `nocloud:${options.seedDir}`, maxBytes);
+  // Loaded here, not at the top: nocloud-url.ts imports this module.
+  const { readNocloudUrl, seedUrlFromCmdline } = await import('./nocloud-url.js');
+  const cmdline = await fs.readFile(options.cmdlinePath ?? '/proc/cmdline', 'utf8').catch(() => '');
+  const seedUrl = options.seedUrl ?? seedUrlFromCmdline(cmdline);
+  if (seedUrl) return readNocloudUrl(seedUrl, options);
   for (const device of await findDevicesByLabel(nocloudLabels)) {
     const result = await withSeedFilesystem(device, maxBytes, (files) => readNocloudSeed(files, `nocloud:${device}`));
     if (result) return result;

@@ -11,6 +11,8 @@ export type DatasourceName = (typeof datasourceNames)[number];
 export interface DatasourceOptions {
   /** NoCloud or config-drive from a directory instead of a labelled filesystem. */
   seedDir?: string;
+  /** NoCloud seed URL (http(s) or file://) holding user-data and meta-data, as `ds=nocloud;s=URL`. */
+  seedUrl?: string;
   /** The `file` source: a user-data file, or a directory with `user-data` and `meta-data`. */
   path?: string;
   /** Kernel command line to read; default /proc/cmdline. */
