@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# `make run`: boots keel's image in qemu (TCG) with a cloud-config (default
+# cloud-config/examples/demo.yaml) on a NoCloud seed, the serial console on this terminal
+# and SSH forwarded to a free port on 127.0.0.1. Builds the image first when it is missing.
+# Each run starts from a fresh copy-on-write overlay of build/keel.img (so it is a first
+# boot); KEEL_RUN_KEEP=1 keeps the previous overlay (a second boot of the same host).
+#   KEEL_RUN_CONFIG=FILE  another cloud-config      KEEL_RUN_UEFI=1  boot through OVMF + systemd-boot
+#   KEEL_RUN_DISK_MIB=N   disk size (default 8192)  KEEL_RUN_MEM_MIB=N  memory (default 1536)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+config=${KEEL_RUN_CONFIG:-cloud-config/examples/demo.yaml}
+dir=.cache/run-image
+[ -f build/keel.img ] && [ -f build/vmlinuz ] && [ -f build/initramfs.img ] || make image
+[ -f "$config" ] || { echo "run-image: $config does not exist; nothing to boot with" >&2; exit 1; }
+mkdir -p "$dir"
+
+# An SSH key of this checkout, plus the user's own public keys, go to the default user
+# `core` through the seed's meta-data (the cloud-config itself is used unchanged).
+[ -f "$dir/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C keel-run -f "$dir/id_ed25519"
+keys=$(cat "$dir/id_ed25519.pub" ~/.ssh/id_*.pub 2>/dev/null | sed 's/^/  - /')
+instance=run-$(date +%s)
+mkdir -p "$dir/seed" && rm -f "$dir/seed"/*
+cp "$config" "$dir/seed/user-data"
+printf 'instance-id: %s\nlocal-hostname: keel\npublic-keys:\n%s\n' "$instance" "$keys" > "$dir/seed/meta-data"
+genisoimage -quiet -output "$dir/seed.iso" -volid cidata -joliet -rock "$dir/seed/user-data" "$dir/seed/meta-data"
+
+if [ "${KEEL_RUN_KEEP:-}" != 1 ] || [ ! -f "$dir/disk.qcow2" ]; then
+  rm -f "$dir/disk.qcow2" "$dir/OVMF_VARS.fd"
+  qemu-img create -q -f qcow2 -b "$PWD/build/keel.img" -F raw "$dir/disk.qcow2" "${KEEL_RUN_DISK_MIB:-8192}M"
+fi
+
+port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+if [ "${KEEL_RUN_UEFI:-}" = 1 ]; then
+  [ -f "$dir/OVMF_VARS.fd" ] || cp /usr/share/OVMF/OVMF_VARS.fd "$dir/OVMF_VARS.fd"
+  boot=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd"
+    -drive "if=pflash,format=raw,unit=1,file=$dir/OVMF_VARS.fd")
+  how="UEFI (OVMF, systemd-boot)"
+else
+  boot=(-kernel build/vmlinuz -initrd build/initramfs.img -append "$(cat build/kernel-cmdline)")
+  how="direct kernel boot"
+fi
+
+cat <<MSG
+== keel $(cat build/release/manifest.json 2>/dev/null | sed -n 's/.*"version": "\(.*\)".*/\1/p' | head -1): $how, cloud-config $config, instance $instance
+== ssh:  ssh -i $dir/id_ed25519 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -p $port core@127.0.0.1
+== quit: Ctrl-a x   (the console follows; first boot under TCG takes about a minute)
+MSG
+exec qemu-system-x86_64 -accel tcg -machine q35 -cpu max -m "${KEEL_RUN_MEM_MIB:-1536}" -smp 2 \
+  -nodefaults -display none -serial mon:stdio -device virtio-rng-pci \
+  "${boot[@]}" \
+  -drive "file=$dir/disk.qcow2,format=qcow2,if=none,id=disk0" -device virtio-blk-pci,drive=disk0,bootindex=0 \
+  -drive "file=$dir/seed.iso,format=raw,if=none,id=seed,readonly=on" -device virtio-blk-pci,drive=seed \
+  -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=net0
