@@ -4,7 +4,8 @@
 # PXE_BASE_URL and boot.ipxe over TFTP; the script's defaults are set here.
 PXE_BASE_URL ?= http://10.0.2.2:8080
 PXE_DEVICE ?= /dev/vda
-PXE_CLOUD_CONFIG_URL ?= $(PXE_BASE_URL)/user-data
+# iPXE expands $${base-url} when it runs the script.
+PXE_CLOUD_CONFIG_URL ?= $${base-url}/user-data
 
 .PHONY: pxe pxe-clean
 

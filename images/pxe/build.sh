@@ -23,7 +23,7 @@ install -m 0755 "$here/init" "$t/init"
 install -m 0755 "$here/udhcpc.script" "$t/etc/udhcpc.script"
 
 # Network cards and disks of VMs and common servers, and vfat for the seed check.
-modules=(virtio_pci virtio_net virtio_blk virtio_scsi e1000 e1000e igb ixgbe r8169 sd_mod nvme ahci ata_piix af_packet)
+modules=(virtio_pci virtio_net virtio_blk virtio_scsi e1000 e1000e igb ixgbe sd_mod nvme ahci ata_piix af_packet)
 : > "$t/lib/modules/load-order"
 for m in "${modules[@]}"; do
   deps=$(modprobe -d "$rootfs" -S "$kver" --show-depends "$m" 2>/dev/null) || { echo "pxe: no module $m for kernel $kver; skipped" >&2; continue; }
@@ -54,6 +54,7 @@ copy_with_libs "$keel" /usr/bin/keel
 copy_with_libs "$(command -v sgdisk)" /usr/sbin/sgdisk
 copy_with_libs "$(command -v mkfs.vfat)" /usr/sbin/mkfs.vfat
 copy_with_libs "$(command -v mcopy)" /usr/bin/mcopy
+copy_with_libs "$(command -v blkdiscard)" /usr/sbin/blkdiscard
 mkdir -p "$(dirname "$out")"
 (cd "$t" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --reproducible --quiet) | nice zstd -q -10 -T0 > "$out.tmp"
 mv "$out.tmp" "$out"

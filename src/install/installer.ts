@@ -47,6 +47,8 @@ export interface InstallReport {
   bytes: number;
   sha256: string;
   writeMs: number;
+  /** Zero bytes of the image not written because the range was zeroed first. */
+  skippedZeroBytes: number;
   totalMs: number;
   /** Sector of the backup GPT header after the fix (the device's last sector). */
   backupHeaderSector: number;
@@ -108,6 +110,13 @@ async function wipeTables(fh: FileHandle, imageBytes: number, deviceBytes: numbe
   await fh.sync();
 }
 
+/** Zeroes the first `bytes` of a block device with blkdiscard -z; false if it cannot. */
+async function zeroRange(device: string, bytes: number, log: Logger): Promise<boolean> {
+  const r = await execa('blkdiscard', ['-z', '-o', '0', '-l', String(bytes), device], { reject: false });
+  if (r.exitCode !== 0) log.info(`blkdiscard -z ${device}: ${String(r.stderr).trim() || `exit ${r.exitCode}`}; writing every block`);
+  return r.exitCode === 0;
+}
+
 /** Installs the image; throws a KeelError (nothing or a wiped table left behind) on failure. */
 export async function install(opts: InstallOptions, env: InstallEnv): Promise<InstallReport> {
   const { log } = env;
@@ -131,11 +140,14 @@ export async function install(opts: InstallOptions, env: InstallEnv): Promise<In
   const src = await openSource(opts.image);
   if (src.size !== undefined && src.size !== manifest.size)
     throw new KeelError('verification', `${opts.image} is ${src.size} bytes, its manifest says ${manifest.size}; refusing to install`);
+  // Zeroing the range first (cheap where the disk supports write-zeroes or discard) lets
+  // the write skip the image's empty blocks; without it every byte is written.
+  const zeroed = target.kind === 'block' && (await zeroRange(target.path, manifest.size, log));
   const fh = await open(target.path, 'r+');
   let report: InstallReport;
   try {
     const w0 = env.now();
-    const written = await writeStream(src.stream, fh, manifest.size, (bytes) => env.progress('write', { bytes, total: manifest.size, elapsedMs: env.now() - w0 })).catch(async (error: unknown) => {
+    const written = await writeStream(src.stream, fh, manifest.size, (bytes) => env.progress('write', { bytes, total: manifest.size, elapsedMs: env.now() - w0 }), zeroed).catch(async (error: unknown) => {
       await wipeTables(fh, manifest.size, target.sizeBytes);
       throw error;
     });
@@ -144,7 +156,7 @@ export async function install(opts: InstallOptions, env: InstallEnv): Promise<In
       await wipeTables(fh, manifest.size, target.sizeBytes);
       throw new KeelError('verification', `${opts.image} streamed ${written.bytes} bytes with SHA-256 ${written.sha256}, its manifest says ${manifest.size} bytes and ${manifest.sha256}; the partition tables on ${target.path} were wiped, refusing to leave a corrupt install`);
     }
-    log.info(`image written: ${written.bytes} bytes in ${(writeMs / 1000).toFixed(1)} s, sha256 verified`);
+    log.info(`image written: ${written.bytes} bytes in ${(writeMs / 1000).toFixed(1)} s (${written.skippedBytes} zero bytes skipped), sha256 verified`);
     await fh.close();
 
     await fixBackupHeader(target.path);
@@ -179,6 +191,7 @@ export async function install(opts: InstallOptions, env: InstallEnv): Promise<In
       bytes: written.bytes,
       sha256: written.sha256,
       writeMs,
+      skippedZeroBytes: written.skippedBytes,
       totalMs: env.now() - t0,
       backupHeaderSector: table.sectors - 1,
       cloudConfig,

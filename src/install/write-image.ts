@@ -12,16 +12,29 @@ const blockBytes = 4 << 20;
 export interface WriteResult {
   bytes: number;
   sha256: string;
+  /** Bytes not written because they were zero and the target was zeroed beforehand. */
+  skippedBytes: number;
 }
 
-/** Copies `stream` to `fh` from offset 0, stopping with an error past `limitBytes`. */
-export async function writeStream(stream: Readable, fh: FileHandle, limitBytes: number, onProgress: (bytes: number) => void): Promise<WriteResult> {
+const zeroBlock = Buffer.alloc(blockBytes);
+
+/**
+ * Copies `stream` to `fh` from offset 0, stopping with an error past `limitBytes`. With
+ * `skipZeroBlocks` (the target range is known to read as zeros), all-zero blocks are not
+ * written: most of a fresh image is empty slot and state space.
+ */
+export async function writeStream(stream: Readable, fh: FileHandle, limitBytes: number, onProgress: (bytes: number) => void, skipZeroBlocks = false): Promise<WriteResult> {
   const hash = createHash('sha256');
   const block = Buffer.allocUnsafe(blockBytes);
   let fill = 0;
   let offset = 0;
+  let skippedBytes = 0;
   const flush = async () => {
     let done = 0;
+    if (skipZeroBlocks && block.subarray(0, fill).equals(zeroBlock.subarray(0, fill))) {
+      skippedBytes += fill;
+      done = fill;
+    }
     while (done < fill) done += (await fh.write(block, done, fill - done, offset + done)).bytesWritten;
     offset += fill;
     fill = 0;
@@ -45,7 +58,7 @@ export async function writeStream(stream: Readable, fh: FileHandle, limitBytes: 
   }
   if (fill > 0) await flush();
   await fh.sync();
-  return { bytes: offset, sha256: hash.digest('hex') };
+  return { bytes: offset, sha256: hash.digest('hex'), skippedBytes };
 }
 
 /** SHA-256 and length of a stream, without writing it anywhere (pre-checks local images). */
@@ -62,5 +75,5 @@ export async function hashStream(stream: Readable, onProgress: (bytes: number) =
     }
   }
   onProgress(bytes);
-  return { bytes, sha256: hash.digest('hex') };
+  return { bytes, sha256: hash.digest('hex'), skippedBytes: 0 };
 }

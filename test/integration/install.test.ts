@@ -134,6 +134,8 @@ test('installs a local image with a cloud-config onto a larger loop device', asy
   const report = JSON.parse(String(r.stdout));
   expect(report).toMatchObject({ device: dev, version: '9.9.9-test', bytes: 36 * mib, deviceBytes: 64 * mib, backupHeaderSector: 64 * 2048 - 1 });
   expect(report.cloudConfig).toMatchObject({ partition: 5, label: 'CIDATA', bytes: cloudConfig.length });
+  // The loop device was zeroed first, so the image's empty blocks were not written.
+  expect(report.skippedZeroBytes).toBeGreaterThan(0);
   checkInstalled(dev, 64);
 });
 
@@ -144,6 +146,19 @@ test('installs from http: image, manifest and cloud-config all fetched from 127.
   expect(r.exitCode).toBe(0);
   expect(String(r.stdout)).toMatch(/installed keel 9.9.9-test on \/dev\/loop\d+: 37748736 bytes/);
   checkInstalled(dev, 48);
+});
+
+test('every block is right on a device that held data before', async () => {
+  const dev = loop(64, 'disk-dirty');
+  const fd = openSync(dev, 'r+');
+  const { writeSync } = await import('node:fs');
+  writeSync(fd, Buffer.alloc(64 * mib, 0xa5), 0, 64 * mib, 0);
+  closeSync(fd);
+  const r = await keelInstall(['--device', dev, '--image', image, '--cloud-config', join(dir, 'user-data')]);
+  expect(r.exitCode).toBe(0);
+  checkInstalled(dev, 64);
+  // Slot B is empty in the image and must read as zeros, not as the old 0xa5 bytes.
+  expect(readAt(dev, 17 * mib, 8 * mib).equals(Buffer.alloc(8 * mib))).toBe(true);
 });
 
 test('refuses a mounted device and leaves it as it was', async () => {
