@@ -79,7 +79,6 @@ test('a broken cloud-config: the host boots, the located error is on the console
         boot: { kind: 'direct', append: cmdline },
         disks: [{ image: 'build/keel.img', sizeMiB: diskMiB }],
         seed: { userData: fixture('broken.yaml'), instanceId: 'e2e-broken' },
-        net: false,
       },
       async (vm) => {
         const located = await vm.waitFor(/keel-cloudinit.*nocloud:\S+:(\d+):(\d+): error: write_files\[1\]\.encoding/, { timeoutMs: bootTimeoutMs });
