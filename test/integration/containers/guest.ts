@@ -89,10 +89,17 @@ export async function startGuest(name: string, options: { supervisorYaml?: strin
     const specDir = join(sys.root, 'etc/keel/containers');
     await mkdir(specDir, { recursive: true });
     await sys.exec(['systemctl', 'start', 'keel-supervisor.service']);
-    const client = bus;
+    let client = bus;
+    // The test's own connection follows the guest's bus too (a test restarts dbus).
+    const live = async () => {
+      if (client.closed) client = await SystemdClient.connect(sys.busAddress);
+      return client;
+    };
     const g: Guest = {
       sys,
-      bus: client,
+      get bus() {
+        return client;
+      },
       specDir,
       writeSpec: async (n, yaml) => {
         // Write then rename, as an editor or cloud-config would: the watcher never sees half a file.
@@ -100,7 +107,7 @@ export async function startGuest(name: string, options: { supervisorYaml?: strin
         await execa('mv', [join(specDir, `.${n}.tmp`), join(specDir, `${n}.yaml`)]);
       },
       removeSpec: (n) => unlink(join(specDir, `${n}.yaml`)),
-      state: (n) => client.unitState(`keel-container-${n}.service`),
+      state: async (n) => (await live()).unitState(`keel-container-${n}.service`),
       until: async (what, check, timeoutMs = 60_000) => {
         const deadline = Date.now() + timeoutMs;
         for (;;) {

@@ -99,4 +99,11 @@ describe('keel-supervisor in a systemd guest', () => {
     await g.until('late active', async () => (await g.state('late')).activeState === 'active');
     expect((await execa(join(repoRoot, 'bin/keel'), ['containers', 'list', '--json', '--root', g.sys.root])).stdout).toContain('"name": "late"');
   });
+
+  test('the bus drops (dbus restarted): the supervisor reconnects and still reconciles', async () => {
+    await g.sys.exec(['systemctl', 'restart', 'dbus.service']);
+    await g.until('reconnect logged', async () => /d-bus connection lost[\s\S]*connected to systemd/.test(await g.supervisorLog()));
+    await g.writeSpec('later', `name: later\nimage: ${testImage}\ncommand: [sleep, '3600']\n`);
+    await g.until('later active', async () => (await g.state('later')).activeState === 'active');
+  });
 });
