@@ -9,7 +9,10 @@
 // real etcd runs on the host; the guest reaches both through qemu's user-mode guestfwd.
 // v1..v4 are the release's slot image re-packed (erofs) with a different version file (and,
 // for v3, a failing check in /usr/lib/keel/health.d) and the current keel executable: no
-// image rebuild. Needs `make image` (build/release) and root (erofs extraction with owners).
+// image rebuild. The update settings are baked into the slots as the image's defaults
+// (/usr/lib/keel/update.conf, the pinned /usr/lib/keel/update-trust.pub, /etc/keel/lock.conf)
+// and root's SSH key into /root (seeded onto the state partition on first boot), so the test
+// does not depend on a datasource. Needs `make image` (build/release) and root.
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -71,7 +74,7 @@ async function publishVersion(version: string, slot: string): Promise<void> {
 }
 
 async function status(): Promise<any> {
-  return JSON.parse((await vm!.ssh('sudo -n keel update status --json', { user: 'core', commandTimeoutMs: 60_000 })).stdout);
+  return JSON.parse((await vm!.ssh('keel update status --json', { commandTimeoutMs: 120_000 })).stdout);
 }
 
 async function waitStatus(what: string, done: (s: any) => boolean, timeoutMs: number): Promise<any> {
@@ -94,26 +97,6 @@ async function lockHolders(): Promise<string[]> {
   }
 }
 
-const userData = () => `#cloud-config
-hostname: update-node
-ssh_authorized_keys:
-  - ${testSshKey().publicKey}
-write_files:
-  - path: /etc/keel/update-trust.pub
-    content: |
-${pair.publicPem.trim().split('\n').map((l) => `      ${l}`).join('\n')}
-keel:
-  update:
-    reboot_strategy: etcd-lock
-    server: http://${gateway}:${repoPort}/repo
-    trust_key: /etc/keel/update-trust.pub
-    check_interval: 1m
-    postpone_while_logged_in: false
-coreos:
-  locksmith:
-    endpoint: http://${gateway}:${etcdPort}
-`;
-
 beforeAll(async () => {
   for (const f of ['slot.img', 'vmlinuz', 'initramfs.img', 'manifest.json'])
     if (!existsSync(join(release, f))) throw new Error(`build/release/${f} is missing: run make image`);
@@ -125,6 +108,15 @@ beforeAll(async () => {
   // The update units as images/units has them now (the release may predate them).
   for (const unit of ['keel-update.service', 'keel-health-check.service']) await cp(join(repoRoot, 'images/units', unit), join(tree, 'usr/lib/systemd/system', unit));
   await execa('systemctl', ['--root', tree, 'enable', 'keel-update.service', 'keel-health-check.service']);
+  await writeFile(join(tree, 'usr/lib/keel/update-trust.pub'), pair.publicPem);
+  await writeFile(
+    join(tree, 'usr/lib/keel/update.conf'),
+    `REBOOT_STRATEGY=etcd-lock\nSERVER=http://${gateway}:${repoPort}/repo\nTRUST_KEY=/usr/lib/keel/update-trust.pub\nCHECK_INTERVAL_MINUTES=1\nPOSTPONE_WHILE_LOGGED_IN=false\n`,
+  );
+  await mkdir(join(tree, 'etc/keel'), { recursive: true });
+  await writeFile(join(tree, 'etc/keel/lock.conf'), `ENDPOINTS=http://${gateway}:${etcdPort}\n`);
+  await mkdir(join(tree, 'root/.ssh'), { recursive: true, mode: 0o700 });
+  await writeFile(join(tree, 'root/.ssh/authorized_keys'), `${testSshKey().publicKey}\n`, { mode: 0o600 });
   const slots: Record<string, string> = {};
   for (const [name, version] of Object.entries(v)) slots[name] = await repack(tree, version, name === 'v3');
   // The disk: the image's layout with v1 in slot a (images/make-disk.sh, as make image does).
@@ -140,7 +132,6 @@ beforeAll(async () => {
     name: 'update-e2e',
     boot: { kind: 'uefi' },
     disks: [{ image: join(work, 'disk.img') }],
-    seed: { userData: userData() },
     memoryMiB: 1024,
     net: {
       ssh: true,
@@ -161,19 +152,19 @@ afterAll(async () => {
 });
 
 test('v1 finds v2, writes slot b, takes the lock, reboots into v2, passes the health gate, releases the lock', async () => {
-  await vm!.waitFor(new RegExp(`keel-boot: ready slot=a version=${v.v1.replace(/\./g, '\\.')}`), { timeoutMs: 5 * minute });
-  const machineId = (await vm!.ssh('cat /etc/machine-id', { user: 'core' })).stdout.trim();
+  await vm!.waitFor(new RegExp(`keel-boot: ready slot=a version=${v.v1.replace(/\./g, '\\.')}`), { timeoutMs: 12 * minute });
+  const machineId = (await vm!.ssh('cat /etc/machine-id')).stdout.trim();
   // The agent writes slot b and reboots by itself; the next boot is v2 in slot b.
   await vm!.waitFor(new RegExp(`keel-boot: ready slot=b version=${v.v2.replace(/\./g, '\\.')}`), { timeoutMs: 15 * minute });
   const s = await waitStatus('v2 marked good', (x) => x.agentState === 'steady' && x.lockHeld === false && x.booted.state === 'good', 5 * minute);
   expect(s).toMatchObject({ booted: { slot: 'b', version: v.v2, state: 'good' }, other: { slot: 'a', version: v.v1, state: 'good' }, staged: null, failedVersions: [] });
-  const entries = (await vm!.ssh('sudo -n ls /boot/loader/entries', { user: 'core' })).stdout.split('\n').filter(Boolean).sort();
+  const entries = (await vm!.ssh('ls /boot/loader/entries')).stdout.split('\n').filter(Boolean).sort();
   expect(entries).toEqual([`keel-${v.v1}.conf`, `keel-${v.v2}.conf`]); // blessed: no counter left
-  const previous = (await vm!.ssh('sudo -n journalctl -b -1 -u keel-update --no-pager -o cat', { user: 'core' })).stdout;
+  const previous = (await vm!.ssh('journalctl -b -1 -u keel-update --no-pager -o cat')).stdout;
   expect(previous).toMatch(/took the reboot lock/);
   expect(await lockHolders()).toEqual([]);
   expect(machineId).toMatch(/^[0-9a-f]{32}$/);
-}, 25 * minute);
+}, 40 * minute);
 
 test('v3 fails its health gate: it boots back into v2 by itself and is not retried', async () => {
   await publishVersion(v.v3, join(work, 'slot-v3.img'));
@@ -183,7 +174,7 @@ test('v3 fails its health gate: it boots back into v2 by itself and is not retri
   expect(s).toMatchObject({ booted: { slot: 'b', version: v.v2, state: 'good' }, other: { slot: 'a', version: v.v3, state: 'bad' }, failedVersions: [v.v3], lockHeld: false, staged: null });
   expect(s.lastError).toMatch(/failed its health gate and ran out of tries: rolled back/);
   expect(await lockHolders()).toEqual([]);
-}, 25 * minute);
+}, 40 * minute);
 
 test('killed during the download: the VM boots v2 again and the agent resumes', async () => {
   await publishVersion(v.v4, join(work, 'slot-v4.img'));
@@ -201,4 +192,4 @@ test('killed during the download: the VM boots v2 again and the agent resumes', 
   const s = await waitStatus('v4 marked good', (x) => x.agentState === 'steady' && x.booted.state === 'good' && x.lockHeld === false, 5 * minute);
   expect(s).toMatchObject({ booted: { slot: 'a', version: v.v4, state: 'good' }, other: { slot: 'b', version: v.v2, state: 'good' }, failedVersions: [v.v3] });
   expect(await lockHolders()).toEqual([]);
-}, 25 * minute);
+}, 40 * minute);
