@@ -24,19 +24,39 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { KeelError } from '../errors.js';
-import { DbusConnection, systemBusAddress, type MethodCall } from './dbus-connection.js';
+import { DbusConnection, systemBusAddress, systemdPrivateAddress, type MethodCall } from './dbus-connection.js';
+import { JobTracker, type JobResult } from './job-tracker.js';
+import type {
+  JobMode, PropertiesChange, TransientOptions, TransientRun, UnitFileChange, UnitProperties, UnitStatus,
+} from './systemd-types.js';
 import {
   errorKindOf, execCommand, isTransientDbusError, transientProperties, unitNameFromPath, unwrap, usec,
   type PropertyValue,
 } from './systemd-values.js';
 
+export type { JobResult } from './job-tracker.js';
+export type * from './systemd-types.js';
+
 const destination = 'org.freedesktop.systemd1';
 const managerPath = '/org/freedesktop/systemd1';
 const managerInterface = 'org.freedesktop.systemd1.Manager';
 
+/**
+ * The address to reach systemd at when none is given: the system bus when its socket is
+ * there, else systemd's private socket (early boot, before dbus-daemon has started), else
+ * the system bus again so the error names the usual address. `exists` is replaceable in tests.
+ */
+export function defaultSystemdAddress(exists: (path: string) => boolean = existsSync): string {
+  const socketOf = (address: string) => address.slice('unix:path='.length);
+  if (exists(socketOf(systemBusAddress))) return systemBusAddress;
+  if (exists(socketOf(systemdPrivateAddress))) return systemdPrivateAddress;
+  return systemBusAddress;
+}
+
 export interface SystemdBusOptions {
-  /** D-Bus address; default the system bus. */
+  /** D-Bus address; default `defaultSystemdAddress()`: the system bus, or the private socket before dbus runs. */
   address?: string;
   connectTimeoutMs?: number;
   /** How long one method call (and waiting for a reconnect) may take. Default 25 s, as sd-bus. */
@@ -45,91 +65,11 @@ export interface SystemdBusOptions {
   jobTimeoutMs?: number;
 }
 
-/** How a job is queued relative to others (systemctl's --job-mode). */
-export type JobMode = 'replace' | 'fail' | 'isolate' | 'ignore-dependencies' | 'ignore-requirements';
-
-/** A finished job. `result` is `done`, `failed`, `timeout`, `dependency`, `canceled` or `skipped`. */
-export interface JobResult {
-  unit: string;
-  job: string;
-  result: string;
-}
-
-/** The unit properties callers read most, plus every raw property. */
-export interface UnitProperties {
-  name: string;
-  loadState: string;
-  activeState: string;
-  subState: string;
-  /** The service's `Result` (`success`, `exit-code`, `signal`, `timeout`...), for services. */
-  result?: string;
-  nRestarts?: number;
-  mainPid?: number;
-  /** Exit status of the main process, or the signal number when `execMainCode` is 2 (killed). */
-  execMainStatus?: number;
-  execMainCode?: number;
-  raw: Record<string, unknown>;
-}
-
-/** One row of ListUnits. */
-export interface UnitStatus {
-  name: string;
-  description: string;
-  loadState: string;
-  activeState: string;
-  subState: string;
-  jobId: number;
-}
-
-/** A change of unit properties, as systemd signals it to subscribers. */
-export interface PropertiesChange {
-  unit: string;
-  interface: string;
-  changed: Record<string, unknown>;
-  invalidated: string[];
-}
-
-/** A change EnableUnitFiles and friends made: `symlink` or `unlink`, the link and its target. */
-export interface UnitFileChange {
-  type: string;
-  file: string;
-  destination: string;
-}
-
-/** How a transient command ended. `exitStatus` 0 with jobResult `done`. */
-export interface TransientRun {
-  unit: string;
-  jobResult: string;
-  /** The service's Result: `success`, `exit-code`, `signal`, `timeout`, `core-dump`... */
-  result: string;
-  exitStatus?: number;
-  signal?: number;
-}
-
-export interface TransientOptions {
-  /** Unit name; default `keel-run-<random>.service`. */
-  name?: string;
-  description?: string;
-  /** Kill the command after this long (result `timeout`). */
-  timeoutMs?: number;
-  /** More properties (Environment, WorkingDirectory, User...). */
-  properties?: Record<string, PropertyValue>;
-  /** Let systemd expand `$VAR` in the arguments; default false: argv is passed literally. */
-  expandEnvironment?: boolean;
-}
-
-interface Waiter {
-  unit: string;
-  resolve(result: JobResult): void;
-  reject(error: Error): void;
-}
-
 export class SystemdBus extends EventEmitter {
   private connection: DbusConnection;
   private reconnecting: Promise<void> | undefined;
   private closing = false;
-  private readonly finished = new Map<string, { result: JobResult; at: number }>();
-  private readonly waiters = new Map<string, Waiter>();
+  private readonly jobs = new JobTracker();
   private readonly propertyListeners = new Set<(change: PropertiesChange) => void>();
 
   private constructor(private readonly options: Required<SystemdBusOptions>, connection: DbusConnection) {
@@ -140,7 +80,7 @@ export class SystemdBus extends EventEmitter {
   /** Connects, subscribes to systemd's signals and returns the client. */
   static async connect(options: SystemdBusOptions = {}): Promise<SystemdBus> {
     const full: Required<SystemdBusOptions> = {
-      address: options.address ?? systemBusAddress,
+      address: options.address ?? defaultSystemdAddress(),
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
       callTimeoutMs: options.callTimeoutMs ?? 25_000,
       jobTimeoutMs: options.jobTimeoutMs ?? 300_000,
@@ -307,7 +247,7 @@ export class SystemdBus extends EventEmitter {
   /** Closes the connection; jobs still awaited fail with `unavailable`. */
   async close(): Promise<void> {
     this.closing = true;
-    this.failWaiters(new KeelError('unavailable', 'systemd: client closed while waiting for a job'));
+    this.jobs.failAll(new KeelError('unavailable', 'systemd: client closed while waiting for a job'));
     this.connection.close();
   }
 
@@ -351,22 +291,12 @@ export class SystemdBus extends EventEmitter {
   private async waitForJob(unit: string, queue: () => Promise<unknown[]>): Promise<JobResult> {
     const [path] = await queue();
     const job = String(path);
-    const done = this.finished.get(job);
-    if (done) {
-      this.finished.delete(job);
-      return done.result;
+    const waiting = this.jobs.wait(job, unit, this.options.jobTimeoutMs);
+    if (!this.connection.isOpen) {
+      // The JobRemoved, if it had not come yet, went down with the connection.
+      this.jobs.failAll(new KeelError('unavailable', 'systemd: connection lost before the job finished; its result is unknown'));
     }
-    return new Promise<JobResult>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(job);
-        reject(new KeelError('unavailable', `systemd: job ${job} for unit ${unit} not finished after ${this.options.jobTimeoutMs} ms; not waiting longer`));
-      }, this.options.jobTimeoutMs);
-      this.waiters.set(job, {
-        unit,
-        resolve: (r) => (clearTimeout(timer), resolve(r)),
-        reject: (e) => (clearTimeout(timer), reject(e)),
-      });
-    });
+    return waiting;
   }
 
   /** Listens for signals on a fresh connection and subscribes; called at connect and reconnect. */
@@ -396,20 +326,7 @@ export class SystemdBus extends EventEmitter {
   private onSignal(msg: { path?: string; interface?: string; member?: string; body: unknown[] }): void {
     if (msg.interface === managerInterface && msg.member === 'JobRemoved') {
       const [, job, unit, result] = msg.body as [number, string, string, string];
-      const finished: JobResult = { unit, job, result };
-      const waiter = this.waiters.get(job);
-      if (waiter) {
-        this.waiters.delete(job);
-        waiter.resolve(finished);
-        return;
-      }
-      const now = Date.now();
-      this.finished.set(job, { result: finished, at: now });
-      // Nobody asked for most jobs; forget them after a while so the buffer stays small.
-      for (const [key, entry] of this.finished) {
-        if (now - entry.at < 120_000 && this.finished.size < 10_000) break;
-        this.finished.delete(key);
-      }
+      this.jobs.jobRemoved({ unit, job, result });
     } else if (msg.interface === 'org.freedesktop.DBus.Properties' && msg.member === 'PropertiesChanged') {
       const unit = unitNameFromPath(msg.path ?? '');
       if (!unit || this.propertyListeners.size === 0) return;
@@ -418,7 +335,7 @@ export class SystemdBus extends EventEmitter {
       for (const listener of this.propertyListeners) listener(change);
     } else if (msg.member === 'NameOwnerChanged' && msg.body[0] === destination && msg.body[2]) {
       // systemd came back on the bus after re-executing: its subscriptions are gone.
-      this.failWaiters(new KeelError('unavailable', 'systemd: re-executed while a job was awaited; its result is unknown'));
+      this.jobs.failAll(new KeelError('unavailable', 'systemd: re-executed while a job was awaited; its result is unknown'));
       const connection = this.connection;
       void this.subscribe(connection).then(
         () => this.emit('reconnect'),
@@ -430,15 +347,16 @@ export class SystemdBus extends EventEmitter {
 
   private onClose(connection: DbusConnection, reason: Error): void {
     if (connection !== this.connection || this.closing) return;
-    this.failWaiters(new KeelError('unavailable', `systemd: connection lost while a job was awaited (${reason.message}); its result is unknown`));
+    this.jobs.failAll(new KeelError('unavailable', `systemd: connection lost while a job was awaited (${reason.message}); its result is unknown`));
     this.emit('disconnect', reason);
     this.reconnecting = this.reconnect();
   }
 
   private async reconnect(): Promise<void> {
     for (let delayMs = 100; !this.closing; delayMs = Math.min(delayMs * 2, 5000)) {
+      let connection: DbusConnection | undefined;
       try {
-        const connection = await DbusConnection.open(this.options.address, this.options.connectTimeoutMs);
+        connection = await DbusConnection.open(this.options.address, this.options.connectTimeoutMs);
         if (this.closing) return connection.close();
         this.connection = connection;
         await this.attach(connection);
@@ -446,6 +364,7 @@ export class SystemdBus extends EventEmitter {
         this.emit('reconnect');
         return;
       } catch {
+        connection?.close();
         await sleep(delayMs);
       }
     }
@@ -454,15 +373,13 @@ export class SystemdBus extends EventEmitter {
   private async awaitReconnect(deadline: number): Promise<void> {
     if (this.closing) throw new KeelError('unavailable', 'systemd: client is closed');
     const reconnecting = this.reconnecting ?? Promise.resolve();
-    await Promise.race([reconnecting, sleep(Math.max(0, deadline - Date.now()))]);
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+    });
+    await Promise.race([reconnecting, giveUp]);
+    clearTimeout(timer);
     if (!this.connection.isOpen) throw new KeelError('unavailable', `systemd: no connection to ${this.options.address}`);
-  }
-
-  private failWaiters(error: KeelError): void {
-    for (const [job, waiter] of this.waiters) {
-      waiter.reject(new KeelError(error.kind, `${error.message} (unit ${waiter.unit}, job ${job})`));
-    }
-    this.waiters.clear();
   }
 }
 

@@ -116,6 +116,7 @@ exec env -i container=keel-test /lib/systemd/systemd
  */
 export async function bootSystemd(options: BootOptions = {}): Promise<BootedSystemd> {
   const name = (options.name ?? 'keel-test').replace(/[^a-zA-Z0-9-]/g, '-').slice(0, 32);
+  await removeStaleGuests();
   const rootfs = await ensureRootfs();
   const dir = await fs.mkdtemp('/tmp/keel-ns-');
   const root = path.join(dir, 'root');
@@ -323,6 +324,26 @@ async function removeCgroup(cgroup: string): Promise<void> {
     const r = await execa('find', [cgroup, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';'], { reject: false });
     if (r.exitCode === 0 && !existsSync(cgroup)) return;
     await sleep(20);
+  }
+}
+
+/**
+ * Removes what guests of killed test processes left: a /tmp/keel-ns-* dir whose cgroup has
+ * no process left (or never got one) and that is over a minute old. The age guard keeps a
+ * guest that another test process is booting right now.
+ */
+export async function removeStaleGuests(): Promise<void> {
+  const entries = await fs.readdir('/tmp').catch(() => [] as string[]);
+  for (const entry of entries.filter((e) => e.startsWith('keel-ns-'))) {
+    const dir = path.join('/tmp', entry);
+    const cgroup = path.join(cgroupParent, entry);
+    const stat = await fs.stat(dir).catch(() => undefined);
+    if (!stat || Date.now() - stat.mtimeMs < 60_000) continue;
+    const events = await fs.readFile(path.join(cgroup, 'cgroup.events'), 'utf8').catch(() => 'populated 0');
+    if (!/populated 0/.test(events)) continue;
+    await unmountTree(path.join(dir, 'root'));
+    await removeCgroup(cgroup);
+    await fs.rm(dir, { recursive: true, force: true }).catch(() => {});
   }
 }
 

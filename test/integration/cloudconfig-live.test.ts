@@ -87,6 +87,7 @@ describe('cloud-config apply on a live systemd host', () => {
     await fs.writeFile(path.join(seeds, 'nocloud/meta-data'), 'instance-id: iid-live-1\nlocal-hostname: live-host\n');
     await fs.writeFile(path.join(seeds, 'failing.yaml'), failingUserData);
     await fs.writeFile(path.join(seeds, 'private.yaml'), privateBusUserData);
+    await fs.writeFile(path.join(seeds, 'early.yaml'), privateBusUserData.replace('keel-live-early', 'keel-live-earliest'));
     sys = await bootSystemd({
       name: 'live',
       binds: [
@@ -137,6 +138,20 @@ describe('cloud-config apply on a live systemd host', () => {
     expect((await bus.getUnitProperties('keel-live-broken.service')).activeState).toBe('failed');
     // The commands after the failed one still ran.
     expect((await bus.getUnitProperties('keel-live-after.service')).activeState).toBe('active');
+  });
+
+  test('at early boot, before dbus-daemon runs, keel finds systemd on its private socket', async () => {
+    await sys.exec(['systemctl', 'stop', 'dbus.socket', 'dbus.service']);
+    await sys.exec(['rm', '-f', '/run/dbus/system_bus_socket']);
+    try {
+      const run = await sys.exec(['/opt/keel/bin/keel', 'cloud-config', 'apply', '--from-file', '/opt/seeds/early.yaml', '--force'], { reject: false, timeoutMs: 120_000 });
+      expect(run.stdout + run.stderr).not.toMatch(/failed/);
+      expect(run.exitCode).toBe(0);
+      const state = await sys.exec(['systemctl', 'show', '-P', 'ActiveState', 'keel-live-earliest.service']);
+      expect(state.stdout.trim()).toBe('active');
+    } finally {
+      await sys.exec(['systemctl', 'start', 'dbus.socket', 'dbus.service']);
+    }
   });
 
   test("applies over systemd's private socket when the bus daemon is not the way in", async () => {

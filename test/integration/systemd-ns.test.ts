@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { bootSystemd, type BootedSystemd } from '../harness/systemd-ns.js';
+import { bootSystemd, removeStaleGuests, type BootedSystemd } from '../harness/systemd-ns.js';
 import { repoRoot } from '../harness/rootfs.js';
 
 // The harness itself: a real systemd as PID 1 in namespaces, reachable from the host.
@@ -50,5 +52,22 @@ describe('systemd in namespaces', () => {
     expect(status).toBe("gone");
     expect(existsSync(root)).toBe(false);
     await other.stop();
+  });
+
+  test('leftovers of a guest whose test process died are removed by the next boot', async () => {
+    const orphan = await bootSystemd({ name: 'orphan' });
+    const dir = path.dirname(orphan.root);
+    // As if the test process had been killed: the guest dies, nobody calls stop().
+    process.kill(orphan.pid, 'SIGKILL');
+    for (let i = 0; i < 100 && existsSync(`/proc/${orphan.pid}/status`); i++) await new Promise((r) => setTimeout(r, 20));
+    const old = new Date(Date.now() - 120_000);
+    await fs.utimes(dir, old, old);
+    await removeStaleGuests();
+    expect(existsSync(dir)).toBe(false);
+    const mounts = await fs.readFile('/proc/mounts', 'utf8');
+    expect(mounts).not.toContain(dir);
+    // The live guest of this file is untouched.
+    expect((await sys.exec(['systemctl', 'is-system-running'])).stdout.trim()).toBe('running');
+    await orphan.stop();
   });
 });
