@@ -10,7 +10,9 @@ import { listEntries, setDefault } from './esp.js';
 import { runHealthGate, writeVerdict } from './health-gate.js';
 import { updateStatus, formatStatus } from './update-status.js';
 import { loadUpdateConfig } from './update-config.js';
-import { bootedSlotOf } from './host-facts.js';
+import { bootedSlotOf, runningVersionOf } from './host-facts.js';
+import { updateNodeState } from './node-state.js';
+import { compareVersions } from './version-order.js';
 import { readRecords } from './progress-record.js';
 import { openUpdateLock } from './update-lock.js';
 
@@ -112,8 +114,13 @@ const rollback: Command = {
     const partial = (await readRecords(join(root, 'var/lib/keel/update'))).find((r) => r.slot === other && r.phase === 'partial');
     if (!entry || partial) throw new KeelError('conflict', `slot ${other} holds nothing bootable (${partial ? `a partial download of ${partial.version}` : 'no good boot entry'}); rollback refused, the next boot stays slot ${booted}`);
     await setDefault(esp, entry.id);
-    if (ctx.json) printJson(ctx, { nextBoot: { slot: other, version: entry.version ?? null, entry: entry.fileName } });
-    else ctx.stdout.write(`next boot: slot ${other} (${entry.version ?? entry.id}); reboot to roll back\n`);
+    // The version rolled away from is not installed again by the agent; newer releases still are.
+    const running = await runningVersionOf(root);
+    if (running && entry.version && compareVersions(entry.version, running) < 0)
+      await updateNodeState(join(root, 'var/lib/keel/update'), (s) => ({ ...s, failedVersions: [...new Set([...s.failedVersions, running])] }));
+    const skipped = running && entry.version && compareVersions(entry.version, running) < 0 ? running : null;
+    if (ctx.json) printJson(ctx, { nextBoot: { slot: other, version: entry.version ?? null, entry: entry.fileName }, skipped });
+    else ctx.stdout.write(`next boot: slot ${other} (${entry.version ?? entry.id}); reboot to roll back${skipped ? `; ${skipped} will not be installed again` : ''}\n`);
     return 0;
   },
 };

@@ -150,7 +150,7 @@ export function hostEnv(o: HostOptions): AgentEnv & { closeLock(): Promise<void>
         const { staged: _s, ...rest } = x;
         return rest;
       });
-      await writeRelease({ repo, trustPem: '', target: slotTarget(other), slot: other, stateDir, channel: release.channel, nowMs: Date.now() }, release);
+      await writeRelease({ repo, target: slotTarget(other), slot: other, stateDir, nowMs: Date.now() }, release);
       if (!release.kernel || !release.initramfs) throw new KeelError('verification', `release ${release.version} has no kernel or initramfs target; cannot make it bootable`);
       const kernel = await fetchVerified(joinUrl(joinUrl(repo, 'targets'), release.kernel.path), release.kernel);
       const initramfs = await fetchVerified(joinUrl(joinUrl(repo, 'targets'), release.initramfs.path), release.initramfs);

@@ -57,8 +57,11 @@ export async function checkForRelease(req: Omit<InstallRequest, 'target'>): Prom
   return choice;
 }
 
+/** What writing a chosen release needs: where from, where to, where the records go. */
+export type WriteRequest = Pick<InstallRequest, 'repo' | 'target' | 'slot' | 'stateDir' | 'nowMs' | 'onProgress'>;
+
 /** Writes a chosen release's slot image into the target and records it as pending. */
-export async function writeRelease(req: InstallRequest, release: Release): Promise<SlotWriteResult> {
+export async function writeRelease(req: WriteRequest, release: Release): Promise<SlotWriteResult> {
   const url = joinUrl(joinUrl(repoUrl(req.repo), 'targets'), release.slot.path);
   const write = await writeSlot({
     url,
