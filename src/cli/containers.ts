@@ -106,10 +106,12 @@ const status: Command = {
     const state = await withSystemd(ctx, (c) => c.unitState(unitNameOf(name)));
     const supervisor = JSON.parse(await readFile(join(root, stateDirectory, `${name}.json`), 'utf8').catch(() => '{}')) as Record<string, unknown>;
     if (!spec && state.loadState === 'not-found') throw new KeelError('not-found', `container ${name}: no spec in /etc/keel/containers and no unit ${unitNameOf(name)}`);
+    const { name: _unit, ...unitState } = state;
     const data = {
+      name,
       unit: unitNameOf(name),
       spec: spec ? { path: spec.path, valid: Boolean(spec.spec), problems: spec.problems.map((p) => formatProblem(spec.path, p)), image: spec.spec?.image } : null,
-      ...state,
+      ...unitState,
       health: supervisor.health ?? null,
       failuresInARow: supervisor.failuresInARow ?? 0,
       announced: supervisor.announced ?? false,
@@ -139,7 +141,7 @@ const logs: Command = {
   async run(ctx) {
     const name = containerArg(ctx);
     const root = rootOf(ctx);
-    const args = [...(root !== '/' ? ['-D', join(root, 'run/log/journal')] : []), '-u', unitNameOf(name), '-o', 'cat', '--no-pager', '-n', stringOption(ctx.values, 'lines') ?? '100', ...(ctx.values.follow ? ['-f'] : [])];
+    const args = [...(root !== '/' ? ['--root', root] : []), '-u', unitNameOf(name), '-o', 'cat', '--no-pager', '-n', stringOption(ctx.values, 'lines') ?? '100', ...(ctx.values.follow ? ['-f'] : [])];
     const r = await execa('journalctl', args, { stdout: 'inherit', stderr: 'inherit', reject: false });
     return r.exitCode === 0 ? 0 : 1;
   },

@@ -43,6 +43,14 @@ describe('keel-supervisor in a systemd guest', () => {
     expect(after.subState).toBe('running');
     expect(await readFile(unitFile('web'), 'utf8')).toContain('--env GREETING=two');
     await g.until('new output in the journal', async () => (await g.sys.exec(['journalctl', '-u', 'keel-container-web.service', '-o', 'cat', '--no-pager'])).stdout.includes('hello two'));
+    // The CLI from the host, through --root (bus and journal under the guest's root).
+    const keel = (args: string[]) => execa(join(repoRoot, 'bin/keel'), ['containers', ...args, '--root', g.sys.root], { reject: false });
+    expect((await keel(['logs', 'web'])).stdout).toContain('hello two');
+    const status = await keel(['status', 'web', '--json']);
+    expect(status.exitCode).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ name: 'web', unit: 'keel-container-web.service', activeState: 'active', subState: 'running', spec: { valid: true, image: testImage } });
+    const restarted = await keel(['restart', 'web', '--json']);
+    expect(JSON.parse(restarted.stdout)).toEqual({ name: 'web', unit: 'keel-container-web.service', result: 'done' });
   });
 
   test('invalid spec: a located error, and the running container is left as it was', async () => {
