@@ -198,6 +198,19 @@ const keelSchema = s.object(
   { description: "keel's own settings; they win over coreos: where both set a field" },
 );
 
+/**
+ * cloud-init modules a container host does not run: named so a config written for cloud-init
+ * gets a clear warning instead of "unknown key", and is otherwise accepted.
+ */
+const cloudInitOnly = [
+  'apt', 'ca_certs', 'chpasswd', 'disable_root', 'disk_setup', 'final_message', 'fs_setup', 'groups', 'growpart',
+  'locale', 'mounts', 'ntp', 'package_reboot_if_required', 'package_update', 'package_upgrade', 'packages',
+  'phone_home', 'power_state', 'resize_rootfs', 'rsyslog', 'snap', 'ssh_pwauth', 'yum_repos',
+];
+const cloudInitFields = Object.fromEntries(
+  cloudInitOnly.map((k) => [k, s.deprecated(s.any(), `${k} is a cloud-init module keel does not run (a keel host has no package manager and is set up by this config and its image); ignoring it`, { ignored: true })]),
+);
+
 /** The whole document. The walked value is an object of model pieces keyed by canonical names. */
 export const cloudConfigSchema = s.object(
   {
@@ -211,6 +224,7 @@ export const cloudConfigSchema = s.object(
     timezone,
     coreos: coreosSchema,
     keel: keelSchema,
+    ...cloudInitFields,
   },
   {
     description: 'keel cloud-config (#cloud-config)',

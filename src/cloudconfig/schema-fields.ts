@@ -29,9 +29,9 @@ export const hostname = s.string({
       : `expected a host name of dot-separated labels of letters, digits and - (at most 63 each), found ${JSON.stringify(h)}`,
 });
 
-/** `UTC`, `Etc/GMT+2` or `Area/City[/Sub]` as in the tz database. */
+/** `UTC`, `Etc/GMT+2`, `Area/City[/Sub]` or one of the tz database's few one-word zones. */
 export const timezone = s.string({
-  pattern: /^(UTC|GMT|Etc\/[A-Za-z0-9+-]+|[A-Z][A-Za-z_-]+(\/[A-Za-z0-9_+-]+){1,2})$/,
+  pattern: /^(UTC|UCT|GMT|Zulu|Universal|Greenwich|CET|EET|WET|MET|EST|MST|HST|EST5EDT|CST6CDT|MST7MDT|PST8PDT|Etc\/[A-Za-z0-9+-]+|[A-Z][A-Za-z_-]+(\/[A-Za-z0-9_+-]+){1,2})$/,
   patternText: 'a time zone such as UTC or Europe/Berlin',
 });
 

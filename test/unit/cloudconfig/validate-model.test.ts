@@ -31,6 +31,10 @@ describe('valid cloud-config → model', () => {
     });
   });
 
+  test.each(['UTC', 'Etc/GMT+2', 'Europe/Berlin', 'America/Argentina/Buenos_Aires', 'America/Port-au-Prince', 'EST5EDT', 'CET'])('timezone %s', (tz) => {
+    expect(modelOf(`timezone: ${tz}`).timezone).toBe(tz);
+  });
+
   test('top-level keys', () => {
     const c = modelOf('hostname: node-1.example.com\nmanage-etc-hosts: localhost\ntimezone: America/Argentina/Buenos_Aires\nssh_authorized_keys: ["ssh-ed25519 AAAA a@b"]');
     expect(c).toMatchObject({ hostname: 'node-1.example.com', manageEtcHosts: 'localhost', timezone: 'America/Argentina/Buenos_Aires', sshAuthorizedKeys: ['ssh-ed25519 AAAA a@b'] });

@@ -20,7 +20,11 @@ const cases: [name: string, body: string, expected: Expect[]][] = [
   ['ssh key that is a mapping', 'ssh_authorized_keys:\n  - {a: 1}', [['error', 'ssh_authorized_keys[0]', 3, 5, 'expected an ssh public key, found a mapping']]],
   ['timezone of the wrong shape', 'timezone: Mars', [['error', 'timezone', 2, 11, 'expected a time zone such as UTC or Europe/Berlin, found "Mars"']]],
   ['unknown key near a known one', 'hostnme: a', [['warning', 'hostnme', 2, 1, 'unknown key "hostnme"; did you mean "hostname"? ignoring it']]],
-  ['unknown key far from any', 'packages: [vim]', [['warning', 'packages', 2, 1, 'unknown key "packages"; ignoring it']]],
+  ['unknown key far from any', 'flavour: vanilla', [['warning', 'flavour', 2, 1, 'unknown key "flavour"; ignoring it']]],
+  ['a cloud-init module keel does not run', 'packages: [vim]\npackage_update: true', [
+    ['warning', 'packages', 2, 1, 'packages is a cloud-init module keel does not run'],
+    ['warning', 'package_update', 3, 1, 'package_update is a cloud-init module keel does not run'],
+  ]],
   ['duplicate key', 'hostname: a\nhostname: b', [['error', 'hostname', 3, 1, 'duplicate key "hostname" (first at line 2); expected each key once']]],
   ['duplicate key spelled with - and _', 'manage_etc_hosts: localhost\nmanage-etc-hosts: localhost', [['error', 'manage_etc_hosts', 3, 1, 'duplicate key "manage-etc-hosts" (first at line 2)']]],
   ['a list instead of a mapping', '- hostname: a', [['error', '', 2, 1, 'expected a mapping, found a list']]],
