@@ -1,5 +1,7 @@
 // Valid cloud-configs → the CloudConfig model: every key lands on its field, CoreOS names
 // map onto keel's, keel: wins over coreos:, defaults are filled in.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { validateCloudConfig } from '../../../src/cloudconfig/validate.js';
@@ -353,5 +355,18 @@ describe('valid cloud-config → model', () => {
     const { config, problems } = validateCloudConfig('\ufeff#cloud-config\r\nhostname: a\r\n');
     expect(problems).toEqual([]);
     expect(config?.hostname).toBe('a');
+  });
+});
+
+describe('the shipped examples', () => {
+  const dir = join(import.meta.dirname, '../../../cloud-config/examples');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+
+  test('there are examples', () => expect(files.length).toBeGreaterThanOrEqual(4));
+
+  test.each(files)('%s validates without a single problem', (file) => {
+    const { config, problems } = validateCloudConfig(readFileSync(join(dir, file), 'utf8'));
+    expect(problems).toEqual([]);
+    expect(config).toBeDefined();
   });
 });
