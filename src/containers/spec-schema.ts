@@ -11,9 +11,13 @@ import type { Problem } from '../problem.js';
 import type { ContainerSpec, HealthCheck, PublishedPort, RestartPolicy, VolumeMount } from './spec.js';
 import { parseDurationSeconds } from './duration.js';
 
-/** Defaults a spec gets for what it leaves out (docker's health defaults; restart `always` because a host exists to keep its containers up). */
+/**
+ * Defaults a spec gets for what it leaves out: the same as cloud-config's `keel.containers`
+ * (src/cloudconfig/containers-schema.ts): restart on-failure (an exit 0 is a finished job),
+ * 1 s doubling to 60 s, docker's health interval and retries.
+ */
 export const specDefaults = {
-  restart: 'always' as RestartPolicy,
+  restart: 'on-failure' as RestartPolicy,
   restartDelaySeconds: 1,
   restartMaxDelaySeconds: 60,
   healthIntervalSeconds: 30,
@@ -297,6 +301,10 @@ export const specFields: Record<string, FieldSpec> = {
   restart_max_delay: { read: duration },
   health: { read: healthCheck },
   resources: { read: resources },
+  // cloud-config's keel.containers puts the limits at the top level: a file may too.
+  memory: { read: memorySize },
+  cpus: { read: positiveNumber(false) },
+  pids: { read: positiveNumber(true) },
   after: { read: listOf(containerName) },
   requires: { read: listOf(containerName) },
   user: { read: str },
@@ -338,7 +346,7 @@ export function parseSpec(text: string, expectedName?: string): SpecResult {
   }
   if (r.problems.some((p) => p.severity === 'error')) return { spec: undefined, problems: r.problems };
   const restart = (m.restart as { restart: RestartPolicy; maxRetries?: number } | undefined) ?? { restart: specDefaults.restart };
-  const res = (m.resources ?? {}) as { memory?: string; cpus?: number; pids?: number };
+  const res = { ...(m.memory ? { memory: m.memory } : {}), ...(m.cpus ? { cpus: m.cpus } : {}), ...(m.pids ? { pids: m.pids } : {}), ...((m.resources ?? {}) as object) } as { memory?: string; cpus?: number; pids?: number };
   const spec: ContainerSpec = {
     name: m.name as string,
     image: m.image as string,

@@ -6,7 +6,7 @@
 // and keel-supervisor.service (no full image rebuild), as test/e2e/update.test.ts does.
 // Needs `make image` (build/release) and root.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +84,10 @@ beforeAll(async () => {
   await cp(join(repoRoot, 'build/keel'), join(tree, 'usr/bin/keel'));
   await cp(join(repoRoot, 'images/units/keel-supervisor.service'), join(tree, 'usr/lib/systemd/system/keel-supervisor.service'));
   await execa('systemctl', ['--root', tree, 'enable', 'keel-supervisor.service']);
+  // Workaround: the nocloud datasource mounts the seed only when /proc/filesystems already
+  // lists iso9660 (else it needs isoinfo, which the image lacks); load isofs at boot.
+  await mkdir(join(tree, 'etc/modules-load.d'), { recursive: true });
+  await writeFile(join(tree, 'etc/modules-load.d/keel-e2e-seed.conf'), 'isofs\n');
   const version = (await readFile(join(tree, 'usr/lib/keel/version'), 'utf8')).trim();
   const slot = join(work, 'slot.img');
   await execa('nice', ['mkfs.erofs', '-zlz4hc', '--quiet', slot, tree]);

@@ -10,12 +10,12 @@ function desired(yaml: string): DesiredContainer {
   if (!spec) throw new Error(JSON.stringify(problems));
   return { spec, unitText: unitFromSpec(spec) };
 }
-const a = desired('name: a\nimage: img\n');
+const a = desired('name: a\nimage: img\nrestart: always\n');
 const b = desired('name: b\nimage: img\nrequires: [a]\n');
 const c = desired('name: c\nimage: other\nafter: [b]\nrestart: unless-stopped\n');
 const once = desired('name: once\nimage: img\nrestart: "no"\n');
 const flaky = desired('name: flaky\nimage: img\nrestart: on-failure:2\n');
-const changedA = desired('name: a\nimage: img\nargs: [x]\n');
+const changedA = desired('name: a\nimage: img\nrestart: always\nargs: [x]\n');
 const on = (d: DesiredContainer, activeState?: string, extra: Partial<ObservedUnit> = {}): ObservedUnit => ({ name: d.spec.name, fileText: d.unitText, activeState, ...extra });
 
 const summary = (actions: ReturnType<typeof reconcile>['actions']) =>

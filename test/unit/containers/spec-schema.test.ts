@@ -29,6 +29,7 @@ describe('parseSpec', () => {
     ['volume forms', 'volumes: ["/a:/b:ro", {source: c, target: /d}]', { volumes: [{ source: '/a', target: '/b', readOnly: true }, { source: 'c', target: '/d', readOnly: false }] }],
     ['environment as a list', 'environment: [A=1, B=x=y]', { environment: { A: '1', B: 'x=y' } }],
     ['resources', 'resources: {memory: 1g, cpus: 0.25, pids: 10}', { memory: '1G', cpus: 0.25, pids: 10 }],
+    ['limits at the top level, as cloud-config has them', 'memory: 512M\ncpus: 2\npids: 64', { memory: '512M', cpus: 2, pids: 64 }],
     ['health defaults', 'health: {command: [true]}', { health: { command: ['true'], intervalSeconds: 30, timeoutSeconds: 5, retries: 3 } }],
     ['dashes and underscores', 'read-only: true\nrestart_delay: 250ms\nrestart-max-delay: 2s', { readOnlyRootfs: true, restartDelaySeconds: 0.25, restartMaxDelaySeconds: 2 }],
   ])('%s', (_t, extra, expected) => {
@@ -45,7 +46,7 @@ describe('parseSpec', () => {
     ['relative volume target', 'name: a\nimage: i\nvolumes: ["/a:b"]\n', ['f.yaml:3:11: error: volumes[0]: expected an absolute target path, found "b"']],
     ['bad duration', 'name: a\nimage: i\nhealth:\n  command: [x]\n  interval: soon\n', ['f.yaml:5:13: error: health.interval: expected a duration such as 500ms, 10s or 1m30s, found string "soon"']],
     ['bad memory', 'name: a\nimage: i\nresources: {memory: lots}\n', ['f.yaml:3:21: error: resources.memory: expected a memory size such as 256M or 1G, found "lots"']],
-    ['unknown key warns', 'name: a\nimage: i\nimgae: j\n', ['f.yaml:3:1: warning: imgae: unknown key; expected one of name, image, command, args, environment, environment_files, ports, volumes, restart, restart_delay, restart_max_delay, health, resources, after, requires, user, read_only, network; ignoring it']],
+    ['unknown key warns', 'name: a\nimage: i\nimgae: j\n', ['f.yaml:3:1: warning: imgae: unknown key; expected one of name, image, command, args, environment, environment_files, ports, volumes, restart, restart_delay, restart_max_delay, health, resources, memory, cpus, pids, after, requires, user, read_only, network; ignoring it']],
     ['self dependency', 'name: a\nimage: i\nrequires: [a]\n', ['f.yaml:1:1: error: requires: a container cannot depend on itself ("a")']],
     ['yaml syntax', 'name: a\nimage: [i\n', ['f.yaml:3:1: error: yaml: Flow sequence in block collection must be sufficiently indented and end with a ]']],
     ['not a mapping', '- a\n', ['f.yaml:1:1: error: expected a mapping, found a list']],
