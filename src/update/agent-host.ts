@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { execa } from 'execa';
@@ -35,6 +35,9 @@ export interface HostOptions {
   rebootCommand?: string[];
   now?: () => number;
 }
+
+/** systemd-boot's EFI variable naming the counted entry it booted. */
+const loaderBootCountPath = 'LoaderBootCountPath-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f';
 
 export type StoredNodeState = NodeState & { staged?: Release; rebootingTo?: string };
 
@@ -82,8 +85,13 @@ export function hostEnv(o: HostOptions): AgentEnv & { closeLock(): Promise<void>
 
     async markGood(booted, trial) {
       if (trial) {
-        const entry = (await listEntries(esp)).find((e) => e.slot === booted.slot && e.version === booted.version);
-        if (entry) await blessEntry(esp, entry); // systemd-bless-boot normally did this already
+        // systemd-bless-boot drops the counter after boot-complete.target when systemd-boot
+        // counted this boot (LoaderBootCountPath is set); give it time, and bless only if it did not.
+        const counted = await stat(join(root, 'sys/firmware/efi/efivars', loaderBootCountPath)).then(() => true, () => false);
+        const find = async () => (await listEntries(esp)).find((e) => e.slot === booted.slot && e.version === booted.version);
+        for (let i = 0; counted && i < 60 && (await find())?.health === 'trying'; i++) await new Promise((r) => setTimeout(r, 1000));
+        const entry = await find();
+        if (entry) await blessEntry(esp, entry);
         const record = (await readRecords(stateDir)).find((r) => r.version === booted.version);
         if (record) await writeRecord(stateDir, { ...record, phase: 'installed', updatedAt: new Date().toISOString() });
       }
