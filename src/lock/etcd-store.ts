@@ -45,7 +45,9 @@ export function etcdOptions(connection: EtcdConnection): IOptions {
     dialTimeout: callTimeoutMs,
     // Streams (watches) have no deadline; every unary call does.
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: new Date(Date.now() + callTimeoutMs) }),
-    grpcOptions: { 'grpc.keepalive_time_ms': 1000, 'grpc.keepalive_timeout_ms': 1000, 'grpc.keepalive_permit_without_calls': 1, 'grpc.initial_reconnect_backoff_ms': 50, 'grpc.max_reconnect_backoff_ms': 500 },
+    // etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time) and closes the
+    // connection: ping every 10 s, and rely on the call deadlines to notice a dead member sooner.
+    grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 2000, 'grpc.initial_reconnect_backoff_ms': 50, 'grpc.max_reconnect_backoff_ms': 500 },
     faultHandling: {
       // A dead member is skipped after 2 failures and tried again after 300 ms, not 5 s.
       host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 300, breaker: new ConsecutiveBreaker(2) }),
@@ -68,6 +70,18 @@ export function etcdError(error: unknown, doing: string): KeelError {
     return new KeelError('invalid-input', `etcd refused ${doing}: ${e.message}; check --user/--password or the client certificate`, { cause: error });
   return new KeelError('unavailable', `etcd did not answer ${doing}: ${e?.message ?? String(error)}; retrying may help`, { cause: error });
 }
+
+interface SharedWatch {
+  watcher: Watcher;
+  /** The revision the watcher started after. */
+  baseline: number;
+  last: VersionedValue | undefined;
+  listeners: Set<(v: VersionedValue) => void>;
+  idle: NodeJS.Timeout | undefined;
+}
+
+/** A shared watcher with no waiter left is cancelled after this long. */
+const sharedWatchIdleMs = 5000;
 
 /** A dead waiter's queue key disappears this long after its process stops. */
 const waiterLeaseSeconds = 10;
@@ -125,35 +139,80 @@ export class EtcdLockStore implements LockStore {
     }
   }
 
-  async waitForChange(key: string, revision: number, timeoutMs: number, signal?: AbortSignal): Promise<VersionedValue | undefined> {
-    this.requestCounts.watch++;
-    signal?.throwIfAborted();
-    let watcher: Watcher | undefined;
-    let settle: (v: VersionedValue | undefined) => void = () => undefined;
-    let fail: (e: unknown) => void = () => undefined;
-    const done = new Promise<VersionedValue | undefined>((resolve, reject) => {
-      settle = resolve;
-      fail = reject;
-    });
-    const timer = setTimeout(() => settle(undefined), timeoutMs);
-    const onAbort = () => fail(signal?.reason ?? new Error('aborted'));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      const builder = this.client.watch().key(key).startRevision(String(revision + 1));
-      const w = builder.watcher();
-      watcher = w;
-      w.on('put', (kv) => settle(versioned(kv, kv.mod_revision)));
-      w.on('delete', (kv) => settle({ value: undefined, version: 0, revision: Number(kv.mod_revision ?? 0) }));
-      // A watch error (stream reset, leader change) is not fatal: the manager reconnects
-      // from the last revision; the timeout is the safety net.
-      w.on('error', () => undefined);
-      return await done;
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      // Cancelling can itself wait on a broken stream: do not hold the caller for it.
-      watcher?.cancel().catch(() => undefined);
+  /**
+   * One long-lived watcher per key per client, shared by every local waiter: creating and
+   * cancelling a watcher per wait is serialised on etcd3's watch stream and made hand-offs
+   * slow under load. A waiter whose read is older than the shared watcher's start reads
+   * the key again instead (it may have missed nothing, but cannot know).
+   */
+  private shared = new Map<string, SharedWatch>();
+
+  private sharedWatch(key: string, revision: number): SharedWatch {
+    let sw = this.shared.get(key);
+    if (!sw) {
+      const watcher = this.client.watch().key(key).startRevision(String(revision + 1)).watcher();
+      const created: SharedWatch = { watcher, baseline: revision, last: undefined, listeners: new Set(), idle: undefined };
+      const emit = (v: VersionedValue) => {
+        if (!created.last || v.revision > created.last.revision) created.last = v;
+        for (const l of [...created.listeners]) l(v);
+      };
+      watcher.on('put', (kv) => emit(versioned(kv, kv.mod_revision)));
+      watcher.on('delete', (kv) => emit({ value: undefined, version: 0, revision: Number(kv.mod_revision ?? 0) }));
+      // Stream errors are not fatal: etcd3 reconnects from the last revision it saw.
+      watcher.on('error', () => undefined);
+      this.shared.set(key, created);
+      sw = created;
+      this.requestCounts.watch++;
     }
+    if (sw.idle) clearTimeout(sw.idle);
+    sw.idle = undefined;
+    return sw;
+  }
+
+  private release(key: string, sw: SharedWatch): void {
+    if (sw.listeners.size > 0 || sw.idle) return;
+    sw.idle = setTimeout(() => {
+      if (sw.listeners.size > 0) return;
+      this.shared.delete(key);
+      sw.watcher.cancel().catch(() => undefined);
+    }, sharedWatchIdleMs);
+    sw.idle.unref?.();
+  }
+
+  async waitForChange(key: string, revision: number, timeoutMs: number, signal?: AbortSignal): Promise<VersionedValue | undefined> {
+    signal?.throwIfAborted();
+    const sw = this.sharedWatch(key, revision);
+    if (revision < sw.baseline) {
+      this.release(key, sw);
+      return this.get(key);
+    }
+    if (sw.last && sw.last.revision > revision) {
+      this.release(key, sw);
+      return sw.last;
+    }
+    return new Promise<VersionedValue | undefined>((resolve, reject) => {
+      const finish = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        sw.listeners.delete(listener);
+        this.release(key, sw);
+      };
+      const listener = (v: VersionedValue) => {
+        if (v.revision <= revision) return; // the stream catching up to what we already read
+        finish();
+        resolve(sw.last ?? v);
+      };
+      const onAbort = () => {
+        finish();
+        reject(signal?.reason ?? new Error('aborted'));
+      };
+      const timer = setTimeout(() => {
+        finish();
+        resolve(undefined);
+      }, timeoutMs);
+      sw.listeners.add(listener);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   async register(key: string, value: string): Promise<void> {
@@ -195,6 +254,11 @@ export class EtcdLockStore implements LockStore {
   }
 
   async close(): Promise<void> {
+    for (const sw of this.shared.values()) {
+      if (sw.idle) clearTimeout(sw.idle);
+      sw.watcher.cancel().catch(() => undefined);
+    }
+    this.shared.clear();
     await this.lease?.revoke().catch(() => undefined);
     this.client.close();
   }

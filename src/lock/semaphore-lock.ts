@@ -84,7 +84,8 @@ export class SemaphoreLock implements RebootLock {
     let state: VersionedValue | undefined;
     let lastHolders: string[] = [];
     let registered = false;
-    let head = false;
+    /** Our place in the wait queue once we are among the first total_slots waiters (only ever decreases). */
+    let headIndex: number | undefined;
     let queueLimit = 1000;
     let taken = false;
     // With wait the deadline is the signal's; without, the operation timeout.
@@ -93,40 +94,54 @@ export class SemaphoreLock implements RebootLock {
       await this.retrying(what, signal, deadline, async () => {
         for (;;) {
           if (signal?.aborted) throw abortError(what, signal, lastHolders);
-          state ??= await store.get(this.key, signal);
-          const current = state;
-          const attempt = await this.attempt(id, current, registered ? [myKey] : [], signal);
-          if (attempt.kind === 'taken') {
-            taken = true;
-            return;
-          }
+          const current = state ?? (await store.get(this.key, signal));
           state = undefined;
-          if (attempt.kind === 'raced') continue;
-          lastHolders = attempt.holders;
-          if (!wait) throw new KeelError('conflict', `${fullMessage(this.group, attempt.totalSlots, attempt.holders)}; not waiting (use --wait to wait for a slot)`);
+          const semaphore = this.decode(current);
+          const free = semaphore.totalSlots - semaphore.holders.length;
+          // Queued waiters try only in queue order: a head whose place is within the free
+          // slots (or when full, to let max-hold expire holders); everyone else waits.
+          const mayTry = !registered || semaphore.holders.includes(id) || (headIndex !== undefined && (free <= 0 || headIndex < free));
+          if (mayTry) {
+            const attempt = await this.attempt(id, current, registered ? [myKey] : [], signal);
+            if (attempt.kind === 'taken') {
+              taken = true;
+              return;
+            }
+            if (attempt.kind === 'full') lastHolders = attempt.holders;
+            if (!wait) {
+              if (attempt.kind === 'raced') continue;
+              throw new KeelError('conflict', `${fullMessage(this.group, semaphore.totalSlots, lastHolders)}; not waiting (use --wait to wait for a slot)`);
+            }
+            if (attempt.kind === 'raced' && registered) continue;
+          }
+          // Lost a race or found it full: queue up (once) instead of hammering the key.
           if (!registered) {
             await store.register(myKey, id, signal);
             registered = true;
           }
-          if (!head && attempt.totalSlots > 0) {
-            // Only the first total_slots waiters watch the semaphore; the others watch the
-            // waiter total_slots places ahead, so a release wakes a handful, not everyone.
-            const queue = await store.queue(waitersPrefix(this.group), queueLimit, signal);
+          if (semaphore.totalSlots > 0 && (headIndex === undefined || (free > 0 && headIndex >= free))) {
+            const queue = await store.queue(waitersPrefix(this.group), headIndex !== undefined ? headIndex + 1 : queueLimit, signal);
             const index = queue.keys.indexOf(myKey);
-            if (index < 0 && queue.keys.length >= queueLimit) {
+            if (index < 0 && headIndex === undefined && queue.keys.length >= queueLimit) {
               queueLimit *= 2;
               continue;
             }
             if (index < 0) {
               registered = false; // our lease expired (a partition): queue again
+              headIndex = undefined;
               continue;
             }
-            queueLimit = index + 1;
-            if (index >= attempt.totalSlots) {
-              await store.waitForChange(queue.keys[index - attempt.totalSlots]!, queue.revision, this.options.safetyWakeMs ?? 10_000, signal);
+            if (index >= semaphore.totalSlots) {
+              // Not yet among the first total_slots: wait for the waiter total_slots ahead to move.
+              queueLimit = index + 1;
+              await store.waitForChange(queue.keys[index - semaphore.totalSlots]!, queue.revision, this.options.safetyWakeMs ?? 10_000, signal);
               continue;
             }
-            head = true;
+            headIndex = index;
+            if (headIndex < free) {
+              state = current;
+              continue;
+            }
           }
           state = await store.waitForChange(this.key, current.revision, this.options.safetyWakeMs ?? 10_000, signal);
         }
