@@ -5,7 +5,7 @@
  * src/schema; validation, the typed parts of the model and `keel cloud-config schema` all
  * come from here. Sections refine to model pieces; to-model.ts assembles them.
  */
-import { octalMode, s } from '../schema/index.js';
+import { octalMode, s, type RefineContext } from '../schema/index.js';
 import { decodeContent, encodingSpellings, maxFileContentBytes } from './decode-content.js';
 import type { CommandLine, DropIn, FileEncoding, Unit, UnitCommand, User, WriteFile } from './model.js';
 import { containersSchema } from './containers-schema.js';
@@ -211,6 +211,26 @@ const cloudInitFields = Object.fromEntries(
   cloudInitOnly.map((k) => [k, s.deprecated(s.any(), `${k} is a cloud-init module keel does not run (a keel host has no package manager and is set up by this config and its image); ignoring it`, { ignored: true })]),
 );
 
+/** Where keel: and coreos: both set a field to different values, say which one is used (keel:'s). */
+function warnOverrides(v: Record<string, unknown>, ctx: RefineContext): void {
+  const coreos = (v.coreos ?? {}) as Record<string, Record<string, unknown> | undefined>;
+  const keel = (v.keel ?? {}) as Record<string, Record<string, unknown> | undefined>;
+  const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  for (const [from, to] of [['update', 'update'], ['locksmith', 'lock']] as const) {
+    const a = coreos[from];
+    const b = keel[to];
+    if (!a || !b) continue;
+    for (const [field, value] of Object.entries(b))
+      if (Object.hasOwn(a, field) && JSON.stringify(a[field]) !== JSON.stringify(value))
+        ctx.at(['keel', to, snake(field)], 'warning', `overrides ${JSON.stringify(a[field])} from coreos.${from}; keel: wins`);
+  }
+  const etcd2 = (coreos.etcd2 as { environment?: Record<string, string> } | undefined)?.environment;
+  const etcd = (keel.etcd as { environment?: Record<string, string> } | undefined)?.environment;
+  for (const [name, value] of Object.entries(etcd ?? {}))
+    if (etcd2 && Object.hasOwn(etcd2, name) && etcd2[name] !== value)
+      ctx.at(['keel', 'etcd', name.slice('ETCD_'.length).toLowerCase()], 'warning', `overrides ${JSON.stringify(etcd2[name])} from coreos.etcd2; keel: wins`);
+}
+
 /** The whole document. The walked value is an object of model pieces keyed by canonical names. */
 export const cloudConfigSchema = s.object(
   {
@@ -229,6 +249,7 @@ export const cloudConfigSchema = s.object(
   {
     description: 'keel cloud-config (#cloud-config)',
     refine: (v, ctx) => {
+      warnOverrides(v, ctx);
       const total = ((v.write_files as (WriteFile | undefined)[] | undefined) ?? []).reduce((sum, f) => sum + (f?.content.length ?? 0), 0);
       if (total > maxFileContentBytes) ctx.error('write_files', `the files hold ${total} bytes together; expected at most ${maxFileContentBytes}; refusing to write them`);
       return v;

@@ -193,14 +193,18 @@ export const containersSchema = s.object(
     description: 'containers run under systemd by the keel supervisor',
     refine: (v, ctx): ContainersSettings => {
       const specs = (v.specs as (ContainerSpec | undefined)[] | undefined ?? []).filter((x): x is ContainerSpec => x !== undefined);
-      const names = new Set<string>();
-      for (const spec of specs) {
-        if (names.has(spec.name)) ctx.error('specs', `two containers are named ${JSON.stringify(spec.name)}; expected unique names`);
-        names.add(spec.name);
-      }
-      for (const spec of specs)
-        for (const dep of [...spec.after, ...spec.requires])
-          if (!names.has(dep)) ctx.warn('specs', `container ${JSON.stringify(spec.name)} depends on ${JSON.stringify(dep)}, which is not among these specs; it must come from /etc/keel/containers`);
+      // Point at the spec itself when every written spec was read (indices then match the list).
+      const aligned = ctx.itemCount('specs') === specs.length;
+      const at = (i: number, key: string) => (aligned ? ['specs', i, key] : ['specs']);
+      const names = new Set(specs.map((spec) => spec.name));
+      const seen = new Set<string>();
+      specs.forEach((spec, i) => {
+        if (seen.has(spec.name)) ctx.at(at(i, 'name'), 'error', `two containers are named ${JSON.stringify(spec.name)}; expected unique names`);
+        seen.add(spec.name);
+        for (const key of ['after', 'requires'] as const)
+          for (const dep of spec[key])
+            if (!names.has(dep)) ctx.at(at(i, key), 'warning', `container ${JSON.stringify(spec.name)} depends on ${JSON.stringify(dep)}, which is not among these specs; it must come from /etc/keel/containers`);
+      });
       return { specs, discoveryEndpoints: (v.discovery_endpoints as string[] | undefined) ?? [] };
     },
   },

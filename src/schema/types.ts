@@ -29,6 +29,10 @@ export interface RefineContext {
   path(key?: string): string;
   /** The key was written in the document (even when its value was invalid and left out). */
   given(key: string): boolean;
+  /** How many items the list written at `key` has (invalid ones included); undefined when it is not a list. */
+  itemCount(key: string): number | undefined;
+  /** Reports deeper inside this object, e.g. `['specs', 2, 'name']`; located at the deepest node found. */
+  at(keys: readonly (string | number)[], severity: 'error' | 'warning', message: string): void;
 }
 
 interface Common {

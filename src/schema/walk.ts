@@ -274,7 +274,31 @@ class Walker {
       warn: (key, m) => this.report('warning', locate(key), map, key === undefined ? path : childPath(path, key), m),
       path: (key) => (key === undefined ? path : childPath(path, key)),
       given: (key) => seen.has(key),
+      itemCount: (key) => {
+        const node = this.child(map, key, normalize);
+        const list = isAlias(node) ? node.resolve(this.doc) : node;
+        return isSeq(list) ? list.items.length : undefined;
+      },
+      at: (keys, severity, m) => {
+        let node: MaybeNode = map;
+        let where = path;
+        for (const k of keys) {
+          where = childPath(where, k);
+          const next = this.child(node, k, normalize);
+          if (next) node = next;
+        }
+        this.report(severity, node, map, where, m);
+      },
     });
+  }
+
+  /** The node under `node` at a key (compared as the walk folds keys) or an index; undefined when absent. */
+  private child(node: MaybeNode, key: string | number, normalize: boolean): MaybeNode {
+    const target = isAlias(node) ? (node.resolve(this.doc) as MaybeNode) : node;
+    if (typeof key === 'number') return isSeq(target) ? (target.items[key] as MaybeNode) : undefined;
+    if (!isMap(target)) return undefined;
+    const pair = target.items.find((p) => isScalar(p.key) && (normalize ? String(p.key.value).replace(/-/g, '_') : String(p.key.value)) === key);
+    return (pair?.value as MaybeNode) ?? (pair?.key as MaybeNode);
   }
 
   /** The map's pairs with `<<` merge keys expanded: explicit keys first, then merged ones not already given. */

@@ -124,11 +124,19 @@ const cases: [name: string, body: string, expected: Expect[]][] = [
   ['memory not a size', 'keel:\n  containers:\n    specs:\n      - name: web\n        image: nginx\n        memory: lots', [['error', 'keel.containers.specs[0].memory', 7, 17, 'expected a memory size such as 512M or 2G, found "lots"']]],
   ['environment variable name with a dash', 'keel:\n  containers:\n    specs:\n      - name: web\n        image: nginx\n        environment:\n          my-var: 1', [['error', 'keel.containers.specs[0].environment.my-var', 8, 11, 'expected a key that is an environment variable name, found "my-var"']]],
   ['cpus not positive', 'keel:\n  containers:\n    specs:\n      - name: web\n        image: nginx\n        cpus: 0', [['error', 'keel.containers.specs[0].cpus', 7, 15, 'expected a number of at least 0.01, found 0']]],
-  ['two containers with one name', 'keel:\n  containers:\n    specs:\n      - {name: web, image: a}\n      - {name: web, image: b}', [['error', 'keel.containers.specs', 5, 7, 'two containers are named "web"; expected unique names']]],
+  ['two containers with one name', 'keel:\n  containers:\n    specs:\n      - {name: web, image: a}\n      - {name: web, image: b}', [['error', 'keel.containers.specs[1].name', 6, 16, 'two containers are named "web"; expected unique names']]],
+  ['duplicate names after an unreadable spec are reported at the list', 'keel:\n  containers:\n    specs:\n      - {name: Bad, image: a}\n      - {name: web, image: a}\n      - {name: web, image: b}', [
+    ['error', 'keel.containers.specs', 5, 7, 'two containers are named "web"; expected unique names'],
+    ['error', 'keel.containers.specs[0].name', 5, 16, 'expected a container name of lowercase letters'],
+  ]],
   ['container after itself', 'keel:\n  containers:\n    specs:\n      - name: web\n        image: nginx\n        after: [web]', [['error', 'keel.containers.specs[0].after', 7, 16, 'a container cannot depend on itself ("web")']]],
   ['health check without a command', 'keel:\n  containers:\n    specs:\n      - name: web\n        image: nginx\n        health:\n          interval: 10s', [['error', 'keel.containers.specs[0].health', 8, 11, 'missing required key "command"']]],
   ['discovery endpoint not a URL', 'keel:\n  containers:\n    discovery_endpoints: [etcd]', [['error', 'keel.containers.discovery_endpoints[0]', 4, 27, 'expected a URL']]],
-  ['dependency on a container not in the list', 'keel:\n  containers:\n    specs:\n      - name: web\n        image: nginx\n        requires: [db]', [['warning', 'keel.containers.specs', 5, 7, 'container "web" depends on "db", which is not among these specs']]],
+  ['dependency on a container not in the list', 'keel:\n  containers:\n    specs:\n      - name: web\n        image: nginx\n        requires: [db]', [['warning', 'keel.containers.specs[0].requires', 7, 19, 'container "web" depends on "db", which is not among these specs']]],
+  // keel: over coreos:
+  ['keel.update overriding coreos.update', 'coreos:\n  update:\n    group: stable\n    server: http://a\nkeel:\n  update:\n    group: beta\n    server: http://a', [['warning', 'keel.update.group', 8, 12, 'overrides "stable" from coreos.update; keel: wins']]],
+  ['keel.lock overriding coreos.locksmith', 'coreos:\n  locksmith:\n    endpoint: http://a:2379\nkeel:\n  lock:\n    endpoints: [http://b:2379]', [['warning', 'keel.lock.endpoints', 7, 16, 'overrides ["http://a:2379"] from coreos.locksmith; keel: wins']]],
+  ['keel.etcd overriding coreos.etcd2', 'coreos:\n  etcd2:\n    name: a\nkeel:\n  etcd:\n    name: b', [['warning', 'keel.etcd.name', 7, 11, 'overrides "a" from coreos.etcd2; keel: wins']]],
   // YAML itself
   ['yaml syntax error: unclosed flow list', 'hostname: [a', [['error', '', 3, 1, /^yaml syntax: /]]],
   ['yaml syntax error: tab indentation', 'users:\n\t- name: a', [['error', '', 3, 1, /^yaml syntax: tabs are not allowed as indentation/]]],
