@@ -11,6 +11,8 @@
  *     groups: s.list(s.string(), { expected: 'a list of group names' }),
  *     old_key: s.deprecated(s.any(), 'old_key is gone; ignoring it', { ignored: true }),
  *   }, { refine: (v, ctx) => ({ ...v }) });       // cross-key rules; returns the typed value
+ * refine's context reports at a key (`ctx.error(key, msg)`), deeper (`ctx.at(['specs', 2, 'name'],
+ * 'error', msg)`), and tells whether a key was written even if invalid (`ctx.given(key)`).
  * Kinds: string, integer, number, boolean, enum, list, object (fields and/or `additional` for
  * free maps; `keyPattern`), union (picked by node shape), custom (a scalar reader + its JSON
  * Schema), any. Keys: `-` and `_` are one key (canonical `_`) unless `normalizeKeys: false`.

@@ -6,9 +6,10 @@
  */
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { Problem, Severity } from '../problem.js';
-import { expectedOf, foundOf, foundValue, oneOfText, quote } from './describe.js';
+import { expectedOf, foundOf, quote } from './describe.js';
 import { nearMiss } from './near-miss.js';
-import type { CustomSchema, NumberSchema, ObjectSchema, Schema, StringSchema, UnionSchema } from './types.js';
+import { readScalar } from './scalars.js';
+import type { ObjectSchema, Schema, UnionSchema } from './types.js';
 
 export interface WalkOptions {
   /** Stop after visiting this many nodes (aliases expanded), a second guard besides maxAliasCount. */
@@ -21,8 +22,6 @@ export interface WalkResult<T = unknown> {
 }
 
 type MaybeNode = Node | null | undefined;
-
-const booleanWords: Record<string, boolean> = { true: true, false: false, yes: true, no: false, on: true, off: false, y: true, n: false };
 
 /** `a.b` / `a[1]`: the path of a key or an index under `path`. */
 export function childPath(path: string, key: string | number): string {
@@ -85,31 +84,12 @@ class Walker {
       case 'any':
         return node ? (node as { toJS(doc: Document, o: object): unknown }).toJS(this.doc, { maxAliasCount: 100 }) : null;
       case 'string':
-        return isScalar(node) ? this.string(schema, node.value, this.sourceOf(node), r) : mismatch();
       case 'integer':
       case 'number':
-        return isScalar(node) ? this.number(schema, node.value, r) : mismatch();
-      case 'boolean': {
-        if (!isScalar(node)) return mismatch();
-        if (typeof node.value === 'boolean') return node.value;
-        const word = typeof node.value === 'string' && Object.hasOwn(booleanWords, node.value.toLowerCase()) ? booleanWords[node.value.toLowerCase()] : undefined;
-        if (word !== undefined && schema.coerce !== 'never') {
-          if (schema.coerce !== 'silent') r.warn(`read ${foundValue(node.value)} as ${word}; expected true or false`);
-          return word;
-        }
-        return mismatch();
-      }
-      case 'enum': {
-        if (!isScalar(node)) return mismatch();
-        const v = node.value;
-        if (schema.values.includes(v as string)) return v;
-        const text = this.sourceOf(node).replace(/^["']|["']$/g, '');
-        if (typeof v !== 'string' && schema.values.includes(text)) return text;
-        const words = schema.values.filter((x): x is string => typeof x === 'string');
-        const guess = nearMiss(typeof v === 'string' ? v : text, words);
-        r.error(`expected ${oneOfText(schema.values)}, found ${quote(typeof v === 'string' ? v : text)}${guess !== undefined ? `; did you mean ${guess}?` : ''}`);
-        return undefined;
-      }
+      case 'boolean':
+      case 'enum':
+      case 'custom':
+        return isScalar(node) ? readScalar(schema, node.value, this.sourceOf(node), r) : mismatch();
       case 'list': {
         if (!isSeq(node)) {
           if (schema.acceptSingle && isScalar(node) && node.value !== null) {
@@ -132,8 +112,6 @@ class Walker {
         return isMap(node) ? this.object(schema, node, path) : mismatch();
       case 'union':
         return this.union(schema, node, at, path, fallback);
-      case 'custom':
-        return isScalar(node) ? this.custom(schema, node.value, this.sourceOf(node), r) : mismatch();
     }
   }
 
@@ -141,59 +119,6 @@ class Walker {
     const range = node.range;
     if (range && this.text) return this.text.slice(range[0], range[1]);
     return isScalar(node) ? String((node as { source?: string }).source ?? node.value) : '';
-  }
-
-  private string(schema: StringSchema, value: unknown, source: string, r: ReturnType<Walker['reporter']>): string | undefined {
-    let text: string;
-    if (typeof value === 'string') text = value;
-    else if ((typeof value === 'number' || typeof value === 'boolean') && schema.coerce !== 'never') {
-      text = source.trim();
-      if (schema.coerce !== 'silent') r.warn(`read ${foundValue(value)} as the string ${quote(text)}; expected ${expectedOf(schema)} (quote it to say so)`);
-    } else {
-      r.error(`expected ${expectedOf(schema)}, found ${foundValue(value)}`);
-      return undefined;
-    }
-    if (schema.minLength !== undefined && text.length < schema.minLength) {
-      r.error(schema.minLength === 1 ? `expected ${expectedOf(schema)}, found an empty string` : `expected at least ${schema.minLength} characters, found ${text.length}`);
-      return undefined;
-    }
-    if (schema.maxLength !== undefined && text.length > schema.maxLength) {
-      r.error(`expected at most ${schema.maxLength} characters, found ${text.length}`);
-      return undefined;
-    }
-    if (schema.pattern && !schema.pattern.test(text)) {
-      r.error(`expected ${expectedOf(schema)}, found ${quote(text)}`);
-      return undefined;
-    }
-    const problem = schema.check?.(text);
-    if (problem !== undefined) {
-      r.error(problem);
-      return undefined;
-    }
-    return text;
-  }
-
-  private number(schema: NumberSchema, value: unknown, r: ReturnType<Walker['reporter']>): number | undefined {
-    let n: number | undefined = typeof value === 'number' ? value : undefined;
-    if (typeof value === 'string' && schema.coerce !== 'never' && /^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$/.test(value)) {
-      n = Number(value);
-      if (schema.coerce !== 'silent') r.warn(`read the string ${quote(value)} as the number ${n}; expected ${expectedOf(schema)}`);
-    }
-    if (n === undefined || !Number.isFinite(n) || (schema.kind === 'integer' && !Number.isInteger(n))) {
-      r.error(`expected ${expectedOf(schema)}, found ${foundValue(value)}`);
-      return undefined;
-    }
-    if ((schema.minimum !== undefined && n < schema.minimum) || (schema.maximum !== undefined && n > schema.maximum)) {
-      r.error(`expected ${expectedOf(schema)}, found ${n}`);
-      return undefined;
-    }
-    return n;
-  }
-
-  private custom(schema: CustomSchema, value: unknown, source: string, r: ReturnType<Walker['reporter']>): unknown {
-    let failed = false;
-    const v = schema.read({ value, source }, { error: (m) => ((failed = true), r.error(m)), warn: r.warn });
-    return failed ? undefined : v;
   }
 
   private union(schema: UnionSchema, node: MaybeNode, at: MaybeNode, path: string, fallback: MaybeNode): unknown {
