@@ -50,7 +50,7 @@ export async function observeUnits(root: string, systemd: SystemdClient): Promis
     [...names].sort().map(async (name) => {
       const s = await systemd.unitState(unitNameOf(name));
       const known = s.loadState !== 'not-found' && s.loadState !== '';
-      return { name, fileText: files.get(name), activeState: known ? s.activeState : undefined, result: s.result, stale: s.needDaemonReload };
+      return { name, fileText: files.get(name), activeState: known ? s.activeState : undefined, result: s.result, stale: s.needDaemonReload, neverStarted: /^0*$/.test(s.invocationId) };
     }),
   );
 }

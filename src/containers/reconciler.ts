@@ -24,6 +24,8 @@ export interface ObservedUnit {
   result?: string;
   /** systemd's LoadState is `not-found` or it reports NeedDaemonReload: the file is not what systemd runs. */
   stale?: boolean;
+  /** Loaded but never run (no InvocationID): its first start was skipped (e.g. no image yet) or lost in a crash. */
+  neverStarted?: boolean;
 }
 
 export type Action =
@@ -124,7 +126,7 @@ export function reconcile(input: ReconcileInput): Plan {
     } else {
       if (o.stale || o.activeState === undefined) reload = true;
       // A unit file systemd has not loaded was written but never started (e.g. the supervisor died before its reload).
-      const reason = o.activeState === undefined ? 'new' : startReason(d.spec, o, input.firstPass);
+      const reason = o.activeState === undefined || (o.neverStarted && o.activeState === 'inactive') ? 'new' : startReason(d.spec, o, input.firstPass);
       if (reason) toStart.set(name, { kind: 'start', name, unit, reason });
       else unchanged.push(name);
     }

@@ -41,6 +41,7 @@ describe('reconcile', () => {
     ['on-failure:N: start-limit-hit is respected', [flaky], [], [on(flaky, 'failed', { result: 'start-limit-hit' })], true, []],
     ['on-failure: a failed unit is started', [flaky], [], [on(flaky, 'failed', { result: 'exit-code' })], false, ['image img', 'start flaky (failed)']],
     ['file written but never loaded: reload and start', [a], [], [on(a, undefined)], false, ['reload', 'image img', 'start a (new)']],
+    ['loaded but never started (its image was missing): started, whatever the policy', [once], [], [on(once, 'inactive', { neverStarted: true })], false, ['image img', 'start once (new)']],
     ['stale unit (NeedDaemonReload): reload only', [a], [], [on(a, 'active', { stale: true })], false, ['reload']],
     ['activating (auto-restart) is left to systemd and the backoff', [a], [], [on(a, 'activating')], true, []],
   ])('%s', (_title, want, invalid, observed, firstPass, expected) => {
