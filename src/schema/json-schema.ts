@@ -27,7 +27,7 @@ function convert(schema: Schema): JsonSchema {
         ...d,
         ...(schema.minLength !== undefined ? { minLength: schema.minLength } : {}),
         ...(schema.maxLength !== undefined ? { maxLength: schema.maxLength } : {}),
-        ...(schema.pattern ? { pattern: schema.pattern.source } : {}),
+        ...(schema.pattern ? { pattern: patternOf(schema.pattern) } : {}),
         ...(schema.format ? { format: schema.format } : {}),
       };
     case 'integer':
@@ -66,7 +66,7 @@ function convert(schema: Schema): JsonSchema {
         ...(required.length > 0 ? { required } : {}),
         ...(schema.additional
           ? schema.keyPattern
-            ? { patternProperties: { [schema.keyPattern.source]: convert(schema.additional) }, additionalProperties: false }
+            ? { patternProperties: { [patternOf(schema.keyPattern)]: convert(schema.additional) }, additionalProperties: false }
             : { additionalProperties: convert(schema.additional) }
           : { additionalProperties: false }),
       };
@@ -78,6 +78,42 @@ function convert(schema: Schema): JsonSchema {
     case 'any':
       return { ...d };
   }
+}
+
+/**
+ * A RegExp as a JSON Schema pattern. JSON Schema has no flags, so a case-insensitive pattern is
+ * spelt out: `a` becomes `[aA]`, and a class `[a-z]` becomes `[a-zA-Z]`.
+ */
+export function patternOf(re: RegExp): string {
+  if (!re.flags.includes('i')) return re.source;
+  const src = re.source;
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    if (c === '\\') {
+      out += c + (src[i + 1] ?? '');
+      i++;
+    } else if (inClass) {
+      if (c === ']') inClass = false;
+      else if (/[a-z]/i.test(c) && src[i + 1] === '-' && /[a-z]/i.test(src[i + 2] ?? '')) {
+        const end = src[i + 2]!;
+        out += `${c.toLowerCase()}-${end.toLowerCase()}${c.toUpperCase()}-${end.toUpperCase()}`;
+        i += 2;
+        continue;
+      } else if (/[a-z]/i.test(c)) {
+        out += c.toLowerCase() + c.toUpperCase();
+        continue;
+      }
+      out += c;
+    } else if (c === '[') {
+      inClass = true;
+      out += c;
+    } else if (/[a-z]/i.test(c) && !(i > 0 && src[i - 1] === '{')) {
+      out += `[${c.toLowerCase()}${c.toUpperCase()}]`;
+    } else out += c;
+  }
+  return out;
 }
 
 function fieldSchema(field: Field): JsonSchema {

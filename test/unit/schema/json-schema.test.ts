@@ -1,6 +1,7 @@
 // The JSON Schema emitted from a description, and the cloud-config one as a whole.
 import { describe, expect, test } from 'vitest';
 import { octalMode, s, toJsonSchema } from '../../../src/schema/index.js';
+import { patternOf } from '../../../src/schema/json-schema.js';
 import { cloudConfigJsonSchema } from '../../../src/cli/cloud-config-validate.js';
 
 describe('toJsonSchema', () => {
@@ -48,5 +49,20 @@ describe('toJsonSchema', () => {
     expect(Object.keys(j.properties.coreos!.properties!)).toEqual(expect.arrayContaining(['units', 'update', 'locksmith', 'etcd2', 'oem', 'fleet', 'flannel', 'etcd']));
     expect(Object.keys(j.properties.keel!.properties!)).toEqual(expect.arrayContaining(['update', 'lock', 'etcd', 'units', 'containers']));
     expect(JSON.parse(JSON.stringify(j))).toEqual(j);
+  });
+});
+
+describe('patternOf', () => {
+  test.each([
+    [/^ab$/, '^ab$'],
+    [/^ab$/i, '^[aA][bB]$'],
+    [/^[a-z0-9+.-]*:\/\/\S+$/i, '^[a-zA-Z0-9+.-]*:\\/\\/\\S+$'],
+    [/^(sun|mon)[a-z]* \d{2}$/i, '^([sS][uU][nN]|[mM][oO][nN])[a-zA-Z]* \\d{2}$'],
+    [/^[1-9]\d*[KMGT]?$/i, '^[1-9]\\d*[kKmMgGtT]?$'],
+  ])('%s', (re, want) => {
+    expect(patternOf(re)).toBe(want);
+    // The spelt-out pattern accepts exactly what the flagged one does, on a few probes.
+    for (const probe of ['ab', 'AB', 'Ab', 'http://x', 'HTTP://X', 'Sun 04', 'MONDAY 12', '512M', '2g', 'x y'])
+      expect(new RegExp(patternOf(re)).test(probe), probe).toBe(re.test(probe));
   });
 });
