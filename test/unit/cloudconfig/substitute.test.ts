@@ -18,8 +18,12 @@ describe('substituteMetadata', () => {
     ['empty value stays as written', '$public_ipv4', { ...none, publicIpv4: '' }, '$public_ipv4'],
     ['other variables untouched', 'echo $HOME ${USER} $private_ip', full, 'echo $HOME ${USER} $private_ip'],
     ['plain text match, as CoreOS', '$private_ipv4x', full, '10.0.0.5x'],
-    ['a value is not re-read', '$public_ipv4', { ...none, publicIpv4: '$private_ipv4' }, '$private_ipv4'],
+    ['a value that names a variable is not substituted (nor re-read)', '$public_ipv4', { ...none, publicIpv4: '$private_ipv4' }, '$public_ipv4'],
+    ['adjacent variables', '$public_ipv4$private_ipv4', full, '203.0.113.510.0.0.5'],
     ['no variables', 'hostname: a', full, 'hostname: a'],
+    ['a value that could change the YAML stays out', 'a: $public_ipv4', { ...none, publicIpv4: '1.2.3.4\nusers: [evil]' }, 'a: $public_ipv4'],
+    ['a value with quotes stays out', 'a: "$public_ipv4"', { ...none, publicIpv4: '1"; x' }, 'a: "$public_ipv4"'],
+    ['IPv6 with a zone index', '$private_ipv6', { ...none, privateIpv6: 'fe80::1%eth0' }, 'fe80::1%eth0'],
   ])('%s', (_n, text, metadata, want) => {
     expect(substituteMetadata(text, metadata)).toBe(want);
   });
