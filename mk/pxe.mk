@@ -1,6 +1,6 @@
 # Network install (issue 3): `make pxe` → build/pxe/ with the kernel (the image's), the
 # installer initramfs (keel's single executable + busybox + sgdisk, images/pxe/) and the
-# iPXE script. Serve build/pxe/ and build/keel.img (+ keel.img.json) over HTTP at
+# iPXE script, and keel.img.gz with the image manifest. Serve build/pxe/ over HTTP at
 # PXE_BASE_URL and boot.ipxe over TFTP; the script's defaults are set here.
 PXE_BASE_URL ?= http://10.0.2.2:8080
 PXE_DEVICE ?= /dev/vda
@@ -9,7 +9,17 @@ PXE_CLOUD_CONFIG_URL ?= $${base-url}/user-data
 
 .PHONY: pxe pxe-clean
 
-pxe: $(BUILD)/pxe/vmlinuz $(BUILD)/pxe/initramfs.img $(BUILD)/pxe/boot.ipxe
+pxe: $(BUILD)/pxe/vmlinuz $(BUILD)/pxe/initramfs.img $(BUILD)/pxe/boot.ipxe $(BUILD)/pxe/keel.img.gz $(BUILD)/pxe/keel.img.json
+
+# The disk image gzip'd for the network (about a tenth of the bytes: most of it is empty
+# slot and state space); the installer inflates it and verifies the raw image's manifest.
+$(BUILD)/pxe/keel.img.gz: $(BUILD)/keel.img
+	@mkdir -p $(@D)
+	nice gzip -1 -c $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/pxe/keel.img.json: $(BUILD)/keel.img.json
+	@mkdir -p $(@D)
+	cp $< $@
 
 $(BUILD)/pxe/vmlinuz: $(BUILD)/vmlinuz
 	@mkdir -p $(@D)

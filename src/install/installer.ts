@@ -6,6 +6,8 @@
  * has its partition tables wiped, so a half-good disk never boots.
  */
 import { open, type FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { execa } from 'execa';
 import { validateCloudConfig } from '../cloudconfig/validate.js';
 import { KeelError } from '../errors.js';
@@ -13,7 +15,7 @@ import type { Logger } from '../log.js';
 import { formatProblem, hasErrors } from '../problem.js';
 import { findDeviceUsers, type TargetDevice } from './device-users.js';
 import { addSeedPartition, fixBackupHeader, readGpt, verifyGpt } from './gpt.js';
-import { manifestCandidates, parseDiskManifest, type DiskManifest } from './manifest.js';
+import { isGzipped, manifestCandidates, parseDiskManifest, type DiskManifest } from './manifest.js';
 import type { ProgressState } from './progress.js';
 import { buildSeedImage, installInstanceId, maxUserDataBytes, seedMetaData } from './seed-partition.js';
 import { isUrl, openSource, readSmall } from './source.js';
@@ -110,6 +112,20 @@ async function wipeTables(fh: FileHandle, imageBytes: number, deviceBytes: numbe
   await fh.sync();
 }
 
+/**
+ * The image as a stream of its raw bytes: a `.gz` reference is inflated on the way (most
+ * of an image is empty space: the transfer shrinks about tenfold), and then its size is
+ * only known once streamed.
+ */
+async function openImage(ref: string): Promise<{ stream: Readable; size?: number }> {
+  const src = await openSource(ref);
+  if (!isGzipped(ref)) return src;
+  const gunzip = createGunzip({ chunkSize: 1 << 20 });
+  src.stream.on('error', (error) => gunzip.destroy(error));
+  gunzip.on('error', () => src.stream.destroy());
+  return { stream: src.stream.pipe(gunzip) };
+}
+
 /** Zeroes the first `bytes` of a block device with blkdiscard -z; false if it cannot. */
 async function zeroRange(device: string, bytes: number, log: Logger): Promise<boolean> {
   const r = await execa('blkdiscard', ['-z', '-o', '0', '-l', String(bytes), device], { reject: false });
@@ -129,15 +145,18 @@ export async function install(opts: InstallOptions, env: InstallEnv): Promise<In
 
   // A local image is checked before the disk is touched; a URL can only be checked as it streams.
   if (!isUrl(opts.image)) {
-    const src = await openSource(opts.image);
-    if (src.size !== manifest.size) throw new KeelError('verification', `${opts.image} is ${src.size} bytes, its manifest says ${manifest.size}; refusing to install`);
+    const src = await openImage(opts.image);
+    if (src.size !== undefined && src.size !== manifest.size) throw new KeelError('verification', `${opts.image} is ${src.size} bytes, its manifest says ${manifest.size}; refusing to install`);
     const v0 = env.now();
-    const local = await hashStream(src.stream, (bytes) => env.progress('verify', { bytes, total: manifest.size, elapsedMs: env.now() - v0 }));
+    const local = await hashStream(src.stream, (bytes) => env.progress('verify', { bytes, total: manifest.size, elapsedMs: env.now() - v0 })).catch((error: unknown) => {
+      throw error instanceof KeelError ? error : new KeelError('verification', `${opts.image}: ${(error as Error).message}; refusing to install`, { cause: error });
+    });
+    if (local.bytes !== manifest.size) throw new KeelError('verification', `${opts.image} holds ${local.bytes} bytes, its manifest says ${manifest.size}; refusing to install`);
     if (local.sha256 !== manifest.sha256) throw new KeelError('verification', `${opts.image} has SHA-256 ${local.sha256}, its manifest says ${manifest.sha256}; refusing to install`);
     log.info(`image verified: sha256 ${local.sha256}`);
   }
 
-  const src = await openSource(opts.image);
+  const src = await openImage(opts.image);
   if (src.size !== undefined && src.size !== manifest.size)
     throw new KeelError('verification', `${opts.image} is ${src.size} bytes, its manifest says ${manifest.size}; refusing to install`);
   // Zeroing the range first (cheap where the disk supports write-zeroes or discard) lets
@@ -149,7 +168,8 @@ export async function install(opts: InstallOptions, env: InstallEnv): Promise<In
     const w0 = env.now();
     const written = await writeStream(src.stream, fh, manifest.size, (bytes) => env.progress('write', { bytes, total: manifest.size, elapsedMs: env.now() - w0 }), zeroed).catch(async (error: unknown) => {
       await wipeTables(fh, manifest.size, target.sizeBytes);
-      throw error;
+      if (error instanceof KeelError) throw error;
+      throw new KeelError('io', `${opts.image}: ${(error as Error).message}; the partition tables on ${target.path} were wiped`, { cause: error });
     });
     const writeMs = env.now() - w0;
     if (written.bytes !== manifest.size || written.sha256 !== manifest.sha256) {

@@ -14,9 +14,18 @@ export interface DiskManifest {
   partitions: string[];
 }
 
-/** Where a manifest may sit beside an image reference (file path or URL), in order of preference. */
+/**
+ * Where a manifest may sit beside an image reference (file path or URL), in order of
+ * preference. A gzip'd image (`keel.img.gz`) is described by the raw image's manifest.
+ */
 export function manifestCandidates(imageRef: string): string[] {
-  return [`${imageRef}.json`, `${imageRef}.manifest.json`];
+  const raw = imageRef.replace(/\.gz$/, '');
+  return [`${raw}.json`, `${raw}.manifest.json`];
+}
+
+/** Whether the reference names a gzip'd image, inflated while streaming. */
+export function isGzipped(imageRef: string): boolean {
+  return /\.gz$/.test(imageRef);
 }
 
 /** Parses and checks a `keel-disk-image` manifest; `source` names it in errors. */

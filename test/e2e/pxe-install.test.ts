@@ -14,8 +14,8 @@ import { testSshKey } from '../harness/ssh.js';
 const files: Record<string, string> = {
   '/vmlinuz': 'build/pxe/vmlinuz',
   '/initramfs.img': 'build/pxe/initramfs.img',
-  '/keel.img': 'build/keel.img',
-  '/keel.img.json': 'build/keel.img.json',
+  '/keel.img.gz': 'build/pxe/keel.img.gz',
+  '/keel.img.json': 'build/pxe/keel.img.json',
 };
 let server: Server;
 let port = 0;
@@ -74,7 +74,7 @@ test('a blank machine installs keel from the network, boots it from disk and app
       const done = await vm.waitFor(/keel-pxe: \[[\d.]+\] install complete|install failed/, { timeoutMs: 900_000 });
       expect(done.line.text).toMatch(/install complete/);
       await vm.waitExit({ timeoutMs: 120_000 });
-      expect(served).toEqual(expect.arrayContaining(['/vmlinuz', '/initramfs.img', '/keel.img.json', '/keel.img', '/user-data']));
+      expect(served).toEqual(expect.arrayContaining(['/vmlinuz', '/initramfs.img', '/keel.img.json', '/keel.img.gz', '/user-data']));
 
       // The installed disk, under UEFI: systemd-boot, keel's initramfs, first boot.
       await vm.restart({ boot: { kind: 'uefi' } });

@@ -69,6 +69,7 @@ beforeAll(async () => {
   await makeImage(image);
   manifestFor(image);
   writeFileSync(join(dir, 'user-data'), cloudConfig);
+  execaSync('gzip', ['-1', '-k', image]);
   const corrupt = join(dir, 'corrupt.img');
   writeFileSync(corrupt, readFileSync(image));
   writeFileSync(`${corrupt}.json`, readFileSync(`${image}.json`, 'utf8'));
@@ -161,11 +162,34 @@ test('every block is right on a device that held data before', async () => {
   expect(readAt(dev, 17 * mib, 8 * mib).equals(Buffer.alloc(8 * mib))).toBe(true);
 });
 
+test.each([
+  { name: 'a local file', ref: () => `${image}.gz` },
+  { name: 'http', ref: () => `${baseUrl}/keel.img.gz` },
+])('installs a gzip image from $name, verified against the raw image manifest', async ({ ref }) => {
+  const dev = loop(64, 'disk-gz');
+  const r = await keelInstall(['--device', dev, '--image', ref(), '--cloud-config', join(dir, 'user-data'), '--json']);
+  expect(r.exitCode).toBe(0);
+  expect(JSON.parse(String(r.stdout))).toMatchObject({ bytes: 36 * mib, sha256: JSON.parse(readFileSync(`${image}.json`, 'utf8')).image.sha256 });
+  checkInstalled(dev, 64);
+});
+
+test('a truncated gzip image is refused and leaves no partition table', async () => {
+  const gz = readFileSync(`${image}.gz`);
+  writeFileSync(join(dir, 'cut.img.gz'), gz.subarray(0, gz.length - 100));
+  writeFileSync(join(dir, 'cut.img.json'), readFileSync(`${image}.json`));
+  const dev = loop(64, 'disk-cut');
+  const r = await keelInstall(['--device', dev, '--image', join(dir, 'cut.img.gz')]);
+  expect(r.exitCode).toBe(1);
+  expect(r.stderr).toMatch(/cut\.img\.gz/);
+  expect(readAt(dev, 512, 8).toString('latin1')).not.toBe('EFI PART');
+});
+
 test('refuses a mounted device and leaves it as it was', async () => {
   const dev = loop(64, 'disk-mounted');
   await execa('mkfs.ext4', ['-q', dev]);
   const mnt = mkdtempSync(join(dir, 'mnt-'));
-  await execa('mount', [dev, mnt]);
+  // Read-only, so the kernel itself does not write to the device while the test compares it.
+  await execa('mount', ['-o', 'ro,noload', dev, mnt]);
   mounts.push(mnt);
   const before = sha(readAt(dev, 0, 2 * mib));
   const r = await keelInstall(['--device', dev, '--image', image]);
