@@ -45,12 +45,16 @@ export const validateCommand: Command = {
   usage: 'FILE…',
   minPositionals: 1,
   json: true,
-  options: { verbose: { type: 'boolean', short: 'v', description: 'say on stderr when a file is a script or empty (nothing to check)' } },
+  options: {
+    verbose: { type: 'boolean', short: 'v', description: 'say on stderr when a file is a script or empty (nothing to check)' },
+    strict: { type: 'boolean', description: 'exit 1 on warnings too (for CI that wants clean configs)' },
+  },
   details: [
     "Each FILE is user-data as a datasource would give it: '#cloud-config' YAML (gzip allowed), a '#!' script",
     "or empty ('-' reads stdin). Problems print as FILE:LINE:COL: error|warning: PATH: message; --json prints",
     'one array [{file, severity, line, column, path, message}] for all files.',
-    'Exit 0 when there is no error (warnings allowed), 1 when any file has an error or cannot be read, 2 on usage errors.',
+    'Exit 0 when there is no error (warnings allowed; --strict: no warning either), 1 when any file has an error or',
+    'cannot be read, 2 on usage errors.',
   ].join('\n'),
   async run(ctx: CommandContext): Promise<number> {
     const all: FileProblem[] = [];
@@ -67,7 +71,7 @@ export const validateCommand: Command = {
       }
       const { kind, problems } = userDataProblems(bytes);
       if (ctx.values.verbose === true && (kind === 'script' || kind === 'empty')) ctx.stderr.write(`${name}: ${kind === 'script' ? 'a #! script' : 'empty user-data'}; nothing to validate\n`);
-      if (hasErrors(problems)) failed = true;
+      if (hasErrors(problems) || (ctx.values.strict === true && problems.length > 0)) failed = true;
       for (const p of problems) all.push({ file: name, ...p });
     }
     if (ctx.json)

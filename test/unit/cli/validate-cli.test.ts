@@ -37,6 +37,11 @@ describe('keel cloud-config validate', () => {
     ]);
   });
 
+  test('--strict: warnings exit 1 too; a clean file still exits 0', () => {
+    expect(keel(['cloud-config', 'validate', '--strict', f('warnings.yaml')]).code).toBe(1);
+    expect(keel(['cloud-config', 'validate', '--strict', f('valid.yaml')]).code).toBe(0);
+  });
+
   test('errors: exit 1, every problem located, deep list paths included', () => {
     const r = keel(['cloud-config', 'validate', f('errors.yaml')]);
     expect(r.code).toBe(1);
