@@ -115,11 +115,12 @@ beforeAll(async () => {
   );
   await mkdir(join(tree, 'etc/keel'), { recursive: true });
   await writeFile(join(tree, 'etc/keel/lock.conf'), `ENDPOINTS=http://${gateway}:${etcdPort}\n`);
-  // Under TCG on a loaded machine DHCP can take longer than wait-online's 2 minutes, and a
-  // failed wait-online fails the health gate (no failed units): give it the time a slow boot needs.
+  // Under TCG on a loaded machine DHCP can take longer than the image's wait-online limit
+  // (20 s), and a failed wait-online fails the health gate (no failed units): in this test
+  // wait as long as a slow boot needs and never fail (sorts after the image's drop-in).
   const waitOnline = join(tree, 'etc/systemd/system/systemd-networkd-wait-online.service.d');
   await mkdir(waitOnline, { recursive: true });
-  await writeFile(join(waitOnline, '50-e2e-slow.conf'), '[Service]\nExecStart=\nExecStart=/lib/systemd/systemd-networkd-wait-online --timeout=900\n');
+  await writeFile(join(waitOnline, 'zz-e2e-slow.conf'), '[Service]\nExecStart=\nExecStart=-/lib/systemd/systemd-networkd-wait-online --any --timeout=900\n');
   await mkdir(join(tree, 'root/.ssh'), { recursive: true, mode: 0o700 });
   await writeFile(join(tree, 'root/.ssh/authorized_keys'), `${testSshKey().publicKey}\n`, { mode: 0o600 });
   const slots: Record<string, string> = {};
