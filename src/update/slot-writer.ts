@@ -54,6 +54,8 @@ export async function writeSlot(w: SlotWrite): Promise<SlotWriteResult> {
       hash = createHash('sha256');
       offset = opened.offset;
     }
+    // A file target holds exactly the image: drop whatever an older attempt left past the resume point.
+    if (!isBlock) await handle.truncate(offset);
     const resumedFrom = offset;
     const base: ProgressRecord = { version: w.version, phase: 'partial', target: w.target, length: file.length, sha256: file.sha256, written: offset, updatedAt: '' };
     if (w.slot) base.slot = w.slot;

@@ -38,6 +38,17 @@ describe('keel update install: verification', () => {
     expect(await readdir(join(work, 'state'))).toContain('2.0.0.pending');
   });
 
+  test('a stale, longer partial file from an older attempt does not leak into the result', async () => {
+    const work = await tempDir();
+    const key = makeKey();
+    const repo = join(work, 'repo');
+    const image = await publish(repo, work, key.signer, '1.0.0');
+    const { target, run } = await attempt(repo, key.publicPem, work);
+    await writeFile(`${target}.keel-partial`, Buffer.alloc(1 << 20, 7));
+    await run();
+    expect(Buffer.compare(await readFile(target), image)).toBe(0);
+  });
+
   test.each([
     ['a tampered payload', async (repo: string) => flipByte(join(repo, 'targets/stable/1.0.0/root.img')), /does not match the signed|tampered/],
     ['a truncated payload', async (repo: string) => truncate(join(repo, 'targets/stable/1.0.0/root.img')), /ended after .* bytes \(truncated/],
