@@ -57,6 +57,8 @@ export interface LockStore {
 export class MemoryLockStore implements LockStore {
   private data = new Map<string, { value: string; version: number; modRevision: number; createRevision: number }>();
   private revision = 1;
+  /** Revision at which each deleted key went, so a wait that starts late still sees the deletion. */
+  private tombstones = new Map<string, number>();
   private waiters = new Set<{ key: string; wake: () => void }>();
   readonly requestCounts = { get: 0, list: 0, commit: 0, watch: 0, queue: 0 };
   /** Every committed change, in order, for assertions. */
@@ -104,6 +106,7 @@ export class MemoryLockStore implements LockStore {
 
   private deleteKey(key: string): void {
     if (!this.data.delete(key)) return;
+    this.tombstones.set(key, this.revision);
     for (const w of [...this.waiters]) if (w.key === key) w.wake();
   }
 
@@ -141,7 +144,7 @@ export class MemoryLockStore implements LockStore {
       const entry = this.data.get(key);
       return { value: entry?.value, version: entry?.version ?? 0, revision: this.revision };
     };
-    if ((this.data.get(key)?.modRevision ?? 0) > revision) return now();
+    if (Math.max(this.data.get(key)?.modRevision ?? 0, this.data.has(key) ? 0 : (this.tombstones.get(key) ?? 0)) > revision) return now();
     let timedOut = false;
     await new Promise<void>((resolve, reject) => {
       const waiter = {

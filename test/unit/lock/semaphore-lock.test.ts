@@ -108,3 +108,44 @@ describe('semaphore lock', () => {
     await expect(lock.acquire('a')).rejects.toThrow(/refusing to change it/);
   });
 });
+
+describe('wait queue', () => {
+  test('30 waiters on 3 slots: all get through in about queue order, never more than 3 holders, few requests per hand-off', async () => {
+    const store = new MemoryLockStore();
+    const lock = (id: string) => new SemaphoreLock({ store, group: 'q', random: () => 0 });
+    await lock('setup').setMax(3);
+    let holding = 0;
+    let max = 0;
+    const order: number[] = [];
+    const before = Object.values(store.requestCounts).reduce((a, b) => a + b, 0);
+    await Promise.all(
+      Array.from({ length: 30 }, async (_, i) => {
+        await new Promise((r) => setTimeout(r, i)); // arrive in order
+        const l = lock(`n${i}`);
+        await l.acquire(`n${i}`);
+        holding++;
+        max = Math.max(max, holding);
+        order.push(i);
+        await new Promise((r) => setTimeout(r, 5));
+        holding--;
+        await l.release(`n${i}`);
+      }),
+    );
+    const requests = Object.values(store.requestCounts).reduce((a, b) => a + b, 0) - before;
+    expect(max).toBe(3);
+    expect(order).toHaveLength(30);
+    // queue order up to the slot count: nobody overtakes by more than the 3 heads
+    order.forEach((id, position) => expect(Math.abs(id - position)).toBeLessThanOrEqual(3));
+    expect(requests / 30).toBeLessThan(15);
+    expect((await lock('x').status()).holders).toEqual([]);
+    expect(await store.queue('com.coreos.airlock/groups/q/v1/keel-waiters/', 100)).toMatchObject({ keys: [] });
+  });
+
+  test('an aborted waiter leaves the queue', async () => {
+    const store = new MemoryLockStore();
+    const l = new SemaphoreLock({ store, group: 'q' });
+    await l.acquire('a');
+    await expect(l.acquire('b', { signal: AbortSignal.timeout(20) })).rejects.toMatchObject({ kind: 'unavailable' });
+    expect((await store.queue('com.coreos.airlock/groups/q/v1/keel-waiters/', 10)).keys).toEqual([]);
+  });
+});
