@@ -12,7 +12,18 @@ import { containersSchema } from './containers-schema.js';
 import { accountName, absolutePath, hostname, nonEmpty, text, timezone } from './schema-fields.js';
 import { coreosLocksmithSchema, coreosUpdateSchema, etcdSchema, keelLockSchema, keelUpdateSchema } from './settings-schema.js';
 
-const sshKeys = s.list(s.string({ minLength: 1, expected: 'an ssh public key' }), { expected: 'a list of ssh public keys' });
+/** `[options ]type base64[ comment]` as in authorized_keys; anything else is kept but warned about. */
+const sshKeyShape = /(^|\s)(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)\s+[A-Za-z0-9+/]+={0,3}(\s|$)/;
+const sshKey = s.custom({
+  expected: 'an ssh public key',
+  jsonSchema: { type: 'string', minLength: 1 },
+  read({ value }, r) {
+    if (typeof value !== 'string' || value.trim() === '') return r.error(`expected an ssh public key, found ${typeof value === 'string' ? 'an empty string' : JSON.stringify(value)}`);
+    if (!sshKeyShape.test(value)) r.warn('this does not look like an ssh public key (type, then base64, then an optional comment); it is installed as given');
+    return value.trim();
+  },
+});
+const sshKeys = s.list(sshKey, { expected: 'a list of ssh public keys' });
 
 /** cloud-init's `sudo`: one rule, a list of rules, or false for none. */
 const sudo = s.union([s.string({ minLength: 1, coerce: 'never' }), s.list(s.string({ minLength: 1 }), { expected: 'a list of sudoers rules' }), s.enum([false])], {
