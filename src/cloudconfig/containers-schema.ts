@@ -126,6 +126,24 @@ const health = s.object(
 
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** `- NAME=VALUE` entries, as the spec files also accept; read into the same mapping. */
+const envList = s.list(
+  s.custom({
+    expected: 'NAME=VALUE',
+    jsonSchema: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*=' },
+    read({ value }, r) {
+      const m = typeof value === 'string' ? /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(value) : null;
+      return m ? [m[1]!, m[2]!] : r.error(`expected NAME=VALUE with a variable name of letters, digits and _, found ${JSON.stringify(value)}`);
+    },
+  }),
+);
+
+/** The environment as a mapping, from either form. */
+function environmentOf(v: unknown): Record<string, string> {
+  if (v === undefined) return {};
+  return Array.isArray(v) ? Object.fromEntries(v as [string, string][]) : (v as Record<string, string>);
+}
+
 /** One container spec. */
 export const containerSpecSchema = s.object(
   {
@@ -133,7 +151,9 @@ export const containerSpecSchema = s.object(
     image: s.required(nonEmpty),
     command: commandWords,
     args: s.list(text),
-    environment: s.map(text, { normalizeKeys: false, keyPattern: envName, keyPatternText: 'an environment variable name' }),
+    environment: s.union([s.map(text, { normalizeKeys: false, keyPattern: envName, keyPatternText: 'an environment variable name' }), envList], {
+      expected: 'a mapping of variables to values or a list of NAME=VALUE',
+    }),
     environment_files: s.list(absolutePath),
     ports: s.list(s.union([portString, portObject], { expected: portText + ' or a mapping' })),
     volumes: s.list(s.union([volumeString, volumeObject], { expected: volumeText + ' or a mapping' })),
@@ -164,7 +184,7 @@ export const containerSpecSchema = s.object(
         image: v.image as string,
         ...(v.command !== undefined ? { command: toArgv(v.command) } : {}),
         args: (v.args as string[] | undefined) ?? [],
-        environment: (v.environment as Record<string, string> | undefined) ?? {},
+        environment: environmentOf(v.environment),
         environmentFiles: (v.environment_files as string[] | undefined) ?? [],
         ports: (v.ports as PublishedPort[] | undefined) ?? [],
         volumes: (v.volumes as VolumeMount[] | undefined) ?? [],

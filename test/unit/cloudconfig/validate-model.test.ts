@@ -332,6 +332,11 @@ describe('valid cloud-config → model', () => {
     });
   });
 
+  test('environment as a list of NAME=VALUE', () => {
+    const c = modelOf('keel:\n  containers:\n    specs:\n      - name: a\n        image: x\n        environment: [A=1, "B=x=y", C=]');
+    expect(c.containers.specs[0]!.environment).toEqual({ A: '1', B: 'x=y', C: '' });
+  });
+
   test('restart: no (also YAML false) and always', () => {
     const c = modelOf('keel:\n  containers:\n    specs:\n      - {name: a, image: x, restart: "no"}\n      - {name: b, image: x, restart: false}\n      - {name: c, image: x, restart: always}');
     expect(c.containers.specs.map((s) => s.restart)).toEqual(['no', 'no', 'always']);
