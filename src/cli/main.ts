@@ -1,14 +1,25 @@
 import { KeelError, exitCodeOf } from '../errors.js';
 import { type Command, type CommandGroup, commandHelp, groupHelp, isGroup, parseCommandArgs } from './command.js';
-import { cloudConfigCommands } from './cloud-config.js';
-import { updateCommands } from './update.js';
-import { lockCommands } from './lock.js';
-import { containersCommands } from './containers.js';
-import { installCommand } from './install.js';
 import { version } from '../version.js';
 
-/** Every top-level word of `keel`, in the order --help lists them. */
-const entries: (Command | CommandGroup)[] = [cloudConfigCommands, updateCommands, lockCommands, containersCommands, installCommand];
+/**
+ * Every top-level word of `keel`, in the order --help lists them. Each group is loaded only
+ * when it is called: etcd's gRPC stack costs ~150 ms of start-up that `cloud-config validate`
+ * (and first boot under TCG, where node start-up is seconds) should not pay.
+ */
+interface Entry {
+  name: string;
+  summary: string;
+  load(): Promise<Command | CommandGroup>;
+}
+
+const entries: Entry[] = [
+  { name: 'cloud-config', summary: 'validate, plan and apply a cloud-config', load: async () => (await import('./cloud-config.js')).cloudConfigCommands },
+  { name: 'update', summary: 'atomic A/B updates: status, check, apply, rollback, install, publish, agent', load: async () => (await import('./update.js')).updateCommands },
+  { name: 'lock', summary: 'reboot coordination: an etcd semaphore and a FleetLock server', load: async () => (await import('./lock.js')).lockCommands },
+  { name: 'containers', summary: 'containers run as systemd units: list, status, logs, restart, apply, render, supervise', load: async () => (await import('./containers.js')).containersCommands },
+  { name: 'install', summary: 'write a keel disk image to a device, with a cloud-config for first boot', load: async () => (await import('./install.js')).installCommand },
+];
 
 function topHelp(): string {
   const lines = ['usage: keel [--version] [--help] COMMAND [options]', '', 'keel: a container host that configures itself from cloud-config, runs containers under systemd and updates itself atomically.', '', 'commands:'];
@@ -38,8 +49,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`keel ${version}\n`);
       return 0;
     }
-    const entry = entries.find((e) => e.name === word);
-    if (!entry) throw new KeelError('usage', `unknown command '${word}'; run 'keel --help'`);
+    const found = entries.find((e) => e.name === word);
+    if (!found) throw new KeelError('usage', `unknown command '${word}'; run 'keel --help'`);
+    const entry = await found.load();
     if (!isGroup(entry)) return await runCommand('keel', entry, rest);
     const [sub, ...args] = rest;
     if (sub === undefined || sub === '--help' || sub === '-h') {
