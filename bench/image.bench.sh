@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # keel's image beside a plain Debian + cloud-init image made from the same Debian 12
-# packages (images/packages.txt, plus cloud-init and initramfs-tools for the reference):
+# packages (images/packages.txt, plus cloud-init, initramfs-tools and python3-cffi-backend,
+# a virtual dependency debootstrap cannot resolve by itself, for the reference):
 #   1. image build time, clean (from the cached debootstrap base) and incremental (a new
 #      keel executable), in a private build dir so the tree's build/ is left alone;
 #   2. the compressed OS size: keel's slot (erofs lz4hc) beside the reference root tree
@@ -38,7 +39,7 @@ keel_clean=$(secs "$t0" "$t1") keel_incr=$(secs "$t1" "$t2")
 keel_slot=$(stat -c %s "$kb/slot-a.img")
 
 # --- reference: debootstrap (cached), then a plain ext4 disk with cloud-init
-pkgs=$( (sed 's/#.*//' images/packages.txt; echo cloud-init initramfs-tools) | tr -s ' \n' '\n' | grep -v '^$' | sort -u | paste -sd, -)
+pkgs=$( (sed 's/#.*//' images/packages.txt; echo cloud-init initramfs-tools python3-cffi-backend) | tr -s ' \n' '\n' | grep -v '^$' | sort -u | paste -sd, -)
 key=$(echo "$pkgs" | sha256sum | cut -c1-16)
 rbase=$bench/ref-base-$key
 if [ ! -f "$rbase/.complete" ]; then

@@ -55,6 +55,11 @@ copy_with_libs "$(command -v sgdisk)" /usr/sbin/sgdisk
 copy_with_libs "$(command -v mkfs.vfat)" /usr/sbin/mkfs.vfat
 copy_with_libs "$(command -v mcopy)" /usr/bin/mcopy
 copy_with_libs "$(command -v blkdiscard)" /usr/sbin/blkdiscard
+# mtools converts file names through iconv: glibc's gconv table and the DOS code page.
+gconv=$(dirname "$(ldd "$(command -v mcopy)" | awk '/libc.so/ { print $3 }')")/gconv
+mkdir -p "$t$gconv"
+cp -a "$gconv"/gconv-modules "$gconv"/gconv-modules.cache "$gconv"/IBM850.so "$gconv"/IBM437.so "$t$gconv/"
+[ -d "$gconv/gconv-modules.d" ] && cp -a "$gconv/gconv-modules.d" "$t$gconv/"
 mkdir -p "$(dirname "$out")"
 (cd "$t" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --reproducible --quiet) | nice zstd -q -10 -T0 > "$out.tmp"
 mv "$out.tmp" "$out"

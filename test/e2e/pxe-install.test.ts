@@ -71,7 +71,7 @@ test('a blank machine installs keel from the network, boots it from disk and app
     async (vm) => {
       await vm.waitFor(/keel-pxe: .* start: .*keel\.install\.image=http:\/\/10\.0\.2\.2/, { timeoutMs: 300_000 });
       await vm.waitFor(/keel-pxe: .* network: /, { timeoutMs: 120_000 });
-      const done = await vm.waitFor(/keel-pxe: \[[\d.]+\] install complete|install failed/, { timeoutMs: 900_000 });
+      const done = await vm.waitFor(/keel-pxe: \[[\d.]+\] install complete|install failed/, { timeoutMs: 1_200_000 });
       expect(done.line.text).toMatch(/install complete/);
       await vm.waitExit({ timeoutMs: 120_000 });
       expect(served).toEqual(expect.arrayContaining(['/vmlinuz', '/initramfs.img', '/keel.img.json', '/keel.img.gz', '/user-data']));
@@ -87,4 +87,5 @@ test('a blank machine installs keel from the network, boots it from disk and app
       expect(parts).toMatch(/vda5/);
     },
   );
-});
+  // Generous: TCG on a shared 2-core machine; the installer inflates and hashes 2.3 GB.
+}, 2_400_000);
