@@ -106,14 +106,18 @@ async function fleet(etcd: EtcdCluster, mode: 'watch' | 'poll'): Promise<void> {
   await Promise.all(children.map((c) => new Promise((r) => c.once('message', r)))); // ready
   let maxHolders = 0;
   let sampling = true;
+  const t0 = performance.now();
   const sampler = (async () => {
     while (sampling) {
       const v = await setup.get(`com.coreos.airlock/groups/${group}/v1/semaphore`).catch(() => undefined);
       if (v?.value) maxHolders = Math.max(maxHolders, (JSON.parse(v.value) as { holders: string[] }).holders.length);
+      if (process.env.LOCK_BENCH_DEBUG && Math.random() < 0.01) {
+        const q = await setup.client.getAll().prefix(`com.coreos.airlock/groups/${group}/v1/keel-waiters/`).count().catch(() => undefined);
+        console.error(`[${((performance.now() - t0) / 1000).toFixed(1)} s] holders ${v?.value} queue ${q}`);
+      }
       await sleep(20);
     }
   })();
-  const t0 = performance.now();
   const results = await Promise.all(
     children.map(
       (c) =>
@@ -185,8 +189,10 @@ async function main(): Promise<void> {
   const etcd = await startEtcd({ members: 3 });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void etcd.stop().finally(() => process.exit(130)));
   try {
-    await handOff(etcd);
-    await leaderKill(etcd);
+    if (!process.env.LOCK_BENCH_ONLY_FLEET) {
+      await handOff(etcd);
+      await leaderKill(etcd);
+    }
     await fleet(etcd, 'watch');
     await fleet(etcd, 'poll');
   } finally {

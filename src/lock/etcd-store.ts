@@ -7,7 +7,7 @@
  * it costs one election (~0.35 s with the test timings).
  */
 import { readFileSync } from 'node:fs';
-import { Etcd3, isRecoverableError, type IOptions, type Lease, type Watcher } from 'etcd3';
+import { Etcd3, SortOrder, SortTarget, isRecoverableError, type IOptions, type Lease, type Watcher } from 'etcd3';
 import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry, type IBackoff } from 'cockatiel';
 import { KeelError } from '../errors.js';
 import type { CompareAndSwap, LockStore, VersionedValue } from './lock-store.js';
@@ -97,8 +97,11 @@ export class EtcdLockStore implements LockStore {
   /** One lease per client for its waiter keys, kept alive by etcd3; replaced if lost. */
   private lease: Lease | undefined;
 
+  private readonly callTimeoutMs: number;
+
   constructor(connection: EtcdConnection) {
     this.client = new Etcd3(etcdOptions(connection));
+    this.callTimeoutMs = connection.callTimeoutMs ?? 1500;
   }
 
   async get(key: string): Promise<VersionedValue> {
@@ -215,7 +218,7 @@ export class EtcdLockStore implements LockStore {
     });
   }
 
-  async register(key: string, value: string): Promise<void> {
+  async register(key: string, value: string): Promise<number> {
     this.requestCounts.commit++;
     try {
       if (!this.lease) {
@@ -227,17 +230,25 @@ export class EtcdLockStore implements LockStore {
       }
       const lease = this.lease;
       // Create only: an existing key keeps its create revision, so its place in the queue.
-      await this.client.if(key, 'Create', '==', 0).then(lease.put(key).value(value)).commit();
+      const res = await this.client.if(key, 'Create', '==', 0).then(lease.put(key).value(value)).else(this.client.get(key)).commit();
+      if (res.succeeded) return Number(res.header.revision);
+      return Number(res.responses[0]?.response_range?.kvs?.[0]?.create_revision ?? res.header.revision);
     } catch (error) {
       this.lease = undefined;
       throw etcdError(error, `registering ${key}`);
     }
   }
 
-  async queue(prefix: string, limit: number): Promise<{ keys: string[]; revision: number }> {
+  async ahead(prefix: string, createRevision: number, limit: number): Promise<{ keys: string[]; revision: number }> {
     this.requestCounts.queue++;
+    const start = Buffer.from(prefix);
+    const end = Buffer.from(prefix);
+    end[end.length - 1]!++;
     try {
-      const res = await this.client.getAll().prefix(prefix).sort('Create', 'Ascend').limit(limit).exec();
+      const res = await this.client.kv.range(
+        { key: start, range_end: end, sort_target: SortTarget.Create, sort_order: SortOrder.Descend, limit, max_create_revision: createRevision, keys_only: true },
+        { deadline: new Date(Date.now() + this.callTimeoutMs) },
+      );
       return { keys: res.kvs.map((kv) => kv.key.toString('utf8')), revision: Number(res.header.revision) };
     } catch (error) {
       throw etcdError(error, `listing ${prefix}`);

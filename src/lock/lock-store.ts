@@ -41,11 +41,16 @@ export interface LockStore {
   waitForChange(key: string, revision: number, timeoutMs: number, signal?: AbortSignal): Promise<VersionedValue | undefined>;
   /**
    * Puts `key` bound to this client's lease, so a waiter that dies leaves the queue by
-   * itself (the lease expires); a key that already exists keeps its place (create revision).
+   * itself (the lease expires); a key that already exists keeps its place. Resolves with
+   * the key's create revision: its place in the queue.
    */
-  register(key: string, value: string, signal?: AbortSignal): Promise<void>;
-  /** The first `limit` keys under `prefix`, oldest first (by create revision): the wait queue, and the revision read at. */
-  queue(prefix: string, limit: number, signal?: AbortSignal): Promise<{ keys: string[]; revision: number }>;
+  register(key: string, value: string, signal?: AbortSignal): Promise<number>;
+  /**
+   * Up to `limit` keys under `prefix` created at or before `createRevision`, newest first:
+   * one's own queue key and the waiters just ahead of it, read in O(limit) however long
+   * the queue; and the revision read at.
+   */
+  ahead(prefix: string, createRevision: number, limit: number, signal?: AbortSignal): Promise<{ keys: string[]; revision: number }>;
   /** Deletes a key (no compare). */
   remove(key: string, signal?: AbortSignal): Promise<void>;
   /** Requests made so far, by kind, for the benchmark's requests-per-waiter figure. */
@@ -117,18 +122,27 @@ export class MemoryLockStore implements LockStore {
     for (const w of [...this.waiters]) if (w.key === key) w.wake();
   }
 
-  async register(key: string, value: string): Promise<void> {
+  async register(key: string, value: string): Promise<number> {
     this.requestCounts.commit++;
     this.maybeFail();
-    if (this.data.has(key)) return;
-    await this.put(key, value);
+    if (!this.data.has(key)) await this.put(key, value);
+    return this.data.get(key)!.createRevision;
   }
 
-  async queue(prefix: string, limit: number): Promise<{ keys: string[]; revision: number }> {
+  async ahead(prefix: string, createRevision: number, limit: number): Promise<{ keys: string[]; revision: number }> {
     this.requestCounts.queue++;
     this.maybeFail();
-    const keys = [...this.data].filter(([k]) => k.startsWith(prefix)).sort((a, b) => a[1].createRevision - b[1].createRevision).slice(0, limit).map(([k]) => k);
+    const keys = [...this.data]
+      .filter(([k, v]) => k.startsWith(prefix) && v.createRevision <= createRevision)
+      .sort((a, b) => b[1].createRevision - a[1].createRevision)
+      .slice(0, limit)
+      .map(([k]) => k);
     return { keys, revision: this.revision };
+  }
+
+  /** Every key under `prefix`, oldest first (for assertions). */
+  queueOf(prefix: string): string[] {
+    return [...this.data].filter(([k]) => k.startsWith(prefix)).sort((a, b) => a[1].createRevision - b[1].createRevision).map(([k]) => k);
   }
 
   async remove(key: string): Promise<void> {

@@ -84,9 +84,10 @@ export class SemaphoreLock implements RebootLock {
     let state: VersionedValue | undefined;
     let lastHolders: string[] = [];
     let registered = false;
-    /** Our place in the wait queue once we are among the first total_slots waiters (only ever decreases). */
+    /** Our key's create revision: our place in the wait queue. */
+    let place = 0;
+    /** Waiters ahead of us once we are among the first total_slots (only ever decreases). */
     let headIndex: number | undefined;
-    let queueLimit = 1000;
     let taken = false;
     // With wait the deadline is the signal's; without, the operation timeout.
     const deadline = wait ? Number.POSITIVE_INFINITY : this.deadline();
@@ -116,28 +117,24 @@ export class SemaphoreLock implements RebootLock {
           }
           // Lost a race or found it full: queue up (once) instead of hammering the key.
           if (!registered) {
-            await store.register(myKey, id, signal);
+            place = await store.register(myKey, id, signal);
             registered = true;
           }
           if (semaphore.totalSlots > 0 && (headIndex === undefined || (free > 0 && headIndex >= free))) {
-            const queue = await store.queue(waitersPrefix(this.group), headIndex !== undefined ? headIndex + 1 : queueLimit, signal);
-            const index = queue.keys.indexOf(myKey);
-            if (index < 0 && headIndex === undefined && queue.keys.length >= queueLimit) {
-              queueLimit *= 2;
-              continue;
-            }
-            if (index < 0) {
-              registered = false; // our lease expired (a partition): queue again
+            const read = await store.ahead(waitersPrefix(this.group), place, semaphore.totalSlots + 1, signal);
+            if (read.keys[0] !== myKey) {
+              // Our key went with an expired lease (a partition): queue again.
+              registered = false;
               headIndex = undefined;
               continue;
             }
-            if (index >= semaphore.totalSlots) {
+            const ahead = read.keys.slice(1);
+            if (ahead.length >= semaphore.totalSlots) {
               // Not yet among the first total_slots: wait for the waiter total_slots ahead to move.
-              queueLimit = index + 1;
-              await store.waitForChange(queue.keys[index - semaphore.totalSlots]!, queue.revision, this.options.safetyWakeMs ?? 10_000, signal);
+              await store.waitForChange(ahead[semaphore.totalSlots - 1]!, read.revision, this.options.safetyWakeMs ?? 10_000, signal);
               continue;
             }
-            headIndex = index;
+            headIndex = ahead.length;
             if (headIndex < free) {
               state = current;
               continue;
