@@ -69,7 +69,7 @@ export async function stateDebugfs(raw: string, request: string): Promise<{ stdo
   const { offset, bytes } = await partition(raw, 'keel-state');
   const img = `${raw}.state`;
   try {
-    await execa('dd', [`if=${raw}`, `of=${img}`, 'bs=1M', `skip=${offset / 1048576}`, `count=${bytes / 1048576}`, 'conv=sparse', 'status=none']);
+    await execa('dd', [`if=${raw}`, `of=${img}`, 'bs=1M', `skip=${offset}`, `count=${bytes}`, 'iflag=skip_bytes,count_bytes', 'conv=sparse', 'status=none']);
     const r = await execa('debugfs', ['-R', request, img], { reject: false });
     return { stdout: String(r.stdout), stderr: String(r.stderr) };
   } finally {
