@@ -144,7 +144,7 @@ export class SemaphoreLock implements RebootLock {
         }
       });
     } catch (error) {
-      if (signal?.aborted && !(error instanceof KeelError)) throw abortError(what, signal, lastHolders);
+      if (signal?.aborted) throw abortError(what, signal, lastHolders);
       throw error;
     } finally {
       if (registered && !taken) await store.remove(myKey).catch(() => undefined);
