@@ -75,6 +75,28 @@ describe('etcd lock, one member', () => {
   });
 });
 
+describe('etcd lock, maximum hold time', () => {
+  test('a recorded holder past the limit is released for a waiter; an airlock holder never is', async () => {
+    const etcd = await startEtcd();
+    try {
+      let now = Date.now();
+      const lock = new SemaphoreLock({ store: new EtcdLockStore({ endpoints: etcd.endpoints }), group: 'maxhold', maxHoldMs: 60_000, now: () => now });
+      await lock.acquire('dead-node');
+      await expect(lock.acquire('n2', { wait: false })).rejects.toMatchObject({ kind: 'conflict' });
+      now += 61_000;
+      await lock.acquire('n2', { wait: false });
+      expect((await lock.status()).holders.map((h) => h.id)).toEqual(['n2']);
+      expect((await etcd.etcdctl(['get', '--prefix', '--keys-only', 'com.coreos.airlock/groups/maxhold/v1/keel-holders/'])).trim()).toBe('com.coreos.airlock/groups/maxhold/v1/keel-holders/n2');
+      await etcd.etcdctl(['put', 'com.coreos.airlock/groups/maxhold/v1/semaphore', '{"total_slots":1,"holders":["fcos-node"]}']);
+      now += 10 * 86_400_000;
+      await expect(lock.acquire('n3', { wait: false })).rejects.toMatchObject({ kind: 'conflict' });
+      await lock.close();
+    } finally {
+      await etcd.stop();
+    }
+  });
+});
+
 describe('etcd lock, security', () => {
   test('TLS with client certificates made by the test', async () => {
     const certs = makeTestCerts();
