@@ -56,7 +56,7 @@ copy_with_libs "$(command -v mkfs.vfat)" /usr/sbin/mkfs.vfat
 copy_with_libs "$(command -v mcopy)" /usr/bin/mcopy
 copy_with_libs "$(command -v blkdiscard)" /usr/sbin/blkdiscard
 # mtools converts file names through iconv: glibc's gconv table and the DOS code page.
-gconv=$(dirname "$(ldd "$(command -v mcopy)" | awk '/libc.so/ { print $3 }')")/gconv
+gconv=/usr/lib/x86_64-linux-gnu/gconv  # glibc's compiled-in path (the initramfs has no merged /usr)
 mkdir -p "$t$gconv"
 cp -a "$gconv"/gconv-modules "$gconv"/gconv-modules.cache "$gconv"/IBM850.so "$gconv"/IBM437.so "$t$gconv/"
 [ -d "$gconv/gconv-modules.d" ] && cp -a "$gconv/gconv-modules.d" "$t$gconv/"
