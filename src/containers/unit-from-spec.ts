@@ -136,6 +136,8 @@ export function unitFromSpec(spec: ContainerSpec, options: RenderOptions = defau
     `ExecStop=${podman} stop --ignore --time=${options.stopTimeoutSeconds} ${cid}`,
     `ExecStopPost=-${podman} rm --force --ignore ${cid}`,
     ...restartLines(spec, options.systemdVersion),
+    // podman may pull or set up storage on a first start: 90 s (systemd's default) is too short on slow hosts.
+    'TimeoutStartSec=5min',
     `TimeoutStopSec=${formatSystemdSpan(options.stopTimeoutSeconds + 10)}`,
     ...(spec.memory ? [`MemoryMax=${spec.memory}`] : []),
     ...(spec.cpus ? [`CPUQuota=${Math.round(spec.cpus * 100)}%`] : []),

@@ -6,7 +6,7 @@
 // and keel-supervisor.service (no full image rebuild), as test/e2e/update.test.ts does.
 // Needs `make image` (build/release) and root.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { cp, mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +83,8 @@ beforeAll(async () => {
   await cp(join(repoRoot, 'build/keel'), join(tree, 'usr/bin/keel'));
   await cp(join(repoRoot, 'images/units/keel-supervisor.service'), join(tree, 'usr/lib/systemd/system/keel-supervisor.service'));
   await execa('systemctl', ['--root', tree, 'enable', 'keel-supervisor.service']);
+  // Extraction chowns after chmod, which clears set-uid bits: give sudo its bit back.
+  await chmod(join(tree, 'usr/bin/sudo'), 0o4755);
   // Workaround: the nocloud datasource mounts the seed only when /proc/filesystems already
   // lists iso9660 (else it needs isoinfo, which the image lacks); load isofs at boot.
   await mkdir(join(tree, 'etc/modules-load.d'), { recursive: true });
@@ -92,6 +94,7 @@ beforeAll(async () => {
   await execa('nice', ['mkfs.erofs', '-zlz4hc', '--quiet', slot, tree]);
   await execa('nice', [join(repoRoot, 'images/make-disk.sh'), join(work, 'disk.img'), slot, join(release, 'vmlinuz'), join(release, 'initramfs.img'), join(tree, 'usr/lib/systemd/boot/efi/systemd-bootx64.efi'), version, join(tree, 'etc/mke2fs.conf')]);
   const archive = await buildBusyboxArchive(join(work, 'image'));
+  if (!(await readFile(join(tree, 'usr/bin/keel'))).includes('neverStarted')) throw new Error('build/keel is older than src/containers: make keel-sea did not rebuild it');
   // A disk's size is whole sectors; zeros after a tar's end are still a valid tar.
   const size = (await stat(archive)).size;
   await truncate(archive, Math.ceil(size / 512) * 512);
@@ -112,20 +115,20 @@ afterAll(async () => {
 
 test('first boot: both containers run, db before app', async () => {
   await vm!.waitFor(/keel-boot: ready/, { timeoutMs: 10 * minute });
-  await bothActive(10 * minute);
+  await bothActive(20 * minute);
   const order = await startedInOrder();
   expect(order.dbActive).toBeGreaterThan(0);
   expect(order.appStarting).toBeGreaterThanOrEqual(order.dbActive);
   expect(await ssh('sudo -n journalctl -b -u keel-container-app -o cat --no-pager')).toContain('app up');
   expect(await ssh('sudo -n journalctl -b -u keel-supervisor -o cat --no-pager')).toContain(`ensure image ${testImage} (for db, app): loaded`);
-});
+}, 40 * minute);
 
 test('after a reboot: both run again, in order, from the specs written at first boot', async () => {
   await vm!.ssh('sudo -n systemctl reboot', { user: 'core', commandTimeoutMs: 30_000 }).catch(() => undefined);
   await vm!.waitFor(/keel-boot: ready/, { timeoutMs: 10 * minute });
-  await bothActive(10 * minute);
+  await bothActive(20 * minute);
   const order = await startedInOrder();
   expect(order.appStarting).toBeGreaterThanOrEqual(order.dbActive);
   // Second boot: the specs came from disk, not from a second cloud-config run; the image was already there.
   expect(await ssh('sudo -n journalctl -b -u keel-supervisor -o cat --no-pager')).toContain(`ensure image ${testImage} (for db, app): present`);
-});
+}, 40 * minute);
