@@ -78,7 +78,7 @@ async function leaderKill(etcd: EtcdCluster): Promise<void> {
   };
   const store = new EtcdLockStore({ endpoints: etcd.endpoints });
   const lock = new SemaphoreLock({ store, group: 'kill' });
-  await measure("keel's client (deadline 1.5 s, breaker 300 ms, retry)", async () => {
+  await measure("keel's client (deadline 700 ms, breaker 300 ms, retry)", async () => {
     await lock.acquire('k');
     await lock.release('k');
   });
