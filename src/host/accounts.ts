@@ -169,10 +169,16 @@ export class Accounts {
       await this.fs.mkdirp(e.home, { mode: 0o700, ...owner });
     }
     const dir = `${e.home}/.ssh`;
-    if (!(await this.fs.entry(dir))) await this.fs.mkdirp(dir, { mode: 0o700, ...owner });
+    const existing = await this.fs.entry(dir);
+    // The user owns ~/.ssh: a link there could point root's chown and write anywhere in the root.
+    if (existing && existing.type !== 'dir')
+      throw new KeelError('unsafe-path', `${dir} is a ${existing.type === 'symlink' ? `symlink (to ${existing.target})` : 'non-directory'}; expected a directory owned by ${user}; refusing to install keys through it`);
+    if (!existing) await this.fs.mkdirp(dir, { mode: 0o700, ...owner });
     else await this.fs.setOwnership(dir, { mode: 0o700, ...owner });
     const path = `${dir}/authorized_keys`;
-    const current = (await this.fs.read(path))?.toString('utf8') ?? '';
+    // Read only a plain file: through a link the user planted we could copy any file into theirs.
+    const keysEntry = await this.fs.entry(path);
+    const current = keysEntry?.type === 'file' ? ((await this.fs.read(path))?.toString('utf8') ?? '') : '';
     const lines = current.split('\n').filter((l) => l !== '');
     const added = keys.filter((k) => !lines.includes(k));
     await this.fs.writeAtomic(path, Buffer.from([...lines, ...added].join('\n') + '\n'), { mode: 0o600, ...owner });

@@ -89,3 +89,27 @@ describe('accounts under a root', () => {
     expect([st.mode & 0o777, st.uid, st.gid]).toEqual([0o640, 0, 42]);
   });
 });
+
+describe('a hostile home', () => {
+  test('~/.ssh as a symlink (to /etc) is refused: no chown or write through it', async () => {
+    const { symlink } = await import('node:fs/promises');
+    await accounts.ensureUser({ name: 'eve', groups: [] });
+    await symlink('/etc', join(root, 'home/eve/.ssh'));
+    const error = await accounts.installSshKeys('eve', ['k']).catch((e: unknown) => e);
+    expect((error as KeelError).kind).toBe('unsafe-path');
+    expect((await stat(join(root, 'etc'))).uid).toBe(0);
+    await expect(stat(join(root, 'etc/authorized_keys'))).rejects.toThrow();
+  });
+});
+
+describe('a hostile authorized_keys', () => {
+  test('a link to /etc/shadow is replaced, never read into the user-owned file', async () => {
+    const { mkdir, symlink } = await import('node:fs/promises');
+    await accounts.ensureUser({ name: 'eve', groups: [] });
+    await mkdir(join(root, 'home/eve/.ssh'));
+    await symlink('/etc/shadow', join(root, 'home/eve/.ssh/authorized_keys'));
+    await accounts.installSshKeys('eve', ['ssh-ed25519 K eve']);
+    expect(await readFile(join(root, 'home/eve/.ssh/authorized_keys'), 'utf8')).toBe('ssh-ed25519 K eve\n');
+    expect(await readFile(join(root, 'etc/shadow'), 'utf8')).toMatch(/^root:/);
+  });
+});
