@@ -6,7 +6,7 @@
  * namespaces and the bridge are deleted by `stop()`. A member that does not come up fails
  * loudly with the tail of its log: tests never skip because etcd is missing.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, closeSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { request as httpsRequest } from 'node:https';
@@ -237,6 +237,27 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdCluster>
   };
 
   let stopped = false;
+  // If the test process ends without stop() (a killed vitest worker, an uncaught error),
+  // take the members and the namespaces with it rather than leave them running.
+  const onExit = () => {
+    for (const m of members) if (m.process && m.process.exitCode === null) m.process.kill('SIGKILL');
+    for (const ns of created.netns) {
+      try {
+        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+      } catch {
+        // already gone
+      }
+    }
+    if (created.bridge) {
+      try {
+        execFileSync('ip', ['link', 'del', created.bridge], { stdio: 'ignore' });
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(root, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
   const cluster: EtcdCluster = {
     members,
     endpoints: members.map((m) => m.clientUrl),
@@ -285,6 +306,7 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdCluster>
     async stop() {
       if (stopped) return;
       stopped = true;
+      process.off('exit', onExit);
       await Promise.all(members.map(killMember));
       await cleanupNet();
       rmSync(root, { recursive: true, force: true });
