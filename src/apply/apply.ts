@@ -64,7 +64,18 @@ function needUnits(host: Host, op: Operation) {
 async function performFs(host: Host, op: Operation, failures: string[], performed: number): Promise<{ status: OutcomeStatus; detail: string }> {
   const a = host.accounts;
   switch (op.kind) {
-    case 'set-hostname':
+    case 'set-hostname': {
+      const wrote = await writeFile(host, op.file);
+      if (!host.units) return { status: 'done', detail: wrote };
+      // A live host also gets the running hostname, through a transient unit (the kernel's, in systemd's namespace).
+      try {
+        const r = await host.units.runTransient(`keel-hostname-${host.runId}.service`, ['/bin/hostname', op.hostname]);
+        if (r.result !== 'done') failures.push(`setting the running hostname (unit ${r.unit}) ended with result '${r.result}', expected 'done'`);
+      } catch (error) {
+        failures.push(`setting the running hostname: ${(error as Error).message}`);
+      }
+      return { status: 'done', detail: `${wrote}; running hostname set` };
+    }
     case 'write-hosts':
     case 'write-file':
     case 'write-sudoers':

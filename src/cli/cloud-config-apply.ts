@@ -186,7 +186,7 @@ export const applyCommand: Command = {
         return 0;
       }
     }
-    const units = live && toApply.operations.some((op) => ['daemon-reload', 'unit-command', 'run-script', 'run-commands', 'run-bootcmd'].includes(op.kind)) ? await connectUnits() : undefined;
+    const units = live && toApply.operations.some((op) => ['set-hostname', 'daemon-reload', 'unit-command', 'run-script', 'run-commands', 'run-bootcmd'].includes(op.kind)) ? await connectUnits() : undefined;
     let report: ApplyReport;
     try {
       report = await applyPlan(toApply, {

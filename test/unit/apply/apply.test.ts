@@ -176,3 +176,12 @@ describe('filesystem apply', () => {
     expect(await readdir(root, { recursive: true })).toEqual(before);
   });
 });
+
+describe('live hostname', () => {
+  test('a live host also gets its running hostname set through a transient unit', async () => {
+    const units = new RecordingUnits();
+    await applyPlan(planCloudConfig(input(config({ hostname: 'live-1' }))), hostFor(root, units));
+    expect(units.calls).toEqual(['transient keel-hostname-run1.service /bin/hostname live-1']);
+    expect(await readFile(join(root, 'etc/hostname'), 'utf8')).toBe('live-1\n');
+  });
+});
