@@ -5,7 +5,7 @@
  * fail are reported but do not undo or stop anything else, and the instance is recorded
  * with them, so the next boot does not repeat the whole config for one failed command.
  */
-import type { FileBody, Operation } from '../cloudconfig/operation.js';
+import { type FileBody, type Operation, isLiveOperation } from '../cloudconfig/operation.js';
 import type { Plan } from '../cloudconfig/plan.js';
 import { describeOperation } from '../cloudconfig/plan-format.js';
 import { argvOf } from '../cloudconfig/plan-commands.js';
@@ -165,15 +165,13 @@ async function performLive(host: Host, op: Operation, failures: string[]): Promi
   return { status: failed ? 'failed' : 'done', detail: failed ? failures.slice(before).join('; ') : '' };
 }
 
-const liveKinds = new Set<Operation['kind']>(['daemon-reload', 'unit-command', 'run-bootcmd', 'run-commands', 'run-script']);
-
 /**
  * Performs `plan` on `host`. With `dryRun`, nothing is touched and every operation is
  * reported as planned. Throws only for misuse (a live plan without a unit manager).
  */
 export async function applyPlan(plan: Plan, host: Host, options: { dryRun?: boolean } = {}): Promise<ApplyReport> {
   const report: ApplyReport = { instanceId: plan.instanceId, outcomes: [], failures: [], notes: [...plan.notes] };
-  if (!options.dryRun && plan.live && !host.units && plan.operations.some((op) => liveKinds.has(op.kind)))
+  if (!options.dryRun && plan.live && !host.units && plan.operations.some(isLiveOperation))
     throw new KeelError('internal', 'a live plan needs a unit manager; none was given');
   const total = plan.operations.length;
   let performed = 0;
@@ -190,7 +188,7 @@ export async function applyPlan(plan: Plan, host: Host, options: { dryRun?: bool
       continue;
     }
     try {
-      const r = liveKinds.has(op.kind) ? await performLive(host, op, report.failures) : await performFs(host, op, report.failures, performed);
+      const r = isLiveOperation(op) ? await performLive(host, op, report.failures) : await performFs(host, op, report.failures, performed);
       const outcome: Outcome = { index, kind: op.kind, description, status: r.status, ...(r.detail ? { detail: r.detail } : {}) };
       report.outcomes.push(outcome);
       if (r.status === 'failed') host.log.error(`[${index + 1}/${total}] ${r.detail}`);

@@ -15,6 +15,7 @@ import { planUserData } from '../cloudconfig/pipeline.js';
 import type { Plan } from '../cloudconfig/plan.js';
 import { formatPlan, planJson } from '../cloudconfig/plan-format.js';
 import { readInstanceRecord } from '../cloudconfig/instance-record.js';
+import { isLiveOperation } from '../cloudconfig/operation.js';
 import { applyFailed, applyPlan, type ApplyReport } from '../apply/apply.js';
 import { RootFs } from '../host/root-fs.js';
 import { Accounts } from '../host/accounts.js';
@@ -186,7 +187,7 @@ export const applyCommand: Command = {
         return 0;
       }
     }
-    const units = live && toApply.operations.some((op) => ['set-hostname', 'daemon-reload', 'unit-command', 'run-script', 'run-commands', 'run-bootcmd'].includes(op.kind)) ? await connectUnits() : undefined;
+    const units = live && toApply.operations.some((op) => isLiveOperation(op) || op.kind === 'set-hostname') ? await connectUnits() : undefined;
     let report: ApplyReport;
     try {
       report = await applyPlan(toApply, {
