@@ -64,8 +64,10 @@ test('a blank machine installs keel from the network, boots it from disk and app
     {
       name: 'pxe-install',
       boot: { kind: 'bios' },
-      disks: [{ blankMiB: 4096, bootIndex: 1 }],
-      net: { tftpRoot: tftp, bootFile: 'boot.ipxe', bootIndex: 0, restrict: false },
+      // As a machine is usually set up: disk first, network second. The blank disk does not
+      // boot, so the firmware falls through to PXE; after the install the disk boots.
+      disks: [{ blankMiB: 4096, bootIndex: 0 }],
+      net: { tftpRoot: tftp, bootFile: 'boot.ipxe', bootIndex: 1, restrict: false },
       noReboot: true,
     },
     async (vm) => {

@@ -432,11 +432,13 @@ export class Vm {
 
   /**
    * Starts qemu again on the same disks (overlays and UEFI vars kept), killing it first if
-   * it still runs; `boot` switches the boot path (e.g. from PXE to the installed disk).
+   * it still runs; `boot` switches the boot path (e.g. from PXE to the installed disk) and
+   * `net` the network (e.g. without its boot index).
    */
-  async restart(opts: { boot?: VmBoot } = {}): Promise<void> {
+  async restart(opts: { boot?: VmBoot; net?: VmNet | false } = {}): Promise<void> {
     await this.kill();
     if (opts.boot) this.boot = opts.boot;
+    if (opts.net !== undefined) this.options.net = opts.net;
     this.ports.clear();
     await this.launch();
   }
