@@ -14,6 +14,7 @@ import { KeelError } from '../errors.js';
 import { version } from '../version.js';
 import type { Host } from './host.js';
 import { enableUnit, maskUnit } from './unit-links.js';
+import { unresolvableOwners } from './preflight.js';
 
 export type OutcomeStatus = 'done' | 'unchanged' | 'failed' | 'planned';
 
@@ -174,6 +175,18 @@ export async function applyPlan(plan: Plan, host: Host, options: { dryRun?: bool
   if (!options.dryRun && plan.live && !host.units && plan.operations.some(isLiveOperation))
     throw new KeelError('internal', 'a live plan needs a unit manager; none was given');
   const total = plan.operations.length;
+  if (!options.dryRun) {
+    const unresolved = unresolvableOwners(plan.operations, await host.accounts.read());
+    const first = unresolved[0];
+    if (first) {
+      const op = plan.operations[first.index]!;
+      const detail = `${unresolved.map((u) => u.message).join('; ')}; nothing was written`;
+      report.stoppedAt = { index: first.index, kind: op.kind, description: describeOperation(op), status: 'failed', detail };
+      report.outcomes.push(report.stoppedAt);
+      host.log.error(`refusing to apply: ${detail}`);
+      return report;
+    }
+  }
   let performed = 0;
   for (const [index, op] of plan.operations.entries()) {
     const description = describeOperation(op);

@@ -195,11 +195,12 @@ export class Accounts {
     const colon = owner.indexOf(':');
     const u = colon < 0 ? owner : owner.slice(0, colon);
     const g = colon < 0 ? undefined : owner.slice(colon + 1);
-    const user = u === '' ? undefined : /^\d+$/.test(u) ? { uid: Number(u), gid: findUser(db, u)?.gid } : findUser(db, u);
+    // root is uid/gid 0 on every system, even in an empty root prepared offline.
+    const user = u === '' ? undefined : /^\d+$/.test(u) ? { uid: Number(u), gid: findUser(db, u)?.gid } : (findUser(db, u) ?? (u === 'root' ? { uid: 0, gid: 0 } : undefined));
     if (u !== '' && !user) throw new KeelError('not-found', `owner ${JSON.stringify(owner)}: no user ${u} in the root's /etc/passwd; expected an existing user or one created by this config; stopping`);
     let gid: number | undefined = user?.gid ?? 0;
     if (g !== undefined && g !== '') {
-      gid = /^\d+$/.test(g) ? Number(g) : findGroup(db, g)?.gid;
+      gid = /^\d+$/.test(g) ? Number(g) : (findGroup(db, g)?.gid ?? (g === 'root' ? 0 : undefined));
       if (gid === undefined) throw new KeelError('not-found', `owner ${JSON.stringify(owner)}: no group ${g} in the root's /etc/group; stopping`);
     }
     return { uid: user?.uid ?? 0, gid: gid ?? 0 };
