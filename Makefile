@@ -49,8 +49,8 @@ test-integration: build
 test-e2e: build
 	npx vitest run --project e2e --passWithNoTests
 
-run: deps build
-	scripts/run-demo.sh
+run: deps build image
+	scripts/run-image.sh
 
 bench: deps build
 	bench/run.sh

@@ -17,7 +17,7 @@ mkdir -p "$dir"
 # An SSH key of this checkout, plus the user's own public keys, go to the default user
 # `core` through the seed's meta-data (the cloud-config itself is used unchanged).
 [ -f "$dir/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C keel-run -f "$dir/id_ed25519"
-keys=$(cat "$dir/id_ed25519.pub" ~/.ssh/id_*.pub 2>/dev/null | sed 's/^/  - /')
+keys=$(for k in "$dir/id_ed25519.pub" ~/.ssh/id_*.pub; do [ -f "$k" ] && sed 's/^/  - /' "$k"; done; true)
 instance=run-$(date +%s)
 mkdir -p "$dir/seed" && rm -f "$dir/seed"/*
 cp "$config" "$dir/seed/user-data"
@@ -48,6 +48,6 @@ MSG
 exec qemu-system-x86_64 -accel tcg -machine q35 -cpu max -m "${KEEL_RUN_MEM_MIB:-1536}" -smp 2 \
   -nodefaults -display none -serial mon:stdio -device virtio-rng-pci \
   "${boot[@]}" \
-  -drive "file=$dir/disk.qcow2,format=qcow2,if=none,id=disk0" -device virtio-blk-pci,drive=disk0,bootindex=0 \
+  -drive "file=$dir/disk.qcow2,format=qcow2,if=none,id=disk0" -device virtio-blk-pci,drive=disk0 \
   -drive "file=$dir/seed.iso,format=raw,if=none,id=seed,readonly=on" -device virtio-blk-pci,drive=seed \
   -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=net0
