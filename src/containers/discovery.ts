@@ -42,13 +42,13 @@ export function parseEndpoint(value: string): Endpoint | undefined {
 }
 
 /**
- * Loads etcd3 at run time, outside the bundle: it reads its .proto files from beside its
- * own sources, which a single-file bundle does not have. Only discovery pays for it.
+ * Loads etcd3 only when discovery is on: its gRPC stack costs start-up time the supervisor
+ * should not pay without it. The bundle carries etcd3's .proto files (scripts/esbuild-etcd3-proto.mjs),
+ * so this works from bin/keel.mjs and from the single executable alike.
  */
 async function loadEtcd3(): Promise<typeof import('etcd3')> {
-  const specifier = 'etcd3';
   try {
-    return (await import(specifier)) as typeof import('etcd3');
+    return await import('etcd3');
   } catch (cause) {
     throw new KeelError('unavailable', `discovery: cannot load the etcd3 module (${(cause as Error).message}); run keel from its package directory to use discovery`, { cause });
   }
