@@ -60,3 +60,8 @@ clean:
 
 # Each area adds its own targets (image, pxe, release...) in mk/<area>.mk.
 -include mk/*.mk
+
+# The offline interpreter on its own: apply the demo cloud-config into a fresh directory.
+.PHONY: demo
+demo: deps build
+	scripts/run-demo.sh
