@@ -6,7 +6,7 @@
  */
 import { stringify } from 'yaml';
 import type { ContainerSpec } from '../containers/spec.js';
-import { specDefaults } from '../containers/spec-schema.js';
+import { containerNamePattern, specDefaults } from '../containers/spec-schema.js';
 import type { CloudConfig } from './model.js';
 import { type PlanBuilder, bytes, generatedBy } from './plan-context.js';
 import { printEnvFile } from '../systemd/env-file.js';
@@ -45,7 +45,7 @@ export function containerSpecYaml(s: ContainerSpec): string {
 export function planContainers(b: PlanBuilder, config: CloudConfig | undefined): void {
   const seen = new Set<string>();
   for (const [i, spec] of (config?.containers.specs ?? []).entries()) {
-    if (!/^[a-z0-9][a-z0-9_.-]{0,62}$/.test(spec.name)) {
+    if (!containerNamePattern.test(spec.name)) {
       b.refuse(`keel.containers[${i}].name: ${JSON.stringify(spec.name)} is not a container name; refusing to apply`);
       continue;
     }

@@ -39,16 +39,16 @@ describe('parseSpec', () => {
   });
 
   test.each<[string, string, string[]]>([
-    ['missing required keys', 'command: [x]\n', ['f.yaml:1:1: error: missing required key \'name\'', 'f.yaml:1:1: error: missing required key \'image\'']],
-    ['bad name', 'name: Web Server\nimage: i\n', ['f.yaml:1:7: error: name: expected a name of lowercase letters, digits, \'.\', \'_\' or \'-\' (at most 63), found "Web Server"']],
-    ['bad restart', 'name: a\nimage: i\nrestart: sometimes\n', ['f.yaml:3:10: error: restart: expected no, always, unless-stopped, on-failure or on-failure:N (N >= 1), found "sometimes"']],
-    ['bad port in a list', 'name: a\nimage: i\nports:\n  - 80\n  - "99999:1"\n', ['f.yaml:5:5: error: ports[1]: expected [[IP:]HOST_PORT:]CONTAINER_PORT[/tcp|udp] with ports 1-65535, found "99999:1"']],
-    ['relative volume target', 'name: a\nimage: i\nvolumes: ["/a:b"]\n', ['f.yaml:3:11: error: volumes[0]: expected an absolute target path, found "b"']],
-    ['bad duration', 'name: a\nimage: i\nhealth:\n  command: [x]\n  interval: soon\n', ['f.yaml:5:13: error: health.interval: expected a duration such as 500ms, 10s or 1m30s, found string "soon"']],
-    ['bad memory', 'name: a\nimage: i\nresources: {memory: lots}\n', ['f.yaml:3:21: error: resources.memory: expected a memory size such as 256M or 1G, found "lots"']],
-    ['unknown key warns', 'name: a\nimage: i\nimgae: j\n', ['f.yaml:3:1: warning: imgae: unknown key; expected one of name, image, command, args, environment, environment_files, ports, volumes, restart, restart_delay, restart_max_delay, health, resources, memory, cpus, pids, after, requires, user, read_only, network; ignoring it']],
-    ['self dependency', 'name: a\nimage: i\nrequires: [a]\n', ['f.yaml:1:1: error: requires: a container cannot depend on itself ("a")']],
-    ['yaml syntax', 'name: a\nimage: [i\n', ['f.yaml:3:1: error: yaml: Flow sequence in block collection must be sufficiently indented and end with a ]']],
+    ['missing required keys', 'command: [x]\n', ['f.yaml:1:1: error: missing required key "name"', 'f.yaml:1:1: error: missing required key "image"']],
+    ['bad name', 'name: Web Server\nimage: i\n', ['f.yaml:1:7: error: name: expected a container name of lowercase letters, digits, ., _ and - (at most 63), found "Web Server"']],
+    ['bad restart', 'name: a\nimage: i\nrestart: sometimes\n', ['f.yaml:3:10: error: restart: expected no, always, on-failure, on-failure:N or unless-stopped, found "sometimes"']],
+    ['bad port in a list', 'name: a\nimage: i\nports:\n  - 80\n  - "99999:1"\n', ['f.yaml:5:5: error: ports[1]: expected a port mapping such as "8080:80", "127.0.0.1:8080:80/udp" or 80 with ports 1-65535, found "99999:1"']],
+    ['relative volume target', 'name: a\nimage: i\nvolumes: ["/a:b"]\n', ['f.yaml:3:11: error: volumes[0]: expected a volume such as "/srv/data:/data" or "/etc/x:/x:ro" (absolute target), found "/a:b"']],
+    ['bad duration', 'name: a\nimage: i\nhealth:\n  command: [x]\n  interval: soon\n', ['f.yaml:5:13: error: health.interval: expected a duration such as 90s, 10m or 1h30m, found "soon"']],
+    ['bad memory', 'name: a\nimage: i\nresources: {memory: lots}\n', ['f.yaml:3:21: error: resources.memory: expected a memory size such as 512M or 2G, found "lots"']],
+    ['unknown key warns', 'name: a\nimage: i\nimgae: j\n', ['f.yaml:3:1: warning: imgae: unknown key "imgae"; did you mean "image"? ignoring it']],
+    ['self dependency', 'name: a\nimage: i\nrequires: [a]\n', ['f.yaml:3:11: error: requires: a container cannot depend on itself ("a")']],
+    ['yaml syntax', 'name: a\nimage: [i\n', ['f.yaml:3:1: error: yaml syntax: flow sequence in block collection must be sufficiently indented and end with a ]']],
     ['not a mapping', '- a\n', ['f.yaml:1:1: error: expected a mapping, found a list']],
     ['empty', '', ['f.yaml:0:0: error: empty document; expected a mapping with at least name and image']],
   ])('%s', (_t, text, expected) => expect(problemsOf(text)).toEqual(expected));
