@@ -57,7 +57,7 @@ describe('keel-supervisor in a systemd guest', () => {
     const before = await g.state('web');
     const unitBefore = await readFile(unitFile('web'), 'utf8');
     await g.writeSpec('web', `name: web\nimage: ${testImage}\nrestart: sometimes\n`);
-    await g.until('the problem is logged with its location', async () => (await g.supervisorLog()).includes('/etc/keel/containers/web.yaml:3:10: error: restart: expected no, always, unless-stopped, on-failure or on-failure:N (N >= 1), found "sometimes"; this container is left as it was'));
+    await g.until('the problem is logged with its location', async () => (await g.supervisorLog()).includes('/etc/keel/containers/web.yaml:3:10: error: restart: expected no, always, on-failure, on-failure:N or unless-stopped, found "sometimes"; this container is left as it was'));
     // A later pass (rescans every 5 s) must not touch it either.
     const dry = await execa(join(repoRoot, 'bin/keel'), ['containers', 'apply', '--dry-run', '--json', '--root', g.sys.root], { reject: false });
     expect(dry.exitCode).toBe(1);
