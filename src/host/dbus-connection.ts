@@ -3,6 +3,12 @@
  * connection drops (dbus-next leaves them pending forever) or take too long, and
  * peer-to-peer connections to systemd's private socket (no bus daemon there answers the
  * `Hello` that dbus-next always sends, and its rejection would be an unhandled error).
+ *
+ * On the private socket the client also sends `BEGIN` in the same write as `AUTH`, as
+ * sd-bus clients do. dbus-next sends `BEGIN` only after the server's `OK` and its first
+ * message right behind it; when systemd reads both in one go (it is busy, e.g. just after
+ * dbus-daemon stopped), its sd-bus server (252) leaves the message unread until more data
+ * comes, so the call got no reply and `keel cloud-config apply` at early boot hung.
  */
 import { EventEmitter } from 'node:events';
 import dbus, { type MessageBus } from 'dbus-next';
@@ -59,6 +65,7 @@ export class DbusConnection extends EventEmitter {
   static async open(address: string, timeoutMs = 5000): Promise<DbusConnection> {
     const direct = isDirectAddress(address);
     const raw = createConnection({ busAddress: address, authMethods: ['EXTERNAL'] });
+    if (direct) pipelineBegin(raw.stream);
     const transport = direct ? directShim(raw) : raw;
     const bus = new MessageBusClass(transport);
     const connection = new DbusConnection(address, direct, bus);
@@ -141,11 +148,16 @@ export class DbusConnection extends EventEmitter {
 
 /**
  * Wraps a peer-to-peer connection so dbus-next's `Hello` is answered locally (a peer has
- * no bus daemon and no unique names) and everything else goes through untouched.
+ * no bus daemon and no unique names), once the handshake is done so that `open` means
+ * authenticated, and everything else goes through untouched.
  */
 function directShim(raw: ReturnType<typeof createConnection>): EventEmitter {
   const shim = new EventEmitter() as EventEmitter & { stream: unknown; message(msg: DbusMessage): void };
   shim.stream = raw.stream;
+  let authenticated = false;
+  raw.once('connect', () => {
+    authenticated = true;
+  });
   for (const event of ['message', 'error', 'end', 'connect']) {
     raw.on(event, (...args: unknown[]) => shim.emit(event, ...args));
   }
@@ -153,12 +165,38 @@ function directShim(raw: ReturnType<typeof createConnection>): EventEmitter {
     if (msg.interface === 'org.freedesktop.DBus' && msg.member === 'Hello') {
       const replySerial = String(msg.serial);
       const reply = new Message({ type: MessageType.METHOD_RETURN, replySerial, signature: 's', body: [':direct'] });
-      setImmediate(() => shim.emit('message', reply));
+      const answer = () => setImmediate(() => shim.emit('message', reply));
+      if (authenticated) answer();
+      else raw.once('connect', answer);
       return;
     }
     raw.message(msg);
   };
   return shim;
+}
+
+/**
+ * Makes dbus-next's client handshake send `BEGIN` together with `AUTH` (and drops its own
+ * later `BEGIN`), so that by the time the server's `OK` arrives the server has read `BEGIN`
+ * too and every message after it reaches systemd in a read of its own. The spec allows
+ * this pipelining; sd-bus clients do the same.
+ */
+function pipelineBegin(stream: { write(chunk: unknown, ...rest: unknown[]): boolean }): void {
+  const write = stream.write;
+  let state: 'auth' | 'begin' = 'auth';
+  stream.write = function (this: unknown, chunk: unknown, ...rest: unknown[]): boolean {
+    if (state === 'auth' && typeof chunk === 'string' && chunk.startsWith('AUTH ')) {
+      state = 'begin';
+      return write.call(this, `${chunk}BEGIN\r\n`, ...rest);
+    }
+    if (state === 'begin' && chunk === 'BEGIN\r\n') {
+      stream.write = write;
+      const done = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
+      if (done) process.nextTick(done);
+      return true;
+    }
+    return write.call(this, chunk, ...rest);
+  };
 }
 
 function describe(cause: unknown): string {

@@ -86,7 +86,13 @@ export class SystemdBus extends EventEmitter {
       jobTimeoutMs: options.jobTimeoutMs ?? 300_000,
     };
     const client = new SystemdBus(full, await DbusConnection.open(full.address, full.connectTimeoutMs));
-    await client.attach(client.connection);
+    try {
+      await client.attach(client.connection);
+    } catch (error) {
+      // Left open, the socket would keep the process alive (and start a reconnect loop).
+      await client.close();
+      throw client.toKeelError(error, 'Subscribe');
+    }
     return client;
   }
 
@@ -358,8 +364,11 @@ export class SystemdBus extends EventEmitter {
       try {
         connection = await DbusConnection.open(this.options.address, this.options.connectTimeoutMs);
         if (this.closing) return connection.close();
-        this.connection = connection;
+        // Made current only once subscribed: closing a half-attached connection here must
+        // not look like a lost current one (onClose would start a second reconnect loop).
         await this.attach(connection);
+        if (this.closing || !connection.isOpen) throw new Error('connection closed while subscribing');
+        this.connection = connection;
         this.reconnecting = undefined;
         this.emit('reconnect');
         return;

@@ -152,22 +152,33 @@ export async function bootSystemd(options: BootOptions = {}): Promise<BootedSyst
 
   const exec = async (argv: string[], opts: ExecOptions = {}): Promise<ExecResult> => {
     const ns = ['-t', String(pid), '-m', '-u', '-i', '-p', '-C', '-r', '-w', '--'];
-    const result = await execa('nsenter', [...ns, ...argv], {
+    // nsenter forks to enter the pid namespace; killing only nsenter (execa's timeout) leaves
+    // the command running with our pipes open, and the exec never returns. So nsenter gets a
+    // process group of its own, and a timeout kills the whole group.
+    const subprocess = execa('nsenter', [...ns, ...argv], {
       reject: false,
       stripFinalNewline: false,
       extendEnv: false,
+      detached: true,
       env: { PATH: guestPath, HOME: '/root', LANG: 'C.UTF-8', SYSTEMD_COLORS: '0', ...opts.env },
       ...(opts.input !== undefined ? { input: opts.input } : {}),
-      ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
     });
+    let timedOut = false;
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      try {
+        if (subprocess.pid) process.kill(-subprocess.pid, 'SIGKILL');
+      } catch {}
+    }, opts.timeoutMs);
+    const result = await subprocess.finally(() => clearTimeout(timer));
     const out = {
       exitCode: result.exitCode ?? -1,
       stdout: String(result.stdout ?? ''),
-      stderr: String(result.stderr ?? ''),
+      stderr: String(result.stderr ?? '') + (timedOut ? `\n(killed by the test harness after ${opts.timeoutMs} ms)\n` : ''),
     };
     if ((opts.reject ?? true) && out.exitCode !== 0) {
       throw new Error(
-        `guest ${name}: \`${argv.join(' ')}\` exited ${out.exitCode}${result.timedOut ? ' (timed out)' : ''}\n` +
+        `guest ${name}: \`${argv.join(' ')}\` exited ${out.exitCode}${timedOut ? ` (killed after ${opts.timeoutMs} ms)` : ''}\n` +
           `stdout:\n${out.stdout}\nstderr:\n${out.stderr}`,
       );
     }
