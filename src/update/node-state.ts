@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compareVersions } from './version-order.js';
 
@@ -39,7 +39,13 @@ export async function writeNodeState(dir: string, state: NodeState): Promise<voi
   await mkdir(dir, { recursive: true });
   const path = join(dir, 'status.json');
   await writeFile(`${path}.tmp`, JSON.stringify(state, null, 2) + '\n');
+  const file = await open(`${path}.tmp`, 'r');
+  await file.sync();
+  await file.close();
   await rename(`${path}.tmp`, path);
+  const dirHandle = await open(dir, 'r');
+  await dirHandle.sync();
+  await dirHandle.close();
 }
 
 /** Reads, changes and writes status.json. */

@@ -56,6 +56,11 @@ export async function writeRecord(dir: string, record: ProgressRecord): Promise<
   await handle.sync();
   await handle.close();
   await rename(tmp, path);
+  // The rename itself must survive a power cut: a record that names durable bytes but vanishes
+  // with the directory entry sends the next run back to byte zero (found by the qemu e2e test).
+  const dirHandle = await open(dir, 'r');
+  await dirHandle.sync();
+  await dirHandle.close();
   for (const phase of Object.keys(suffix) as Phase[]) if (phase !== record.phase) await unlink(join(dir, recordName(record.version, phase))).catch(() => undefined);
 }
 

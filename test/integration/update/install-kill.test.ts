@@ -21,7 +21,7 @@ beforeAll(async () => {
   work = await tempDir('keel-kill-');
   image = await publish(join(work, 'repo'), work, key.signer, '2.0.0', { size });
   await writeFile(join(work, 'trust.pub'), key.publicPem);
-  server = await serveDirectory(work, { bytesPerSecond: 48 << 20 });
+  server = await serveDirectory(work, { bytesPerSecond: 16 << 20 });
 });
 afterAll(async () => {
   await server?.close();
@@ -38,7 +38,7 @@ test('killed at random points, install ends with the verified image and resumes 
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   for (let attempt = 0; attempt < 25; attempt++) {
     const child = execa(keel, args, { reject: false });
-    const killAfter = attempt < 6 ? 300 + random() * 1200 : undefined;
+    const killAfter = attempt < 6 ? 1200 + random() * 1300 : undefined;
     const timer = killAfter === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfter);
     const run = await child;
     clearTimeout(timer);
