@@ -8,6 +8,24 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
 const version = process.env.KEEL_VERSION || pkg.version;
 const sea = process.argv.includes('--sea');
 
+// Optional modules some dependencies probe for inside try/catch (dbus-next: usocket, x11;
+// debug: supports-color; ws: bufferutil, utf-8-validate). keel needs none of them. Each
+// resolves to a module that throws as a missing one would, so the probe falls back quietly;
+// as plain externals, the single executable would warn on every start that its require()
+// loads only built-in modules.
+const optionalModules = ['usocket', 'x11', 'supports-color', 'bufferutil', 'utf-8-validate'];
+const absentOptionalModules = {
+  name: 'absent-optional-modules',
+  setup(b) {
+    const filter = new RegExp(`^(${optionalModules.join('|')})$`);
+    b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'absent' }));
+    b.onLoad({ filter: /.*/, namespace: 'absent' }, (args) => ({
+      contents: `const e = new Error("Cannot find module '${args.path}'"); e.code = 'MODULE_NOT_FOUND'; throw e;`,
+      loader: 'js',
+    }));
+  },
+};
+
 const common = {
   entryPoints: ['src/cli/entry.ts'],
   bundle: true,
@@ -15,11 +33,9 @@ const common = {
   target: 'node20',
   define: { __KEEL_VERSION__: JSON.stringify(version) },
   logLevel: 'warning',
-  // Optional native helpers some dependencies probe for; keel never needs them.
-  external: ['usocket', 'bufferutil', 'utf-8-validate', 'x11'],
   legalComments: 'none',
   // etcd3 reads its .proto files from disk at run time: embed them (lock area).
-  plugins: [etcd3ProtoPlugin],
+  plugins: [etcd3ProtoPlugin, absentOptionalModules],
 };
 
 if (sea) {
