@@ -65,6 +65,9 @@ export async function runAgent(o: DaemonOptions): Promise<AgentState> {
       state = result.state;
       if (force && (state.kind === 'rebooting' || (state.kind === 'steady' && state.lastCheckMs !== undefined))) force = false;
       if (o.until?.(state)) break;
+      // SIGTERM may arrive during the tick (systemd stops us right after `systemctl reboot`
+      // returns): wake was not set then, so look before sleeping, or the stop waits 90 s.
+      if (stopped) break;
       if (result.delayMs <= 0) continue;
       for (const job of windowJobs) if (result.waitingForWindow) job.start();
       await new Promise<void>((resolve) => {
