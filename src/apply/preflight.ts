@@ -6,6 +6,7 @@
 import type { Operation } from '../cloudconfig/operation.js';
 import type { AccountsDb } from '../host/passwd-db.js';
 import { findGroup, findUser } from '../host/passwd-db.js';
+import { primaryGroupOf } from '../host/accounts.js';
 
 /** Users and groups the plan creates, as ensureUser/ensureGroup will. */
 function plannedAccounts(operations: readonly Operation[]): { users: Set<string>; groups: Set<string> } {
@@ -16,7 +17,7 @@ function plannedAccounts(operations: readonly Operation[]): { users: Set<string>
     if (op.kind !== 'create-user') continue;
     const u = op.user;
     users.add(u.name);
-    groups.add(u.primaryGroup ?? (u.noUserGroup ? 'users' : u.name));
+    groups.add(primaryGroupOf(u));
     for (const g of u.groups) groups.add(g);
   }
   return { users, groups };

@@ -1,7 +1,7 @@
 /**
- * Durations in container specs: a number of seconds, or a string like `500ms`, `10s`,
- * `1m30s`, `2h`. Kept apart from the schema because the unit renderer prints them back
- * in the form systemd reads.
+ * Durations in the supervisor's own settings (supervisor.yaml, e.g. the discovery TTL): a
+ * number of seconds, or a string like `500ms`, `10s`, `1m30s`, `2h`. Container specs read
+ * durations through their schema (spec-schema.ts), not through this.
  */
 
 const unitSeconds: Record<string, number> = { ms: 0.001, s: 1, m: 60, min: 60, h: 3600 };

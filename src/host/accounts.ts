@@ -43,6 +43,11 @@ type DbName = keyof typeof files;
 export type AccountChange = 'created' | 'exists' | 'updated';
 
 /** The accounts of one root: read once per operation, written back only when changed. */
+/** The group a new user gets as primary: its own name, `primary_group`, or `users` with no_user_group (useradd -N). */
+export function primaryGroupOf(spec: Pick<UserSpec, 'name' | 'primaryGroup' | 'noUserGroup'>): string {
+  return spec.primaryGroup ?? (spec.noUserGroup ? 'users' : spec.name);
+}
+
 export class Accounts {
   constructor(
     private readonly fs: RootFs,
