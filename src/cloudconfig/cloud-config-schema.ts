@@ -5,11 +5,10 @@
  * src/schema; validation, the typed parts of the model and `keel cloud-config schema` all
  * come from here. Sections refine to model pieces; to-model.ts assembles them.
  */
-import { octalMode, s, type RefineContext } from '../schema/index.js';
+import { absolutePath, accountName, hostname, nonEmpty, octalMode, s, text, timezone, type RefineContext } from '../schema/index.js';
 import { decodeContent, encodingSpellings, maxFileContentBytes } from './decode-content.js';
 import type { CommandLine, DropIn, FileEncoding, Unit, UnitCommand, User, WriteFile } from './model.js';
 import { containersSchema } from './containers-schema.js';
-import { accountName, absolutePath, hostname, nonEmpty, text, timezone } from './schema-fields.js';
 import { coreosLocksmithSchema, coreosUpdateSchema, etcdSchema, keelLockSchema, keelUpdateSchema } from './settings-schema.js';
 
 /** `[options ]type base64[ comment]` as in authorized_keys; anything else is kept but warned about. */

@@ -3,11 +3,10 @@
  * spec description (src/containers/spec-schema.ts) that the supervisor also reads spec files
  * with, so a spec means the same in cloud-config and in /etc/keel/containers.
  */
-import { s } from '../schema/index.js';
+import { s, urlList } from '../schema/index.js';
 import type { ContainerSpec } from '../containers/spec.js';
 import { containerSpecSchema } from '../containers/spec-schema.js';
 import type { ContainersSettings } from './model.js';
-import { urlList } from './schema-fields.js';
 
 /** `keel.containers`: specs plus discovery endpoints; names must be unique. */
 export const containersSchema = s.object(

@@ -4,9 +4,9 @@
  * Each refines to the part of the model it sets (only the fields given), so `keel:` can be
  * laid over `coreos:` field by field.
  */
-import { duration, s } from '../schema/index.js';
+import { absolutePath, duration, nonEmpty, s, text, timezone, url, urlList } from '../schema/index.js';
 import type { EtcdSettings, LockSettings, RebootStrategy, UpdateSettings, WeeklyWindow } from './model.js';
-import { absolutePath, checkWindow, dayNames, nonEmpty, text, timezone, url, urlList, windowLength, windowStart } from './schema-fields.js';
+import { checkWindow, dayNames, windowLength, windowStart } from './window-fields.js';
 
 const rebootStrategies: RebootStrategy[] = ['etcd-lock', 'reboot', 'best-effort', 'off'];
 const rebootStrategy = s.enum(rebootStrategies, { description: 'when a node may reboot after an update' });

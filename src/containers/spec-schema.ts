@@ -12,8 +12,7 @@
  */
 import { isMap, isScalar, type Node } from 'yaml';
 import type { Problem } from '../problem.js';
-import { duration, parseYaml, s, walkNode, type CustomSchema } from '../schema/index.js';
-import { absolutePath, nonEmpty, text } from '../cloudconfig/schema-fields.js';
+import { absolutePath, duration, nonEmpty, parseYaml, s, text, walkNode, type CustomSchema } from '../schema/index.js';
 import type { ContainerSpec, HealthCheck, PublishedPort, RestartPolicy, VolumeMount } from './spec.js';
 
 /** Defaults a spec gets for what it leaves out (see the file comment for why). */

@@ -32,3 +32,4 @@ export { walkNode, childPath, type WalkOptions, type WalkResult, type WalkSource
 export { readYaml, type ReadResult } from './read-document.js';
 export { duration, octalMode, parseDurationMs, formatDuration } from './formats.js';
 export { toJsonSchema, type JsonSchema } from './json-schema.js';
+export { absolutePath, text, nonEmpty, url, urlList, hostname, timezone, accountName } from './common-fields.js';
