@@ -61,8 +61,31 @@ test('a guest reboot is seen as a second boot on the same console; reset does th
   });
 });
 
-test('noReboot ends qemu on reboot; restart boots again on the same disks with a new command line', async () => {
-  await withVm({ name: 'harness-restart', boot: boot('reboot'), noReboot: true, disks: [{ blankMiB: 64 }], net: false }, async (vm) => {
+test('onReboot restart: a guest reboot and a reset each start qemu again, and waits carry on across them', async () => {
+  await withVm({ name: 'harness-cold', boot: boot('reboot'), onReboot: 'restart', disks: [{ blankMiB: 64 }], net: { ssh: true } }, async (vm) => {
+    const port = vm.sshPort;
+    const first = await vm.waitFor(/TINY-UP/, { timeoutMs: 120_000 });
+    const pid = vm.pid;
+    const disk = vm.diskFile(0);
+    // Waiting across the reboot: the marker comes from the next qemu run.
+    const second = await vm.waitFor(/TINY-UP/, { timeoutMs: 120_000 });
+    expect([first.line.run, second.line.run]).toEqual([1, 2]);
+    expect(vm.pid).not.toBe(pid);
+    expect(qemuAlive(pid)).toBe(false);
+    expect(vm.diskFile(0)).toBe(disk);
+    expect(vm.sshPort).toBe(port);
+    // A guest that stays up, then the reset button: also a cold start.
+    await vm.restart({ boot: boot('hang') });
+    await vm.waitFor(/hanging/, { timeoutMs: 120_000 });
+    await vm.reset();
+    const afterReset = await vm.waitFor(/TINY-UP/, { timeoutMs: 120_000 });
+    expect(afterReset.line.run).toBeGreaterThan(second.line.run + 1);
+    expect(vm.running).toBe(true);
+  });
+});
+
+test('onReboot stop ends qemu on reboot; restart boots again on the same disks with a new command line', async () => {
+  await withVm({ name: 'harness-restart', boot: boot('reboot'), onReboot: 'stop', disks: [{ blankMiB: 64 }], net: false }, async (vm) => {
     await vm.waitFor(/rebooting/, { timeoutMs: 120_000 });
     await vm.waitExit({ timeoutMs: 60_000 });
     const disk = vm.diskFile(0);

@@ -68,7 +68,7 @@ test('a blank machine installs keel from the network, boots it from disk and app
       // boot, so the firmware falls through to PXE; after the install the disk boots.
       disks: [{ blankMiB: 4096, bootIndex: 0 }],
       net: { tftpRoot: tftp, bootFile: 'boot.ipxe', bootIndex: 1, restrict: false },
-      noReboot: true,
+      onReboot: 'stop',
     },
     async (vm) => {
       await vm.waitFor(/keel-pxe: .* start: .*keel\.install\.image=http:\/\/10\.0\.2\.2/, { timeoutMs: 300_000 });

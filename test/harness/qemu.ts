@@ -66,8 +66,14 @@ export interface VmOptions {
   cpus?: number;
   machine?: string;
   cpu?: string;
-  /** A guest reboot ends qemu (then `vm.restart()`), instead of resetting in place. */
-  noReboot?: boolean;
+  /**
+   * What a guest reboot (or `reset()`) does. `reset`: qemu resets in place (its default).
+   * `restart`: qemu ends and the harness starts it again at once on the same disks and
+   * firmware vars, a cold boot; OVMF under TCG can spin forever in its own code after a warm
+   * reset (seen in the update e2e, about one reboot in twenty). `stop`: qemu ends and the
+   * test calls `restart()`. Default: `restart` for UEFI boots, `reset` for the others.
+   */
+  onReboot?: 'reset' | 'restart' | 'stop';
   extraArgs?: string[];
   /** Copy the console to stderr as it comes (also with KEEL_VM_ECHO=1). */
   echo?: boolean;
@@ -146,6 +152,13 @@ export class Vm {
   private stderrTail = '';
   private boot: VmBoot;
   private t0 = 0;
+  /** A cold restart after a guest reboot, while it is under way. */
+  private relaunching?: Promise<void>;
+  /** Set while kill() runs, and by reset(): an exit then is not taken for a guest reboot. */
+  private stopping = false;
+  private resetRequested = false;
+  /** How qemu last ended for good (not a cold restart after a reboot). */
+  private ended?: { code: number | null; signal: NodeJS.Signals | null };
 
   constructor(readonly options: VmOptions) {
     this.logDir = join(repoRoot, 'build', 'test-logs', safeName(options.name));
@@ -178,8 +191,13 @@ export class Vm {
     return this.child?.pid;
   }
 
+  /** True while qemu runs, including the moment between a guest reboot and its cold restart. */
   get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return this.relaunching !== undefined || (this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null);
+  }
+
+  private get rebootMode(): 'reset' | 'restart' | 'stop' {
+    return this.options.onReboot ?? (this.boot.kind === 'uefi' ? 'restart' : 'reset');
   }
 
   /** Prepares disks, seed and firmware vars once, then starts qemu. */
@@ -234,8 +252,9 @@ export class Vm {
     const net = o.net === false ? undefined : (o.net ?? {});
     let netSpec: QemuSpec['net'];
     if (net) {
-      if (net.ssh !== false) this.sshPort = await freePort();
-      for (const g of net.forwardGuestPorts ?? []) this.ports.set(g, await freePort());
+      // Kept across a cold restart, so an ssh waiting through a reboot reaches the new run.
+      if (net.ssh !== false && this.sshPort === undefined) this.sshPort = await freePort();
+      for (const g of net.forwardGuestPorts ?? []) if (!this.ports.has(g)) this.ports.set(g, await freePort());
       netSpec = {
         sshPort: net.ssh !== false ? this.sshPort : undefined,
         hostForwards: [...this.ports].map(([guestPort, hostPort]) => ({ guestPort, hostPort })),
@@ -254,7 +273,7 @@ export class Vm {
       cpus: o.cpus ?? 1,
       machine: o.machine ?? 'q35',
       cpu: o.cpu ?? 'max',
-      noReboot: o.noReboot,
+      noReboot: this.rebootMode !== 'reset',
       qmpSocket: join(this.workDir, 'qmp.sock'),
       extraArgs: o.extraArgs,
     };
@@ -276,6 +295,7 @@ export class Vm {
         throw new Error(`vm ${this.options.name}: qemu did not start: ${this.stderrTail.trim()}\n(logs: ${this.logDir})`);
       }
       this.ports.clear();
+      this.sshPort = undefined;
     }
   }
 
@@ -310,10 +330,31 @@ export class Vm {
         if (last) this.serialFile!.write(formatSerialLine(last) + '\n');
         this.serialFile!.write(`--- qemu exited: ${signal ?? `code ${code}`} after ${((Date.now() - this.t0) / 1000).toFixed(1)} s ---\n`);
         stderrFile.end();
-        this.events.emit('exit');
+        const rebooted = code === 0 && (this.resetRequested || this.serial.endedInReboot());
+        this.resetRequested = false;
+        if (rebooted && this.rebootMode === 'restart' && !this.stopping) {
+          this.relaunch();
+        } else {
+          this.ended = { code, signal };
+          this.events.emit('exit');
+        }
         resolveExit({ code, signal });
       });
     });
+  }
+
+  /** Starts qemu again after a guest reboot; waits and markers carry on across it. */
+  private relaunch(): void {
+    this.serialFile!.write('--- guest reboot: qemu starts again (a cold boot) ---\n');
+    this.relaunching = this.launch()
+      .catch((error: Error) => {
+        this.failed = true;
+        this.stderrTail += `\n${error.message}`;
+        this.events.emit('exit');
+      })
+      .finally(() => {
+        this.relaunching = undefined;
+      });
   }
 
   /** True once qemu answers on QMP (devices, forwards and firmware are set up). */
@@ -402,32 +443,40 @@ export class Vm {
     await qmpCommand(join(this.workDir, 'qmp.sock'), 'system_powerdown');
   }
 
-  /** A hard reset, like the reset button. */
+  /** A hard reset, like the reset button (a cold restart of qemu with `onReboot: 'restart'`). */
   async reset(): Promise<void> {
+    this.resetRequested = this.rebootMode === 'restart';
     await qmpCommand(join(this.workDir, 'qmp.sock'), 'system_reset');
   }
 
-  /** Waits for qemu to end by itself (guest poweroff, or reboot with noReboot). */
+  /** Waits for qemu to end by itself (guest poweroff, or reboot with `onReboot: 'stop'`). */
   async waitExit(opts: { timeoutMs: number }): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     if (!this.exit) throw new Error(`vm ${this.options.name}: not started`);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+    if (!this.running && this.ended) return this.ended;
+    return new Promise((resolveEnd, reject) => {
+      const onExit = () => {
+        clearTimeout(timer);
+        resolveEnd(this.ended ?? { code: null, signal: null });
+      };
+      const timer = setTimeout(() => {
+        this.events.off('exit', onExit);
         this.failed = true;
         reject(new Error(`vm ${this.options.name}: qemu still running after ${opts.timeoutMs} ms; last console lines:\n${this.serial.tail(30)}\n(logs: ${this.logDir})`));
       }, opts.timeoutMs);
+      this.events.once('exit', onExit);
     });
-    try {
-      return await Promise.race([this.exit, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /** Kills qemu (process group, SIGKILL) and waits for it to be gone. */
   async kill(): Promise<void> {
-    if (this.child) killGroup(this.child);
-    if (this.exit) await this.exit;
+    this.stopping = true;
+    try {
+      await this.relaunching;
+      if (this.child) killGroup(this.child);
+      if (this.exit) await this.exit;
+    } finally {
+      this.stopping = false;
+    }
   }
 
   /**
@@ -440,6 +489,7 @@ export class Vm {
     if (opts.boot) this.boot = opts.boot;
     if (opts.net !== undefined) this.options.net = opts.net;
     this.ports.clear();
+    this.sshPort = undefined;
     await this.launch();
   }
 

@@ -107,6 +107,16 @@ export class SerialLog {
     return undefined;
   }
 
+  /** Whether the current run's last lines carry the kernel's reboot message (not a power-off). */
+  endedInReboot(): boolean {
+    for (let i = this.lines.length - 1; i >= 0 && i >= this.lines.length - 20; i--) {
+      const line = this.lines[i]!;
+      if (line.run !== this.run) return false;
+      if (/reboot: Restarting system/.test(line.text)) return true;
+    }
+    return false;
+  }
+
   /** The last `n` lines (with the partial one), formatted, for a failure message. */
   tail(n: number): string {
     const partial = this.partial();
