@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { startGuest, testImage, type Guest } from '../test/integration/containers/guest.js';
 import { parseSpec } from '../src/containers/spec-schema.js';
 import { defaultRenderOptions, unitFromSpec } from '../src/containers/unit-from-spec.js';
+import { systemdVersionOf } from '../src/containers/systemd-units.js';
 
 const count = Number(process.env.KEEL_BENCH_CONTAINERS ?? 50);
 const rounds = 3;
@@ -94,7 +95,7 @@ try {
   }
   const many = { keel: await keelRun(g, names('k', count)), systemctl: await systemctlRun(g, names('s', count)), podman: await podmanRun(g, names('p', count)) };
   const row = (label: string, s: number) => console.log(`  ${label.padEnd(56)} ${s.toFixed(2).padStart(7)} s`);
-  console.log(`containers: spec → running, one container (median of ${rounds}; systemd ${(await g.bus.version())} in namespaces, podman + runc)`);
+  console.log(`containers: spec → running, one container (median of ${rounds}; systemd ${(await systemdVersionOf(g.bus))} in namespaces, podman + runc)`);
   row('keel: spec file → keel-supervisor → active', median(one.keel));
   row('hand-written unit: daemon-reload + systemctl start', median(one.systemctl));
   row('podman run -d', median(one.podman));

@@ -12,7 +12,8 @@ import { describeAction, observeUnits, reconcilePass } from '../containers/recon
 import { readSpecDirectory, readSpecFile } from '../containers/spec-files.js';
 import { Supervisor, stateDirectory } from '../containers/supervisor.js';
 import { readSettings } from '../containers/supervisor-settings.js';
-import { SystemdClient } from '../containers/systemd-client.js';
+import { systemdVersionOf, unitControlOf, unitStateOf } from '../containers/systemd-units.js';
+import { SystemdBus } from '../host/systemd-bus.js';
 import { defaultRenderOptions, unitFromSpec, unitNameOf, type RenderOptions } from '../containers/unit-from-spec.js';
 
 const rootOption: OptionSpec = { type: 'string', valueName: 'DIR', description: 'act on the host tree under DIR (default /)' };
@@ -25,12 +26,12 @@ function rootOf(ctx: CommandContext): string {
 function busOf(ctx: CommandContext): string {
   return stringOption(ctx.values, 'bus') ?? `unix:path=${join(rootOf(ctx), 'run/dbus/system_bus_socket')}`;
 }
-async function withSystemd<T>(ctx: CommandContext, f: (c: SystemdClient) => Promise<T>): Promise<T> {
-  const client = await SystemdClient.connect(busOf(ctx));
+async function withSystemd<T>(ctx: CommandContext, f: (c: SystemdBus) => Promise<T>): Promise<T> {
+  const client = await SystemdBus.connect({ address: busOf(ctx) });
   try {
     return await f(client);
   } finally {
-    client.close();
+    await client.close();
   }
 }
 function out(ctx: CommandContext, text: string): void {
@@ -41,10 +42,10 @@ function containerArg(ctx: CommandContext): string {
   if (!/^[a-z0-9][a-z0-9_.-]*$/.test(name)) throw new KeelError('usage', `expected a container name, found ${JSON.stringify(name)}`);
   return name;
 }
-async function renderOptions(ctx: CommandContext, client?: SystemdClient): Promise<RenderOptions> {
+async function renderOptions(ctx: CommandContext, client?: SystemdBus): Promise<RenderOptions> {
   const s = await readSettings(rootOf(ctx));
   const v = stringOption(ctx.values, 'systemd-version');
-  return { ...defaultRenderOptions, podmanPath: s.podmanPath, podmanArgs: s.podmanArgs, systemdVersion: v ? Number(v) : client ? await client.version() : defaultRenderOptions.systemdVersion };
+  return { ...defaultRenderOptions, podmanPath: s.podmanPath, podmanArgs: s.podmanArgs, systemdVersion: v ? Number(v) : client ? await systemdVersionOf(client) : defaultRenderOptions.systemdVersion };
 }
 
 const render: Command = {
@@ -103,7 +104,7 @@ const status: Command = {
     const name = containerArg(ctx);
     const root = rootOf(ctx);
     const spec = (await readSpecDirectory(root)).find((s) => s.name === name);
-    const state = await withSystemd(ctx, (c) => c.unitState(unitNameOf(name)));
+    const state = await withSystemd(ctx, (c) => unitStateOf(c, unitNameOf(name)));
     const supervisor = JSON.parse(await readFile(join(root, stateDirectory, `${name}.json`), 'utf8').catch(() => '{}')) as Record<string, unknown>;
     if (!spec && state.loadState === 'not-found') throw new KeelError('not-found', `container ${name}: no spec in /etc/keel/containers and no unit ${unitNameOf(name)}`);
     const { name: _unit, ...unitState } = state;
@@ -158,8 +159,9 @@ const restart: Command = {
   async run(ctx) {
     const name = containerArg(ctx);
     const result = await withSystemd(ctx, async (c) => {
-      await c.resetFailed(unitNameOf(name));
-      return c.restart(unitNameOf(name));
+      const units = unitControlOf(c);
+      await units.resetFailed(unitNameOf(name));
+      return units.restart(unitNameOf(name));
     });
     if (ctx.json) printJson(ctx, { name, unit: unitNameOf(name), result });
     else out(ctx, `restart ${unitNameOf(name)}: ${result}`);

@@ -8,7 +8,8 @@ import type { ActionOutcome, ImageSource } from './plan-executor.js';
 import { executePlan } from './plan-executor.js';
 import { reconcile, type DesiredContainer, type ObservedUnit, type Plan } from './reconciler.js';
 import { readSpecDirectory, type SpecFile } from './spec-files.js';
-import type { SystemdClient } from './systemd-client.js';
+import type { SystemdBus } from '../host/systemd-bus.js';
+import { unitControlOf, unitStateOf } from './systemd-units.js';
 import { UnitDirectory } from './unit-directory.js';
 import { unitFromSpec, unitNameOf, unitPrefix, type RenderOptions } from './unit-from-spec.js';
 
@@ -22,7 +23,7 @@ export interface PassResult {
 
 export interface PassContext {
   root: string;
-  systemd: SystemdClient;
+  systemd: SystemdBus;
   images: ImageSource;
   render: RenderOptions;
   firstPass: boolean;
@@ -42,13 +43,13 @@ function dependencyProblems(specs: SpecFile[]): string[] {
 }
 
 /** What systemd and the unit directory say about keel's units. */
-export async function observeUnits(root: string, systemd: SystemdClient): Promise<ObservedUnit[]> {
+export async function observeUnits(root: string, systemd: SystemdBus): Promise<ObservedUnit[]> {
   const files = await new UnitDirectory(root).read();
   const loaded = await systemd.listUnits([`${unitPrefix}*.service`]);
   const names = new Set([...files.keys(), ...loaded.filter((u) => u.loadState !== 'not-found').map((u) => u.name.slice(unitPrefix.length, -'.service'.length))]);
   return Promise.all(
     [...names].sort().map(async (name) => {
-      const s = await systemd.unitState(unitNameOf(name));
+      const s = await unitStateOf(systemd, unitNameOf(name));
       const known = s.loadState !== 'not-found' && s.loadState !== '';
       return { name, fileText: files.get(name), activeState: known ? s.activeState : undefined, result: s.result, stale: s.needDaemonReload, neverStarted: /^0*$/.test(s.invocationId) };
     }),
@@ -63,7 +64,7 @@ export async function reconcilePass(ctx: PassContext): Promise<PassResult> {
   const invalid = specs.filter((s) => !s.spec).map((s) => s.name);
   const observed = await observeUnits(ctx.root, ctx.systemd);
   const plan = reconcile({ desired, invalid, observed, firstPass: ctx.firstPass });
-  const outcomes = ctx.dryRun ? [] : await executePlan(plan, { files: new UnitDirectory(ctx.root), systemd: ctx.systemd, images: ctx.images });
+  const outcomes = ctx.dryRun ? [] : await executePlan(plan, { files: new UnitDirectory(ctx.root), systemd: unitControlOf(ctx.systemd), images: ctx.images });
   return { specs, plan, outcomes, problems };
 }
 

@@ -19,7 +19,8 @@ import { describeAction, reconcilePass } from './reconcile-pass.js';
 import type { ContainerSpec } from './spec.js';
 import { specDirectory } from './spec-files.js';
 import type { SupervisorSettings } from './supervisor-settings.js';
-import { SystemdClient } from './systemd-client.js';
+import { SystemdBus } from '../host/systemd-bus.js';
+import { restartAlone, systemdVersionOf, unitStateOf } from './systemd-units.js';
 import { containerNameOf, unitNameOf, type RenderOptions } from './unit-from-spec.js';
 
 export interface SupervisorOptions {
@@ -56,7 +57,7 @@ function defaultAddress(): string {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class Supervisor {
-  private client: SystemdClient | undefined;
+  private bus: SystemdBus | undefined;
   private render: RenderOptions;
   private readonly podman: Podman;
   private readonly tracked = new Map<string, Tracked>();
@@ -103,41 +104,33 @@ export class Supervisor {
     for (const t of this.tracked.values()) this.stopTimers(t);
     await this.running?.catch(() => undefined);
     await this.announcer?.close();
-    this.client?.close();
+    await this.bus?.close();
   }
 
-  /** Connects (retrying with a doubling delay up to 10 s) and wires the client's events. */
+  /**
+   * Connects (retrying with a doubling delay up to 10 s) and follows every unit's property
+   * changes. The client itself reconnects after a lost bus and subscribes again after a
+   * daemon-reexec; either way signals may have been missed, so a pass follows.
+   */
   private async connect(signal: AbortSignal): Promise<void> {
     for (let delay = 250; !signal.aborted; delay = Math.min(delay * 2, 10_000)) {
+      let bus: SystemdBus | undefined;
       try {
-        const client = await SystemdClient.connect(this.o.busAddress);
-        this.client = client;
-        this.render = { ...this.render, systemdVersion: await client.version() };
-        client.on('unit', (unit: string, props: Record<string, unknown>) => this.onUnit(unit, props));
-        client.on('reexec', () => void this.onReexec(client));
-        client.on('closed', (e: Error) => {
-          if (this.stopped) return;
-          this.o.log.warning(`d-bus connection lost (${e.message}); reconnecting`);
-          void this.connect(signal).then(() => this.request('bus reconnected'));
+        bus = await SystemdBus.connect({ address: this.o.busAddress });
+        this.render = { ...this.render, systemdVersion: await systemdVersionOf(bus) };
+        bus.onPropertiesChanged((c) => c.interface.startsWith('org.freedesktop.systemd1.') && this.onUnit(c.unit, c.changed));
+        bus.on('disconnect', (e: Error) => this.stopped || this.o.log.warning(`d-bus connection lost (${e.message}); reconnecting`));
+        bus.on('reconnect', (why: string) => {
+          this.o.log.notice(`${why}; connected to systemd again`);
+          this.request(why);
         });
+        this.bus = bus;
         this.o.log.info(`connected to systemd ${this.render.systemdVersion} at ${this.o.busAddress}`);
         return;
       } catch (error) {
+        await bus?.close();
         this.o.log.warning(`${(error as Error).message}; retrying in ${delay} ms`);
         await sleep(delay);
-      }
-    }
-  }
-
-  private async onReexec(client: SystemdClient): Promise<void> {
-    this.o.log.notice('systemd re-executed; subscribing again');
-    for (let i = 0; i < 50 && !this.stopped; i++) {
-      try {
-        await client.subscribe();
-        this.request('systemd re-executed');
-        return;
-      } catch {
-        await sleep(100);
       }
     }
   }
@@ -159,12 +152,12 @@ export class Supervisor {
   }
 
   private async pass(reason: string): Promise<void> {
-    const client = this.client;
-    if (!client || client.closed) return;
+    const bus = this.bus;
+    if (!bus) return;
     const started = this.now();
     try {
       const images = new ArchiveImageSource(this.podman, join(this.o.root, imageDirectory));
-      const r = await reconcilePass({ root: this.o.root, systemd: client, images, render: this.render, firstPass: this.firstPass });
+      const r = await reconcilePass({ root: this.o.root, systemd: bus, images, render: this.render, firstPass: this.firstPass });
       this.firstPass = false;
       for (const p of r.problems) this.o.log[p.includes(': error: ') ? 'error' : 'warning'](`${p}${p.includes(': error: ') ? '; this container is left as it was' : ''}`);
       for (const out of r.outcomes) if (out.action.kind !== 'daemon-reload') this.o.log[out.ok ? 'info' : 'error'](`${describeAction(out.action)}: ${out.detail}`);
@@ -185,7 +178,7 @@ export class Supervisor {
       for (const [name, spec] of specs) if (!this.tracked.has(name)) this.tracked.set(name, { spec, backoff: initialBackoff, health: initialHealth });
       // Catch up with state changes that happened while no signal could be seen.
       for (const [name, t] of this.tracked) {
-        const s = await client.unitState(unitNameOf(name)).catch(() => undefined);
+        const s = await unitStateOf(bus, unitNameOf(name)).catch(() => undefined);
         if (s) this.onUnit(unitNameOf(name), { ActiveState: s.activeState, SubState: s.subState }, t);
       }
       if (r.plan.actions.length > 0) this.o.log.info(`pass (${reason}): ${r.plan.actions.length} actions in ${this.now() - started} ms`);
@@ -229,8 +222,8 @@ export class Supervisor {
     clearTimeout(t.restartTimer);
     t.nextRestartMs = now + delayMs;
     t.restartTimer = setTimeout(() => {
-      if (t.subState !== 'auto-restart' || !this.client) return;
-      this.client.restartAlone(unitNameOf(name)).catch((e: Error) => this.o.log.error(`restart ${name}: ${e.message}`));
+      if (t.subState !== 'auto-restart' || !this.bus) return;
+      restartAlone(this.bus, unitNameOf(name)).catch((e: Error) => this.o.log.error(`restart ${name}: ${e.message}`));
     }, delayMs);
   }
 
@@ -246,10 +239,10 @@ export class Supervisor {
         const { state, restart } = recordProbe(t.health, r.exitCode === 0 && !r.timedOut, check);
         t.health = state;
         if (r.exitCode !== 0) this.o.log.warning(`health ${name}: probe failed (${r.timedOut ? 'timed out' : `exit ${r.exitCode}`}), ${state.failuresInARow || check.retries}/${check.retries}`);
-        if (restart && this.client) {
+        if (restart && this.bus) {
           this.o.log.warning(`health ${name}: ${check.retries} probes in a row failed; restarting`);
           clearInterval(t.healthTimer);
-          await this.client.restartAlone(unitNameOf(name)).catch((e: Error) => this.o.log.error(`restart ${name}: ${e.message}`));
+          await restartAlone(this.bus, unitNameOf(name)).catch((e: Error) => this.o.log.error(`restart ${name}: ${e.message}`));
         }
         void this.saveState(name, t);
       } finally {

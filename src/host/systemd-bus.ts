@@ -3,7 +3,7 @@
  *
  * ```ts
  * const systemd = await SystemdBus.connect();                 // system bus, or { address }
- * systemd.on('reconnect', () => resync());                    // bus dropped or daemon-reexec
+ * systemd.on('reconnect', (why) => resync());                 // bus dropped or daemon-reexec
  * const off = systemd.onPropertiesChanged((c) => ...);        // units' ActiveState and friends
  * await systemd.daemonReload();
  * const job = await systemd.startUnit('etcd.service');        // waits for the job: job.result === 'done'
@@ -203,13 +203,19 @@ export class SystemdBus extends EventEmitter {
     return fileChanges(changes);
   }
 
-  /** Units systemd has loaded, as `systemctl list-units --all`. */
-  async listUnits(): Promise<UnitStatus[]> {
-    const [rows] = await this.manager('ListUnits');
+  /** Units systemd has loaded, as `systemctl list-units --all [PATTERN...]`. */
+  async listUnits(patterns: string[] = []): Promise<UnitStatus[]> {
+    const [rows] = patterns.length > 0 ? await this.manager('ListUnitsByPatterns', 'asas', [[], patterns]) : await this.manager('ListUnits');
     return (rows as unknown[][]).map((r) => ({
       name: String(r[0]), description: String(r[1]), loadState: String(r[2]),
       activeState: String(r[3]), subState: String(r[4]), jobId: Number(r[7]),
     }));
+  }
+
+  /** One property of the manager itself, e.g. `Version` (`252.39-1~deb12u1`). */
+  async managerProperty(name: string): Promise<unknown> {
+    const [value] = await this.call({ path: managerPath, interface: 'org.freedesktop.DBus.Properties', member: 'Get', signature: 'ss', body: [managerInterface, name] });
+    return unwrap(value);
   }
 
   /** Loads the unit if needed and reads its properties (a missing unit has loadState `not-found`). */
@@ -344,7 +350,7 @@ export class SystemdBus extends EventEmitter {
       this.jobs.failAll(new KeelError('unavailable', 'systemd: re-executed while a job was awaited; its result is unknown'));
       const connection = this.connection;
       void this.subscribe(connection).then(
-        () => this.emit('reconnect'),
+        () => this.emit('reconnect', 'systemd re-executed'),
         // Could not subscribe again: start over with a fresh connection.
         (error: unknown) => connection.close(error instanceof Error ? error : new Error(String(error))),
       );
@@ -370,7 +376,7 @@ export class SystemdBus extends EventEmitter {
         if (this.closing || !connection.isOpen) throw new Error('connection closed while subscribing');
         this.connection = connection;
         this.reconnecting = undefined;
-        this.emit('reconnect');
+        this.emit('reconnect', 'the bus connection was restored');
         return;
       } catch {
         connection?.close();

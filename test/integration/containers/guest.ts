@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bootSystemd, type BootedSystemd } from '../../harness/systemd-ns.js';
 import { repoRoot } from '../../harness/rootfs.js';
-import { SystemdClient, type UnitState } from '../../../src/containers/systemd-client.js';
+import { SystemdBus } from '../../../src/host/systemd-bus.js';
+import { unitStateOf, type UnitState } from '../../../src/containers/systemd-units.js';
 
 export const testImage = 'localhost/busybox:test';
 
@@ -52,7 +53,8 @@ export async function buildBusyboxArchive(dir: string): Promise<string> {
 
 export interface Guest {
   sys: BootedSystemd;
-  bus: SystemdClient;
+  /** The test's own connection to the guest's systemd (it follows the guest's bus when a test restarts dbus). */
+  bus: SystemdBus;
   specDir: string;
   /** Writes a spec file into the guest's /etc/keel/containers. */
   writeSpec(name: string, yaml: string): Promise<void>;
@@ -83,23 +85,16 @@ export async function startGuest(name: string, options: { supervisorYaml?: strin
       { source: join(work, 'images'), target: '/var/lib/keel/images', readOnly: true },
     ],
   });
-  let bus: SystemdClient | undefined;
+  let bus: SystemdBus | undefined;
   try {
-    bus = await SystemdClient.connect(sys.busAddress);
+    bus = await SystemdBus.connect({ address: sys.busAddress });
+    const client = bus;
     const specDir = join(sys.root, 'etc/keel/containers');
     await mkdir(specDir, { recursive: true });
     await sys.exec(['systemctl', 'start', 'keel-supervisor.service']);
-    let client = bus;
-    // The test's own connection follows the guest's bus too (a test restarts dbus).
-    const live = async () => {
-      if (client.closed) client = await SystemdClient.connect(sys.busAddress);
-      return client;
-    };
     const g: Guest = {
       sys,
-      get bus() {
-        return client;
-      },
+      bus: client,
       specDir,
       writeSpec: async (n, yaml) => {
         // Write then rename, as an editor or cloud-config would: the watcher never sees half a file.
@@ -107,7 +102,7 @@ export async function startGuest(name: string, options: { supervisorYaml?: strin
         await execa('mv', [join(specDir, `.${n}.tmp`), join(specDir, `${n}.yaml`)]);
       },
       removeSpec: (n) => unlink(join(specDir, `${n}.yaml`)),
-      state: async (n) => (await live()).unitState(`keel-container-${n}.service`),
+      state: (n) => unitStateOf(client, `keel-container-${n}.service`),
       until: async (what, check, timeoutMs = 60_000) => {
         const deadline = Date.now() + timeoutMs;
         for (;;) {
@@ -120,14 +115,14 @@ export async function startGuest(name: string, options: { supervisorYaml?: strin
       supervisorLog: async () => (await sys.exec(['journalctl', '-u', 'keel-supervisor.service', '-o', 'cat', '--no-pager'], { reject: false })).stdout,
       podman: (args) => sys.exec(['podman', ...args], { reject: false, timeoutMs: 60_000 }),
       stop: async () => {
-        client.close();
+        await client.close();
         await sys.stop();
         await rm(work, { recursive: true, force: true });
       },
     };
     return g;
   } catch (error) {
-    bus?.close();
+    await bus?.close();
     await sys.stop();
     await rm(work, { recursive: true, force: true });
     throw error;

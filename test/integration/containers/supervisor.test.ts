@@ -29,9 +29,8 @@ describe('keel-supervisor in a systemd guest', () => {
     const ps = await g.podman(['ps', '--format', '{{.Names}} {{.Status}}']);
     expect(ps.stdout).toMatch(/^web Up/m);
     // Resource limits are set as unit properties (enforced only in a VM; see DESIGN.md).
-    expect(await g.bus.serviceProperty('keel-container-web.service', 'MemoryMax')).toBe(64n * 1024n * 1024n);
-    expect(await g.bus.serviceProperty('keel-container-web.service', 'CPUQuotaPerSecUSec')).toBe(500_000n);
-    expect(await g.bus.serviceProperty('keel-container-web.service', 'TasksMax')).toBe(50n);
+    const { raw } = await g.bus.getUnitProperties('keel-container-web.service');
+    expect(raw).toMatchObject({ MemoryMax: 64 * 1024 * 1024, CPUQuotaPerSecUSec: 500_000, TasksMax: 50 });
     const journal = await g.sys.exec(['journalctl', '-u', 'keel-container-web.service', '-o', 'cat', '--no-pager']);
     expect(journal.stdout).toContain('hello one');
   });
