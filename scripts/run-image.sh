@@ -45,9 +45,21 @@ cat <<MSG
 == ssh:  ssh -i $dir/id_ed25519 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -p $port core@127.0.0.1
 == quit: Ctrl-a x   (the console follows; first boot under TCG takes about a minute)
 MSG
-exec qemu-system-x86_64 -accel tcg -machine q35 -cpu max -m "${KEEL_RUN_MEM_MIB:-1536}" -smp 2 \
-  -nodefaults -display none -serial mon:stdio -device virtio-rng-pci \
-  "${boot[@]}" \
-  -drive "file=$dir/disk.qcow2,format=qcow2,if=none,id=disk0" -device virtio-blk-pci,drive=disk0 \
-  -drive "file=$dir/seed.iso,format=raw,if=none,id=seed,readonly=on" -device virtio-blk-pci,drive=seed \
-  -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=net0
+qemu=(qemu-system-x86_64 -accel tcg -machine q35 -cpu max -m "${KEEL_RUN_MEM_MIB:-1536}" -smp 2
+  -nodefaults -display none -device virtio-rng-pci
+  "${boot[@]}"
+  -drive "file=$dir/disk.qcow2,format=qcow2,if=none,id=disk0" -device virtio-blk-pci,drive=disk0
+  -drive "file=$dir/seed.iso,format=raw,if=none,id=seed,readonly=on" -device virtio-blk-pci,drive=seed
+  -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=net0)
+[ "${KEEL_RUN_UEFI:-}" = 1 ] || exec "${qemu[@]}" -serial mon:stdio
+
+# OVMF under TCG can spin forever after a warm reset, so under UEFI a guest reboot ends qemu
+# (-no-reboot) and this loop starts it again: a cold boot on the same disk and firmware vars.
+# The console is also logged, to tell a reboot from a power-off.
+while :; do
+  rc=0
+  "${qemu[@]}" -no-reboot -chardev "stdio,id=console,mux=on,logfile=$dir/console.log,logappend=off" \
+    -serial chardev:console -mon chardev=console,mode=readline || rc=$?
+  [ "$rc" = 0 ] && tail -n 20 "$dir/console.log" | grep -q 'reboot: Restarting system' || exit "$rc"
+  echo "== the guest rebooted: starting qemu again (a cold boot; ssh stays on port $port)"
+done

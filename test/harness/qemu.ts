@@ -69,9 +69,10 @@ export interface VmOptions {
   /**
    * What a guest reboot (or `reset()`) does. `reset`: qemu resets in place (its default).
    * `restart`: qemu ends and the harness starts it again at once on the same disks and
-   * firmware vars, a cold boot; OVMF under TCG can spin forever in its own code after a warm
-   * reset (seen in the update e2e, about one reboot in twenty). `stop`: qemu ends and the
-   * test calls `restart()`. Default: `restart` for UEFI boots, `reset` for the others.
+   * firmware vars, a cold boot; OVMF under TCG can spin forever in its own code after a
+   * warm reset (seen twice in the update e2e, each time at one of its eight reboots).
+   * `stop`: qemu ends and the test calls `restart()`. Default: `restart` for UEFI boots,
+   * `reset` for the others.
    */
   onReboot?: 'reset' | 'restart' | 'stop';
   extraArgs?: string[];
