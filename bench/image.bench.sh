@@ -49,6 +49,20 @@ if [ ! -f "$rbase/.complete" ]; then
     { tail -20 "$bench/ref-debootstrap.log"; echo "image bench: reference debootstrap failed" >&2; exit 1; }
   mv "$rbase.tmp" "$rbase" && touch "$rbase/.complete"
 fi
+# marker_unit TREE NAME AFTER WORD: a oneshot that prints `bench-boot: WORD uptime=…s` on
+# the console once AFTER is reached.
+marker_unit() {
+  cat > "$1/etc/systemd/system/$2.service" <<UNIT
+[Unit]
+After=$3
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'read up _ </proc/uptime; echo "bench-boot: $4 uptime=\$\${up}s"'
+StandardOutput=journal+console
+[Install]
+WantedBy=multi-user.target
+UNIT
+}
 build_ref() { # the whole reference image from its base: there is no incremental path
   local tree=$bench/ref-tree disk=$bench/ref.img
   rm -rf "$tree" && nice cp -a "$rbase" "$tree" && rm -f "$tree/.complete"
@@ -57,28 +71,10 @@ build_ref() { # the whole reference image from its base: there is no incremental
   mkdir -p "$tree/etc/cloud/cloud.cfg.d" "$tree/etc/systemd/network"
   printf 'datasource_list: [ NoCloud, None ]\nnetwork: {config: disabled}\n' > "$tree/etc/cloud/cloud.cfg.d/90-bench.cfg"
   printf '[Match]\nName=en* eth*\n[Network]\nDHCP=yes\n' > "$tree/etc/systemd/network/80-dhcp.network"
-  cat > "$tree/etc/systemd/system/bench-ready.service" <<'UNIT'
-[Unit]
-After=multi-user.target cloud-final.service
-[Service]
-Type=oneshot
-ExecStart=/bin/sh -c 'read up _ </proc/uptime; echo "bench-boot: ready uptime=$${up}s"'
-StandardOutput=journal+console
-[Install]
-WantedBy=multi-user.target
-UNIT
-  # multi-user alone: systemd's own status line is not reliably on the console once
-  # cloud-init writes there too.
-  cat > "$tree/etc/systemd/system/bench-multiuser.service" <<'UNIT'
-[Unit]
-After=multi-user.target
-[Service]
-Type=oneshot
-ExecStart=/bin/sh -c 'read up _ </proc/uptime; echo "bench-boot: multi-user uptime=$${up}s"'
-StandardOutput=journal+console
-[Install]
-WantedBy=multi-user.target
-UNIT
+  # multi-user alone has its own marker: systemd's own status line is not reliably on the
+  # console once cloud-init writes there too.
+  marker_unit "$tree" bench-ready 'multi-user.target cloud-final.service' 'ready'
+  marker_unit "$tree" bench-multiuser 'multi-user.target' 'multi-user'
   chroot "$tree" systemctl enable bench-ready.service bench-multiuser.service systemd-networkd.service >/dev/null 2>&1
   chroot "$tree" systemctl mask e2scrub_reap.service e2scrub_all.timer apt-daily.timer apt-daily-upgrade.timer systemd-firstboot.service >/dev/null 2>&1
   rm -f "$disk" && truncate -s 3G "$disk"
