@@ -118,8 +118,12 @@ export class Supervisor {
       try {
         bus = await SystemdBus.connect({ address: this.o.busAddress });
         this.render = { ...this.render, systemdVersion: await systemdVersionOf(bus) };
-        bus.onPropertiesChanged((c) => c.interface.startsWith('org.freedesktop.systemd1.') && this.onUnit(c.unit, c.changed));
-        bus.on('disconnect', (e: Error) => this.stopped || this.o.log.warning(`d-bus connection lost (${e.message}); reconnecting`));
+        bus.onPropertiesChanged((c) => {
+          if (c.interface.startsWith('org.freedesktop.systemd1.')) this.onUnit(c.unit, c.changed);
+        });
+        bus.on('disconnect', (e: Error) => {
+          if (!this.stopped) this.o.log.warning(`d-bus connection lost (${e.message}); reconnecting`);
+        });
         bus.on('reconnect', (why: string) => {
           this.o.log.notice(`${why}; connected to systemd again`);
           this.request(why);

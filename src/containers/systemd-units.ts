@@ -3,6 +3,7 @@
  * jobs whose result is a word (`done`, `failed`, ...), a unit's state as the reconciler reads
  * it, and the manager's version (restart backoff depends on it).
  */
+import { KeelError } from '../errors.js';
 import type { SystemdBus } from '../host/systemd-bus.js';
 import type { UnitControl } from './plan-executor.js';
 
@@ -31,7 +32,7 @@ export function unitControlOf(bus: SystemdBus): UnitControl {
     resetFailed: (unit) =>
       bus.resetFailedUnit(unit).catch((e: unknown) => {
         // A unit systemd does not have loaded has nothing to reset.
-        if ((e as { kind?: string }).kind !== 'not-found') throw e;
+        if (!(e instanceof KeelError && e.kind === 'not-found')) throw e;
       }),
   };
 }
