@@ -8,11 +8,52 @@ SOURCES := $(shell find src -name '*.ts') scripts/build.mjs package.json
 
 .PHONY: help deps build keel-sea test test-unit test-integration test-e2e typecheck run bench clean
 
+# `make help`: one line per target, here and in mk/*.mk. A .PHONY target missing from this text
+# is still listed, marked as undescribed, so the list cannot silently fall behind.
+define HELP_TEXT
+start here
+  make run               build what is missing (deps, keel, image) and boot the image in qemu with the demo
+                         cloud-config; then curl http://127.0.0.1:8080/ (the port is printed)
+  make demo              apply the demo cloud-config offline into .cache/run/root; print the plan and the tree
+  make help              this list
+build
+  make deps              install the Debian and npm packages of every area (idempotent, quick when nothing is missing)
+  make build             bundle keel into ./bin/keel (esbuild)
+  make keel-sea          keel as a Node single executable: $(BUILD)/keel
+  make typecheck         tsc --noEmit over src, test, bench and scripts
+  make clean             remove $(BUILD)/, bin/keel.mjs and .cache/run
+image (needs root; images/README.md)
+  make image             $(BUILD)/keel.img with its manifest, slot image, kernel, initramfs and release bundle
+  make image-deps        check for root and install the image build's Debian packages
+  make slot              only the OS slot image $(BUILD)/slot-a.img
+  make release-bundle    $(BUILD)/release/: slot, kernel, initramfs and manifest.json, what an update installs
+  make run-image         boot the image in qemu (scripts/run-image.sh), as make run does without make deps
+  make image-clean       remove the OS tree and the image outputs (the debootstrap cache stays)
+  make pxe               $(BUILD)/pxe/: kernel, installer initramfs, iPXE script and the gzip'd disk image
+  make pxe-clean         remove $(BUILD)/pxe
+  make release           publish $(BUILD)/release into the signed update repository $(BUILD)/repo
+  make update-key        the ed25519 test key releases are signed with (.cache/update-key/)
+tests
+  make test              deps, build and typecheck, then the unit, integration and e2e tiers
+  make test-unit         the unit tier (seconds)
+  make test-integration  the integration tier: real etcd, systemd in namespaces, podman
+  make test-e2e          the e2e tier: qemu boots of the image and the PXE installer (builds both first)
+  make test-rootfs       the cached Debian rootfs the integration tests boot systemd in
+  make test-lock         the reboot lock's unit and integration tests
+  make containers-test   the container supervisor's unit and integration tests
+  make containers-render render every fixture container spec to the unit it becomes
+benchmarks
+  make bench             every benchmark under bench/, each printing keel beside its peer
+  make bench-lock        the lock benchmark alone
+  make bench-systemd     the systemd benchmark alone
+endef
+export HELP_TEXT
+
 help:
-	@echo "make run     build what is needed and run keel on the demo cloud-config"
-	@echo "make test    install test dependencies (apt, npm) and run unit, integration and e2e tests"
-	@echo "make build   bundle keel into ./bin/keel;  make keel-sea  single executable in $(BUILD)/keel"
-	@echo "make bench   benchmarks beside their peers"
+	@printf '%s\n' "$$HELP_TEXT"
+	@for t in $$(sed -n 's/^\.PHONY:[[:space:]]*//p' Makefile mk/*.mk); do \
+	  grep -qE "^  make $$t( |$$)" <<<"$$HELP_TEXT" || echo "  make $$t   (undescribed: add a line to HELP_TEXT in the Makefile)"; \
+	done
 
 # Debian packages (deps/*.apt, one list per area) and npm packages; idempotent and quick when nothing is missing.
 deps:
