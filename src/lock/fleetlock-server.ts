@@ -1,13 +1,20 @@
 /**
- * The FleetLock HTTP server (`keel lock serve`), on node:http, over the same etcd semaphore
- * the nodes use directly, so Zincati clients and keel nodes share one lock. pre-reboot
- * never waits on the server side: a full semaphore is answered at once (409) and the
- * client asks again later, as the protocol intends.
+ * The FleetLock HTTP server (`keel lock serve`), on node:http or node:https, over the same
+ * etcd semaphore the nodes use directly, so Zincati clients and keel nodes share one lock.
+ * pre-reboot never waits on the server side: a full semaphore is answered at once (409)
+ * and the client asks again later, as the protocol intends. Nothing a client sends may
+ * end the server: every listener runs under `guarded`, which answers 500 and logs, and
+ * anything the HTTP parser refuses is answered 400 by `clientError`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { authorize, identify, type FleetLockAuth } from './fleetlock-auth.js';
 import { parseRequest, type FleetLockError } from './fleetlock-protocol.js';
+import { GroupLocks } from './group-locks.js';
 import type { LockStore } from './lock-store.js';
 import { SemaphoreLock } from './semaphore-lock.js';
 
@@ -19,9 +26,25 @@ export interface FleetLockServerOptions {
   maxHoldMs?: number;
   /** How long one request may spend on etcd before answering 503. Default 10 s. */
   requestTimeoutMs?: number;
+  /** Groups with a lock object at once (used within `groupIdleMs`); a new one beyond is answered 429. Default 100. */
+  maxGroups?: number;
+  /** A group's lock object unused this long is dropped. Default 10 minutes. */
+  groupIdleMs?: number;
+  /** Client authentication; undefined serves anyone (Zincati's mode). */
+  auth?: FleetLockAuth;
   log?: Logger;
+  now?: () => number;
 }
 
+/** TLS files for `startFleetLockServer`: server certificate and key, and the CA that signs client certificates. */
+export interface FleetLockTls {
+  cert: Buffer;
+  key: Buffer;
+  clientCa?: Buffer;
+}
+
+export const defaultMaxGroups = 100;
+export const defaultGroupIdleMs = 10 * 60_000;
 const maxBodyBytes = 64 * 1024;
 
 /** The error answer for a KeelError from the lock. */
@@ -34,71 +57,158 @@ export function errorAnswer(error: unknown): FleetLockError {
   return { status: 500, kind: 'internal_error', value: error instanceof Error ? error.message : String(error) };
 }
 
-/** Builds the request handler; `createFleetLockServer` wraps it in an http.Server. */
-export function fleetLockHandler(options: FleetLockServerOptions): (req: IncomingMessage, res: ServerResponse) => void {
-  const locks = new Map<string, SemaphoreLock>();
-  const lockFor = (group: string) => {
-    let lock = locks.get(group);
-    if (!lock) {
-      lock = new SemaphoreLock({ store: options.store, group, defaultSlots: options.defaultSlots, maxHoldMs: options.maxHoldMs, log: options.log, operationTimeoutMs: options.requestTimeoutMs ?? 10_000 });
-      locks.set(group, lock);
+function send(res: ServerResponse, status: number, body?: unknown): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/**
+ * Runs a listener so that neither a throw nor a rejected promise escapes it: the request
+ * is answered 500 (when nothing was sent yet), the error logged, and the server goes on.
+ */
+export function guarded<A extends unknown[]>(res: ServerResponse, log: Logger | undefined, fn: (...args: A) => unknown): (...args: A) => void {
+  const fail = (error: unknown) => {
+    try {
+      log?.error(`fleetlock: internal error, answered 500: ${error instanceof Error ? error.message : String(error)}`);
+    } catch {
+      // a logger that throws must not take the server down either
     }
-    return lock;
+    try {
+      if (!res.headersSent && !res.destroyed) send(res, 500, { kind: 'internal_error', value: 'the server failed on this request; it keeps serving' });
+      else res.destroy();
+    } catch {
+      res.destroy();
+    }
   };
-  const send = (res: ServerResponse, status: number, body?: unknown) => {
-    const text = body === undefined ? '' : JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-    res.end(text);
-  };
-  return (req, res) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBodyBytes) {
-        send(res, 413, { kind: 'body_too_large', value: `expected a body under ${maxBodyBytes} bytes` });
-        req.destroy();
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (res.headersSent) return;
-      const parsed = parseRequest({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') }, options.base ?? '');
-      if (!parsed.ok) {
-        options.log?.debug(`fleetlock: ${req.method} ${req.url}: ${parsed.error.kind}`);
-        return send(res, parsed.error.status, { kind: parsed.error.kind, value: parsed.error.value });
-      }
-      const lock = lockFor(parsed.group);
-      const signal = AbortSignal.timeout(options.requestTimeoutMs ?? 10_000);
-      const work =
-        parsed.operation === 'pre-reboot'
-          ? lock.acquire(parsed.id, { wait: false, signal }).then(() => undefined)
-          : parsed.operation === 'steady-state'
-            ? lock.release(parsed.id, { signal }).then(() => undefined)
-            : lock.status({ signal });
-      work.then(
-        (body) => {
-          if (parsed.operation !== 'status') options.log?.info(`fleetlock: ${parsed.operation} ${parsed.id} in group '${parsed.group}': ok`);
-          send(res, 200, body ?? {});
-        },
-        (error: unknown) => {
-          const answer = errorAnswer(error);
-          options.log?.info(`fleetlock: ${parsed.operation} ${parsed.id} in group '${parsed.group}': ${answer.kind}: ${answer.value}`);
-          send(res, answer.status, { kind: answer.kind, value: answer.value });
-        },
-      );
-    });
+  return (...args: A) => {
+    try {
+      const result = fn(...args);
+      if (result instanceof Promise) result.catch(fail);
+    } catch (error) {
+      fail(error);
+    }
   };
 }
 
-/** Starts listening on `host:port` (port 0 = any free port) and resolves with the server and its URL. */
-export async function startFleetLockServer(options: FleetLockServerOptions, host: string, port: number): Promise<{ server: Server; url: string }> {
-  const server = createServer(fleetLockHandler(options));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error) => reject(new KeelError('io', `cannot listen on ${host}:${port}: ${error.message}`, { cause: error })));
-    server.listen(port, host, () => resolve());
+/** The verified client certificate's common name, if the connection has one. */
+function certificateName(req: IncomingMessage): string | undefined {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (!socket.authorized || typeof socket.getPeerCertificate !== 'function') return undefined;
+  const cn = socket.getPeerCertificate().subject?.CN;
+  return typeof cn === 'string' && cn !== '' ? cn : undefined;
+}
+
+/** Builds the request handler; `startFleetLockServer` wraps it in an http(s).Server. */
+export function fleetLockHandler(options: FleetLockServerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const log = options.log;
+  const timeoutMs = options.requestTimeoutMs ?? 10_000;
+  const locks = new GroupLocks({
+    limit: options.maxGroups ?? defaultMaxGroups,
+    idleMs: options.groupIdleMs ?? defaultGroupIdleMs,
+    ...(options.now ? { now: options.now } : {}),
+    create: (group) => new SemaphoreLock({ store: options.store, group, defaultSlots: options.defaultSlots, maxHoldMs: options.maxHoldMs, log, operationTimeoutMs: timeoutMs }),
   });
+
+  const answer = async (req: IncomingMessage, res: ServerResponse, body: string) => {
+    const parsed = parseRequest({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, options.base ?? '');
+    if (!parsed.ok) {
+      log?.debug(`fleetlock: ${req.method} ${(req.url ?? '').slice(0, 200)}: ${parsed.error.kind}`);
+      return send(res, parsed.error.status, { kind: parsed.error.kind, value: parsed.error.value });
+    }
+    const { operation, id, group } = parsed;
+    const identity = options.auth ? identify(options.auth, { authorization: req.headers.authorization, certificateName: certificateName(req) }) : undefined;
+    const refused = authorize(options.auth, identity, operation, id);
+    if (refused) {
+      log?.info(`fleetlock: ${operation} ${id} in group '${group}' by ${identity ? `${identity.via} ${identity.name}` : 'an unauthenticated client'}: ${refused.kind}`);
+      return send(res, refused.status, { kind: refused.kind, value: refused.value });
+    }
+    const lease = locks.use(group);
+    if (!lease) {
+      const limit = options.maxGroups ?? defaultMaxGroups;
+      log?.warning(`fleetlock: refused group '${group}': ${limit} groups are in use (--max-groups)`);
+      return send(res, 429, { kind: 'too_many_groups', value: `the server serves at most ${limit} groups at once and all are in use; ask again later or raise --max-groups` });
+    }
+    try {
+      const lock = lease.value;
+      const signal = AbortSignal.timeout(timeoutMs);
+      const result =
+        operation === 'pre-reboot'
+          ? await lock.acquire(id, { wait: false, signal })
+          : operation === 'steady-state'
+            ? await lock.release(id, { signal })
+            : await lock.status({ signal });
+      if (operation !== 'status') log?.info(`fleetlock: ${operation} ${id} in group '${group}': ok`);
+      send(res, 200, result ?? {});
+    } catch (error) {
+      const e = errorAnswer(error);
+      log?.info(`fleetlock: ${operation} ${id} in group '${group}': ${e.kind}: ${e.value}`);
+      send(res, e.status, { kind: e.kind, value: e.value });
+    } finally {
+      lease.done();
+    }
+  };
+
+  return (req, res) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('error', guarded(res, log, (error: Error) => log?.debug(`fleetlock: request stream: ${error.message}`)));
+    res.on('error', guarded(res, log, (error: Error) => log?.debug(`fleetlock: response stream: ${error.message}`)));
+    req.on(
+      'data',
+      guarded(res, log, (chunk: Buffer) => {
+        if (size > maxBodyBytes) return;
+        size += chunk.length;
+        if (size > maxBodyBytes) {
+          send(res, 413, { kind: 'body_too_large', value: `expected a body under ${maxBodyBytes} bytes` });
+          req.destroy();
+        } else chunks.push(chunk);
+      }),
+    );
+    req.on(
+      'end',
+      guarded(res, log, () => (res.headersSent ? undefined : answer(req, res, Buffer.concat(chunks).toString('utf8')))),
+    );
+  };
+}
+
+/** Answers what the HTTP parser refuses (a malformed request line, headers too large) with a 4xx, then closes. */
+function onClientError(log: Logger | undefined) {
+  return (error: NodeJS.ErrnoException, socket: Socket) => {
+    try {
+      log?.debug(`fleetlock: refused a malformed request: ${error.code ?? error.message}`);
+      if (!socket.writable || (error as { code?: string }).code === 'ECONNRESET') return socket.destroy();
+      const [status, reason] = error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request'];
+      const body = JSON.stringify({ kind: 'bad_request', value: `the request could not be parsed (${error.code ?? 'malformed'})` });
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    } catch {
+      socket.destroy();
+    }
+  };
+}
+
+/** Starts listening on `host:port` (port 0 = any free port), over TLS when `tls` is given; resolves with the server and its URL. */
+export async function startFleetLockServer(options: FleetLockServerOptions, host: string, port: number, tls?: FleetLockTls): Promise<{ server: Server; url: string }> {
+  const handler = fleetLockHandler(options);
+  const server: Server = tls
+    ? // Unverified certificates are not refused during the handshake: a client may use a token instead.
+      createTlsServer({ cert: tls.cert, key: tls.key, ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) }, handler)
+    : createServer(handler);
+  server.on('clientError', onClientError(options.log));
+  server.on('tlsClientError', (error: Error) => options.log?.debug(`fleetlock: TLS handshake failed: ${error.message}`));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => reject(new KeelError('io', `cannot listen on ${host}:${port}: ${error.message}`, { cause: error })));
+    try {
+      server.listen(port, host, () => resolve());
+    } catch (error) {
+      reject(new KeelError('usage', `cannot listen on ${host}:${port}: ${(error as Error).message}`, { cause: error }));
+    }
+  });
+  // After the start, a server error (EMFILE on accept) is logged, not fatal.
+  server.on('error', (error) => options.log?.error(`fleetlock: server error: ${error.message}`));
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const shownHost = host.includes(':') ? `[${host}]` : host;
-  return { server, url: `http://${shownHost}:${actualPort}${options.base ?? ''}` };
+  return { server, url: `${tls ? 'https' : 'http'}://${shownHost}:${actualPort}${options.base ?? ''}` };
 }

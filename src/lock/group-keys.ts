@@ -9,10 +9,23 @@ import { KeelError } from '../errors.js';
 export const groupPattern = /^[a-zA-Z0-9.-]+$/;
 export const defaultGroup = 'default';
 
-/** Throws 'invalid-input' unless `group` matches the FleetLock pattern. */
+/** Longest group name: a DNS name's limit, as for node ids; etcd keys stay short. */
+export const maxGroupLength = 253;
+
+/** Why `group` is not a group name, or undefined when it is one. */
+export function groupProblem(group: string): string | undefined {
+  const shown = group.length > 80 ? `${JSON.stringify(group.slice(0, 77))}... (${group.length} characters)` : JSON.stringify(group);
+  if (!groupPattern.test(group)) return `expected letters, digits, '.' or '-' (${groupPattern.source}), found ${shown}`;
+  if (group.length > maxGroupLength) return `expected at most ${maxGroupLength} characters, found ${shown}`;
+  // '.' and '..' would be path steps in the etcd key, which tools treat as directories.
+  if (group === '.' || group === '..') return `expected a name, found ${shown}, a path step`;
+  return undefined;
+}
+
+/** Throws 'invalid-input' unless `group` is a FleetLock group name of bounded length. */
 export function checkGroup(group: string): string {
-  if (!groupPattern.test(group))
-    throw new KeelError('invalid-input', `group: expected letters, digits, '.' or '-' (${groupPattern.source}), found ${JSON.stringify(group)}`);
+  const problem = groupProblem(group);
+  if (problem) throw new KeelError('invalid-input', `group: ${problem}`);
   return group;
 }
 

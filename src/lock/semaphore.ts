@@ -84,7 +84,25 @@ function checkSlots(totalSlots: number): void {
     throw new KeelError('invalid-input', `slots: expected a whole number from 0 to 1000000, found ${totalSlots}`);
 }
 
+/** Half of a UTF-16 pair without its other half. */
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Longest node id (a DNS name's limit). */
+export const maxIdLength = 253;
+
+/**
+ * Why `id` is not a node id, or undefined when it is one: non-empty, at most 253
+ * characters, no spaces or control characters, well-formed Unicode (a lone surrogate
+ * cannot be encoded into keel's holder key).
+ */
+export function idProblem(id: string): string | undefined {
+  const shown = id.length > 80 ? `${JSON.stringify(id.slice(0, 77))}... (${id.length} characters)` : JSON.stringify(id);
+  if (id.length === 0 || id.length > maxIdLength || /[\s\u0000-\u001f\u007f]/.test(id) || loneSurrogate.test(id))
+    return `expected a node id of 1 to ${maxIdLength} characters without spaces or control characters, found ${shown}`;
+  return undefined;
+}
+
 function checkId(id: string): void {
-  if (id.length === 0 || id.length > 253 || /[\s\u0000-\u001f]/.test(id))
-    throw new KeelError('invalid-input', `id: expected a non-empty node id without spaces or control characters, found ${JSON.stringify(id)}`);
+  const problem = idProblem(id);
+  if (problem) throw new KeelError('invalid-input', `id: ${problem}`);
 }
