@@ -12,6 +12,7 @@ const keel = join(process.cwd(), 'bin/keel');
 let etcd: EtcdCluster;
 let server: ChildProcess;
 let base: string;
+let serverLog = '';
 
 function curl(args: string[]): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -29,8 +30,8 @@ const params = (id: string, group = 'default') => JSON.stringify({ client_params
 beforeAll(async () => {
   etcd = await startEtcd();
   server = spawn(keel, ['lock', 'serve', '--endpoints', etcd.endpoints.join(','), '--listen', '127.0.0.1:0', '--base', '/fleetlock', '--slots', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  server.stderr!.on('data', (c) => (stderr += c));
+  server.stderr!.on('data', (c) => (serverLog += c));
+  const stderr = () => serverLog;
   base = await new Promise<string>((resolve, reject) => {
     let out = '';
     server.stdout!.on('data', (c) => {
@@ -38,8 +39,8 @@ beforeAll(async () => {
       const m = /listening on (\S+)/.exec(out);
       if (m) resolve(m[1]!);
     });
-    server.once('exit', (code) => reject(new Error(`keel lock serve exited ${code}: ${stderr}`)));
-    setTimeout(() => reject(new Error(`keel lock serve did not start in 10 s: ${stderr}`)), 10_000);
+    server.once('exit', (code) => reject(new Error(`keel lock serve exited ${code}: ${stderr()}`)));
+    setTimeout(() => reject(new Error(`keel lock serve did not start in 10 s: ${stderr()}`)), 10_000);
   });
 });
 afterAll(async () => {
@@ -87,6 +88,46 @@ describe('keel lock serve, with curl', () => {
     expect((await post('/v1/pre-reboot', params('w2', 'workers'))).status).toBe(409);
     await post('/v1/steady-state', params('w1', 'workers'));
     await post('/v1/steady-state', params('m1', 'masters'));
+  });
+});
+
+describe('keel lock serve, hostile and mistaken clients (issue 9)', () => {
+  test.each(['http://%zz/v1/status', 'http://[/v1/status', 'http://a:b:c/v1/status', 'http://x:99999/v1/status', 'http://256.1.1.1/v1/status'])(
+    'curl --request-target %s gets 400 and the server keeps serving',
+    async (target) => {
+      const r = await curl(['--request-target', target, `${base}/v1/status`]);
+      expect(r.status).toBe(400);
+      expect(JSON.parse(r.body)).toMatchObject({ kind: 'bad_request_target' });
+      expect(server.exitCode).toBeNull();
+      expect((await curl([`${base}/v1/status?group=default`])).status).toBe(200);
+    },
+  );
+
+  test('an invalid node id gets 400, not 500; a 60 KB group gets 400 and no etcd key', async () => {
+    expect(JSON.parse((await post('/v1/pre-reboot', params('a b'))).body)).toMatchObject({ kind: 'invalid_client_id' });
+    const big = await post('/v1/pre-reboot', params('n1', 'g'.repeat(60_000)));
+    expect(big.status).toBe(400);
+    expect(JSON.parse(big.body).kind).toBe('invalid_group');
+    expect(await etcd.etcdctl(['get', 'com.coreos.airlock/groups/ggg', '--prefix', '--keys-only'])).toBe('');
+  });
+
+  test('it warned at start that it serves unauthenticated clients', () => {
+    expect(serverLog).toMatch(/warning: keel lock serve: no client authentication \(--client-ca or --tokens\): any client that reaches http:\/\/127\.0\.0\.1:\d+\/fleetlock may take or release any node's slot/);
+  });
+
+  test.each([
+    [['--listen', '127.0.0.1:99999'], /^keel: --listen: expected ADDRESS:PORT/],
+    [['--listen', '10.255.255.254:0'], /^keel: --listen: cannot listen on 10\.255\.255\.254:0 \(EADDRNOTAVAIL\)/],
+    [['--slots', '2000000'], /^keel: --slots: expected a whole number from 1 to 10000, found '2000000'/],
+    [['--max-groups', '0'], /^keel: --max-groups: expected a whole number from 1 to 100000/],
+    [['--tls-cert', '/nonexistent'], /^keel: --tls-cert and --tls-key: expected both or neither/],
+  ])('%j is one line naming the option, exit 2', async (args, message) => {
+    const r = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(keel, ['lock', 'serve', '--endpoints', etcd.endpoints.join(','), ...args], { encoding: 'utf8' }, (error, _out, stderr) => resolve({ code: error ? Number((error as { code?: number }).code) : 0, stderr })),
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
 
