@@ -9,6 +9,15 @@ export interface OptionSpec {
   /** Shown in --help; name the value in caps, e.g. `--root DIR`. */
   description: string;
   valueName?: string;
+  /** A whole-number option: parseCommandArgs refuses anything but decimal digits in this range. */
+  wholeNumber?: WholeNumberRange;
+}
+
+/** The accepted range of a whole-number option, and what one unit is (for the message). */
+export interface WholeNumberRange {
+  min: number;
+  max: number;
+  unit?: string;
 }
 
 export type OptionValues = Record<string, string | boolean | string[] | undefined>;
@@ -80,13 +89,25 @@ export function groupHelp(prefix: string, group: CommandGroup): string {
 
 /** Parses argv for a command; usage errors become KeelError('usage'). */
 export function parseCommandArgs(command: Command, argv: string[]): { values: OptionValues; positionals: string[] } {
+  const options = optionsOf(command);
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: optionsOf(command), allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new KeelError('usage', (error as Error).message.replace(/^./, (c) => c.toLowerCase()), { cause: error });
+    // `--n -1`: parseArgs calls the value ambiguous; a number option says what it expects instead.
+    const ambiguous = /^Option '--([^']+)' argument is ambiguous/.exec((error as Error).message)?.[1];
+    const range = ambiguous === undefined ? undefined : options[ambiguous]?.wholeNumber;
+    if (ambiguous !== undefined && range) wholeNumberOf(ambiguous, argv[argv.indexOf(`--${ambiguous}`) + 1] ?? '', range);
+    // parseArgs explains over several lines; keel's diagnostics are one line each.
+    const oneLine = (error as Error).message.split('\n').map((l) => l.trim().replace(/\.$/, '')).filter(Boolean).join('; ');
+    throw new KeelError('usage', oneLine.replace(/^./, (c) => c.toLowerCase()), { cause: error });
   }
   const { values, positionals } = parsed;
+  for (const [name, spec] of Object.entries(options)) {
+    const text = values[name];
+    if (spec.wholeNumber && typeof text === 'string') wholeNumberOf(name, text, spec.wholeNumber);
+    if (spec.wholeNumber && Array.isArray(text)) for (const t of text) if (typeof t === 'string') wholeNumberOf(name, t, spec.wholeNumber);
+  }
   if (!values.help) {
     if (command.minPositionals !== undefined && positionals.length < command.minPositionals)
       throw new KeelError('usage', `${command.name}: expected ${command.usage ?? 'more arguments'}`);
@@ -101,6 +122,23 @@ export function stringOption(values: OptionValues, name: string): string | undef
   const v = values[name];
   if (v === undefined || typeof v === 'boolean') return undefined;
   return Array.isArray(v) ? v[v.length - 1] : v;
+}
+
+/**
+ * The value of a whole-number option: decimal digits only (no sign, exponent, hex or unit,
+ * which Number() would take), within the option's range; a usage error naming it otherwise.
+ */
+export function wholeNumberOf(name: string, text: string, range: WholeNumberRange): number {
+  const n = /^[0-9]{1,15}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= range.min && n <= range.max))
+    throw new KeelError('usage', `--${name}: expected a whole number${range.unit ? ` of ${range.unit}` : ''} from ${range.min} to ${range.max}, found ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** Reads a whole-number option declared with `wholeNumber` (checked by parseCommandArgs), or undefined. */
+export function wholeNumberOption(values: OptionValues, name: string, range: WholeNumberRange): number | undefined {
+  const text = stringOption(values, name);
+  return text === undefined ? undefined : wholeNumberOf(name, text, range);
 }
 
 /** Prints JSON data on stdout, one document, newline-terminated. */

@@ -1,9 +1,11 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { KeelError } from '../errors.js';
-import { type Command, type CommandContext, type CommandGroup, printJson, stringOption } from './command.js';
+import { type Command, type CommandContext, type CommandGroup, printJson, stringOption, wholeNumberOption } from './command.js';
 import { readBundle } from '../update/release-bundle.js';
-import { publishRelease, rotateRepositoryKey } from '../update/repository-writer.js';
+import { expiresDaysRange, publishRelease, rotateRepositoryKey } from '../update/repository-writer.js';
+import { channelNameRule, isChannelName } from '../update/release.js';
+import { fsFailure, onPath } from '../update/fs-failure.js';
 import { generateKeyPairPem, signingKeyOfPem } from '../update/signing-key.js';
 import { installRelease } from '../update/release-installer.js';
 import { runningVersionOf } from '../update/host-facts.js';
@@ -13,19 +15,21 @@ import { agentCommands } from '../update/agent-commands.js';
 
 /** Reads a file an option names, or fails with a usage error naming the option. */
 async function readOption(ctx: CommandContext, name: string): Promise<string> {
-  const path = stringOption(ctx.values, name);
-  if (!path) throw new KeelError('usage', `--${name} is required`);
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    throw new KeelError('invalid-input', `--${name} ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
-  }
+  const path = required(ctx, name);
+  return onPath(path, `read the --${name} file`, () => readFile(path, 'utf8'));
 }
 
 function required(ctx: CommandContext, name: string): string {
   const v = stringOption(ctx.values, name);
   if (!v) throw new KeelError('usage', `--${name} is required`);
   return v;
+}
+
+/** --channel: a name that becomes a repository directory, so checked before anything is read. */
+function channelOf(ctx: CommandContext): string {
+  const channel = stringOption(ctx.values, 'channel') ?? 'stable';
+  if (!isChannelName(channel)) throw new KeelError('usage', `--channel: expected ${channelNameRule}, found ${JSON.stringify(channel)}`);
+  return channel;
 }
 
 const publish: Command = {
@@ -37,15 +41,21 @@ const publish: Command = {
     bundle: { type: 'string', valueName: 'DIR', description: 'release bundle: manifest.json, slot image, kernel, initramfs' },
     repo: { type: 'string', valueName: 'OUT', description: 'repository directory to create or extend' },
     channel: { type: 'string', valueName: 'C', description: 'channel the release goes to (default stable)' },
-    'expires-days': { type: 'string', valueName: 'N', description: 'lifetime of the targets/snapshot metadata (default 30; timestamp at most 7)' },
+    'expires-days': { type: 'string', valueName: 'N', wholeNumber: expiresDaysRange, description: `lifetime of the targets/snapshot metadata in days, ${expiresDaysRange.min}–${expiresDaysRange.max} (default 30; timestamp at most 7)` },
     rollout: { type: 'string', valueName: 'SPEC', description: 'rollout schedule: ISO=PERCENT,… e.g. 2025-01-01T00:00Z=10,2025-01-02T00:00Z=100' },
     groups: { type: 'string', valueName: 'G,…', description: 'only nodes in these groups take the release' },
     'rotate-to': { type: 'string', valueName: 'NEWKEY', description: 'instead of publishing: move every role to NEWKEY (a root signed by both)' },
   },
   details: 'The repository is plain files (metadata/ and targets/): serve it with any HTTP server or use the directory.',
   async run(ctx) {
-    const key = signingKeyOfPem(await readOption(ctx, 'key'));
+    // Every argument is checked before any file is read or written.
+    const days = wholeNumberOption(ctx.values, 'expires-days', expiresDaysRange);
+    const channel = channelOf(ctx);
+    const rollout = stringOption(ctx.values, 'rollout');
+    const steps = rollout === undefined ? undefined : parseRolloutSpec(rollout);
+    const groups = stringOption(ctx.values, 'groups');
     const repoDir = required(ctx, 'repo');
+    const key = signingKeyOfPem(await readOption(ctx, 'key'));
     if (stringOption(ctx.values, 'rotate-to')) {
       const version = await rotateRepositoryKey(repoDir, key, signingKeyOfPem(await readOption(ctx, 'rotate-to'), 'new key'), Date.now());
       if (ctx.json) printJson(ctx, { rotated: true, rootVersion: version });
@@ -53,17 +63,14 @@ const publish: Command = {
       return 0;
     }
     const bundle = await readBundle(required(ctx, 'bundle'));
-    const days = stringOption(ctx.values, 'expires-days');
-    const rollout = stringOption(ctx.values, 'rollout');
-    const groups = stringOption(ctx.values, 'groups');
     const result = await publishRelease({
       repoDir,
       key,
       bundle,
-      channel: stringOption(ctx.values, 'channel') ?? 'stable',
+      channel,
       nowMs: Date.now(),
-      ...(days !== undefined && { expiresInDays: Number(days) }),
-      ...(rollout !== undefined && { rollout: parseRolloutSpec(rollout) }),
+      ...(days !== undefined && { expiresInDays: days }),
+      ...(steps !== undefined && { rollout: steps }),
       ...(groups !== undefined && { groups: groups.split(',').filter(Boolean) }),
     });
     if (ctx.json) printJson(ctx, { version: bundle.version, ...result });
@@ -87,8 +94,9 @@ const install: Command = {
   },
   details: 'Exits 1 on any verification failure; a file target is replaced only by a complete, verified image, and an interrupted run resumes.',
   async run(ctx) {
-    const trustPem = await readOption(ctx, 'trust');
+    const channel = channelOf(ctx);
     const target = required(ctx, 'target');
+    const trustPem = await readOption(ctx, 'trust');
     const stateDir = stringOption(ctx.values, 'state') ?? '/var/lib/keel/update';
     const root = stringOption(ctx.values, 'root') ?? '/';
     const bar = progressBar(ctx.stderr as NodeJS.WritableStream & { isTTY?: boolean }, 'writing');
@@ -99,7 +107,7 @@ const install: Command = {
       trustPem,
       target,
       stateDir,
-      channel: stringOption(ctx.values, 'channel') ?? 'stable',
+      channel,
       nowMs: Date.now(),
       onProgress: bar,
       ...(wanted !== undefined && { wanted }),
@@ -124,11 +132,12 @@ const keygen: Command = {
   async run(ctx) {
     const path = ctx.positionals[0]!;
     const { privatePem, publicPem } = generateKeyPairPem();
-    await mkdir(dirname(path), { recursive: true });
+    await onPath(dirname(path), 'create the directory', () => mkdir(dirname(path), { recursive: true }), 'no key written');
     await writeFile(path, privatePem, { mode: 0o600, flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
-      throw new KeelError(error.code === 'EEXIST' ? 'conflict' : 'io', `${path}: ${error.code === 'EEXIST' ? 'already exists; not overwriting a key' : error.message}`, { cause: error });
+      if (error.code === 'EEXIST') throw new KeelError('conflict', `${path}: already exists; not overwriting a key`, { cause: error });
+      throw fsFailure(error, path, 'write the private key', 'no key written');
     });
-    await writeFile(`${path}.pub`, publicPem);
+    await onPath(`${path}.pub`, 'write the public key', () => writeFile(`${path}.pub`, publicPem));
     ctx.stdout.write(`wrote ${path} and ${path}.pub\n`);
     return 0;
   },

@@ -68,9 +68,13 @@ export async function writeVerdict(root: string, verdict: HealthVerdict): Promis
 
 /** The verdict of this boot, or undefined while the gate has not run. */
 export async function readVerdict(root: string): Promise<HealthVerdict | undefined> {
+  let parsed: unknown;
   try {
-    return JSON.parse(await readFile(join(root, verdictPath), 'utf8')) as HealthVerdict;
+    parsed = JSON.parse(await readFile(join(root, verdictPath), 'utf8'));
   } catch {
     return undefined;
   }
+  // A verdict without a boolean `ok` (damaged or hand-made) counts as no verdict yet.
+  const ok = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>).ok : undefined;
+  return typeof ok === 'boolean' ? (parsed as HealthVerdict) : undefined;
 }

@@ -1,6 +1,7 @@
 import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { compareVersions } from './version-order.js';
+import { compareVersions, isVersion } from './version-order.js';
+import { onPath } from './fs-failure.js';
 
 /**
  * What this node remembers about updates across restarts and reboots, in
@@ -26,26 +27,49 @@ export const emptyNodeState: NodeState = { failedVersions: [] };
 
 /** Reads status.json under `dir`; a missing or unreadable file is an empty state. */
 export async function readNodeState(dir: string): Promise<NodeState> {
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(await readFile(join(dir, 'status.json'), 'utf8')) as NodeState;
-    return { ...parsed, failedVersions: Array.isArray(parsed.failedVersions) ? parsed.failedVersions : [] };
+    parsed = JSON.parse(await readFile(join(dir, 'status.json'), 'utf8'));
   } catch {
     return { ...emptyNodeState };
   }
+  return nodeStateOf(parsed);
+}
+
+/**
+ * Drops fields of the wrong type (a damaged status.json must not crash a version comparison);
+ * fields this file does not know (the agent's own, such as `staged`) are kept as they are.
+ */
+function nodeStateOf(parsed: unknown): NodeState {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { ...emptyNodeState };
+  const out = { ...(parsed as Record<string, unknown>) };
+  const drop = (key: string, ok: (v: unknown) => boolean) => {
+    if (key in out && !ok(out[key])) delete out[key];
+  };
+  const isString = (v: unknown) => typeof v === 'string';
+  drop('highestSeen', (v) => typeof v === 'string' && isVersion(v));
+  for (const key of ['lastCheck', 'lastCheckResult', 'lastError', 'agentState', 'rebootingTo']) drop(key, isString);
+  drop('lockHeld', (v) => typeof v === 'boolean');
+  drop('unhealthyReboots', (v) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every(Number.isSafeInteger));
+  drop('staged', (v) => typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>).version === 'string' && typeof (v as Record<string, unknown>).slot === 'object' && (v as Record<string, unknown>).slot !== null);
+  const failed = out.failedVersions;
+  return { ...out, failedVersions: Array.isArray(failed) ? failed.filter(isString) : [] } as NodeState;
 }
 
 /** Writes status.json atomically. */
 export async function writeNodeState(dir: string, state: NodeState): Promise<void> {
-  await mkdir(dir, { recursive: true });
   const path = join(dir, 'status.json');
-  await writeFile(`${path}.tmp`, JSON.stringify(state, null, 2) + '\n');
-  const file = await open(`${path}.tmp`, 'r');
-  await file.sync();
-  await file.close();
-  await rename(`${path}.tmp`, path);
-  const dirHandle = await open(dir, 'r');
-  await dirHandle.sync();
-  await dirHandle.close();
+  await onPath(path, 'write the update state', async () => {
+    await mkdir(dir, { recursive: true });
+    await writeFile(`${path}.tmp`, JSON.stringify(state, null, 2) + '\n');
+    const file = await open(`${path}.tmp`, 'r');
+    await file.sync();
+    await file.close();
+    await rename(`${path}.tmp`, path);
+    const dirHandle = await open(dir, 'r');
+    await dirHandle.sync();
+    await dirHandle.close();
+  });
 }
 
 /** Reads, changes and writes status.json. */

@@ -1,5 +1,6 @@
 import { mkdir, readFile, readdir, rename, unlink, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { onPath } from './fs-failure.js';
 
 /**
  * Crash-safe progress on disk, named like systemd-sysupdate does it: a download in flight is
@@ -37,8 +38,8 @@ export async function readRecords(dir: string): Promise<ProgressRecord[]> {
   for (const name of names) {
     if (name.endsWith('.tmp') || name.endsWith('.json')) continue;
     try {
-      const record = JSON.parse(await readFile(join(dir, name), 'utf8')) as ProgressRecord;
-      if (record && typeof record.version === 'string' && recordName(record.version, record.phase) === name) out.push(record);
+      const record: unknown = JSON.parse(await readFile(join(dir, name), 'utf8'));
+      if (isRecord(record) && recordName(record.version, record.phase) === name) out.push(record);
     } catch {
       /* not a record */
     }
@@ -46,21 +47,40 @@ export async function readRecords(dir: string): Promise<ProgressRecord[]> {
   return out;
 }
 
+/** A record of the right shape: a resume offset read from disk is trusted only within the length. */
+function isRecord(r: unknown): r is ProgressRecord {
+  if (typeof r !== 'object' || r === null) return false;
+  const { version, phase, target, length, sha256, written, slot } = r as Record<string, unknown>;
+  return (
+    typeof version === 'string' &&
+    (phase === 'partial' || phase === 'pending' || phase === 'installed') &&
+    typeof target === 'string' &&
+    typeof sha256 === 'string' &&
+    Number.isSafeInteger(length) &&
+    Number.isSafeInteger(written) &&
+    (written as number) >= 0 &&
+    (written as number) <= (length as number) &&
+    (slot === undefined || typeof slot === 'string')
+  );
+}
+
 /** Writes a record atomically (temp file, fsync, rename) and removes the same version's other phases. */
 export async function writeRecord(dir: string, record: ProgressRecord): Promise<void> {
-  await mkdir(dir, { recursive: true });
   const path = join(dir, recordName(record.version, record.phase));
-  const tmp = `${path}.tmp`;
-  await writeFile(tmp, JSON.stringify(record) + '\n');
-  const handle = await open(tmp, 'r');
-  await handle.sync();
-  await handle.close();
-  await rename(tmp, path);
-  // The rename itself must survive a power cut: a record that names durable bytes but vanishes
-  // with the directory entry sends the next run back to byte zero (found by the qemu e2e test).
-  const dirHandle = await open(dir, 'r');
-  await dirHandle.sync();
-  await dirHandle.close();
+  await onPath(path, 'record update progress', async () => {
+    await mkdir(dir, { recursive: true });
+    const tmp = `${path}.tmp`;
+    await writeFile(tmp, JSON.stringify(record) + '\n');
+    const handle = await open(tmp, 'r');
+    await handle.sync();
+    await handle.close();
+    await rename(tmp, path);
+    // The rename itself must survive a power cut: a record that names durable bytes but vanishes
+    // with the directory entry sends the next run back to byte zero (found by the qemu e2e test).
+    const dirHandle = await open(dir, 'r');
+    await dirHandle.sync();
+    await dirHandle.close();
+  });
   for (const phase of Object.keys(suffix) as Phase[]) if (phase !== record.phase) await unlink(join(dir, recordName(record.version, phase))).catch(() => undefined);
 }
 

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { KeelError } from '../errors.js';
+import { fsFailure } from './fs-failure.js';
+import { probeSlotTarget } from './slot-target.js';
 import { joinUrl, repoUrl } from './payload-source.js';
 import { writeRecord } from './progress-record.js';
 import { chooseRelease, type Choice } from './release-choice.js';
@@ -87,11 +88,13 @@ export async function writeRelease(req: WriteRequest, release: Release): Promise
 
 /** check + write: what `keel update install` does. */
 export async function installRelease(req: InstallRequest): Promise<InstallOutcome> {
+  // A target that cannot take an image is refused before any metadata or payload is fetched.
+  await probeSlotTarget(req.target);
   const choice = await checkForRelease(req);
   if (choice.kind === 'none') return choice;
   try {
     return { kind: 'installed', release: choice.release, write: await writeRelease(req, choice.release) };
   } catch (error) {
-    throw error instanceof KeelError ? error : new KeelError('io', `writing ${req.target}: ${(error as Error).message}`, { cause: error });
+    throw fsFailure(error, req.target, 'write the slot image', 'nothing installed');
   }
 }

@@ -48,6 +48,22 @@ export interface TargetLike {
   custom: Record<string, unknown>;
 }
 
+/**
+ * A channel name: it becomes a directory of the repository (targets/<channel>/), so lowercase
+ * letters, digits, `.`, `_`, `-`, starting with a letter or digit (never `.` or `..`), at most 64.
+ */
+export function isChannelName(channel: string): boolean {
+  return /^[a-z0-9][a-z0-9._-]{0,63}$/.test(channel);
+}
+
+/** What a channel name must look like, for messages. */
+export const channelNameRule = 'a channel name (lowercase letters, digits, ".", "_" or "-", starting with a letter or digit, at most 64 characters)';
+
+/** A file name inside a release: one path component, no `..`, nothing hidden. */
+export function isReleaseFileName(name: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9._+~-]{0,254}$/.test(name);
+}
+
 /** The target path of a release file in a repository: `<channel>/<version>/<name>`. */
 export function targetPathOf(channel: string, version: string, name: string): string {
   return `${channel}/${version}/${name}`;

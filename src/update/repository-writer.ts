@@ -1,10 +1,14 @@
-import { copyFile, mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { Metadata, MetadataKind, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp } from '@tufjs/models';
+import { constants } from 'node:fs';
+import { copyFile, mkdir, open, readdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp } from '@tufjs/models';
 import { KeelError } from '../errors.js';
 import type { Bundle } from './release-bundle.js';
-import { targetPathOf, type RolloutStep } from './release.js';
+import { channelNameRule, isChannelName, isReleaseFileName, targetPathOf, type RolloutStep } from './release.js';
 import type { SigningKey } from './signing-key.js';
+import { errnoOf, fsFailure, onPath } from './fs-failure.js';
+import { mkdirInside } from './contained-path.js';
+import { parseTufMetadata } from './metadata-shape.js';
 
 /**
  * The publishing side: a static TUF repository any HTTP server (or a directory) can serve.
@@ -13,6 +17,8 @@ import type { SigningKey } from './signing-key.js';
  * One ed25519 key holds all four roles (threshold 1): enough for a test or small fleet;
  * `rotateRepositoryKey` moves every role to a new key through a root version signed by
  * both the old and the new key, which clients follow on their own (docs/update-keys.md).
+ * Every write stays inside the repository: names are checked, directories resolved after
+ * symlinks (contained-path.ts), and files replaced by rename, never written through a link.
  */
 export interface PublishOptions {
   repoDir: string;
@@ -28,25 +34,44 @@ export interface PublishOptions {
 
 const specVersion = '1.0.31';
 const dayMs = 86_400_000;
+/** The accepted metadata lifetime: at least a day, at most ten years. */
+export const expiresDaysRange = { min: 1, max: 3650, unit: 'days' } as const;
+const refused = 'nothing published';
+
+/** Refuses what would leave the repository or publish dead metadata, before anything is written. */
+function checkPublishOptions(options: PublishOptions): void {
+  if (!isChannelName(options.channel))
+    throw new KeelError('invalid-input', `channel ${JSON.stringify(options.channel)}: expected ${channelNameRule}; ${refused}`);
+  const days = options.expiresInDays;
+  if (days !== undefined && !(Number.isInteger(days) && days >= expiresDaysRange.min && days <= expiresDaysRange.max))
+    throw new KeelError('invalid-input', `expiry of ${String(days)} days: expected a whole number from ${expiresDaysRange.min} to ${expiresDaysRange.max}; ${refused}`);
+  for (const file of options.bundle.files)
+    if (!isReleaseFileName(file.name)) throw new KeelError('invalid-input', `release file name ${JSON.stringify(file.name)}: expected a plain file name; ${refused}`);
+}
+
+/** The repository directory, created if needed, as its real path (the bound of every write). */
+async function repositoryRoot(repoDir: string): Promise<string> {
+  await onPath(repoDir, 'create the repository directory', () => mkdir(repoDir, { recursive: true }), refused);
+  return onPath(repoDir, 'resolve', () => realpath(repoDir), refused);
+}
 
 /** Adds a release to the repository (creating it if needed) and re-signs the metadata. */
 export async function publishRelease(options: PublishOptions): Promise<{ targets: string[]; targetsVersion: number }> {
-  const { repoDir, key, bundle, channel, nowMs } = options;
-  const metadataDir = join(repoDir, 'metadata');
-  await mkdir(metadataDir, { recursive: true });
+  const { key, bundle, channel, nowMs } = options;
+  checkPublishOptions(options);
+  const repoDir = await repositoryRoot(options.repoDir);
+  const metadataDir = await mkdirInside(repoDir, 'metadata', refused);
   const root = (await latestRoot(metadataDir)) ?? (await writeRoot(metadataDir, newRoot(key, nowMs), [key]));
   const targetsRole = root.signed.roles.targets;
   if (!targetsRole?.keyIDs.includes(key.keyId))
-    throw new KeelError('invalid-input', `signing key ${key.keyId.slice(0, 16)}… is not this repository's targets key; nothing published`);
-  const old = await readRole<Targets>(metadataDir, MetadataKind.Targets);
+    throw new KeelError('invalid-input', `signing key ${key.keyId.slice(0, 16)}… is not this repository's targets key; ${refused}`);
+  const old = await readRole(metadataDir, 'targets');
   const targets = new Targets({ version: (old?.signed.version ?? 0) + 1, specVersion, expires: expiry(nowMs, options.expiresInDays ?? 30), targets: { ...(old?.signed.targets ?? {}) } });
+  const releaseDir = await mkdirInside(repoDir, join('targets', channel, bundle.version), refused);
   const added: string[] = [];
   for (const file of options.bundle.files) {
     const path = targetPathOf(channel, bundle.version, file.name);
-    const dest = join(repoDir, 'targets', path);
-    await mkdir(dirname(dest), { recursive: true });
-    await copyFile(file.source, `${dest}.tmp`);
-    await rename(`${dest}.tmp`, dest);
+    await atomicCopy(file.source, join(releaseDir, file.name));
     const keel: Record<string, unknown> = { version: bundle.version, channel, role: file.role };
     if (file.role === 'slot' && options.rollout) keel.rollout = options.rollout.map((s) => ({ at: s.at, percent: s.percent }));
     if (file.role === 'slot' && options.groups) keel.groups = options.groups;
@@ -63,14 +88,14 @@ export async function publishRelease(options: PublishOptions): Promise<{ targets
  * then targets, snapshot and timestamp re-signed by the new key.
  */
 export async function rotateRepositoryKey(repoDir: string, oldKey: SigningKey, newKey: SigningKey, nowMs: number): Promise<number> {
-  const metadataDir = join(repoDir, 'metadata');
+  const metadataDir = await mkdirInside(await onPath(repoDir, 'resolve', () => realpath(repoDir), 'nothing rotated'), 'metadata', 'nothing rotated');
   const current = await latestRoot(metadataDir);
   if (!current) throw new KeelError('not-found', `${metadataDir}: no root metadata to rotate; publish a release first`);
   if (!current.signed.roles.root?.keyIDs.includes(oldKey.keyId))
     throw new KeelError('invalid-input', `key ${oldKey.keyId.slice(0, 16)}… is not the current root key; rotation refused`);
   const next = newRoot(newKey, nowMs, current.signed.version + 1);
   await writeRoot(metadataDir, next, [oldKey, newKey]);
-  const old = await readRole<Targets>(metadataDir, MetadataKind.Targets);
+  const old = await readRole(metadataDir, 'targets');
   const targets = new Targets({ version: (old?.signed.version ?? 0) + 1, specVersion, expires: expiry(nowMs, 30), targets: { ...(old?.signed.targets ?? {}) } });
   await signChain(metadataDir, targets, newKey, nowMs, 30);
   return next.signed.version;
@@ -81,11 +106,11 @@ async function signChain(metadataDir: string, targets: Targets, key: SigningKey,
   const targetsMd = new Metadata(targets);
   targetsMd.sign((d) => key.sign(d));
   const targetsJson = JSON.stringify(targetsMd.toJSON());
-  const oldSnapshot = await readRole<Snapshot>(metadataDir, MetadataKind.Snapshot);
+  const oldSnapshot = await readRole(metadataDir, 'snapshot');
   const snapshot = new Metadata(new Snapshot({ version: (oldSnapshot?.signed.version ?? 0) + 1, specVersion, expires: expiry(nowMs, days), meta: { 'targets.json': new MetaFile({ version: targets.version }) } }));
   snapshot.sign((d) => key.sign(d));
   const snapshotJson = JSON.stringify(snapshot.toJSON());
-  const oldTimestamp = await readRole<Timestamp>(metadataDir, MetadataKind.Timestamp);
+  const oldTimestamp = await readRole(metadataDir, 'timestamp');
   const timestamp = new Metadata(
     new Timestamp({ version: (oldTimestamp?.signed.version ?? 0) + 1, specVersion, expires: expiry(nowMs, Math.min(days, 7)), snapshotMeta: new MetaFile({ version: snapshot.signed.version }) }),
   );
@@ -111,23 +136,59 @@ async function writeRoot(metadataDir: string, root: Metadata<Root>, signers: Sig
 }
 
 async function latestRoot(metadataDir: string): Promise<Metadata<Root> | undefined> {
-  const names = (await readdir(metadataDir).catch(() => [] as string[])).filter((n) => /^\d+\.root\.json$/.test(n));
-  const newest = names.sort((a, b) => parseInt(b, 10) - parseInt(a, 10))[0];
+  const names = await readdir(metadataDir).catch((error: unknown) => {
+    if (errnoOf(error) === 'ENOENT') return [] as string[];
+    throw fsFailure(error, metadataDir, 'list the metadata', refused);
+  });
+  const newest = names.filter((n) => /^\d+\.root\.json$/.test(n)).sort((a, b) => parseInt(b, 10) - parseInt(a, 10))[0];
   if (!newest) return undefined;
-  return Metadata.fromJSON(MetadataKind.Root, JSON.parse(await readFile(join(metadataDir, newest), 'utf8'))) as Metadata<Root>;
+  const path = join(metadataDir, newest);
+  return parseTufMetadata((await readOwnFile(path))!, 'root', { label: path, consequence: `the repository's metadata is damaged; ${refused}` });
 }
 
-async function readRole<T extends Targets | Snapshot | Timestamp>(metadataDir: string, kind: MetadataKind): Promise<Metadata<T> | undefined> {
-  const text = await readFile(join(metadataDir, `${kind}.json`), 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
-  return Metadata.fromJSON(kind as MetadataKind.Targets, JSON.parse(text)) as unknown as Metadata<T>;
+async function readRole<R extends 'targets' | 'snapshot' | 'timestamp'>(metadataDir: string, role: R) {
+  const path = join(metadataDir, `${role}.json`);
+  const text = await readOwnFile(path);
+  return text === undefined ? undefined : parseTufMetadata(text, role, { label: path, consequence: `the repository's metadata is damaged; ${refused}` });
+}
+
+/** Reads a file of the repository itself, not through a symlink (which could point anywhere); missing = undefined. */
+async function readOwnFile(path: string): Promise<string | undefined> {
+  let handle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return undefined;
+    if (errnoOf(error) === 'ELOOP') throw new KeelError('unsafe-path', `${path}: is a symlink; expected the repository's own file; ${refused}`, { cause: error });
+    throw fsFailure(error, path, 'read', refused);
+  }
+  try {
+    return await onPath(path, 'read', () => handle.readFile('utf8'), refused);
+  } finally {
+    await handle.close();
+  }
 }
 
 function expiry(nowMs: number, days: number): string {
   return new Date(nowMs + days * dayMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/** Replaces `path` with `text`: a new temp file (never an existing one or a link), then rename. */
 async function atomicWrite(path: string, text: string): Promise<void> {
-  await writeFile(`${path}.tmp`, text);
-  await rename(`${path}.tmp`, path);
+  const tmp = `${path}.tmp`;
+  await onPath(path, 'write', async () => {
+    await rm(tmp, { force: true });
+    await writeFile(tmp, text, { flag: 'wx' });
+    await rename(tmp, path);
+  }, refused);
+}
+
+/** Copies a bundle file into the repository the same way: exclusive temp file, then rename. */
+async function atomicCopy(source: string, dest: string): Promise<void> {
+  const tmp = `${dest}.tmp`;
+  await onPath(dest, 'write', async () => {
+    await rm(tmp, { force: true });
+    await copyFile(source, tmp, constants.COPYFILE_EXCL);
+    await rename(tmp, dest);
+  }, refused);
 }

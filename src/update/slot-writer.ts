@@ -1,7 +1,10 @@
 import { createHash, type Hash } from 'node:crypto';
-import { open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { KeelError } from '../errors.js';
+import { fsFailure, onPath } from './fs-failure.js';
+import { probeSlotTarget, type SlotTarget } from './slot-target.js';
 import { openPayload } from './payload-source.js';
 import { readRecords, removeRecords, writeRecord, type ProgressRecord } from './progress-record.js';
 import type { ReleaseFile } from './release.js';
@@ -12,6 +15,8 @@ import type { ReleaseFile } from './release.js';
  * the written bytes back and hashing them again. A regular-file target is written beside
  * itself (`<file>.keel-partial`) and renamed only when verified, so a partial result never
  * touches it; a block device is written in place, and is never made bootable until verified.
+ * The target is checked before the download starts (slot-target.ts); a failed write removes
+ * the partial file, except after an interrupted download, which the next run resumes.
  */
 export interface SlotWrite {
   url: string;
@@ -35,78 +40,106 @@ const defaultSyncBytes = 16 << 20;
 /** Writes `file` into `target`, resuming from a `.partial` record when one matches. */
 export async function writeSlot(w: SlotWrite): Promise<SlotWriteResult> {
   const { file } = w;
-  const isBlock = (await stat(w.target).catch(() => undefined))?.isBlockDevice() ?? false;
-  const dataPath = isBlock ? w.target : `${w.target}.keel-partial`;
+  const target = await probeSlotTarget(w.target, file.length);
+  const isBlock = target.kind === 'block';
+  const dataPath = target.kind === 'block' ? target.path : target.partialPath;
   const record = (await readRecords(w.stateDir)).find((r) => r.version === w.version && r.phase === 'partial');
   let offset = record && record.sha256 === file.sha256 && record.target === w.target && record.length === file.length ? record.written : 0;
-  const dataSize = (await stat(dataPath).catch(() => undefined))?.size ?? 0;
+  const dataSize = isBlock ? 0 : ((await stat(dataPath).catch(() => undefined))?.size ?? 0);
   if (!isBlock && dataSize < offset) offset = 0;
-  if (isBlock && (await deviceSize(w.target)) < file.length)
-    throw new KeelError('invalid-input', `${w.target}: the device is smaller than the ${file.length}-byte slot image; nothing written`);
-
-  const handle = await open(dataPath, isBlock || dataSize > 0 ? 'r+' : 'w+');
+  // The source is opened before the target, so a missing or refused download writes nothing.
+  let opened = await openPayload(w.url, offset);
+  if (opened.offset !== offset && opened.offset !== 0) {
+    opened.stream.destroy(); // a source that starts somewhere else: take it from the first byte
+    opened = await openPayload(w.url, 0);
+  }
+  offset = opened.offset; // 0 when the server ignored the Range header
+  // O_NOFOLLOW: a symlink planted at the partial's name must not redirect the write.
+  const flags = isBlock ? constants.O_RDWR : constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW;
+  const handle = await onPath(dataPath, 'open for writing', () => open(dataPath, flags, 0o644), 'nothing installed').catch((error: unknown) => {
+    opened.stream.destroy();
+    throw error;
+  });
+  let written = offset;
   try {
-    let hash = createHash('sha256');
+    const hash = createHash('sha256');
     if (offset > 0) await hashRange(handle, hash, offset);
-    const opened = await openPayload(w.url, offset);
-    if (opened.offset !== offset) {
-      // The server ignored the Range header: start over from the first byte.
-      hash = createHash('sha256');
-      offset = opened.offset;
-    }
     // A file target holds exactly the image: drop whatever an older attempt left past the resume point.
-    if (!isBlock) await handle.truncate(offset);
-    const resumedFrom = offset;
+    if (!isBlock) await onPath(dataPath, 'truncate', () => handle.truncate(offset));
     const base: ProgressRecord = { version: w.version, phase: 'partial', target: w.target, length: file.length, sha256: file.sha256, written: offset, updatedAt: '' };
     if (w.slot) base.slot = w.slot;
     const syncEvery = w.syncEveryBytes ?? defaultSyncBytes;
-    let written = offset;
     let sinceSync = 0;
     w.onProgress?.(written, file.length);
-    for await (const chunk of opened.stream as AsyncIterable<Buffer>) {
+    for await (const chunk of downloaded(opened.stream, w.url, () => written, file.length)) {
       if (written + chunk.length > file.length) {
         opened.stream.destroy();
-        await discard(w, dataPath, isBlock);
-        throw new KeelError('verification', `${w.url}: payload is longer than the ${file.length} bytes the signed metadata allows (tampered); discarded what was written, nothing installed`);
+        throw new KeelError('verification', `${w.url}: payload is longer than the ${file.length} bytes the signed metadata allows (tampered)`);
       }
       hash.update(chunk);
-      let done = 0;
-      while (done < chunk.length) done += (await handle.write(chunk, done, chunk.length - done, written + done)).bytesWritten;
+      await writeAt(handle, chunk, written, dataPath);
       written += chunk.length;
       sinceSync += chunk.length;
       if (sinceSync >= syncEvery) {
-        await handle.datasync();
+        await onPath(dataPath, 'flush', () => handle.datasync());
         await writeRecord(w.stateDir, { ...base, written, updatedAt: new Date().toISOString() });
         sinceSync = 0;
       }
       w.onProgress?.(written, file.length);
     }
-    await handle.datasync();
+    await onPath(dataPath, 'flush', () => handle.datasync());
     if (written < file.length) {
       await writeRecord(w.stateDir, { ...base, written, updatedAt: new Date().toISOString() });
       throw new KeelError('unavailable', `${w.url}: payload ended after ${written} of ${file.length} bytes (truncated or interrupted); kept the partial to resume, nothing installed`);
     }
     const digest = hash.digest('hex');
-    if (digest !== file.sha256) {
-      await discard(w, dataPath, isBlock);
-      throw new KeelError('verification', `${w.url}: SHA-256 ${digest} does not match the signed ${file.sha256} (tampered); discarded what was written, nothing installed`);
-    }
+    if (digest !== file.sha256) throw new KeelError('verification', `${w.url}: SHA-256 ${digest} does not match the signed ${file.sha256} (tampered)`);
     const readBack = createHash('sha256');
     await hashRange(handle, readBack, file.length);
     const again = readBack.digest('hex');
-    if (again !== file.sha256) {
-      await discard(w, dataPath, isBlock);
-      throw new KeelError('io', `${dataPath}: read back SHA-256 ${again}, wrote ${file.sha256}: the target does not keep what is written; nothing installed`);
-    }
+    if (again !== file.sha256) throw new KeelError('io', `${dataPath}: read back SHA-256 ${again}, wrote ${file.sha256}: the target does not keep what is written`);
     await handle.close();
-    if (!isBlock) {
-      await rename(dataPath, w.target);
+    if (target.kind === 'file') {
+      await onPath(w.target, `rename ${dataPath} onto`, () => rename(dataPath, w.target));
       await syncDir(dirname(w.target));
     }
-    return { resumedFrom, bytes: written - resumedFrom };
+    return { resumedFrom: opened.offset, bytes: written - opened.offset };
+  } catch (error) {
+    // Only an interrupted download keeps its partial (to resume); any other failure is refused and cleaned up.
+    if (error instanceof KeelError && error.kind === 'unavailable') throw error;
+    throw await refuse(w, target, written, error);
   } finally {
     await handle.close().catch(() => undefined);
   }
+}
+
+/** The payload's chunks; a connection lost midway becomes 'unavailable' (the partial is kept to resume). */
+async function* downloaded(stream: AsyncIterable<Buffer> & NodeJS.ReadableStream, url: string, written: () => number, length: number): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of stream) yield chunk as Buffer;
+  } catch (error) {
+    throw new KeelError('unavailable', `${url}: the download broke off after ${written()} of ${length} bytes (${(error as Error).message}); kept the partial to resume on the next run, nothing installed`, { cause: error });
+  }
+}
+
+async function writeAt(handle: FileHandle, chunk: Buffer, position: number, path: string): Promise<void> {
+  let done = 0;
+  while (done < chunk.length) done += (await onPath(path, 'write', () => handle.write(chunk, done, chunk.length - done, position + done))).bytesWritten;
+}
+
+/**
+ * Ends a failed write truthfully. A file target's partial and records are removed, so nothing
+ * of it is left. A block device keeps whatever reached it: that is said, and it is not made
+ * bootable (no boot entry is written for it; the agent removed the slot's entries before writing).
+ */
+async function refuse(w: SlotWrite, target: SlotTarget, written: number, error: unknown): Promise<KeelError> {
+  const what = error instanceof KeelError ? error : fsFailure(error, target.kind === 'file' ? target.partialPath : target.path, 'write the slot image');
+  await removeRecords(w.stateDir, w.version).catch(() => undefined);
+  if (target.kind === 'file') {
+    await unlink(target.partialPath).catch(() => undefined);
+    return new KeelError(what.kind, `${what.message}; discarded what was written, nothing installed`, { cause: error });
+  }
+  return new KeelError(what.kind, `${what.message}; ${target.path} now holds ${written} unverified bytes of ${w.version}: it is not made bootable and no boot entry points at it; nothing installed`, { cause: error });
 }
 
 /** Hashes the first `length` bytes of an open file. */
@@ -115,24 +148,10 @@ async function hashRange(handle: FileHandle, hash: Hash, length: number): Promis
   let position = 0;
   while (position < length) {
     const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, length - position), position);
-    if (bytesRead === 0) throw new KeelError('io', `read back ended after ${position} of ${length} bytes; nothing installed`);
+    if (bytesRead === 0) throw new KeelError('io', `read back ended after ${position} of ${length} bytes`);
     hash.update(buffer.subarray(0, bytesRead));
     position += bytesRead;
   }
-}
-
-async function discard(w: SlotWrite, dataPath: string, isBlock: boolean): Promise<void> {
-  await removeRecords(w.stateDir, w.version);
-  if (!isBlock) await unlink(dataPath).catch(() => undefined);
-}
-
-/** A block device's size from sysfs (stat reports 0 for devices); unknown = unlimited. */
-async function deviceSize(path: string): Promise<number> {
-  const { rdev } = await stat(path);
-  const major = (rdev >> 8) & 0xfff;
-  const minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
-  const sectors = await readFile(`/sys/dev/block/${major}:${minor}/size`, 'utf8').catch(() => undefined);
-  return sectors === undefined ? Number.MAX_SAFE_INTEGER : Number(sectors.trim()) * 512;
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -1,11 +1,14 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Metadata, MetadataKind, type Root, type Targets, type TargetFile } from '@tufjs/models';
+import { fileURLToPath } from 'node:url';
+import { Metadata, MetadataKind, type Root, type TargetFile } from '@tufjs/models';
 import { BaseFetcher, Updater } from 'tuf-js';
 import { DownloadHTTPError } from 'tuf-js/dist/error.js';
 import { KeelError } from '../errors.js';
 import { FetchStatusError, joinUrl, openPayload, repoUrl } from './payload-source.js';
 import { tufKeyOfPublicPem } from './signing-key.js';
+import { parseTufMetadata, type TufRole } from './metadata-shape.js';
+import { errnoOf, fsFailure, onPath } from './fs-failure.js';
 
 /**
  * The TUF client side: turns a repository and the pinned public key into verified targets.
@@ -22,8 +25,14 @@ export interface TrustedTargets {
   expires: string;
 }
 
-/** Fetches TUF metadata for tuf-js over HTTP or from a directory, with a 404 tuf-js understands. */
+/**
+ * Fetches TUF metadata for tuf-js over HTTP or from a directory, with a 404 tuf-js understands.
+ * Each metadata document is shape-checked as it arrives (metadata-shape.ts); tuf-js turns the
+ * errors of some roles into strings, so the first refusal is also kept to be reported as is.
+ */
 class KeelFetcher extends BaseFetcher {
+  refused: KeelError | undefined;
+
   override async fetch(url: string): Promise<NodeJS.ReadableStream> {
     try {
       return (await openPayload(url)).stream;
@@ -32,6 +41,31 @@ class KeelFetcher extends BaseFetcher {
       throw error;
     }
   }
+
+  override async downloadBytes(url: string, maxLength: number): Promise<Buffer> {
+    const bytes = await super.downloadBytes(url, maxLength);
+    const role = roleOfUrl(url);
+    if (role) {
+      try {
+        parseTufMetadata(bytes.toString('utf8'), role, { label: displayOf(url), consequence: 'refusing the repository', kind: 'verification' });
+      } catch (error) {
+        this.refused ??= error as KeelError;
+        throw error;
+      }
+    }
+    return bytes;
+  }
+}
+
+/** The TUF role a metadata URL names (`N.root.json`, `timestamp.json`, …). */
+function roleOfUrl(url: string): TufRole | undefined {
+  const name = /([^/]+)\.json$/.exec(url)?.[1]?.replace(/^\d+\./, '');
+  return name === 'root' || name === 'timestamp' || name === 'snapshot' || name === 'targets' ? name : undefined;
+}
+
+/** A URL as a person would name it: a file URL as its path. */
+function displayOf(url: string): string {
+  return url.startsWith('file:') ? fileURLToPath(url) : url;
 }
 
 const maxRootWalk = 64;
@@ -40,17 +74,18 @@ const maxRootWalk = 64;
 export async function fetchTrustedTargets(repo: string, trustPem: string, metadataDir: string): Promise<TrustedTargets> {
   const base = repoUrl(repo);
   const metadataUrl = joinUrl(base, 'metadata');
-  await mkdir(metadataDir, { recursive: true });
+  await onPath(metadataDir, 'create the metadata directory', () => mkdir(metadataDir, { recursive: true }), 'nothing installed');
   await bootstrapRoot(metadataUrl, trustPem, metadataDir);
-  const updater = new Updater({ metadataDir, metadataBaseUrl: metadataUrl, targetBaseUrl: joinUrl(base, 'targets'), fetcher: new KeelFetcher(), config: { fetchRetries: 0 } });
+  const fetcher = new KeelFetcher();
+  const updater = new Updater({ metadataDir, metadataBaseUrl: metadataUrl, targetBaseUrl: joinUrl(base, 'targets'), fetcher, config: { fetchRetries: 0 } });
   try {
     await updater.refresh();
   } catch (error) {
-    throw explain(error, repo);
+    throw fetcher.refused ?? explain(error, repo);
   }
   // tuf-js persists a role's file only after verifying it, so the stored targets.json is trusted.
-  const targetsMd = Metadata.fromJSON(MetadataKind.Targets, JSON.parse(await readFile(join(metadataDir, 'targets.json'), 'utf8'))) as Metadata<Targets>;
-  const rootMd = Metadata.fromJSON(MetadataKind.Root, JSON.parse(await readFile(join(metadataDir, 'root.json'), 'utf8'))) as Metadata<Root>;
+  const targetsMd = await readLocal(metadataDir, 'targets');
+  const rootMd = await readLocal(metadataDir, 'root');
   return {
     targets: Object.values(targetsMd.signed.targets),
     rootVersion: rootMd.signed.version,
@@ -59,14 +94,24 @@ export async function fetchTrustedTargets(repo: string, trustPem: string, metada
   };
 }
 
+/** Reads a role this node stored after verifying it; a damaged file is named with a next step. */
+async function readLocal<R extends 'root' | 'targets'>(metadataDir: string, role: R) {
+  const path = join(metadataDir, `${role}.json`);
+  const text = await onPath(path, 'read stored metadata', () => readFile(path, 'utf8'), 'nothing installed');
+  return parseTufMetadata(text, role, { label: path, consequence: `this node's stored metadata is damaged: remove ${path} to trust the pinned key again; nothing installed` });
+}
+
 /** Installs the first trusted root into an empty metadata directory. */
 async function bootstrapRoot(metadataUrl: string, trustPem: string, metadataDir: string): Promise<void> {
   const rootPath = join(metadataDir, 'root.json');
-  try {
-    await readFile(rootPath);
-    return; // already trusting a root: TUF's root chain moves it forward
-  } catch {
-    /* first contact: bootstrap from the pinned key */
+  const stored = await readFile(rootPath, 'utf8').catch((error: unknown) => {
+    if (errnoOf(error) === 'ENOENT') return undefined; // first contact: bootstrap from the pinned key
+    throw fsFailure(error, rootPath, 'read the trusted root', 'nothing installed');
+  });
+  if (stored !== undefined) {
+    // Already trusting a root: TUF's root chain moves it forward (tuf-js reads it unchecked).
+    await readLocal(metadataDir, 'root');
+    return;
   }
   const pinned = tufKeyOfPublicPem(trustPem);
   for (let n = 1; n <= maxRootWalk; n++) {
@@ -77,12 +122,7 @@ async function bootstrapRoot(metadataUrl: string, trustPem: string, metadataDir:
       if (error instanceof DownloadHTTPError && error.statusCode === 404) break;
       throw explain(error, metadataUrl);
     }
-    let root: Metadata<Root>;
-    try {
-      root = Metadata.fromJSON(MetadataKind.Root, JSON.parse(bytes.toString('utf8'))) as Metadata<Root>;
-    } catch (error) {
-      throw new KeelError('verification', `${n}.root.json: not valid TUF root metadata (${(error as Error).message}); refusing the repository`, { cause: error });
-    }
+    const root: Metadata<Root> = parseTufMetadata(bytes.toString('utf8'), 'root', { label: displayOf(joinUrl(metadataUrl, `${n}.root.json`)), consequence: 'refusing the repository', kind: 'verification' });
     if (!root.signed.roles.root?.keyIDs.includes(pinned.keyID)) continue;
     try {
       pinned.verifySignature(root);
@@ -90,8 +130,10 @@ async function bootstrapRoot(metadataUrl: string, trustPem: string, metadataDir:
     } catch (error) {
       throw new KeelError('verification', `${n}.root.json: names the pinned key but its signature does not verify (${(error as Error).message}); refusing the repository`, { cause: error });
     }
-    await writeFile(`${rootPath}.tmp`, bytes);
-    await rename(`${rootPath}.tmp`, rootPath);
+    await onPath(rootPath, 'store the trusted root', async () => {
+      await writeFile(`${rootPath}.tmp`, bytes);
+      await rename(`${rootPath}.tmp`, rootPath);
+    }, 'nothing installed');
     return;
   }
   throw new KeelError('verification', `no root metadata in ${metadataUrl} is signed by the pinned key ${pinned.keyID.slice(0, 16)}…: wrong key or not a keel repository; refusing it`);
@@ -123,5 +165,7 @@ function explain(error: unknown, where: string): KeelError {
   ];
   const what = says[name] ?? byMessage.find(([re]) => re.test(message))?.[1] ?? 'metadata failed verification';
   const kind = name === 'DownloadHTTPError' ? 'unavailable' : 'verification';
-  return new KeelError(kind, `${where}: ${what}: ${message}; refusing to install`, { cause: error });
+  // A JavaScript error from inside tuf-js says nothing a person can act on: keep it as the cause only.
+  const internal = /^(TypeError|RangeError|ReferenceError|SyntaxError)$/.test(name) || /\b(TypeError|RangeError|ReferenceError):/.test(message);
+  return new KeelError(kind, `${where}: ${what}${internal ? '' : `: ${message}`}; refusing to install`, { cause: error });
 }

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { describeJson } from './json-shape.js';
 import { KeelError } from '../errors.js';
 import { parseEnvFile } from '../systemd/env-file.js';
 import type { RebootStrategy } from '../cloudconfig/model.js';
@@ -111,11 +112,17 @@ function windowsOfJson(text: string, timeZone: string): Window[] {
   } catch (error) {
     throw new KeelError('invalid-input', `WINDOWS: expected a JSON list of {days, start, lengthMinutes, timeZone}, found '${text}'`, { cause: error });
   }
-  if (!Array.isArray(parsed)) throw new KeelError('invalid-input', 'WINDOWS: expected a JSON list');
-  return parsed.map((w: Record<string, unknown>) => {
-    const length = typeof w.lengthMinutes === 'number' ? w.lengthMinutes : typeof w.length === 'string' ? durationMinutes(w.length) : typeof w.length_minutes === 'number' ? w.length_minutes : NaN;
-    return weeklyWindow(Array.isArray(w.days) ? w.days.map(String) : [], String(w.start ?? w.start_time ?? ''), length, String(w.timeZone ?? w.time_zone ?? timeZone));
+  if (!Array.isArray(parsed)) throw new KeelError('invalid-input', `WINDOWS: expected a JSON list of {days, start, lengthMinutes, timeZone}, found ${describeJson(parsed)}`);
+  return parsed.map((w: unknown, i) => {
+    if (typeof w !== 'object' || w === null || Array.isArray(w))
+      throw new KeelError('invalid-input', `WINDOWS[${i}]: expected an object {days, start, lengthMinutes, timeZone}, found ${describeJson(w)}`);
+    return windowOfJson(w as Record<string, unknown>, timeZone);
   });
+}
+
+function windowOfJson(w: Record<string, unknown>, timeZone: string): Window {
+  const length = typeof w.lengthMinutes === 'number' ? w.lengthMinutes : typeof w.length === 'string' ? durationMinutes(w.length) : typeof w.length_minutes === 'number' ? w.length_minutes : NaN;
+  return weeklyWindow(Array.isArray(w.days) ? w.days.map(String) : [], String(w.start ?? w.start_time ?? ''), length, String(w.timeZone ?? w.time_zone ?? timeZone));
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { cp, readFile, rm, stat, writeFile, readdir } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, stat, writeFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { installRelease } from '../../../src/update/release-installer.js';
 import { rotateRepositoryKey } from '../../../src/update/repository-writer.js';
@@ -10,6 +10,7 @@ import { makeKey, publish, tempDir } from './fixture.js';
 // refused with a message saying what was wrong, and the target file is never created.
 async function attempt(repo: string, trustPem: string, work: string, extra: { stateDir?: string; wanted?: string; runningVersion?: string } = {}) {
   const target = join(work, 'slot.img');
+  await mkdir(work, { recursive: true }); // the target's directory must exist: it is checked before anything is fetched
   const request = { repo, trustPem, target, stateDir: extra.stateDir ?? join(work, 'state'), channel: 'stable', nowMs: Date.now(), ...(extra.wanted && { wanted: extra.wanted }), ...(extra.runningVersion && { runningVersion: extra.runningVersion }) };
   return { target, run: () => installRelease(request) };
 }
