@@ -5,8 +5,9 @@
  * /etc/keel/containers.conf (`DISCOVERY_ENDPOINTS=url,url`).
  */
 import { stringify } from 'yaml';
-import type { ContainerSpec } from '../containers/spec.js';
+import type { ContainerSecurity, ContainerSpec } from '../containers/spec.js';
 import { containerNamePattern, specDefaults } from '../containers/spec-schema.js';
+import { defaultSecurity } from '../containers/security-fields.js';
 import type { CloudConfig } from './model.js';
 import { type PlanBuilder, bytes, generatedBy } from './plan-context.js';
 import { printEnvFile } from '../systemd/env-file.js';
@@ -37,9 +38,24 @@ export function containerSpecYaml(s: ContainerSpec): string {
   if (s.after.length) doc.after = s.after;
   if (s.requires.length) doc.requires = s.requires;
   if (s.user) doc.user = s.user;
-  if (s.readOnlyRootfs) doc.read_only = true;
+  if (!s.readOnlyRootfs) doc.read_only = false;
   if (s.network) doc.network = s.network;
+  Object.assign(doc, securityKeys(s.security));
   return `# ${generatedBy('keel.containers')}\n${stringify(doc, { lineWidth: 0 })}`;
+}
+
+/** The confinement switches that differ from the defaults, as spec keys. */
+function securityKeys(sec: ContainerSecurity): Record<string, unknown> {
+  const d = defaultSecurity;
+  const caps = sec.capabilities.join(' ') === d.capabilities.join(' ') ? {} : sec.capabilities.includes('ALL') ? { cap_add: ['ALL'] } : { cap_drop: ['ALL'], ...(sec.capabilities.length ? { cap_add: sec.capabilities } : {}) };
+  return {
+    ...(sec.noNewPrivileges !== d.noNewPrivileges ? { no_new_privileges: sec.noNewPrivileges } : {}),
+    ...caps,
+    ...(sec.userns !== d.userns ? { userns: sec.userns } : {}),
+    ...(sec.seccomp !== d.seccomp ? { seccomp: sec.seccomp } : {}),
+    ...(sec.apparmor !== d.apparmor ? { apparmor: sec.apparmor } : {}),
+    ...(sec.privileged ? { privileged: true } : {}),
+  };
 }
 
 export function planContainers(b: PlanBuilder, config: CloudConfig | undefined): void {

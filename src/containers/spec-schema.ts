@@ -9,11 +9,18 @@
  * would loop; one that crashes is restarted. First restart after 1 s, the delay doubling per
  * failure up to 60 s (Docker starts at 100 ms, which hammers a failing registry or a crashing
  * service). Health checks: every 30 s, 5 s timeout, 3 retries (Docker's interval and retries).
+ * Confinement (security-fields.ts) and a read-only root are on unless a spec opens them.
+ *
+ * Text that ends up in a unit or on podman's command line (image, user, network, paths) may
+ * not hold control characters; command words and environment values may, and the unit model
+ * (src/systemd/unit-file.ts) escapes them.
  */
 import { isMap, isScalar, type Node } from 'yaml';
 import type { Problem } from '../problem.js';
-import { absolutePath, duration, nonEmpty, parseYaml, s, text, walkNode, type CustomSchema } from '../schema/index.js';
+import { absolutePath, duration, parseYaml, s, text, walkNode, type CustomSchema } from '../schema/index.js';
 import type { ContainerSpec, HealthCheck, PublishedPort, RestartPolicy, VolumeMount } from './spec.js';
+import { parseImageReference } from './image-reference.js';
+import { securityFields, securityOf } from './security-fields.js';
 
 /** Defaults a spec gets for what it leaves out (see the file comment for why). */
 export const specDefaults = {
@@ -28,8 +35,27 @@ export const specDefaults = {
 /** Container names become unit names and podman names: keep them to a safe alphabet. */
 export const containerNamePattern = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 
+const controlCharacter = /[\x00-\x1f\x7f]/;
+function noControl(v: string): string | undefined {
+  return controlCharacter.test(v) ? `expected text without control characters, found ${JSON.stringify(v)}` : undefined;
+}
+
 /** Text that must not be empty, read as text even when YAML typed it as a number (`user: 1000`). */
-const nonEmptyText = s.string({ coerce: 'silent', minLength: 1, expected: 'a non-empty string' });
+const nonEmptyText = s.string({ coerce: 'silent', minLength: 1, expected: 'a non-empty string', check: noControl });
+const plainText = s.string({ minLength: 1, expected: 'a non-empty string', check: noControl });
+const hostPath = s.string({ expected: 'an absolute path', check: (p) => absolutePath.check?.(p) ?? noControl(p) });
+
+/** An image reference by the OCI distribution grammar (image-reference.ts). */
+const imageReference = s.custom({
+  expected: 'an image reference such as docker.io/library/nginx:1.25',
+  jsonSchema: { type: 'string', pattern: '^[^\\s@]+(@[A-Za-z][A-Za-z0-9+._-]*:[0-9a-fA-F]{32,})?$' },
+  read({ value }, r) {
+    const text = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
+    const result = parseImageReference(text);
+    if (result.ok) return text;
+    return r.error(`expected an image reference [REGISTRY[:PORT]/]PATH[:TAG][@DIGEST] such as docker.io/library/nginx:1.25, found ${JSON.stringify(value)}: ${result.reason}; refusing this spec`);
+  },
+});
 
 const containerName = s.string({ pattern: containerNamePattern, patternText: 'a container name of lowercase letters, digits, ., _ and - (at most 63)' });
 
@@ -59,7 +85,7 @@ const portString: CustomSchema = s.custom({
 
 const portObject = s.object(
   {
-    host_ip: nonEmpty,
+    host_ip: plainText,
     host_port: s.integer({ minimum: 1, maximum: 65535 }),
     container_port: s.required(s.integer({ minimum: 1, maximum: 65535 })),
     protocol: s.enum(['tcp', 'udp']),
@@ -82,7 +108,7 @@ const volumeString = s.custom({
   expected: volumeText,
   jsonSchema: { type: 'string', pattern: '^[^:]+:/[^:]*(:(ro|rw))?$' },
   read({ value }, r) {
-    const parts = typeof value === 'string' ? value.split(':') : [];
+    const parts = typeof value === 'string' && !controlCharacter.test(value) ? value.split(':') : [];
     const mode = parts[2] ?? 'rw';
     if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]?.startsWith('/') || (mode !== 'ro' && mode !== 'rw'))
       return r.error(`expected ${volumeText} (absolute target), found ${JSON.stringify(value)}`);
@@ -91,7 +117,7 @@ const volumeString = s.custom({
 });
 
 const volumeObject = s.object(
-  { source: s.required(nonEmpty), target: s.required(absolutePath), read_only: s.boolean() },
+  { source: s.required(plainText), target: s.required(hostPath), read_only: s.boolean() },
   {
     refine: (v): VolumeMount | undefined =>
       v.source === undefined || v.target === undefined ? undefined : { source: v.source as string, target: v.target as string, readOnly: v.read_only === true },
@@ -112,6 +138,15 @@ const restartPolicy = s.custom({
 
 /** systemd memory sizes: a positive number of bytes or of K, M, G, T (powers of 1024). */
 const memory = s.string({ coerce: 'silent', pattern: /^[1-9]\d*[KMGT]?$/i, patternText: 'a memory size such as 512M or 2G' });
+
+/** Bytes of a systemd memory size (`512M`). */
+function memoryBytes(size: string): number {
+  const m = /^(\d+)([KMGT]?)$/i.exec(size);
+  return m ? Number(m[1]) * 1024 ** ' KMGT'.indexOf((m[2] || ' ').toUpperCase()) : NaN;
+}
+
+/** A limit under this is almost always a number of MiB written without its unit. */
+const smallestSensibleMemory = 4 * 1024 * 1024;
 
 /** Resource limits, at the top level or under `resources:`. */
 const limits = { memory, cpus: s.number({ minimum: 0.01 }), pids: s.integer({ minimum: 1 }) };
@@ -160,13 +195,13 @@ function environmentOf(v: unknown): Record<string, string> {
 export const containerSpecSchema = s.object(
   {
     name: s.required(containerName),
-    image: s.required(nonEmpty),
+    image: s.required(imageReference),
     command: commandWords,
     args: s.list(text),
     environment: s.union([s.map(text, { normalizeKeys: false, keyPattern: envName, keyPatternText: 'an environment variable name' }), envList], {
       expected: 'a mapping of variables to values or a list of NAME=VALUE',
     }),
-    environment_files: s.list(absolutePath),
+    environment_files: s.list(hostPath),
     ports: s.list(s.union([portString, portObject], { expected: portText + ' or a mapping' })),
     volumes: s.list(s.union([volumeString, volumeObject], { expected: volumeText + ' or a mapping' })),
     restart: restartPolicy,
@@ -179,8 +214,9 @@ export const containerSpecSchema = s.object(
     after: s.list(containerName),
     requires: s.list(containerName),
     user: nonEmptyText,
-    read_only: s.boolean(),
-    network: nonEmpty,
+    read_only: s.boolean({ description: 'read-only root with tmpfs on /tmp and /run (default true)' }),
+    network: plainText,
+    ...securityFields,
   },
   {
     refine: (v, ctx): ContainerSpec | undefined => {
@@ -189,8 +225,14 @@ export const containerSpecSchema = s.object(
       if (maxDelay < delay) ctx.error('restart_max_delay', `expected restart_max_delay (${maxDelay}s) to be at least restart_delay (${delay}s)`);
       for (const key of ['after', 'requires'] as const)
         if ((v[key] as string[] | undefined)?.includes(v.name as string)) ctx.error(key, `a container cannot depend on itself (${JSON.stringify(v.name)})`);
-      if (v.name === undefined || v.image === undefined) return undefined;
       const res = { ...v, ...((v.resources ?? {}) as object) } as { memory?: string; cpus?: number; pids?: number };
+      if (res.memory !== undefined && memoryBytes(res.memory) < smallestSensibleMemory) {
+        const at = (v.resources as { memory?: string } | undefined)?.memory !== undefined ? ['resources', 'memory'] : ['memory'];
+        const digits = /^\d+/.exec(res.memory)?.[0] ?? res.memory;
+        ctx.at(at, 'warning', `memory ${res.memory} is ${memoryBytes(res.memory)} bytes, under 4 MiB: the container would be killed as it starts; did you mean ${digits}M?`);
+      }
+      const security = securityOf(v, ctx);
+      if (v.name === undefined || v.image === undefined) return undefined;
       const restart = (v.restart as { restart: RestartPolicy; maxRetries?: number } | undefined) ?? { restart: specDefaults.restart };
       return {
         name: v.name as string,
@@ -212,8 +254,9 @@ export const containerSpecSchema = s.object(
         after: (v.after as string[] | undefined) ?? [],
         requires: (v.requires as string[] | undefined) ?? [],
         ...(v.user !== undefined ? { user: v.user as string } : {}),
-        readOnlyRootfs: v.read_only === true,
+        readOnlyRootfs: v.read_only !== false,
         ...(v.network !== undefined ? { network: v.network as string } : {}),
+        security,
       };
     },
   },

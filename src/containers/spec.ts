@@ -25,6 +25,25 @@ export interface HealthCheck {
   retries: number;
 }
 
+/**
+ * The confinement switches (docs/security.md). Every default is the locked-down choice;
+ * each can be opened per container.
+ */
+export interface ContainerSecurity {
+  /** `--security-opt=no-new-privileges`: setuid binaries and file capabilities give nothing. */
+  noNewPrivileges: boolean;
+  /** Capabilities kept after dropping all, upper case without `CAP_`, sorted; `['ALL']` keeps every one. */
+  capabilities: string[];
+  /** `auto`: a user namespace from keel's subordinate range (user `containers`); `host`: none. */
+  userns: 'auto' | 'host';
+  /** `default` (podman's profile, given explicitly), `unconfined`, or an absolute path to a profile. */
+  seccomp: string;
+  /** `default`: podman applies its profile by itself where the kernel has AppArmor; `unconfined`: none. */
+  apparmor: 'default' | 'unconfined';
+  /** `--privileged`: every capability and device, no seccomp, AppArmor or user namespace. */
+  privileged: boolean;
+}
+
 export interface ContainerSpec {
   name: string;
   image: string;
@@ -47,6 +66,8 @@ export interface ContainerSpec {
   after: string[];
   requires: string[];
   user?: string;
+  /** Read-only root filesystem with tmpfs on /tmp and /run (default true). */
   readOnlyRootfs: boolean;
   network?: string;
+  security: ContainerSecurity;
 }

@@ -21,7 +21,7 @@ import { specDirectory } from './spec-files.js';
 import type { SupervisorSettings } from './supervisor-settings.js';
 import { SystemdBus } from '../host/systemd-bus.js';
 import { restartAlone, systemdVersionOf, unitStateOf } from './systemd-units.js';
-import { containerNameOf, unitNameOf, type RenderOptions } from './unit-from-spec.js';
+import { containerNameOf, defaultRenderOptions, unitNameOf, type RenderOptions } from './unit-from-spec.js';
 
 export interface SupervisorOptions {
   root: string;
@@ -72,7 +72,7 @@ export class Supervisor {
 
   constructor(private readonly o: SupervisorOptions) {
     this.podman = new Podman(o.settings.podmanPath, o.settings.podmanArgs);
-    this.render = { podmanPath: o.settings.podmanPath, podmanArgs: o.settings.podmanArgs, systemdVersion: 252, stopTimeoutSeconds: 10 };
+    this.render = { ...defaultRenderOptions, podmanPath: o.settings.podmanPath, podmanArgs: o.settings.podmanArgs };
     this.now = o.now ?? Date.now;
   }
 

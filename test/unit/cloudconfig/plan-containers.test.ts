@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { containerSpecYaml } from '../../../src/cloudconfig/plan-containers.js';
 import { parseSpec } from '../../../src/containers/spec-schema.js';
 import type { ContainerSpec } from '../../../src/containers/spec.js';
+import { defaultSecurity } from '../../../src/containers/security-fields.js';
 
 const minimal: ContainerSpec = {
   name: 'web',
@@ -16,7 +17,8 @@ const minimal: ContainerSpec = {
   restartMaxDelaySeconds: 60,
   after: [],
   requires: [],
-  readOnlyRootfs: false,
+  readOnlyRootfs: true,
+  security: defaultSecurity,
 };
 
 const full: ContainerSpec = {
@@ -42,8 +44,9 @@ const full: ContainerSpec = {
   after: ['db'],
   requires: ['db'],
   user: '1000',
-  readOnlyRootfs: true,
+  readOnlyRootfs: false,
   network: 'host',
+  security: { noNewPrivileges: false, capabilities: ['NET_ADMIN', 'SETUID'], userns: 'host', seccomp: 'unconfined', apparmor: 'unconfined', privileged: false },
 };
 
 describe('container spec files written by cloud-config', () => {

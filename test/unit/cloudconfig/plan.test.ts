@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { defaultSecurity } from '../../../src/containers/security-fields.js';
 import { planCloudConfig } from '../../../src/cloudconfig/plan.js';
 import { describeOperation } from '../../../src/cloudconfig/plan-format.js';
 import type { Operation } from '../../../src/cloudconfig/operation.js';
@@ -215,7 +216,7 @@ describe('settings', () => {
           lock: { endpoints: ['http://10.0.0.1:2379'], password: 'secret' },
           etcd: { environment: { ETCD_NAME: 'n1', ETCD_INITIAL_CLUSTER: 'n1=http://a:2380' } },
           oem: { id: 'qemu', name: 'QEMU' },
-          containers: { specs: [{ name: 'web', image: 'localhost/web:1', args: [], environment: {}, environmentFiles: [], ports: [], volumes: [], restart: 'always', restartDelaySeconds: 1, restartMaxDelaySeconds: 60, after: [], requires: [], readOnlyRootfs: false }], discoveryEndpoints: [] },
+          containers: { specs: [{ name: 'web', image: 'localhost/web:1', args: [], environment: {}, environmentFiles: [], ports: [], volumes: [], restart: 'always', restartDelaySeconds: 1, restartMaxDelaySeconds: 60, after: [], requires: [], readOnlyRootfs: true, security: defaultSecurity }], discoveryEndpoints: [] },
         }),
       ),
     );

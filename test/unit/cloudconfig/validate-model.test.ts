@@ -6,6 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { validateCloudConfig } from '../../../src/cloudconfig/validate.js';
 import type { CloudConfig } from '../../../src/cloudconfig/model.js';
+import { defaultSecurity } from '../../../src/containers/security-fields.js';
 
 const doc = (body: string) => `#cloud-config\n${body}\n`;
 
@@ -297,7 +298,8 @@ describe('valid cloud-config → model', () => {
       restartMaxDelaySeconds: 60,
       after: [],
       requires: [],
-      readOnlyRootfs: false,
+      readOnlyRootfs: true,
+      security: defaultSecurity,
     });
     expect(c.containers.specs[1]).toEqual({
       name: 'web',
@@ -329,6 +331,7 @@ describe('valid cloud-config → model', () => {
       user: '1000:1000',
       readOnlyRootfs: true,
       network: 'host',
+      security: defaultSecurity,
     });
   });
 

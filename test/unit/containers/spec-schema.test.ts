@@ -10,7 +10,15 @@ describe('parseSpec', () => {
   test('defaults', () => {
     expect(parseSpec('name: a\nimage: i\n').spec).toEqual({
       name: 'a', image: 'i', args: [], environment: {}, environmentFiles: [], ports: [], volumes: [],
-      restart: specDefaults.restart, restartDelaySeconds: 1, restartMaxDelaySeconds: 60, after: [], requires: [], readOnlyRootfs: false,
+      restart: specDefaults.restart, restartDelaySeconds: 1, restartMaxDelaySeconds: 60, after: [], requires: [], readOnlyRootfs: true,
+      security: {
+        noNewPrivileges: true,
+        capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'NET_BIND_SERVICE', 'SETGID', 'SETUID'],
+        userns: 'auto',
+        seccomp: 'default',
+        apparmor: 'default',
+        privileged: false,
+      },
     });
   });
 
@@ -31,7 +39,13 @@ describe('parseSpec', () => {
     ['resources', 'resources: {memory: 1g, cpus: 0.25, pids: 10}', { memory: '1G', cpus: 0.25, pids: 10 }],
     ['limits at the top level, as cloud-config has them', 'memory: 512M\ncpus: 2\npids: 64', { memory: '512M', cpus: 2, pids: 64 }],
     ['health defaults', 'health: {command: [true]}', { health: { command: ['true'], intervalSeconds: 30, timeoutSeconds: 5, retries: 3 } }],
-    ['dashes and underscores', 'read-only: true\nrestart_delay: 250ms\nrestart-max-delay: 2s', { readOnlyRootfs: true, restartDelaySeconds: 0.25, restartMaxDelaySeconds: 2 }],
+    ['dashes and underscores', 'read-only: false\nrestart_delay: 250ms\nrestart-max-delay: 2s', { readOnlyRootfs: false, restartDelaySeconds: 0.25, restartMaxDelaySeconds: 2 }],
+    ['every switch opened', 'no_new_privileges: false\ncap_add: [all]\nuserns: host\nseccomp: unconfined\napparmor: unconfined', { security: { noNewPrivileges: false, capabilities: ['ALL'], userns: 'host', seccomp: 'unconfined', apparmor: 'unconfined', privileged: false } }],
+    ['capabilities dropped and added, any spelling', 'cap_drop: [ALL]\ncap_add: [net_admin, CAP_SYS_TIME]', { security: { capabilities: ['NET_ADMIN', 'SYS_TIME'] } }],
+    ['one capability dropped', 'cap_drop: [CAP_KILL]', { security: { capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'NET_BIND_SERVICE', 'SETGID', 'SETUID'] } }],
+    ['all added less one', 'cap_add: [ALL]\ncap_drop: [SYS_ADMIN]', { security: { capabilities: expect.not.arrayContaining(['SYS_ADMIN', 'ALL']) } }],
+    ['a seccomp profile of its own', 'seccomp: /etc/keel/seccomp.json', { security: { seccomp: '/etc/keel/seccomp.json' } }],
+    ['memory of exactly 4 MiB is fine', 'memory: 4M', { memory: '4M' }],
   ])('%s', (_t, extra, expected) => {
     const { spec, problems } = parseSpec(`name: a\nimage: i\n${extra}\n`);
     expect(problems).toEqual([]);
@@ -51,6 +65,23 @@ describe('parseSpec', () => {
     ['yaml syntax', 'name: a\nimage: [i\n', ['f.yaml:3:1: error: yaml syntax: flow sequence in block collection must be sufficiently indented and end with a ]']],
     ['not a mapping', '- a\n', ['f.yaml:1:1: error: expected a mapping, found a list']],
     ['empty', '', ['f.yaml:0:0: error: empty document; expected a mapping with at least name and image']],
+    ['unit-file injection through the image', 'name: a\nimage: "nginx:1.25\\n[Service]\\nExecStartPre=/bin/sh -c \'touch /pwned\'"\n', [
+      'f.yaml:2:8: error: image: expected an image reference [REGISTRY[:PORT]/]PATH[:TAG][@DIGEST] such as docker.io/library/nginx:1.25, found "nginx:1.25\\n[Service]\\nExecStartPre=/bin/sh -c \'touch /pwned\'": it contains a control character; refusing this spec',
+    ]],
+    ['upper-case image path', 'name: a\nimage: localhost/MyApp\n', ['f.yaml:2:8: error: image: expected an image reference [REGISTRY[:PORT]/]PATH[:TAG][@DIGEST] such as docker.io/library/nginx:1.25, found "localhost/MyApp": the path component "MyApp" has upper-case letters; repository paths are lowercase; refusing this spec']],
+    ['memory in bytes by mistake', 'name: a\nimage: i\nresources: {memory: 512}\n', ['f.yaml:3:21: warning: resources.memory: memory 512 is 512 bytes, under 4 MiB: the container would be killed as it starts; did you mean 512M?']],
+    ['memory at the top level, in KiB', 'name: a\nimage: i\nmemory: 64k\n', ['f.yaml:3:9: warning: memory: memory 64k is 65536 bytes, under 4 MiB: the container would be killed as it starts; did you mean 64M?']],
+    ['privileged warns at its line', 'name: a\nimage: i\nprivileged: true\n', ['f.yaml:3:13: warning: privileged: this container gets every capability and host device, without seccomp, AppArmor or a user namespace: root in it is root on the host; keep privileged: true only for a container that must manage the host']],
+    ['unknown capability', 'name: a\nimage: i\ncap_add: [SYS_GOD]\n', ['f.yaml:3:11: error: cap_add[0]: expected a capability name such as NET_ADMIN, CAP_SYS_TIME or ALL, found "SYS_GOD"']],
+    ['added and dropped', 'name: a\nimage: i\ncap_add: [NET_ADMIN]\ncap_drop: [net_admin]\n', ['f.yaml:3:10: error: cap_add: NET_ADMIN is both added and dropped; expected each capability in one list']],
+    ['bad userns', 'name: a\nimage: i\nuserns: keep-id\n', ['f.yaml:3:9: error: userns: expected one of auto or host, found "keep-id"']],
+    ['relative seccomp profile', 'name: a\nimage: i\nseccomp: my.json\n', ['f.yaml:3:10: error: seccomp: expected an absolute path, found the relative path "my.json"']],
+    ['control characters in user, network and volumes', 'name: a\nimage: i\nuser: "root\\n"\nnetwork: "host\\r"\nvolumes: ["/a\\n:/b", {source: "x\\ty", target: /c}]\n', [
+      'f.yaml:3:7: error: user: expected text without control characters, found "root\\n"',
+      'f.yaml:4:10: error: network: expected text without control characters, found "host\\r"',
+      'f.yaml:5:11: error: volumes[0]: expected a volume such as "/srv/data:/data" or "/etc/x:/x:ro" (absolute target), found "/a\\n:/b"',
+      'f.yaml:5:31: error: volumes[1].source: expected text without control characters, found "x\\ty"',
+    ]],
   ])('%s', (_t, text, expected) => expect(problemsOf(text)).toEqual(expected));
 
   test('the name must match the file name', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { parseUnitFile, printUnitFile, unitFileOf, unitListValues, unitValues } from '../../../src/systemd/unit-file.js';
+import { environmentAssignment, execLine, execWord, parseUnitFile, plainValue, printUnitFile, unitFileOf, unitListValues, unitValues } from '../../../src/systemd/unit-file.js';
+import { KeelError } from '../../../src/errors.js';
 import { installLinks } from '../../../src/systemd/install-links.js';
 import { isNetworkdUnit, isValidUnitName, templateOf, unitNameParts } from '../../../src/systemd/unit-name.js';
 import { parseEnvFile, printEnvFile, quoteEnvValue } from '../../../src/systemd/env-file.js';
@@ -126,5 +127,74 @@ describe('env files', () => {
 
   test('reads export prefixes, single quotes and comments', () => {
     expect(parseEnvFile("# c\nexport A='x y'\nB=2\n\nnot a line\n")).toEqual({ A: 'x y', B: '2' });
+  });
+});
+
+describe('values into unit text: the one place', () => {
+  const controls = ['\n', '\r', '\t', '\0', '\x01', '\x1b', '\x7f'];
+  const unitWith = (value: string) => printUnitFile(unitFileOf({ Service: [['ExecStart', value]] }));
+
+  test.each(controls)('a raw %j in a value is refused, never printed', (c) => {
+    expect(() => unitWith(`/bin/true${c}x`)).toThrow(KeelError);
+    expect(() => unitWith(`/bin/true${c}x`)).toThrow(/control character; refusing to write a unit/);
+  });
+  test.each([['Exec\nStart'], ['A=B'], [''], ['-x']])('the key %j is refused', (key) => {
+    expect(() => printUnitFile(unitFileOf({ Service: [[key, 'x']] }))).toThrow(/unit key .* refusing/);
+  });
+  test('a section name with a newline or bracket is refused', () => {
+    expect(() => printUnitFile(unitFileOf({ 'Unit]\n[Service': [['A', 'b']] }))).toThrow(/unit section/);
+  });
+  test.each([['a\\', true], ['a\\\\', false], ['a\\\\\\', true], ['a\\b', false]])('a value ending %j: refused=%s (a trailing backslash continues the line)', (value, refused) => {
+    if (refused) expect(() => unitWith(value)).toThrow(/ends in a backslash/);
+    else expect(unitWith(value)).toContain(`ExecStart=${value}\n`);
+  });
+  test('comments show control characters escaped, one # line per newline', () => {
+    const text = printUnitFile({ header: ['one\ntwo\r[Service]\x1b'], sections: [{ name: 'Service', entries: [{ key: 'A', value: 'b', comment: 'x\ny' }] }] });
+    expect(text).toBe('# one\n# two\\r[Service]\\x1b\n[Service]\n# x\n# y\nA=b\n');
+    expect(parseUnitFile(text).sections).toEqual([{ name: 'Service', entries: [{ key: 'A', value: 'b' }] }]);
+  });
+  test('lines end at \\r and NUL as well, as systemd reads them', () => {
+    expect(unitValues(parseUnitFile('[Service]\nA=1\rB=2\0C=3\r\n'), 'Service', 'B')).toEqual(['2']);
+  });
+
+  test.each([
+    ['plain', 'plain'],
+    ['--env=A=b', '--env=A=b'],
+    ['two words', '"two words"'],
+    ['100%', '100%%'],
+    ['$HOME', '"$$HOME"'],
+    ['say "hi"', '"say \\"hi\\""'],
+    ['a\\b', '"a\\\\b"'],
+    ['', '""'],
+    [';', '";"'],
+    ['first line\r\nsecond line', '"first line\\r\\nsecond line"'],
+    ['tab\there', '"tab\\there"'],
+    ['bell\x07 esc\x1b del\x7f vt\x0b ff\x0c bs\b', '"bell\\a esc\\x1b del\\x7f vt\\v ff\\f bs\\b"'],
+    ['nginx:1.25\n[Service]\nExecStartPre=/bin/sh -c "id"', '"nginx:1.25\\n[Service]\\nExecStartPre=/bin/sh -c \\"id\\""'],
+  ])('execWord(%j) = %s', (word, quoted) => expect(execWord(word)).toBe(quoted));
+  test('execWord keeps specifiers when asked, for keel\'s own %t words', () => expect(execWord('--cidfile=%t/%N.cid', true)).toBe('--cidfile=%t/%N.cid'));
+  test('a NUL cannot be an argument: refused', () => expect(() => execWord('a\0b')).toThrow(/NUL byte/));
+  test('execLine: a program starting with a prefix character is quoted; the prefix is not', () => {
+    expect(execLine(['-x', 'a b'], { prefix: '-' })).toBe('-"-x" "a b"');
+    expect(execLine(['/bin/rm', '-f', '%t/x'], { keepSpecifiers: ['%t/x'] })).toBe('/bin/rm -f %t/x');
+  });
+  test.each([
+    ['A', 'x', 'A=x'],
+    ['A', 'x y', '"A=x y"'],
+    ['A', '$HOME 100%', '"A=$HOME 100%%"'],
+    ['A', 'first line\r\nsecond "q" \\', '"A=first line\\r\\nsecond \\"q\\" \\\\"'],
+  ])('environmentAssignment(%j, %j) = %s', (name, value, text) => expect(environmentAssignment(name, value)).toBe(text));
+  test('environmentAssignment refuses a name that is not one', () => expect(() => environmentAssignment('A\nB', 'x')).toThrow(/environment variable name/));
+  test('plainValue escapes % only and refuses control characters (Description= has no escapes)', () => {
+    expect(plainValue('50% of $x')).toBe('50%% of $x');
+    expect(() => plainValue('a\nb')).toThrow(/cannot express/);
+  });
+
+  test('an injection attempt stays one word of one line', () => {
+    const evil = 'nginx:1.25\n[Service]\nExecStartPre=/bin/sh -c \'touch /pwned\'';
+    const text = printUnitFile({ sections: [{ name: 'Service', entries: [{ key: 'ExecStart', value: execLine(['/usr/bin/podman', 'run', evil]) }, { key: 'Environment', value: environmentAssignment('X', evil) }] }] });
+    const u = parseUnitFile(text);
+    expect(u.sections.map((s) => s.name)).toEqual(['Service']);
+    expect(u.sections[0]!.entries.map((e) => e.key)).toEqual(['ExecStart', 'Environment']);
   });
 });
