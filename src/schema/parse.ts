@@ -1,60 +1,87 @@
 /**
- * YAML text → a `yaml` Document with positions, refusing what would hurt: documents over a
- * size cap, alias bombs (the package's `maxAliasCount`), syntax errors. Problems are located
- * (1-based line:col) and the document is returned only when it can be walked safely.
+ * YAML text → a `yaml` Document with positions, refusing what would hurt, each with one
+ * located problem: documents over a size cap, nesting deeper than a fixed limit (checked on
+ * the parser's own stack before the composer recurses, so the answer never depends on how
+ * much call stack the caller has left), syntax errors, undefined or recursive aliases and
+ * alias expansions past a node budget (alias-index.ts, linear time). The document is
+ * returned only when it can be walked safely. The library never writes to stderr here.
  */
-import { LineCounter, isAlias, parseDocument, visit, type Document } from 'yaml';
+import { Composer, Lexer, LineCounter, Parser, type Document } from 'yaml';
 import type { Problem } from '../problem.js';
+import { AliasIndex } from './alias-index.js';
 
 export interface ParseOptions {
   /** Refuse longer texts (default 1 MiB): a config is a page, not a data set. */
   maxBytes?: number;
-  /** yaml's budget of alias expansions (default 100): a billion-laughs document is refused at once. */
-  maxAliasCount?: number;
+  /** Collections nested in one another, aliases expanded (default 100). */
+  maxDepth?: number;
+  /** Nodes the document may expand to through its aliases (default 200,000): a bomb is refused before any walk. */
+  maxNodes?: number;
 }
 
 export interface Parsed {
-  /** Undefined when the text cannot be walked (syntax error, size, alias bomb). */
+  /** Undefined when the text cannot be walked (syntax error, size, depth, aliases). */
   doc: Document.Parsed | undefined;
   lines: LineCounter;
   problems: Problem[];
+  /** The document's aliases, resolved once (present with `doc`). */
+  aliases?: AliasIndex;
 }
 
 export const defaultMaxYamlBytes = 1024 * 1024;
+export const defaultMaxYamlDepth = 100;
+export const defaultMaxYamlNodes = 200_000;
+
+/** The parser's stack holds the document and the scalar being read besides the collections. */
+const parserStackExtra = 2;
 
 /** Parses one YAML document (YAML 1.2 core, merge keys on, duplicate keys left to the walker). */
 export function parseYaml(text: string, options: ParseOptions = {}): Parsed {
   const lines = new LineCounter();
   const maxBytes = options.maxBytes ?? defaultMaxYamlBytes;
-  const size = Buffer.byteLength(text, 'utf8');
-  if (size > maxBytes)
-    return { doc: undefined, lines, problems: [problem(0, 0, `the document is ${size} bytes; expected at most ${maxBytes}; refusing to read it`)] };
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false, merge: true, strict: false });
-  const problems: Problem[] = [];
-  for (const e of doc.errors) {
-    const pos = lines.linePos(e.pos[0]);
-    problems.push(problem(pos.line, pos.col, `yaml syntax: ${firstLine(e.message)}`));
-  }
-  for (const w of doc.warnings) {
-    const pos = lines.linePos(w.pos[0]);
-    problems.push({ ...problem(pos.line, pos.col, `yaml: ${firstLine(w.message)}`), severity: 'warning' });
-  }
-  if (doc.errors.length > 0) return { doc: undefined, lines, problems };
-  // Without a `*` there is no alias to expand: skip the conversion (it costs ~10% of a parse).
-  if (!text.includes('*')) return { doc, lines, problems };
-  try {
-    doc.toJS({ maxAliasCount: options.maxAliasCount ?? 100 });
-  } catch (error) {
-    // Other conversion errors (a merge of a non-mapping…) are the walker's to locate and report.
-    if (!(error instanceof ReferenceError) || !/alias/i.test(error.message)) return { doc, lines, problems };
-    let offset = 0;
-    visit(doc, { Alias: (_, node) => (isAlias(node) && node.range ? ((offset = node.range[0]), visit.BREAK) : undefined) });
+  const maxDepth = options.maxDepth ?? defaultMaxYamlDepth;
+  const maxNodes = options.maxNodes ?? defaultMaxYamlNodes;
+  const at = (offset: number, message: string, severity: Problem['severity'] = 'error'): Problem => {
     const pos = lines.linePos(offset);
-    const why = error.message.toLowerCase();
-    problems.push(problem(pos.line, pos.col, `too many alias expansions (${why}); expected a document without an alias bomb; refusing to read it`));
-    return { doc: undefined, lines, problems };
+    return { severity, path: '', line: pos.line, column: pos.col, message };
+  };
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > maxBytes) return { doc: undefined, lines, problems: [problem(0, 0, `the document is ${size} bytes; expected at most ${maxBytes}; refusing to read it`)] };
+
+  // The lexer and parser keep their own stacks (no recursion); the composer recurses once per level.
+  const parser = new Parser(lines.addNewLine);
+  lines.addNewLine(0);
+  const tokens = [];
+  for (const lexeme of new Lexer().lex(text, false)) {
+    for (const token of parser.next(lexeme)) tokens.push(token);
+    if (parser.stack.length > maxDepth + parserStackExtra) {
+      return { doc: undefined, lines, problems: [at(parser.offset, `collections are nested deeper than ${maxDepth} levels; expected at most ${maxDepth}; refusing to read the document`)] };
+    }
   }
-  return { doc, lines, problems };
+  for (const token of parser.end()) tokens.push(token);
+
+  // logLevel 'error': the library reports through doc.errors/warnings, never process.emitWarning.
+  const composer = new Composer({ prettyErrors: false, uniqueKeys: false, merge: true, strict: false, logLevel: 'error' });
+  let doc: Document.Parsed | undefined;
+  for (const d of composer.compose(tokens, true, text.length)) {
+    if (!doc) doc = d;
+    else {
+      doc.errors.push(...d.errors);
+      const second = d.range[0];
+      return { doc: undefined, lines, problems: [...located(doc, at), at(second, 'a second yaml document; expected one document (one #cloud-config); refusing to read it')] };
+    }
+  }
+  if (!doc) return { doc: undefined, lines, problems: [] };
+  const problems = located(doc, at);
+  if (doc.errors.length > 0) return { doc: undefined, lines, problems };
+  const aliases = new AliasIndex(doc);
+  const refused = aliases.check({ maxNodes, maxDepth });
+  if (refused) return { doc: undefined, lines, problems: [...problems, at(refused.offset, refused.message)] };
+  return { doc, lines, problems, aliases };
+}
+
+function located(doc: Document.Parsed, at: (offset: number, message: string, severity?: Problem['severity']) => Problem): Problem[] {
+  return [...doc.errors.map((e) => at(e.pos[0], `yaml syntax: ${firstLine(e.message)}`)), ...doc.warnings.map((w) => at(w.pos[0], `yaml: ${firstLine(w.message)}`, 'warning'))];
 }
 
 function problem(line: number, column: number, message: string): Problem {

@@ -1,6 +1,6 @@
 /**
  * The one call most users need: YAML text + schema → typed value and every located problem.
- * Parsing limits (size, aliases) and syntax errors come first; the walk only runs on a
+ * Parsing limits (size, depth, aliases) and syntax errors come first; the walk only runs on a
  * document that is safe to walk. The value is withheld whenever any problem is an error.
  */
 import type { Problem } from '../problem.js';
@@ -21,7 +21,7 @@ export function readYaml<T = unknown>(schema: Schema, text: string, options: Par
   const contents = parsed.doc.contents;
   const empty = contents === null || (contents && 'value' in contents && contents.value === null && !('items' in contents));
   if (empty) return { value: (options.emptyValue ?? {}) as T, problems: parsed.problems };
-  const walked = walkNode<T>(schema, contents, { doc: parsed.doc, lines: parsed.lines, text }, options);
+  const walked = walkNode<T>(schema, contents, { doc: parsed.doc, lines: parsed.lines, text, ...(parsed.aliases ? { aliases: parsed.aliases } : {}) }, options);
   const problems = [...parsed.problems, ...walked.problems].sort((a, b) => a.line - b.line || a.column - b.column);
   return { value: problems.some((p) => p.severity === 'error') ? undefined : walked.value, problems };
 }

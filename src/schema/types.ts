@@ -31,6 +31,11 @@ export interface RefineContext {
   given(key: string): boolean;
   /** How many items the list written at `key` has (invalid ones included); undefined when it is not a list. */
   itemCount(key: string): number | undefined;
+  /**
+   * One value per walk for `key`, made by `init` on first use: what the refine rules of one document
+   * share, such as a cache of decoded file contents (an aliased node is refined once per use) and budgets.
+   */
+  shared<T>(key: object, init: () => T): T;
   /** Reports deeper inside this object, e.g. `['specs', 2, 'name']`; located at the deepest node found. */
   at(keys: readonly (string | number)[], severity: 'error' | 'warning', message: string): void;
 }

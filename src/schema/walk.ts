@@ -5,14 +5,16 @@
  * holds, the answer is a value and/or problems.
  */
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair, type YAMLMap } from 'yaml';
+import { AliasIndex } from './alias-index.js';
 import type { Problem, Severity } from '../problem.js';
 import { expectedOf, foundOf, quote } from './describe.js';
 import { nearMiss } from './near-miss.js';
 import { readScalar } from './scalars.js';
+import { toPlain } from './to-plain.js';
 import type { ObjectSchema, Schema, UnionSchema } from './types.js';
 
 export interface WalkOptions {
-  /** Stop after visiting this many nodes (aliases expanded), a second guard besides maxAliasCount. */
+  /** Stop after visiting this many nodes (aliases expanded), a second guard besides the parser's alias budget. */
   maxNodes?: number;
 }
 
@@ -33,11 +35,14 @@ export interface WalkSource {
   doc: Document;
   lines: LineCounter;
   text: string;
+  /** The document's aliases, resolved once (parseYaml gives them); indexed here when absent. */
+  aliases?: AliasIndex;
 }
 
 /** Walks `root` (usually `doc.contents`) against `schema`. */
 export function walkNode<T = unknown>(schema: Schema, root: MaybeNode, source: WalkSource, options: WalkOptions = {}): WalkResult<T> {
-  const w = new Walker(source.doc, source.lines, source.text, options.maxNodes ?? 200_000);
+  const aliases = source.aliases ?? new AliasIndex(source.doc);
+  const w = new Walker(aliases, source.lines, source.text, options.maxNodes ?? 200_000, new Map());
   const value = w.walk(schema, root, '', root);
   return { value: value as T | undefined, problems: w.problems };
 }
@@ -47,10 +52,12 @@ class Walker {
   private visits = 0;
   private exhausted = false;
   constructor(
-    private readonly doc: Document,
+    private readonly aliases: AliasIndex,
     private readonly lines: LineCounter,
     private readonly text: string,
     private readonly maxNodes: number,
+    /** Values refine rules share across one walk (RefineContext.shared). */
+    private readonly shared: Map<object, unknown>,
   ) {}
 
   report(severity: Severity, node: MaybeNode, fallback: MaybeNode, path: string, message: string): void {
@@ -73,7 +80,7 @@ class Walker {
       this.report('error', at, fallback, path, `the document expands to more than ${this.maxNodes} nodes; expected a smaller document; refusing to read further`);
       return undefined;
     }
-    const node = isAlias(at) ? ((at.resolve(this.doc) as MaybeNode) ?? null) : at;
+    const node = this.aliases.resolve(at);
     const where = at ?? fallback;
     const r = this.reporter(where, fallback, path);
     const mismatch = () => {
@@ -82,7 +89,7 @@ class Walker {
     };
     switch (schema.kind) {
       case 'any':
-        return node ? (node as { toJS(doc: Document, o: object): unknown }).toJS(this.doc, { maxAliasCount: 100 }) : null;
+        return node ? toPlain(node, this.aliases) : null;
       case 'string':
       case 'integer':
       case 'number':
@@ -128,7 +135,7 @@ class Walker {
     if (fits.length > 1) {
       // Several scalar readings: the first that reads without an error wins, reported as it would be alone.
       for (const option of fits) {
-        const probe = new Walker(this.doc, this.lines, this.text, this.maxNodes - this.visits);
+        const probe = new Walker(this.aliases, this.lines, this.text, this.maxNodes - this.visits, this.shared);
         const v = probe.walk(option, at, path, fallback);
         if (!probe.problems.some((p) => p.severity === 'error')) {
           this.problems.push(...probe.problems);
@@ -199,9 +206,13 @@ class Walker {
       warn: (key, m) => this.report('warning', locate(key), map, key === undefined ? path : childPath(path, key), m),
       path: (key) => (key === undefined ? path : childPath(path, key)),
       given: (key) => seen.has(key),
+      shared: <S>(key: object, init: () => S): S => {
+        if (!this.shared.has(key)) this.shared.set(key, init());
+        return this.shared.get(key) as S;
+      },
       itemCount: (key) => {
         const node = this.child(map, key, normalize);
-        const list = isAlias(node) ? node.resolve(this.doc) : node;
+        const list = this.aliases.resolve(node);
         return isSeq(list) ? list.items.length : undefined;
       },
       at: (keys, severity, m) => {
@@ -219,7 +230,7 @@ class Walker {
 
   /** The node under `node` at a key (compared as the walk folds keys) or an index; undefined when absent. */
   private child(node: MaybeNode, key: string | number, normalize: boolean): MaybeNode {
-    const target = isAlias(node) ? (node.resolve(this.doc) as MaybeNode) : node;
+    const target = this.aliases.resolve(node);
     if (typeof key === 'number') return isSeq(target) ? (target.items[key] as MaybeNode) : undefined;
     if (!isMap(target)) return undefined;
     const pair = target.items.find((p) => isScalar(p.key) && (normalize ? String(p.key.value).replace(/-/g, '_') : String(p.key.value)) === key);
@@ -230,13 +241,14 @@ class Walker {
   private pairsOf(map: YAMLMap, path: string): Pair[] {
     const merges = map.items.filter((p) => isScalar(p.key) && typeof p.key.value === 'symbol');
     if (merges.length === 0) return map.items as Pair[];
-    const own = map.items.filter((p) => !merges.includes(p)) as Pair[];
+    const mergeSet = new Set(merges);
+    const own = map.items.filter((p) => !mergeSet.has(p)) as Pair[];
     const ownKeys = new Set(own.map((p) => (isScalar(p.key) ? String(p.key.value) : '')));
     const merged: Pair[] = [];
     for (const m of merges) {
       const sources = isSeq(m.value) ? m.value.items : [m.value];
       for (const src of sources) {
-        const target = isAlias(src) ? src.resolve(this.doc) : src;
+        const target = this.aliases.resolve(src as MaybeNode);
         if (!isMap(target)) {
           this.report('error', src as MaybeNode, map, path, `expected an alias of a mapping after <<, found ${foundOf(target)}`);
           continue;
