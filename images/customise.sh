@@ -2,7 +2,8 @@
 # Turns the cached debootstrap base into keel's OS tree: installs keel (the single
 # executable) and its units, keel's configuration files (images/rootfs/), trims docs,
 # locales, apt lists and unneeded kernel modules, empties machine-id and host keys, masks
-# what stalls boot, and takes the kernel out of the tree (it lives on the ESP).
+# what stalls boot, and takes the kernel out of the tree (it lives on the ESP). Adds the
+# demo's container image and the subordinate id range podman's --userns=auto takes from.
 # usage: customise.sh BASE_DIR OUT_DIR KEEL_EXECUTABLE VERSION KERNEL_OUT
 set -euo pipefail
 base=$1 out=$2 keel=$3 version=$4 kernel_out=$5
@@ -75,6 +76,18 @@ for f in "$here"/units/*; do
   else
     systemctl --root="$out" enable "$name" >/dev/null 2>&1
   fi
+done
+
+# --- containers: the demo's image (cloud-config/examples/demo.yaml) in the read-only slot, linked
+# into /var/lib/keel/images at every boot by tmpfiles (rootfs/usr/lib/tmpfiles.d/keel-images.conf),
+# so an update brings its own copy; and user `containers`' subordinate ids, from which rootful
+# podman carves a user namespace per container (--userns=auto). Host users that useradd gives
+# ranges get them from 100000 up (login.defs), far below this one.
+mkdir -p "$out/usr/share/keel/images"
+"$here/demo-image.sh" "$out/usr/share/keel/images/demo-web.tar"
+for f in subuid subgid; do
+  touch "$out/etc/$f"
+  grep -q '^containers:' "$out/etc/$f" || echo 'containers:2147483647:2147483648' >> "$out/etc/$f"
 done
 
 # --- boot-time hygiene: what stalls, prompts or is not wanted on a container host

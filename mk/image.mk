@@ -3,7 +3,7 @@
 # (debootstrap, chroot, file ownership in the OS tree); see images/README.md.
 IMAGE_CACHE := .cache/image
 IMAGE_ROOTFS := $(IMAGE_CACHE)/rootfs
-IMAGE_INPUTS := $(shell find images/rootfs images/units -type f 2>/dev/null) images/customise.sh images/trim-modules.sh
+IMAGE_INPUTS := $(shell find images/rootfs images/units -type f 2>/dev/null) images/customise.sh images/trim-modules.sh images/demo-image.sh
 # KEEL_VERSION is baked into the OS tree: rebuild it when the version changes.
 IMAGE_VERSION_FILE := $(IMAGE_CACHE)/version
 $(shell mkdir -p $(IMAGE_CACHE); echo '$(KEEL_VERSION)' | cmp -s - $(IMAGE_VERSION_FILE) || echo '$(KEEL_VERSION)' > $(IMAGE_VERSION_FILE))

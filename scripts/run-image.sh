@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # `make run`: boots keel's image in qemu (TCG) with a cloud-config (default
-# cloud-config/examples/demo.yaml) on a NoCloud seed, the serial console on this terminal
-# and SSH forwarded to a free port on 127.0.0.1. Builds the image first when it is missing.
+# cloud-config/examples/demo.yaml) on a NoCloud seed, the serial console on this terminal,
+# SSH forwarded to a free port on 127.0.0.1 and the demo's web port (guest 8080) to
+# 127.0.0.1:8080, or a free port when 8080 is taken. Builds the image first when it is missing.
 # Each run starts from a fresh copy-on-write overlay of build/keel.img (so it is a first
 # boot); KEEL_RUN_KEEP=1 keeps the previous overlay (a second boot of the same host).
 #   KEEL_RUN_CONFIG=FILE  another cloud-config      KEEL_RUN_UEFI=1  boot through OVMF + systemd-boot
 #   KEEL_RUN_DISK_MIB=N   disk size (default 8192)  KEEL_RUN_MEM_MIB=N  memory (default 1536)
+#   KEEL_RUN_WEB_PORT=N   host port for the guest's 8080 (default 8080, else a free one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 config=${KEEL_RUN_CONFIG:-cloud-config/examples/demo.yaml}
@@ -29,7 +31,13 @@ if [ "${KEEL_RUN_KEEP:-}" != 1 ] || [ ! -f "$dir/disk.qcow2" ]; then
   qemu-img create -q -f qcow2 -b "$PWD/build/keel.img" -F raw "$dir/disk.qcow2" "${KEEL_RUN_DISK_MIB:-8192}M"
 fi
 
-port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+# A port on 127.0.0.1: the one asked for when it is free, else one the kernel picks.
+free_port() {
+  node -e "const n=require('net');const t=(p,f)=>{const s=n.createServer();s.once('error',f);s.listen(p,'127.0.0.1',()=>{console.log(s.address().port);s.close()})};t(+process.argv[1],()=>t(0,()=>process.exit(1)))" "${1:-0}"
+}
+port=$(free_port)
+web_port=$(free_port "${KEEL_RUN_WEB_PORT:-8080}")
+[ "$web_port" = "${KEEL_RUN_WEB_PORT:-8080}" ] || echo "== 127.0.0.1:${KEEL_RUN_WEB_PORT:-8080} is taken: the web port is $web_port instead"
 if [ "${KEEL_RUN_UEFI:-}" = 1 ]; then
   [ -f "$dir/OVMF_VARS.fd" ] || cp /usr/share/OVMF/OVMF_VARS.fd "$dir/OVMF_VARS.fd"
   boot=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd"
@@ -43,6 +51,7 @@ fi
 cat <<MSG
 == keel $(cat build/release/manifest.json 2>/dev/null | sed -n 's/.*"version": "\(.*\)".*/\1/p' | head -1): $how, cloud-config $config, instance $instance
 == ssh:  ssh -i $dir/id_ed25519 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -p $port core@127.0.0.1
+== web:  curl http://127.0.0.1:$web_port/   (the demo's container, once keel-supervisor has started it)
 == quit: Ctrl-a x   (the console follows; first boot under TCG takes about a minute)
 MSG
 qemu=(qemu-system-x86_64 -accel tcg -machine q35 -cpu max -m "${KEEL_RUN_MEM_MIB:-1536}" -smp 2
@@ -50,7 +59,7 @@ qemu=(qemu-system-x86_64 -accel tcg -machine q35 -cpu max -m "${KEEL_RUN_MEM_MIB
   "${boot[@]}"
   -drive "file=$dir/disk.qcow2,format=qcow2,if=none,id=disk0" -device virtio-blk-pci,drive=disk0
   -drive "file=$dir/seed.iso,format=raw,if=none,id=seed,readonly=on" -device virtio-blk-pci,drive=seed
-  -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=net0)
+  -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:22,hostfwd=tcp:127.0.0.1:$web_port-:8080" -device virtio-net-pci,netdev=net0)
 [ "${KEEL_RUN_UEFI:-}" = 1 ] || exec "${qemu[@]}" -serial mon:stdio
 
 # OVMF under TCG can spin forever after a warm reset, so under UEFI a guest reboot ends qemu
