@@ -191,11 +191,21 @@ function onClientError(log: Logger | undefined) {
 /** Starts listening on `host:port` (port 0 = any free port), over TLS when `tls` is given; resolves with the server and its URL. */
 export async function startFleetLockServer(options: FleetLockServerOptions, host: string, port: number, tls?: FleetLockTls): Promise<{ server: Server; url: string }> {
   const handler = fleetLockHandler(options);
+  // A FleetLock request is a few hundred bytes: a client that has not sent its headers in
+  // 10 s or its whole request in 30 s is answered 408 and dropped (Node's defaults, 60 s
+  // and 300 s checked every 30 s, let slow clients hold connections for minutes).
+  const timeouts = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 };
   const server: Server = tls
     ? // Unverified certificates are not refused during the handshake: a client may use a token instead.
-      createTlsServer({ cert: tls.cert, key: tls.key, ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) }, handler)
-    : createServer(handler);
+      createTlsServer({ ...timeouts, cert: tls.cert, key: tls.key, ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) }, handler)
+    : createServer(timeouts, handler);
   server.on('clientError', onClientError(options.log));
+  // Without a listener Node drops a CONNECT request silently: answer it like any wrong method.
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    const body = JSON.stringify({ kind: 'method_not_allowed', value: 'expected GET or POST, found CONNECT' });
+    socket.on('error', () => undefined);
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
   server.on('tlsClientError', (error: Error) => options.log?.debug(`fleetlock: TLS handshake failed: ${error.message}`));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => reject(new KeelError('io', `cannot listen on ${host}:${port}: ${error.message}`, { cause: error })));
