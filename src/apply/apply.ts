@@ -1,9 +1,12 @@
 /**
- * The one orchestrator that performs a plan against a Host, in the plan's order. The
- * filesystem part stops at the first failure (every file written before it stays whole:
- * writes are atomic per file) and names the operation; unit commands and scripts that
- * fail are reported but do not undo or stop anything else, and the instance is recorded
- * with them, so the next boot does not repeat the whole config for one failed command.
+ * The one orchestrator that performs a plan against a Host, in the plan's order. First a
+ * preflight checks everything the root can refuse (paths, file types, owners, units to
+ * enable): a refused plan writes nothing. A filesystem failure that only the doing can
+ * show (a full disk, a root changed under us) stops the apply there and names the
+ * operation; every file written before it stays whole (writes are crash-safe per file).
+ * Unit commands and scripts that fail are reported but do not undo or stop anything else,
+ * and the instance is recorded with them, so the next boot does not repeat the whole
+ * config for one failed command.
  */
 import { type FileBody, type Operation, isLiveOperation } from '../cloudconfig/operation.js';
 import type { Plan } from '../cloudconfig/plan.js';
@@ -14,7 +17,7 @@ import { KeelError } from '../errors.js';
 import { version } from '../version.js';
 import type { Host } from './host.js';
 import { enableUnit, maskUnit } from './unit-links.js';
-import { unresolvableOwners } from './preflight.js';
+import { preflight } from './preflight.js';
 
 export type OutcomeStatus = 'done' | 'unchanged' | 'failed' | 'planned';
 
@@ -34,7 +37,15 @@ export interface ApplyReport {
   failures: string[];
   /** The filesystem operation that stopped the apply, if one did. */
   stoppedAt?: Outcome;
+  /** Set when the preflight refused the plan: nothing under the root was changed. */
+  nothingWritten?: boolean;
   notes: string[];
+}
+
+/** At most ten problems in one sentence, so a hostile config with thousands of them gets a readable refusal. */
+function listed(messages: string[]): string {
+  const shown = messages.slice(0, 10).join('; ');
+  return messages.length > 10 ? `${shown}; and ${messages.length - 10} more problems` : shown;
 }
 
 /** Whether the apply as a whole failed (exit 1). */
@@ -89,7 +100,11 @@ async function performFs(host: Host, op: Operation, failures: string[], performe
     case 'set-timezone': {
       await writeFile(host, op.file);
       await host.fs.symlinkAtomic(op.link.path, op.link.target);
-      const present = await host.fs.read(op.link.target).then((b) => b !== undefined).catch(() => false);
+      // Only whether the zone file is there: it is not read (it could be anything in a hostile root).
+      const present = await host.fs
+        .resolve(op.link.target, true)
+        .then(async (real) => (await host.fs.entry(real))?.type === 'file')
+        .catch(() => false);
       return { status: 'done', detail: `${op.link.path} -> ${op.link.target}${present ? '' : ' (zone file not in this root yet)'}` };
     }
     case 'create-group':
@@ -176,14 +191,15 @@ export async function applyPlan(plan: Plan, host: Host, options: { dryRun?: bool
     throw new KeelError('internal', 'a live plan needs a unit manager; none was given');
   const total = plan.operations.length;
   if (!options.dryRun) {
-    const unresolved = unresolvableOwners(plan.operations, await host.accounts.read());
-    const first = unresolved[0];
+    const problems = await preflight(plan.operations, host);
+    const first = problems[0];
     if (first) {
       const op = plan.operations[first.index]!;
-      const detail = `${unresolved.map((u) => u.message).join('; ')}; nothing was written`;
+      const detail = `${listed(problems.map((p) => p.message))}; refusing to apply, nothing was written`;
       report.stoppedAt = { index: first.index, kind: op.kind, description: describeOperation(op), status: 'failed', detail };
+      report.nothingWritten = true;
       report.outcomes.push(report.stoppedAt);
-      host.log.error(`refusing to apply: ${detail}`);
+      host.log.error(detail);
       return report;
     }
   }

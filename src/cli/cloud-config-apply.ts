@@ -130,7 +130,9 @@ function summary(report: ApplyReport, root: string): string {
   const count = (s: string) => report.outcomes.filter((o) => o.status === s).length;
   const lines = [`instance ${report.instanceId}: ${count('done')} operations done, ${count('unchanged')} already in place, under ${root}`];
   for (const n of report.notes) lines.push(`note: ${n}`);
-  if (report.stoppedAt) lines.push(`failed at operation ${report.stoppedAt.index + 1} (${report.stoppedAt.description}): ${report.stoppedAt.detail}; the operations after it were not performed`);
+  // A preflight refusal's detail already says that nothing was written.
+  const after = report.nothingWritten ? '' : '; the operations after it were not performed';
+  if (report.stoppedAt) lines.push(`failed at operation ${report.stoppedAt.index + 1} (${report.stoppedAt.description}): ${report.stoppedAt.detail}${after}`);
   for (const f of report.failures) lines.push(`failed: ${f}`);
   return lines.join('\n') + '\n';
 }

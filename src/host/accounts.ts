@@ -39,6 +39,9 @@ const files = {
 
 type DbName = keyof typeof files;
 
+/** The account files keel reads and rewrites under a root, for the applier's preflight. */
+export const accountFilePaths: readonly string[] = Object.values(files).map((f) => f.path);
+
 /** What happened to an account, for the apply summary. */
 export type AccountChange = 'created' | 'exists' | 'updated';
 
@@ -183,6 +186,7 @@ export class Accounts {
     const path = `${dir}/authorized_keys`;
     // Read only a plain file: through a link the user planted we could copy any file into theirs.
     const keysEntry = await this.fs.entry(path);
+    if (keysEntry?.type === 'other') throw new KeelError('unsafe-path', `${path} is a FIFO, socket or device node; expected a regular file of keys; refusing to install keys through it`);
     const current = keysEntry?.type === 'file' ? ((await this.fs.read(path))?.toString('utf8') ?? '') : '';
     const lines = current.split('\n').filter((l) => l !== '');
     const added = keys.filter((k) => !lines.includes(k));

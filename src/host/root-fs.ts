@@ -5,26 +5,25 @@
  * loops, are refused with KeelError 'unsafe-path' instead of being clamped, so a hostile
  * config or a hostile tree is reported, not silently redirected.
  *
- * Writes are atomic per file: a temp file in the same directory, fsync, rename, then
- * fsync of the directory, so a crash leaves either the old file or the new one.
+ * Writes go through keel's one crash-safe write (crash-safe-write.ts), so a crash leaves
+ * either the old file or the new one. Reads take regular files only, up to a size bound
+ * (bounded-read.ts): a FIFO or a device node planted in the root is refused, never read.
+ * `inspect` finds, without changing anything, what would stop a later read or write, so
+ * the applier can refuse a whole config before writing any of it.
  * (The root is assumed not to change under us while we apply: resolution and use are
  * separate system calls.)
  */
-import { constants } from 'node:fs';
-import { lstat, mkdir, open, readFile, readlink, rename, rm, symlink, chown, chmod, readdir } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { type Stats } from 'node:fs';
+import { lstat, mkdir, readlink, chown, chmod, readdir } from 'node:fs/promises';
 import { posix, resolve as resolveHostPath } from 'node:path';
 import { KeelError } from '../errors.js';
+import { describeType, readProblem, readRegularFile } from './bounded-read.js';
+import { type Ownership, symlinkCrashSafe, writeFileCrashSafe } from './crash-safe-write.js';
+
+export type { Ownership } from './crash-safe-write.js';
 
 /** Linux gives up after 40 links in one lookup; so do we. */
 const maxLinkHops = 40;
-
-/** Owner and mode of a written file or directory. */
-export interface Ownership {
-  mode: number;
-  uid: number;
-  gid: number;
-}
 
 /** What is at a path: a file, directory, symlink (with its target) or something else. */
 export type Entry =
@@ -35,6 +34,34 @@ export type Entry =
 
 function isErrno(error: unknown, code: string): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === code;
+}
+
+/**
+ * How an operation will use a path, for `inspect`:
+ * - `replace`: replaced by a file or link (the last component is not followed); anything
+ *   but a directory may be there.
+ * - `replace-plain`: the same, but what is there must be a link or a regular file (which
+ *   is read first, so within the read bound): the user's authorized_keys.
+ * - `read`: read, or appended to (read, then replaced); followed; a regular file within
+ *   the read bound, or nothing.
+ * - `directory`: made with mkdirp; followed; directories all the way, or nothing.
+ * - `own-directory`: a directory keel hands to a user (~/.ssh): not followed, so a real
+ *   directory or nothing; a link there could aim keel's chown anywhere in the root.
+ */
+export type PathUse = 'replace' | 'replace-plain' | 'read' | 'directory' | 'own-directory';
+
+/** Why the existing last component `st` of `inRoot` does not suit `use`, if it does not. */
+function lastComponentProblem(st: Stats, inRoot: string, use: PathUse, maxBytes?: number): string | undefined {
+  switch (use) {
+    case 'read':
+      return readProblem(st, inRoot, maxBytes);
+    case 'replace-plain':
+      return st.isSymbolicLink() ? undefined : readProblem(st, inRoot, maxBytes);
+    case 'own-directory':
+      return st.isDirectory() ? undefined : `${inRoot} is ${describeType(st)}; expected a directory (keel does not follow a link here)`;
+    default:
+      return st.isDirectory() ? `${inRoot} is a directory; expected a file, a link or nothing there` : undefined;
+  }
 }
 
 /** The path as components, refusing relative paths (every path keel writes is absolute). */
@@ -128,15 +155,49 @@ export class RootFs {
     }
   }
 
-  /** Reads a file (following symlinks inside the root); undefined when it does not exist. */
-  async read(path: string): Promise<Buffer | undefined> {
-    const inRoot = await this.resolve(path, true);
+  /** lstat of an in-root path, undefined when nothing is there. */
+  private async lstatOf(inRoot: string): Promise<Stats | undefined> {
     try {
-      return await readFile(this.hostPath(inRoot));
+      return await lstat(this.hostPath(inRoot));
     } catch (error) {
       if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) return undefined;
       throw error;
     }
+  }
+
+  /**
+   * What would stop a later use of `path`, found without changing anything (see PathUse).
+   * Every existing component on the way must be a directory. Returns the in-root path and
+   * the problem, if any; a path that leaves the root throws KeelError 'unsafe-path'.
+   */
+  async inspect(path: string, use: PathUse, maxBytes?: number): Promise<{ inRoot: string; problem?: string }> {
+    const follows = use === 'read' || use === 'directory';
+    const inRoot = follows ? await this.resolve(path, true) : (await this.resolveForWrite(path)).inRoot;
+    const parts = inRoot.split('/').filter((c) => c !== '');
+    let current = '';
+    for (const [i, part] of parts.entries()) {
+      current += `/${part}`;
+      const st = await this.lstatOf(current);
+      // Missing: mkdirp creates it and everything below it.
+      if (!st) return { inRoot };
+      if (i < parts.length - 1 || use === 'directory') {
+        if (!st.isDirectory()) return { inRoot, problem: `${current} is ${describeType(st)}; expected a directory${current === inRoot ? '' : ` on the way to ${inRoot}`}` };
+        continue;
+      }
+      const problem = lastComponentProblem(st, inRoot, use, maxBytes);
+      return problem ? { inRoot, problem } : { inRoot };
+    }
+    return { inRoot };
+  }
+
+  /**
+   * Reads a regular file (following symlinks inside the root), at most `maxBytes`;
+   * undefined when nothing is there. A FIFO, device, socket or directory there, or a
+   * larger file, is refused with KeelError 'unsafe-path' naming the in-root path.
+   */
+  async read(path: string, maxBytes?: number): Promise<Buffer | undefined> {
+    const inRoot = await this.resolve(path, true);
+    return readRegularFile(this.hostPath(inRoot), inRoot, maxBytes);
   }
 
   /** Names in a directory (following links), empty when it does not exist. */
@@ -178,7 +239,7 @@ export class RootFs {
   }
 
   /**
-   * Writes `content` to `path` atomically with the given mode and owner. A symlink at the
+   * Writes `content` to `path` crash-safely with the given mode and owner. A symlink at the
    * final component is replaced, not written through. Parent directories are created 0755 root.
    */
   async writeAtomic(path: string, content: Uint8Array, owner: Ownership): Promise<string> {
@@ -186,45 +247,18 @@ export class RootFs {
     const realDir = await this.mkdirp(dir);
     const existing = await this.entry(inRoot);
     if (existing?.type === 'dir') throw new KeelError('io', `${inRoot} is a directory; expected a file or nothing there; stopping`);
-    const tmp = this.hostPath(`${realDir === '/' ? '' : realDir}/.${name}.keel-${randomBytes(6).toString('hex')}.tmp`);
-    const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    try {
-      await handle.writeFile(content);
-      await handle.chown(owner.uid, owner.gid);
-      await handle.chmod(owner.mode);
-      await handle.sync();
-    } catch (error) {
-      await handle.close();
-      await rm(tmp, { force: true });
-      throw error;
-    }
-    await handle.close();
-    try {
-      await rename(tmp, this.hostPath(inRoot));
-    } catch (error) {
-      await rm(tmp, { force: true });
-      throw error;
-    }
-    await this.syncDir(realDir);
+    await writeFileCrashSafe(this.hostPath(posix.join(realDir, name)), content, owner);
     return inRoot;
   }
 
-  /** Creates or replaces a symlink at `path` pointing at `target` (stored as given), atomically. */
+  /** Creates or replaces a symlink at `path` pointing at `target` (stored as given), crash-safely. */
   async symlinkAtomic(path: string, target: string): Promise<string> {
     const { dir, name, inRoot } = await this.resolveForWrite(path);
     const realDir = await this.mkdirp(dir);
     const existing = await this.entry(inRoot);
     if (existing?.type === 'dir') throw new KeelError('io', `${inRoot} is a directory; expected a link, a file or nothing there; stopping`);
     if (existing?.type === 'symlink' && existing.target === target) return inRoot;
-    const tmp = this.hostPath(`${realDir === '/' ? '' : realDir}/.${name}.keel-${randomBytes(6).toString('hex')}.tmp`);
-    await symlink(target, tmp);
-    try {
-      await rename(tmp, this.hostPath(inRoot));
-    } catch (error) {
-      await rm(tmp, { force: true });
-      throw error;
-    }
-    await this.syncDir(realDir);
+    await symlinkCrashSafe(this.hostPath(posix.join(realDir, name)), target);
     return inRoot;
   }
 
@@ -233,14 +267,5 @@ export class RootFs {
     const host = this.hostPath(await this.resolve(path, true));
     await chown(host, owner.uid, owner.gid);
     await chmod(host, owner.mode);
-  }
-
-  private async syncDir(inRootDir: string): Promise<void> {
-    const handle = await open(this.hostPath(inRootDir) || '/', constants.O_RDONLY | constants.O_DIRECTORY);
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
   }
 }

@@ -69,7 +69,7 @@ const cloudConfig: fc.Arbitrary<CloudConfig> = fc
 
 let run = 0;
 /** How the runs ended, so the property is known not to hold vacuously (e.g. every config refused). */
-const ends = { refused: 0, stopped: 0, unsafe: 0, applied: 0 };
+const ends = { refused: 0, stopped: 0, unsafe: 0, applied: 0, midway: 0 };
 
 test('apply never writes outside the root, whatever the config and the links planted in it', async () => {
   await fc.assert(
@@ -92,6 +92,7 @@ test('apply never writes outside the root, whatever the config and the links pla
       await symlink('../../../canary', join(root, 'etc/systemd/system/multi-user.target.wants'));
       const before = await listing(canary);
       const parentBefore = await readdir(dir);
+      const rootBefore = await listing(root);
 
       let plan;
       try {
@@ -108,6 +109,9 @@ test('apply never writes outside the root, whatever the config and the links pla
         expect(typeof report.stoppedAt.detail).toBe('string');
         ends.stopped++;
         if (/outside the root|symlinks/.test(report.stoppedAt.detail ?? '')) ends.unsafe++;
+        // The preflight refuses before writing; a stop midway is only for what it cannot foresee.
+        if (report.nothingWritten) expect(await listing(root)).toEqual(rootBefore);
+        else ends.midway++;
       } else ends.applied++;
       expect(await listing(canary)).toEqual(before);
       expect(await readdir(dir)).toEqual(parentBefore);
@@ -118,4 +122,6 @@ test('apply never writes outside the root, whatever the config and the links pla
   expect(ends.applied, JSON.stringify(ends)).toBeGreaterThan(3);
   expect(ends.unsafe, JSON.stringify(ends)).toBeGreaterThan(10);
   expect(ends.refused, JSON.stringify(ends)).toBeGreaterThan(0);
+  // Every stop was a preflight refusal: no generated config got halfway (seeds 1, 2, 3 and the default checked).
+  expect(ends.midway, JSON.stringify(ends)).toBe(0);
 }, 120_000);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { KeelError } from '../../../src/errors.js';
 import { RootFs } from '../../../src/host/root-fs.js';
+import { mkCharDevice, mkfifo } from './special-files.js';
 
 let base: string;
 let root: string;
@@ -129,5 +130,71 @@ describe('writes', () => {
     await symlink('real', join(root, 'etc', 'alias'));
     expect((await fs.read('/etc/alias'))?.toString()).toBe('data');
     expect(await fs.read('/etc/missing')).toBeUndefined();
+  });
+});
+
+describe('reads take regular files only (a hostile root)', () => {
+  // Before: a FIFO at /etc/passwd blocked the read forever; /dev/zero streamed until memory ran out.
+  test('a FIFO is refused at once, by its path in the root', async () => {
+    mkfifo(join(root, 'etc', 'passwd'));
+    const error = await fs.read('/etc/passwd').then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(KeelError);
+    expect((error as Error).message).toBe('/etc/passwd is a FIFO (named pipe); expected a regular file; refusing to read it');
+  });
+
+  test('a character device reached through a link inside the root is refused, naming where the link led', async () => {
+    await mkdir(join(root, 'dev'));
+    mkCharDevice(join(root, 'dev', 'zero'));
+    await symlink('/dev/zero', join(root, 'etc', 'log'));
+    expect(await unsafe(fs.read('/etc/log'))).toBe('/dev/zero is a character device; expected a regular file; refusing to read it');
+  });
+
+  test('a file over the bound is refused', async () => {
+    await writeFile(join(root, 'etc', 'f'), '123456');
+    expect(await unsafe(fs.read('/etc/f', 5))).toMatch(/^\/etc\/f is 6 bytes; expected at most 5 bytes/);
+  });
+});
+
+describe('inspect: what would stop a later use, without changing anything', () => {
+  beforeEach(async () => {
+    mkfifo(join(root, 'etc', 'fifo'));
+    await writeFile(join(root, 'etc', 'file'), 'x');
+    await mkdir(join(root, 'etc', 'dir'));
+    await symlink('/etc/fifo', join(root, 'etc', 'to-fifo'));
+    await symlink('/etc/dir', join(root, 'etc', 'to-dir'));
+  });
+
+  test.each([
+    ['/etc/new/deeper/f', 'replace', undefined],
+    ['/etc/file', 'replace', undefined],
+    ['/etc/fifo', 'replace', undefined],
+    ['/etc/to-fifo', 'replace', undefined],
+    ['/etc/dir', 'replace', '/etc/dir is a directory; expected a file, a link or nothing there'],
+    ['/etc/file/x', 'replace', '/etc/file is a regular file; expected a directory on the way to /etc/file/x'],
+    ['/etc/fifo/x', 'replace', '/etc/fifo is a FIFO (named pipe); expected a directory on the way to /etc/fifo/x'],
+    ['/etc/to-dir/x', 'replace', undefined],
+    ['/etc/file', 'read', undefined],
+    ['/etc/missing', 'read', undefined],
+    ['/etc/fifo', 'read', '/etc/fifo is a FIFO (named pipe); expected a regular file'],
+    ['/etc/to-fifo', 'read', '/etc/fifo is a FIFO (named pipe); expected a regular file'],
+    ['/etc/dir', 'read', '/etc/dir is a directory; expected a regular file'],
+    ['/etc/to-dir', 'directory', undefined],
+    ['/etc/dir/a/b', 'directory', undefined],
+    ['/etc/fifo', 'directory', '/etc/fifo is a FIFO (named pipe); expected a directory'],
+    ['/etc/file/a', 'directory', '/etc/file is a regular file; expected a directory on the way to /etc/file/a'],
+    ['/etc/dir', 'own-directory', undefined],
+    ['/etc/to-dir', 'own-directory', '/etc/to-dir is a symlink; expected a directory (keel does not follow a link here)'],
+    ['/etc/file', 'replace-plain', undefined],
+    ['/etc/to-fifo', 'replace-plain', undefined],
+    ['/etc/fifo', 'replace-plain', '/etc/fifo is a FIFO (named pipe); expected a regular file'],
+  ] as const)('%s for %s: %s', async (path, use, problem) => {
+    const before = await readdir(join(root, 'etc'));
+    expect((await fs.inspect(path, use)).problem).toBe(problem);
+    expect(await readdir(join(root, 'etc'))).toEqual(before);
+  });
+
+  test('a path through a link that climbs out throws unsafe-path', async () => {
+    await symlink('../../outside', join(root, 'etc', 'out'));
+    expect(await unsafe(fs.inspect('/etc/out/x', 'replace'))).toMatch(/leads outside the root through the symlink \/etc\/out/);
   });
 });
