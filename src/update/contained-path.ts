@@ -41,12 +41,26 @@ export async function realPathInside(dir: string, rel: string, label: string, co
   return real;
 }
 
-/** Creates `dir/rel` (a directory) and returns its real path, refusing one that leaves `dir` through a symlink. */
+/**
+ * Creates `dir/rel` (directories) one component at a time and returns its real path. Each
+ * component is checked before the next is made, so a symlink out of `dir` is refused before
+ * anything is created through it.
+ */
 export async function mkdirInside(dir: string, rel: string, consequence: string): Promise<string> {
-  const path = join(dir, rel);
-  await onPath(path, 'create the directory', () => mkdir(path, { recursive: true }), consequence);
-  const real = await realPathInside(dir, rel, path, consequence);
-  const entry = await onPath(real, 'inspect', () => lstat(real), consequence);
-  if (!entry.isDirectory()) throw new KeelError('io', `${path}: expected a directory, found another kind of file; ${consequence}`);
-  return real;
+  const problem = relativePathProblem(rel);
+  if (problem) throw new KeelError('unsafe-path', `${join(dir, rel)}: ${JSON.stringify(rel)} ${problem}; ${consequence}`);
+  const realDir = await onPath(dir, 'resolve', () => realpath(dir), consequence);
+  let current = realDir;
+  for (const part of rel.split('/').filter((p) => p !== '' && p !== '.')) {
+    const next = join(current, part);
+    await mkdir(next).catch((error: unknown) => {
+      if (errnoOf(error) !== 'EEXIST') throw fsFailure(error, next, 'create the directory', consequence);
+    });
+    const real = await onPath(next, 'resolve', () => realpath(next), consequence);
+    if (!isInside(realDir, real)) throw new KeelError('unsafe-path', `${next}: leads outside ${dir} through a symlink (to ${real}); ${consequence}`);
+    const entry = await onPath(real, 'inspect', () => lstat(real), consequence);
+    if (!entry.isDirectory()) throw new KeelError('io', `${next}: expected a directory, found another kind of file; ${consequence}`);
+    current = real;
+  }
+  return current;
 }

@@ -178,9 +178,17 @@ async function atomicWrite(path: string, text: string): Promise<void> {
   const tmp = `${path}.tmp`;
   await onPath(path, 'write', async () => {
     await rm(tmp, { force: true });
-    await writeFile(tmp, text, { flag: 'wx' });
+    await writeFile(tmp, text, { flag: 'wx' }).catch(removing(tmp));
     await rename(tmp, path);
   }, refused);
+}
+
+/** Removes a half-written temp file, then rethrows what went wrong (ENOSPC leaves one behind). */
+function removing(tmp: string): (error: unknown) => Promise<never> {
+  return async (error) => {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw error;
+  };
 }
 
 /** Copies a bundle file into the repository the same way: exclusive temp file, then rename. */
@@ -188,7 +196,7 @@ async function atomicCopy(source: string, dest: string): Promise<void> {
   const tmp = `${dest}.tmp`;
   await onPath(dest, 'write', async () => {
     await rm(tmp, { force: true });
-    await copyFile(source, tmp, constants.COPYFILE_EXCL);
+    await copyFile(source, tmp, constants.COPYFILE_EXCL).catch(removing(tmp));
     await rename(tmp, dest);
   }, refused);
 }

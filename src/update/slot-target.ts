@@ -25,6 +25,9 @@ export async function probeSlotTarget(target: string, length?: number): Promise<
     // Opening for writing finds a read-only device or a missing permission now, not mid-write.
     const handle = await onPath(target, 'open the device for writing', () => open(target, 'r+'), consequence);
     await handle.close();
+    // Linux opens a read-only device for writing and fails each write instead: ask sysfs.
+    if ((await sysfsValue(info, 'ro')) === '1')
+      throw new KeelError('io', `${target}: the block device is read-only; make it writable (blockdev --setrw) or choose another; ${consequence}`);
     const sizeBytes = await deviceSize(info);
     if (length !== undefined && sizeBytes < length)
       throw new KeelError('invalid-input', `${target}: the device holds ${sizeBytes} bytes, smaller than the ${length}-byte slot image; ${consequence}`);
@@ -59,8 +62,13 @@ function kindOf(info: Stats): string {
 
 /** A block device's size from sysfs (stat reports 0 for devices); unknown = unlimited. */
 async function deviceSize(info: Stats): Promise<number> {
+  const sectors = await sysfsValue(info, 'size');
+  return sectors === undefined ? Number.MAX_SAFE_INTEGER : Number(sectors) * 512;
+}
+
+/** One attribute of a block device in /sys/dev/block/MAJOR:MINOR/, or undefined. */
+async function sysfsValue(info: Stats, name: string): Promise<string | undefined> {
   const major = (info.rdev >> 8) & 0xfff;
   const minor = (info.rdev & 0xff) | ((info.rdev >> 12) & 0xfff00);
-  const sectors = await readFile(`/sys/dev/block/${major}:${minor}/size`, 'utf8').catch(() => undefined);
-  return sectors === undefined ? Number.MAX_SAFE_INTEGER : Number(sectors.trim()) * 512;
+  return (await readFile(`/sys/dev/block/${major}:${minor}/${name}`, 'utf8').catch(() => undefined))?.trim();
 }
