@@ -1,14 +1,15 @@
 /**
  * `keel cloud-config validate FILE…` and `keel cloud-config schema`. validate reads each file
- * as user-data (gzip allowed), validates `#cloud-config` documents and prints every problem as
+ * as user-data (gzip allowed), validates `#cloud-config` documents (and the cloud-config parts of
+ * MIME multipart user-data, merged as cloud-init merges them) and prints every problem as
  * `FILE:LINE:COL: error|warning: PATH: message`, or one JSON array for all files with --json.
  * Exit 1 only when some file has an error or cannot be read: warnings alone exit 0 (CoreOS's
  * validator exiting on warnings was a long-standing complaint).
  */
 import { readFile } from 'node:fs/promises';
-import { KeelError } from '../errors.js';
 import { formatProblem, hasErrors, type Problem } from '../problem.js';
-import { readUserData } from '../cloudconfig/user-data.js';
+import { readUserData, UserDataError } from '../cloudconfig/user-data.js';
+import { validateMultipart } from '../cloudconfig/multipart-config.js';
 import { validateCloudConfig } from '../cloudconfig/validate.js';
 import { cloudConfigSchema } from '../cloudconfig/cloud-config-schema.js';
 import { toJsonSchema } from '../schema/index.js';
@@ -26,15 +27,15 @@ async function readStdin(): Promise<Buffer> {
 }
 
 /** Problems of one user-data file's bytes; a script or empty user-data has none. */
-export function userDataProblems(bytes: Uint8Array): { kind: 'cloud-config' | 'script' | 'empty' | 'invalid'; problems: Problem[] } {
+export function userDataProblems(bytes: Uint8Array): { kind: 'cloud-config' | 'script' | 'empty' | 'multipart' | 'invalid'; problems: Problem[] } {
   let data;
   try {
     data = readUserData(bytes);
   } catch (error) {
-    if (!(error instanceof KeelError)) throw error;
-    const header = error.message.startsWith('bad header');
-    return { kind: 'invalid', problems: [{ severity: 'error', path: '', line: header ? 1 : 0, column: header ? 1 : 0, message: error.message }] };
+    if (!(error instanceof UserDataError)) throw error;
+    return { kind: 'invalid', problems: [error.toProblem()] };
   }
+  if (data.kind === 'multipart') return { kind: 'multipart', problems: validateMultipart(data).problems };
   if (data.kind !== 'cloud-config') return { kind: data.kind, problems: [] };
   return { kind: 'cloud-config', problems: validateCloudConfig(data.text).problems };
 }
@@ -50,8 +51,10 @@ export const validateCommand: Command = {
     strict: { type: 'boolean', description: 'exit 1 on warnings too (for CI that wants clean configs)' },
   },
   details: [
-    "Each FILE is user-data as a datasource would give it: '#cloud-config' YAML (gzip allowed), a '#!' script",
-    "or empty ('-' reads stdin). Problems print as FILE:LINE:COL: error|warning: PATH: message; --json prints",
+    "Each FILE is user-data as a datasource would give it: '#cloud-config' YAML (gzip allowed), a '#!' script,",
+    'MIME multipart (text/cloud-config parts, merged as cloud-init does by default: a later part\'s top-level key',
+    "replaces an earlier one's; text/x-shellscript parts run before runcmd) or empty ('-' reads stdin).",
+    'Problems print as FILE:LINE:COL: error|warning: PATH: message (0:0: about the whole file); --json prints',
     'one array [{file, severity, line, column, path, message}] for all files.',
     'Exit 0 when there is no error (warnings allowed; --strict: no warning either), 1 when any file has an error or',
     'cannot be read, 2 on usage errors.',

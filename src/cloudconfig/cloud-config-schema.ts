@@ -6,7 +6,7 @@
  * come from here. Sections refine to model pieces; to-model.ts assembles them.
  */
 import { absolutePath, accountName, hostname, nonEmpty, octalMode, s, text, timezone, type RefineContext } from '../schema/index.js';
-import { decodeContent, encodingSpellings, maxFileContentBytes } from './decode-content.js';
+import { ContentDecoder, encodingSpellings, maxFileContentBytes } from './decode-content.js';
 import type { CommandLine, DropIn, FileEncoding, Unit, UnitCommand, User, WriteFile } from './model.js';
 import { containersSchema } from './containers-schema.js';
 import { coreosLocksmithSchema, coreosUpdateSchema, etcdSchema, keelLockSchema, keelUpdateSchema } from './settings-schema.js';
@@ -112,7 +112,8 @@ const writeFileSchema = s.object(
   {
     refine: (v, ctx): WriteFile | undefined => {
       const encoding: FileEncoding = v.encoding === undefined ? 'plain' : encodingSpellings[v.encoding as string]!;
-      const decoded = decodeContent((v.content as string | Uint8Array | undefined) ?? '', encoding);
+      // One decoder per document: an aliased entry is decoded once, and all contents share one budget.
+      const decoded = ctx.shared(ContentDecoder, () => new ContentDecoder()).decode((v.content as string | Uint8Array | undefined) ?? '', encoding);
       if (!decoded.ok) ctx.error(v.content === undefined ? 'encoding' : 'content', `${decoded.message}; refusing to write it`);
       const mode = v.permissions as number | undefined;
       if (mode !== undefined && mode > 0o7777) ctx.error('permissions', `expected a mode up to 07777, found 0${mode.toString(8)}`);

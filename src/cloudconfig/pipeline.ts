@@ -1,16 +1,17 @@
 /**
  * User-data bytes and metadata to a plan, the path the CLI and first boot share:
- * gunzip and header → `$public_ipv4`… substitution → validation → plan. Nothing here
+ * gunzip and header (MIME multipart: its parts, merged) → `$public_ipv4`… substitution →
+ * validation → plan. Nothing here
  * touches the host; an invalid config comes back as located problems, never as a plan.
  */
-import { KeelError } from '../errors.js';
 import type { Problem } from '../problem.js';
 import { hasErrors } from '../problem.js';
 import type { Metadata } from './metadata.js';
 import { localInstanceId, userDataSha256 } from './instance-record.js';
 import { type Plan, type PlanInput, planCloudConfig } from './plan.js';
 import { substituteMetadata } from './substitute.js';
-import { readUserData } from './user-data.js';
+import { validateMultipart } from './multipart-config.js';
+import { readUserData, UserDataError } from './user-data.js';
 import { validateCloudConfig } from './validate.js';
 
 export interface PipelineInput {
@@ -39,14 +40,15 @@ export function planUserData(input: PipelineInput): PipelineResult {
   try {
     userData = readUserData(input.userData);
   } catch (error) {
-    if (error instanceof KeelError && error.kind === 'invalid-input') return { ok: false, problems: [{ severity: 'error', path: '', line: 1, column: 1, message: error.message }] };
+    if (error instanceof UserDataError) return { ok: false, problems: [error.toProblem()] };
     throw error;
   }
   const base = { metadata: input.metadata, instanceId: instanceIdOf(input.userData, input.metadata), userDataSha256: userDataSha256(input.userData), live: input.live };
   let planInput: PlanInput;
   let warnings: Problem[] = [];
-  if (userData.kind === 'cloud-config') {
-    const { config, problems } = validateCloudConfig(substituteMetadata(userData.text, input.metadata));
+  if (userData.kind === 'cloud-config' || userData.kind === 'multipart') {
+    const substitute = (text: string) => substituteMetadata(text, input.metadata);
+    const { config, problems } = userData.kind === 'multipart' ? validateMultipart(userData, substitute) : validateCloudConfig(substitute(userData.text));
     if (!config || hasErrors(problems)) return { ok: false, problems };
     warnings = problems;
     planInput = { ...base, userData: { kind: 'cloud-config', config } };

@@ -26,24 +26,30 @@ export interface ValidateOptions {
 
 /** `text` is the decoded `#cloud-config` document (header included). */
 export function validateCloudConfig(text: string, options: ValidateOptions = {}): ValidationResult {
+  const read = readCloudConfigRecord(text, options);
+  if (read.value === undefined || hasErrors(read.problems)) return { config: undefined, problems: read.problems };
+  return { config: toCloudConfig(read.value), problems: read.problems };
+}
+
+/**
+ * The walked document before model assembly: canonical top-level keys → model pieces. Multipart
+ * user-data (multipart-config.ts) merges these per part before assembling one model.
+ */
+export function readCloudConfigRecord(text: string, options: ValidateOptions = {}): { value: Record<string, unknown> | undefined; problems: Problem[] } {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   if (options.requireHeader !== false) {
     const first = body.split('\n', 1)[0] ?? '';
     if (!/^#cloud-config[ \t]*\r?$/.test(first)) {
       const shown = first.length > 40 ? `${first.slice(0, 37)}...` : first;
-      return {
-        config: undefined,
-        problems: [{ severity: 'error', path: '', line: 1, column: 1, message: `bad header: the first line is ${JSON.stringify(shown)}; expected #cloud-config` }],
-      };
+      return { value: undefined, problems: [{ severity: 'error', path: '', line: 1, column: 1, message: `bad header: the first line is ${JSON.stringify(shown)}; expected #cloud-config` }] };
     }
   }
   try {
     const read = readYaml<Record<string, unknown>>(cloudConfigSchema, body, { ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}), emptyValue: {} });
-    if (read.value === undefined || hasErrors(read.problems)) return { config: undefined, problems: read.problems };
-    return { config: toCloudConfig(read.value), problems: read.problems };
+    return { value: hasErrors(read.problems) ? undefined : read.value, problems: read.problems };
   } catch (error) {
-    // A bug in a rule must not take the caller down with it: report it as a located error.
+    // A bug in a rule must not take the caller down with it: report it as an error on the document.
     const message = error instanceof Error ? error.message : String(error);
-    return { config: undefined, problems: [{ severity: 'error', path: '', line: 0, column: 0, message: `internal validator error (${message}); refusing the config` }] };
+    return { value: undefined, problems: [{ severity: 'error', path: '', line: 1, column: 1, message: `internal validator error (${message}); refusing the config` }] };
   }
 }

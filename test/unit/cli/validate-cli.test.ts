@@ -78,7 +78,7 @@ describe('keel cloud-config validate', () => {
   test('bad header: exit 1 at 1:1', () => {
     const r = keel(['cloud-config', 'validate', f('bad-header.yaml')]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe(`${f('bad-header.yaml')}:1:1: error: bad header: the first line is "hostname: no-header"; expected #cloud-config or #! (a script); refusing the user-data\n`);
+    expect(r.stdout).toBe(`${f('bad-header.yaml')}:1:1: error: bad header: the first line is "hostname: no-header"; expected #cloud-config, #! (a script) or a mime multipart message; refusing the user-data\n`);
   });
 
   test('a script and empty user-data are valid; --verbose says so on stderr', () => {
@@ -107,6 +107,42 @@ describe('keel cloud-config validate', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('keel: cannot read /nonexistent/user-data: ENOENT; expected a readable file; not validated\n');
     expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(3);
+  });
+
+  test('two deeply nested files in one --json call: two located answers, exit 1, nothing on stderr (issue 9)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keel-validate-'));
+    writeFileSync(join(dir, 'flow.yaml'), `#cloud-config\nx: ${'['.repeat(400_000)}${']'.repeat(400_000)}\n`);
+    writeFileSync(join(dir, 'dashes.yaml'), `#cloud-config\nruncmd:\n${'- '.repeat(300_000)}x\n`);
+    const r = keel(['cloud-config', 'validate', '--json', join(dir, 'flow.yaml'), join(dir, 'dashes.yaml')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('');
+    const message = 'collections are nested deeper than 100 levels; expected at most 100; refusing to read the document';
+    expect(JSON.parse(r.stdout)).toEqual([
+      { file: join(dir, 'flow.yaml'), severity: 'error', line: 2, column: 105, path: '', message },
+      { file: join(dir, 'dashes.yaml'), severity: 'error', line: 3, column: 202, path: '', message },
+    ]);
+  });
+
+  test('--json: the yaml library prints nothing on stderr (a collection as a key, aliases)', () => {
+    const r = keel(['cloud-config', 'validate', '--json', '-'], '#cloud-config\nkeel:\n  ? [a, b]\n  : 1\nx: &x {a: 1}\ny: *x\n');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)[0]).toEqual({ file: '<stdin>', severity: 'error', line: 3, column: 5, path: 'keel', message: 'expected a plain key, found a list' });
+  });
+
+  test('invalid utf-8 is located at the byte; an undefined alias is named (issue 9)', () => {
+    const bad = Buffer.concat([Buffer.from('#cloud-config\nhostname: a\nruncmd:\n  - echo h'), Buffer.from([0xff, 0xfe]), Buffer.from('\n')]);
+    expect(keel(['cloud-config', 'validate', '-'], bad).stdout).toBe('<stdin>:4:11: error: invalid utf-8: byte 0xff at offset 44; expected utf-8 text (#cloud-config yaml or a #! script); refusing the user-data\n');
+    expect(keel(['cloud-config', 'validate', '-'], '#cloud-config\nhostname: *nope\n').stdout).toBe(
+      '<stdin>:2:11: error: undefined alias *nope; expected an anchor &nope defined before it; refusing to read the document\n',
+    );
+  });
+
+  test('MIME multipart user-data: cloud-config parts checked where they sit in the file', () => {
+    const text = ['Content-Type: multipart/mixed; boundary="B"', 'MIME-Version: 1.0', '', '--B', 'Content-Type: text/cloud-config', '', '#cloud-config', 'hostname: a', '--B', 'Content-Type: text/x-shellscript', '', '#!/bin/sh', 'echo hi', '--B', 'Content-Type: text/cloud-config', '', 'users: 5', '--B--', ''].join('\n');
+    const r = keel(['cloud-config', 'validate', '-'], text);
+    expect(r).toEqual({ code: 1, stdout: '<stdin>:17:8: error: users: expected a list of mappings, found the number 5\n', stderr: '' });
+    expect(keel(['cloud-config', 'validate', '-'], text.replace('users: 5', 'users: []'))).toEqual({ code: 0, stdout: '', stderr: '' });
   });
 
   test('no FILE is a usage error: exit 2', () => {

@@ -33,7 +33,7 @@ describe('readUserData', () => {
   });
 
   test.each([
-    ['yaml without a header', 'hostname: a\n', /^bad header: the first line is "hostname: a"; expected #cloud-config or #! \(a script\); refusing the user-data$/],
+    ['yaml without a header', 'hostname: a\n', /^bad header: the first line is "hostname: a"; expected #cloud-config, #! \(a script\) or a mime multipart message; refusing the user-data$/],
     ['#cloud-config with words after it', '#cloud-config please\n', /^bad header/],
     ['#cloud-boothook', '#cloud-boothook\n', /^bad header/],
     ['a comment first', '# hello\n#cloud-config\n', /^bad header/],
@@ -53,7 +53,7 @@ describe('readUserData', () => {
   });
 
   test('invalid UTF-8 is refused', () => {
-    expect(() => readUserData(new Uint8Array([0x23, 0x21, 0xff, 0xfe]))).toThrow('user-data is not valid utf-8 text');
+    expect(() => readUserData(new Uint8Array([0x23, 0x21, 0xff, 0xfe]))).toThrow('invalid utf-8: byte 0xff at offset 2; expected utf-8 text');
   });
 
   test('broken gzip is refused', () => {
