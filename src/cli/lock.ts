@@ -14,7 +14,22 @@ import { setupAuth } from './lock-setup-auth.js';
 
 const fleetlockOption: Record<string, OptionSpec> = {
   fleetlock: { type: 'string', valueName: 'URL', description: 'use this FleetLock server instead of etcd' },
+  'fleetlock-token': { type: 'string', valueName: 'FILE', description: 'bearer token for the FleetLock server, read from FILE' },
 };
+
+/** The token in --fleetlock-token's file (its first line), if given. */
+function fleetlockToken(ctx: CommandContext): string | undefined {
+  const file = stringOption(ctx.values, 'fleetlock-token');
+  if (file === undefined) return undefined;
+  let token: string;
+  try {
+    token = readFileSync(file, 'utf8').split('\n')[0]!.trim();
+  } catch (error) {
+    throw new KeelError('invalid-input', `--fleetlock-token: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
+  }
+  if (!token) throw new KeelError('invalid-input', `--fleetlock-token: ${file} is empty; expected the token on its first line`);
+  return token;
+}
 const idOption: Record<string, OptionSpec> = {
   id: { type: 'string', valueName: 'ID', description: 'holder id (default: /etc/machine-id)' },
 };
@@ -34,7 +49,8 @@ function holderId(ctx: CommandContext): string {
 
 async function withLock<T>(ctx: CommandContext, fn: (lock: RebootLock, settings: LockSettings) => Promise<T>): Promise<T> {
   const settings = lockSettingsOf(ctx);
-  const lock = openRebootLock(settings, { log: createLogger(ctx.stderr), operationTimeoutMs: 10_000 });
+  const token = fleetlockToken(ctx);
+  const lock = openRebootLock(settings, { log: createLogger(ctx.stderr), operationTimeoutMs: 10_000, ...(token ? { fleetlockToken: token } : {}) });
   try {
     return await fn(lock, settings);
   } finally {

@@ -7,6 +7,7 @@ import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { backoffDelayMs, sleep } from './backoff.js';
 import { checkGroup } from './group-keys.js';
+import { httpCall, type ClientTls } from './http-call.js';
 import { protocolHeader, requestBody } from './fleetlock-protocol.js';
 import type { AcquireOptions, LockStatus, RebootLock } from './reboot-lock.js';
 
@@ -22,6 +23,10 @@ export interface FleetLockClientOptions {
   operationTimeoutMs?: number;
   random?: () => number;
   log?: Logger;
+  /** A bearer token for a server started with `--tokens`. */
+  token?: string;
+  /** TLS: the CA of an https server, and the node's client certificate for one started with `--client-ca`. */
+  tls?: ClientTls;
 }
 
 type Answer = { status: number; kind?: string; value?: string; body?: unknown };
@@ -39,19 +44,20 @@ export class FleetLockClient implements RebootLock {
 
   private async call(method: 'GET' | 'POST', path: string, body: string | undefined, signal?: AbortSignal): Promise<Answer> {
     const timeout = AbortSignal.timeout(this.options.requestTimeoutMs ?? 10_000);
-    let res: Response;
+    let res: { status: number; text: string };
     try {
-      res = await fetch(this.base + path, {
+      res = await httpCall(this.base + path, {
         method,
-        headers: { [protocolHeader]: 'true', ...(body ? { 'content-type': 'application/json' } : {}) },
+        headers: { [protocolHeader]: 'true', ...(body ? { 'content-type': 'application/json' } : {}), ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}) },
         ...(body ? { body } : {}),
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        ...(this.options.tls ? { tls: this.options.tls } : {}),
       });
     } catch (error) {
       if (signal?.aborted) throw error;
       throw new KeelError('unavailable', `fleetlock server ${this.base} did not answer ${path}: ${(error as Error).message}; retrying may help`, { cause: error });
     }
-    const text = await res.text().catch(() => '');
+    const text = res.text;
     let data: unknown;
     try {
       data = text ? JSON.parse(text) : undefined;

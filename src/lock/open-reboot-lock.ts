@@ -3,12 +3,14 @@
  * flags) to a RebootLock — the FleetLock client when a FleetLock URL is set, otherwise the
  * etcd semaphore.
  */
+import { readFileSync } from 'node:fs';
 import { KeelError } from '../errors.js';
 import type { LockSettings } from '../cloudconfig/model.js';
 import type { Logger } from '../log.js';
 import { parseDurationMs } from './duration.js';
 import { EtcdLockStore } from './etcd-store.js';
 import { FleetLockClient } from './fleetlock-client.js';
+import type { ClientTls } from './http-call.js';
 import { defaultGroup } from './group-keys.js';
 import type { RebootLock } from './reboot-lock.js';
 import { SemaphoreLock } from './semaphore-lock.js';
@@ -19,12 +21,22 @@ export interface OpenOptions {
   defaultSlots?: number;
   /** How long a call that does not wait for a slot retries etcd before failing (default 30 s). */
   operationTimeoutMs?: number;
+  /** Bearer token for a FleetLock server that requires one (`keel lock serve --tokens`). */
+  fleetlockToken?: string;
 }
 
 /** Opens the lock the settings describe. Nothing connects until the first call. */
 export function openRebootLock(settings: LockSettings, options: OpenOptions = {}): RebootLock {
   const group = settings.group || defaultGroup;
-  if (settings.fleetlockUrl) return new FleetLockClient({ url: settings.fleetlockUrl, group, ...(options.log ? { log: options.log } : {}), ...(options.operationTimeoutMs !== undefined ? { operationTimeoutMs: options.operationTimeoutMs } : {}) });
+  if (settings.fleetlockUrl)
+    return new FleetLockClient({
+      url: settings.fleetlockUrl,
+      group,
+      ...(options.log ? { log: options.log } : {}),
+      ...(options.operationTimeoutMs !== undefined ? { operationTimeoutMs: options.operationTimeoutMs } : {}),
+      ...(options.fleetlockToken ? { token: options.fleetlockToken } : {}),
+      ...fleetlockTls(settings),
+    });
   return new SemaphoreLock({ store: openEtcdStore(settings), group, ...lockTuning(settings, options) });
 }
 
@@ -33,6 +45,25 @@ export function openEtcdStore(settings: LockSettings): EtcdLockStore {
   if (settings.endpoints.length === 0)
     throw new KeelError('invalid-input', 'no etcd endpoints: set ENDPOINTS in /etc/keel/lock.conf, pass --endpoints, or use a FleetLock server (--fleetlock URL)');
   return new EtcdLockStore({ endpoints: settings.endpoints, cafile: settings.cafile, certfile: settings.certfile, keyfile: settings.keyfile, username: settings.username, password: settings.password });
+}
+
+/**
+ * With a FleetLock URL there is no etcd connection, so the TLS files of the settings are
+ * the FleetLock client's: the server's CA and the node's certificate (its CN the node id).
+ */
+function fleetlockTls(settings: LockSettings): { tls?: ClientTls } {
+  const read = (file: string | undefined, what: string) => {
+    if (!file) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new KeelError('invalid-input', `${what}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); cannot reach the fleetlock server`, { cause: error });
+    }
+  };
+  const tls = { ca: read(settings.cafile, 'cafile'), cert: read(settings.certfile, 'certfile'), key: read(settings.keyfile, 'keyfile') };
+  if (Boolean(tls.cert) !== Boolean(tls.key)) throw new KeelError('invalid-input', 'certfile and keyfile: expected both or neither, found only one; cannot reach the fleetlock server');
+  const given = Object.fromEntries(Object.entries(tls).filter(([, v]) => v)) as ClientTls;
+  return Object.keys(given).length > 0 ? { tls: given } : {};
 }
 
 function lockTuning(settings: LockSettings, options: OpenOptions) {

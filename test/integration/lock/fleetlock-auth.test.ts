@@ -3,7 +3,7 @@
 // slot; a certificate or token naming another node is refused 403; an operator
 // releases any holder; no credentials is 401; an untrusted certificate is no identity.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
@@ -119,6 +119,30 @@ describe('keel lock serve with bearer tokens', () => {
     expect((await give('node-a', { token: `${tokens.a}x` })).status).toBe(401);
     expect(await holders()).toEqual(['node-a']);
     expect((await give('node-a', { token: tokens.ops })).status).toBe(200);
+    expect(await holders()).toEqual([]);
+  });
+});
+
+describe('keel lock --fleetlock against a server with identity', () => {
+  const cli = (args: string[]) =>
+    new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(keel, ['lock', ...args, '--fleetlock', base, '--group', 'auth', '--cacert', certs.caFile], { encoding: 'utf8' }, (error, _out, stderr) =>
+        resolve({ code: error ? Number((error as { code?: number }).code) : 0, stderr }),
+      ),
+    );
+  const as = (c: { certFile: string; keyFile: string }) => ['--cert', c.certFile, '--key', c.keyFile];
+
+  test('a node certificate takes its own slot, is refused another node\'s; a token file works too', async () => {
+    expect(await cli(['acquire', '--id', 'node-a', ...as(client.a)])).toMatchObject({ code: 0, stderr: '' });
+    const other = await cli(['release', '--id', 'node-a', ...as(client.b)]);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain('forbidden: certificate "node-b" asked to release the slot of "node-a"');
+    const noCredentials = await cli(['release', '--id', 'node-a']);
+    expect(noCredentials.code).toBe(1);
+    expect(noCredentials.stderr).toContain('unauthenticated');
+    const tokenFile = join(certs.dir, 'ops.token');
+    writeFileSync(tokenFile, `${tokens.ops}\n`);
+    expect(await cli(['release', '--id', 'node-a', '--fleetlock-token', tokenFile])).toMatchObject({ code: 0, stderr: '' });
     expect(await holders()).toEqual([]);
   });
 });
