@@ -42,6 +42,9 @@ export function securityFlags(spec: ContainerSpec, seccompDefaultPath = podmanSe
     // podman applies its own AppArmor profile when the kernel has AppArmor; naming it would fail where it has not.
     if (sec.apparmor === 'unconfined') flags.push('--security-opt=apparmor=unconfined');
     flags.push(`--userns=${sec.userns}`);
+    // A user namespace cannot mount sysfs for a network namespace it does not own (runc fails
+    // with EPERM), so a host-network container sees the host's /sys, bound read-only, as rootless podman does.
+    if (sec.userns === 'auto' && spec.network === 'host' && !spec.volumes.some((v) => v.target.replace(/\/+$/, '') === '/sys')) flags.push('--volume=/sys:/sys:ro');
   }
   return [...flags, ...rootfsFlags(spec)];
 }

@@ -30,6 +30,12 @@ events_logger = "file"
 network_backend = "netavark"
 `;
 
+/**
+ * keel's subordinate id range for containers (the image writes the same): `userns: auto`, the
+ * spec default, takes each container's ids from the entries of the user `containers`.
+ */
+export const subordinateIds = 'containers:2147483647:2147483648\n';
+
 /** Builds the busybox image as a docker archive at `dir/busybox.tar` with the host's podman (its own storage under `dir`). */
 export async function buildBusyboxArchive(dir: string): Promise<string> {
   const rootfs = join(dir, 'rootfs');
@@ -74,6 +80,8 @@ export async function startGuest(name: string, options: { supervisorYaml?: strin
   if (!existsSync(join(repoRoot, 'bin/keel.mjs'))) throw new Error('bin/keel.mjs is missing: run `node scripts/build.mjs` (make build) first');
   const files: Record<string, string> = {
     '/etc/containers/containers.conf': containersConf,
+    '/etc/subuid': subordinateIds,
+    '/etc/subgid': subordinateIds,
     '/etc/systemd/system/keel-supervisor.service': `[Unit]\nDescription=keel container supervisor (test)\nAfter=dbus.service\n[Service]\nType=exec\nExecStart=/usr/local/bin/node /opt/keel/bin/keel.mjs containers supervise --rescan-seconds 5\nKillMode=process\nEnvironment=KEEL_DEBUG=1\n`,
   };
   if (options.supervisorYaml) files['/etc/keel/supervisor.yaml'] = options.supervisorYaml;
