@@ -47,7 +47,7 @@ class KeelFetcher extends BaseFetcher {
     const role = roleOfUrl(url);
     if (role) {
       try {
-        parseTufMetadata(bytes.toString('utf8'), role, { label: displayOf(url), consequence: 'refusing the repository', kind: 'verification' });
+        parseTufMetadata(bytes.toString('utf8'), role, { label: displayOf(url), consequence: 'refusing to install', kind: 'verification' });
       } catch (error) {
         this.refused ??= error as KeelError;
         throw error;
@@ -122,7 +122,7 @@ async function bootstrapRoot(metadataUrl: string, trustPem: string, metadataDir:
       if (error instanceof DownloadHTTPError && error.statusCode === 404) break;
       throw explain(error, metadataUrl);
     }
-    const root: Metadata<Root> = parseTufMetadata(bytes.toString('utf8'), 'root', { label: displayOf(joinUrl(metadataUrl, `${n}.root.json`)), consequence: 'refusing the repository', kind: 'verification' });
+    const root: Metadata<Root> = parseTufMetadata(bytes.toString('utf8'), 'root', { label: displayOf(joinUrl(metadataUrl, `${n}.root.json`)), consequence: 'refusing to install', kind: 'verification' });
     if (!root.signed.roles.root?.keyIDs.includes(pinned.keyID)) continue;
     try {
       pinned.verifySignature(root);

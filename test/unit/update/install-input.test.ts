@@ -77,7 +77,7 @@ describe('TUF metadata of the wrong shape', () => {
   });
 
   test.each([
-    ['targets.json', 'null', /metadata\/targets\.json: expected TUF targets metadata \(a JSON object with "signed" and "signatures"\), found null; refusing the repository$/],
+    ['targets.json', 'null', /metadata\/targets\.json: expected TUF targets metadata \(a JSON object with "signed" and "signatures"\), found null; refusing to install$/],
     ['timestamp.json', 'null', /metadata\/timestamp\.json: expected TUF timestamp metadata .*, found null/],
     ['snapshot.json', '[]', /metadata\/snapshot\.json: expected TUF snapshot metadata .*, found a list/],
     ['1.root.json', '{"signed": null, "signatures": []}', /metadata\/1\.root\.json: signed: expected an object, found null/],
