@@ -55,7 +55,9 @@ const render: Command = {
   minPositionals: 1,
   maxPositionals: 1,
   options: { root: rootOption, 'systemd-version': { type: 'string', valueName: 'N', description: 'render for systemd N (254+ does the restart backoff itself; default 252)' } },
-  details: 'SPEC is a YAML file as in /etc/keel/containers/NAME.yaml. Problems are printed as FILE:LINE:COL and exit 1.',
+  details:
+    'SPEC is a YAML file as in /etc/keel/containers/NAME.yaml. Problems are printed as FILE:LINE:COL; an error exits 1 and prints no unit. ' +
+    "The unit's `# security:` header line names every confinement switch, defaults included (docs/security.md).",
   async run(ctx) {
     const file = ctx.positionals[0]!;
     const spec = await readSpecFile(file).catch((e: NodeJS.ErrnoException) => {
