@@ -15,6 +15,7 @@ import type { Logger } from '../log.js';
 import { authorize, identify, type FleetLockAuth } from './fleetlock-auth.js';
 import { parseRequest, type FleetLockError } from './fleetlock-protocol.js';
 import { GroupLocks } from './group-locks.js';
+import { GroupQuota } from './group-quota.js';
 import type { LockStore } from './lock-store.js';
 import { SemaphoreLock } from './semaphore-lock.js';
 
@@ -26,7 +27,11 @@ export interface FleetLockServerOptions {
   maxHoldMs?: number;
   /** How long one request may spend on etcd before answering 503. Default 10 s. */
   requestTimeoutMs?: number;
-  /** Groups with a lock object at once (used within `groupIdleMs`); a new one beyond is answered 429. Default 100. */
+  /**
+   * Groups served: at most this many with a lock object at once (used within
+   * `groupIdleMs`), and pre-reboot creates no group in etcd beyond this many. A new group
+   * beyond either is answered 429. Default 100.
+   */
   maxGroups?: number;
   /** A group's lock object unused this long is dropped. Default 10 minutes. */
   groupIdleMs?: number;
@@ -111,6 +116,13 @@ export function fleetLockHandler(options: FleetLockServerOptions): (req: Incomin
     create: (group) => new SemaphoreLock({ store: options.store, group, defaultSlots: options.defaultSlots, maxHoldMs: options.maxHoldMs, log, operationTimeoutMs: timeoutMs }),
   });
 
+  const quota = new GroupQuota(options.store, options.maxGroups ?? defaultMaxGroups);
+  const tooMany = (res: ServerResponse, group: string, where: string) => {
+    const limit = options.maxGroups ?? defaultMaxGroups;
+    log?.warning(`fleetlock: refused group '${group}': ${where} (--max-groups ${limit})`);
+    send(res, 429, { kind: 'too_many_groups', value: `the server serves at most ${limit} groups and ${where}; ask again later, or raise --max-groups` });
+  };
+
   const answer = async (req: IncomingMessage, res: ServerResponse, body: string) => {
     const parsed = parseRequest({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, options.base ?? '');
     if (!parsed.ok) {
@@ -124,15 +136,17 @@ export function fleetLockHandler(options: FleetLockServerOptions): (req: Incomin
       log?.info(`fleetlock: ${operation} ${id} in group '${group}' by ${identity ? `${identity.via} ${identity.name}` : 'an unauthenticated client'}: ${refused.kind}`);
       return send(res, refused.status, { kind: refused.kind, value: refused.value });
     }
-    const lease = locks.use(group);
-    if (!lease) {
-      const limit = options.maxGroups ?? defaultMaxGroups;
-      log?.warning(`fleetlock: refused group '${group}': ${limit} groups are in use (--max-groups)`);
-      return send(res, 429, { kind: 'too_many_groups', value: `the server serves at most ${limit} groups at once and all are in use; ask again later or raise --max-groups` });
+    const signal = AbortSignal.timeout(timeoutMs);
+    // A refused new group must not take a lock object either: ask etcd first.
+    if (operation === 'pre-reboot') {
+      const allowed = await quota.mayCreate(group, signal).catch((error: unknown) => errorAnswer(error));
+      if (allowed === false) return tooMany(res, group, 'etcd holds that many groups already');
+      if (allowed !== true) return send(res, allowed.status, { kind: allowed.kind, value: allowed.value });
     }
+    const lease = locks.use(group);
+    if (!lease) return tooMany(res, group, 'that many are in use');
     try {
       const lock = lease.value;
-      const signal = AbortSignal.timeout(timeoutMs);
       const result =
         operation === 'pre-reboot'
           ? await lock.acquire(id, { wait: false, signal })

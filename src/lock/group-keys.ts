@@ -29,6 +29,15 @@ export function checkGroup(group: string): string {
   return group;
 }
 
+/** Prefix of every group's keys. */
+export const groupsPrefix = 'com.coreos.airlock/groups/';
+
+/** The group whose semaphore `key` is, or undefined for any other key. */
+export function groupOfSemaphoreKey(key: string): string | undefined {
+  const m = /^com\.coreos\.airlock\/groups\/([^/]+)\/v1\/semaphore$/.exec(key);
+  return m ? m[1] : undefined;
+}
+
 /** `com.coreos.airlock/groups/<group>/v1/semaphore`. */
 export function semaphoreKey(group: string): string {
   return `com.coreos.airlock/groups/${checkGroup(group)}/v1/semaphore`;

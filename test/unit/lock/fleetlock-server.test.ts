@@ -47,7 +47,7 @@ describe('hostile request targets', () => {
     ['bad header', 'GET / HTTP/1.1\r\nbad header\r\n\r\n', 400],
     ['bad content-length', 'POST /v1/pre-reboot HTTP/1.1\r\ncontent-length: abc\r\n\r\n', 400],
     ['headers too large', `GET / HTTP/1.1\r\nx: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
-  ])('%s gets a JSON %i from clientError', async (_n, text, status) => {
+  ])('%s gets a JSON answer from clientError', async (_n, text, status) => {
     const port = await start();
     const r = await rawRequest(port, text);
     expect(r.status).toBe(status);
@@ -115,13 +115,34 @@ describe('groups and node ids are bounded', () => {
   test('beyond --max-groups a new group is answered 429 until the idle ones are dropped', async () => {
     let now = 1_000_000;
     const port = await start({ maxGroups: 2, groupIdleMs: 60_000, now: () => now });
+    const status = (group: string) => rawRequest(port, requestText('GET', `/v1/status?group=${group}`));
+    expect((await status('a')).status).toBe(200);
+    expect((await status('b')).status).toBe(200);
+    const r = await status('c');
+    expect(r.status).toBe(429);
+    expect(json(r.body)).toMatchObject({ kind: 'too_many_groups', value: expect.stringContaining('at most 2 groups and that many are in use') });
+    expect((await status('a')).status).toBe(200);
+    now += 60_000;
+    expect((await status('c')).status).toBe(200);
+  });
+
+  test('pre-reboot creates no group in etcd beyond --max-groups; existing groups keep working', async () => {
+    let now = 1_000_000;
+    const store = new MemoryLockStore();
+    const started = await startFleetLockServer({ store, maxGroups: 2, groupIdleMs: 1000, now: () => now }, '127.0.0.1', 0);
+    server = started.server;
+    const port = Number(new URL(started.url).port);
     expect((await post(port, '/v1/pre-reboot', 'n1', 'a')).status).toBe(200);
     expect((await post(port, '/v1/pre-reboot', 'n1', 'b')).status).toBe(200);
-    const r = await post(port, '/v1/pre-reboot', 'n1', 'c');
-    expect(r.status).toBe(429);
-    expect(json(r.body).kind).toBe('too_many_groups');
+    now += 1000; // a and b are idle: the lock objects go, the etcd groups stay
+    for (let i = 0; i < 50; i++) {
+      const r = await post(port, '/v1/pre-reboot', 'n1', `made-up-${i}`);
+      expect(r.status).toBe(429);
+      expect(json(r.body).value).toContain('etcd holds that many groups already');
+    }
+    expect([...(await store.list('com.coreos.airlock/groups/')).keys()].filter((k) => k.endsWith('/semaphore'))).toHaveLength(2);
     expect((await post(port, '/v1/steady-state', 'n1', 'a')).status).toBe(200);
-    now += 60_000;
-    expect((await post(port, '/v1/pre-reboot', 'n1', 'c')).status).toBe(200);
+    expect((await post(port, '/v1/pre-reboot', 'n2', 'a')).status).toBe(200);
+    expect((await post(port, '/v1/steady-state', 'n1', 'made-up-1')).status).toBe(200);
   });
 });
