@@ -5,7 +5,7 @@ import { type Command, type CommandContext, type CommandGroup, printJson, string
 import { readBundle } from '../update/release-bundle.js';
 import { expiresDaysRange, publishRelease, rotateRepositoryKey } from '../update/repository-writer.js';
 import { channelNameRule, isChannelName } from '../update/release.js';
-import { fsFailure, onPath } from '../update/fs-failure.js';
+import { errnoOf, fsFailure, onPath } from '../update/fs-failure.js';
 import { generateKeyPairPem, signingKeyOfPem } from '../update/signing-key.js';
 import { installRelease } from '../update/release-installer.js';
 import { runningVersionOf } from '../update/host-facts.js';
@@ -143,9 +143,31 @@ const keygen: Command = {
   },
 };
 
+/**
+ * The last line of defence for messages: an error no part turned into a KeelError is never
+ * printed as JavaScript's own text. An errno error gets its path and a next step; anything
+ * else is called what it is, a bug (KEEL_DEBUG=1 prints the stack of the cause).
+ */
+export function withPlainErrors(command: Command): Command {
+  return {
+    ...command,
+    async run(ctx) {
+      try {
+        return await command.run(ctx);
+      } catch (error) {
+        if (error instanceof KeelError) throw error;
+        const path = (error as NodeJS.ErrnoException | undefined)?.path;
+        if (errnoOf(error) && typeof path === 'string') throw fsFailure(error, path, `complete keel update ${command.name}`);
+        if (process.env.KEEL_DEBUG && error instanceof Error) ctx.stderr.write(`${error.stack}\n`);
+        throw new KeelError('internal', `keel update ${command.name} failed on an internal error; this is a bug in keel: please report it with the output of KEEL_DEBUG=1`, { cause: error });
+      }
+    },
+  };
+}
+
 /** `keel update`: atomic A/B updates: status, check, apply, rollback, publish, install, agent. */
 export const updateCommands: CommandGroup = {
   name: 'update',
   summary: 'atomic A/B updates: status, check, apply, rollback, publish, install, agent',
-  commands: [...agentCommands, publish, install, keygen],
+  commands: [...agentCommands, publish, install, keygen].map(withPlainErrors),
 };

@@ -8,6 +8,7 @@ import { fsFailure } from '../../../src/update/fs-failure.js';
 import { readNodeState } from '../../../src/update/node-state.js';
 import { readRecords } from '../../../src/update/progress-record.js';
 import { KeelError } from '../../../src/errors.js';
+import { updateCommands, withPlainErrors } from '../../../src/cli/update.js';
 import { makeKey, publish, tempDir } from './fixture.js';
 
 // Hostile install input (issue 9, defect 10): metadata of any wrong shape, damaged state files
@@ -170,3 +171,28 @@ describe('errno errors carry the path and a next step', () => {
   });
 });
 
+
+describe('keel update never prints JavaScript error text', () => {
+  const ctx = { values: {}, positionals: [], json: false, stdout: process.stdout, stderr: process.stderr };
+  const failing = (error: unknown) => withPlainErrors({ name: 'demo', summary: '', run: async () => Promise.reject(error) });
+
+  test('an internal error is called a bug, without its text', async () => {
+    const error = await refusal(() => failing(new TypeError("Cannot read properties of null (reading 'version')")).run(ctx));
+    expect(error.kind).toBe('internal');
+    expect(error.message).toBe('keel update demo failed on an internal error; this is a bug in keel: please report it with the output of KEEL_DEBUG=1');
+  });
+
+  test('a bare errno error gets its path and a next step', async () => {
+    const bare = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', path: '/var/lib/keel/update/x' });
+    const error = await refusal(() => failing(bare).run(ctx));
+    expect(error.message).toBe('/var/lib/keel/update/x: cannot complete keel update demo: no space left on the device (ENOSPC); free space there and run again');
+  });
+
+  test('the real commands are guarded: status with a broken output stream', async () => {
+    const root = await tempDir();
+    const broken = { write: () => { throw new TypeError("Cannot read properties of undefined (reading 'write')"); } } as unknown as NodeJS.WritableStream;
+    const status = updateCommands.commands.find((c) => c.name === 'status')!;
+    const error = await refusal(() => status.run({ ...ctx, values: { root }, stdout: broken }));
+    expect(error.kind).toBe('internal');
+  });
+});
