@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { KeelError } from '../errors.js';
+import { fsFailure } from './fs-failure.js';
 
 /**
  * Where update bytes come from: an HTTP(S) server or a plain directory. Both can start at an
@@ -44,11 +45,14 @@ export async function openPayload(url: string, offset = 0, timeoutMs = 30_000): 
   if (url.startsWith('file:')) {
     const path = fileURLToPath(url);
     try {
-      const size = (await stat(path)).size;
+      const info = await stat(path);
+      // A directory or device in a directory repository would fail mid-stream with Node's own text.
+      if (!info.isFile()) throw new KeelError('invalid-input', `${path}: is not a regular file; expected repository content; refusing it`);
+      const size = info.size;
       return { stream: createReadStream(path, { start: Math.min(offset, size), highWaterMark: 1 << 20 }), offset: Math.min(offset, size) };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new FetchStatusError(url, 404);
-      throw new KeelError('io', `${path}: cannot read (${(error as Error).message})`, { cause: error });
+      throw fsFailure(error, path, 'read');
     }
   }
   if (!/^https?:/.test(url)) throw new KeelError('invalid-input', `${url}: expected an http(s) URL or a directory`);

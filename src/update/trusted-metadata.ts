@@ -38,6 +38,7 @@ class KeelFetcher extends BaseFetcher {
       return (await openPayload(url)).stream;
     } catch (error) {
       if (error instanceof FetchStatusError) throw new DownloadHTTPError(error.message, error.statusCode);
+      if (error instanceof KeelError) this.refused ??= error;
       throw error;
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { installRelease } from '../../../src/update/release-installer.js';
@@ -87,6 +87,17 @@ describe('TUF metadata of the wrong shape', () => {
   ])('a repository whose %s is %s is refused naming it; no target, no partial', async (file, text, message) => {
     const { work, repo, request } = await goodRepo();
     await writeFile(join(repo, 'metadata', file), text);
+    expect((await refusal(() => installRelease(request()))).message).toMatch(message);
+    expect((await readdir(work)).filter((n) => n.startsWith('slot'))).toEqual([]);
+  });
+
+  test.each([
+    ['metadata/snapshot.json', /metadata\/snapshot\.json: is not a regular file; expected repository content; refusing it$/],
+    ['targets/stable/1.0.0/root.img', /root\.img: is not a regular file; expected repository content; refusing it$/],
+  ])('a directory where the repository has %s is refused by name', async (path, message) => {
+    const { work, repo, request } = await goodRepo();
+    await rm(join(repo, path));
+    await mkdir(join(repo, path));
     expect((await refusal(() => installRelease(request()))).message).toMatch(message);
     expect((await readdir(work)).filter((n) => n.startsWith('slot'))).toEqual([]);
   });
