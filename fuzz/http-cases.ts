@@ -47,28 +47,37 @@ const badIds: unknown[] = ['', 'a b', 'a\nb', '\ud800', 'x'.repeat(254), 7, null
 const badGroups: unknown[] = ['', '..', '.', 'a/b', 'a b', 'g'.repeat(254), 'g'.repeat(60_000), 5, null, '\u00e9', '%2e%2e'];
 const methods = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'TRACE', 'post', 'FOO', 'CONNECT'];
 
+/** Draws from one seeded generator. */
+interface Draw {
+  random: () => number;
+  pick: <T>(list: readonly T[]) => T;
+  chance: (p: number) => boolean;
+}
+
+/** A POST body: well-formed (now and then for a new group, to reach --max-groups) or one of the mistakes. */
+function bodyCase({ random, pick, chance }: Draw, newGroup: () => string): { text: string; mistake: boolean; what: string } {
+  const r = random();
+  if (r < 0.55) {
+    const group = chance(0.1) ? newGroup() : pick(groups);
+    return { text: JSON.stringify({ client_params: { id: pick(ids), group } }), mistake: false, what: 'valid body' };
+  }
+  if (r < 0.7) return { text: JSON.stringify({ client_params: { id: pick(badIds), group: pick(groups) } }), mistake: true, what: 'bad id' };
+  if (r < 0.8) return { text: JSON.stringify({ client_params: { id: pick(ids), group: pick(badGroups) } }), mistake: true, what: 'bad group' };
+  return { text: pick(oddBodies), mistake: true, what: 'odd body' };
+}
+
+const oddBodies = [
+  '', '{', 'null', '[]', '"x"', '{"client_params":null}', '{"client_params":[]}', '{"node_uuid":"a"}', '\ufeff{"client_params":{"id":"a","group":"default"}}',
+  `${'['.repeat(20_000)}${']'.repeat(20_000)}`, `{"client_params":{"id":"node-1","group":"default","x":${'1'.repeat(5000)}}}`, 'x'.repeat(70_000),
+  '{"client_params":{"id":"\\ud800","group":"default"}}', '{"__proto__":{"client_params":{"id":"a","group":"default"}}}',
+];
+
 export function caseGenerator(seed: number, base = '/fleetlock'): () => HttpCase {
   const random = seededRandom(seed);
-  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
-  const chance = (p: number) => random() < p;
+  const draw: Draw = { random, pick: (list) => list[Math.floor(random() * list.length)]!, chance: (p) => random() < p };
+  const { pick, chance } = draw;
   let fresh = 0;
-
-  const body = (): { text: string; mistake: boolean; what: string } => {
-    const r = random();
-    if (r < 0.55) {
-      // A well-formed body; a new group now and then, to reach --max-groups.
-      const group = chance(0.1) ? `fuzz-${seed}-${fresh++}` : pick(groups);
-      return { text: JSON.stringify({ client_params: { id: pick(ids), group } }), mistake: false, what: 'valid body' };
-    }
-    if (r < 0.7) return { text: JSON.stringify({ client_params: { id: pick(badIds), group: pick(groups) } }), mistake: true, what: 'bad id' };
-    if (r < 0.8) return { text: JSON.stringify({ client_params: { id: pick(ids), group: pick(badGroups) } }), mistake: true, what: 'bad group' };
-    const odd = [
-      '', '{', 'null', '[]', '"x"', '{"client_params":null}', '{"client_params":[]}', '{"node_uuid":"a"}', '\ufeff{"client_params":{"id":"a","group":"default"}}',
-      `${'['.repeat(20_000)}${']'.repeat(20_000)}`, `{"client_params":{"id":"node-1","group":"default","x":${'1'.repeat(5000)}}}`, 'x'.repeat(70_000),
-      '{"client_params":{"id":"\\ud800","group":"default"}}', '{"__proto__":{"client_params":{"id":"a","group":"default"}}}',
-    ];
-    return { text: pick(odd), mistake: true, what: 'odd body' };
-  };
+  const body = () => bodyCase(draw, () => `fuzz-${seed}-${fresh++}`);
 
   return () => {
     const r = random();
