@@ -139,7 +139,7 @@ async function refuse(w: SlotWrite, target: SlotTarget, written: number, error: 
     await unlink(target.partialPath).catch(() => undefined);
     return new KeelError(what.kind, `${what.message}; discarded what was written, nothing installed`, { cause: error });
   }
-  return new KeelError(what.kind, `${what.message}; ${target.path} now holds ${written} unverified bytes of ${w.version}: it is not made bootable and no boot entry points at it; nothing installed`, { cause: error });
+  return new KeelError(what.kind, `${what.message}; ${target.path} now holds up to ${written} unverified bytes of ${w.version}: it is not made bootable and no boot entry points at it; nothing installed`, { cause: error });
 }
 
 /** Hashes the first `length` bytes of an open file. */

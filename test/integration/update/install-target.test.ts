@@ -60,10 +60,20 @@ describe('block device targets', () => {
     const run = await install(join(work, 'tampered'), dev, 'state-bad');
     expect(run.exitCode).toBe(1);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
-    expect(run.stderr).toMatch(new RegExp(`does not match the signed .* \\(tampered\\); ${dev} now holds 3000000 unverified bytes of 1\\.0\\.0: it is not made bootable and no boot entry points at it; nothing installed`));
+    expect(run.stderr).toMatch(new RegExp(`does not match the signed .* \\(tampered\\); ${dev} now holds up to 3000000 unverified bytes of 1\\.0\\.0: it is not made bootable and no boot entry points at it; nothing installed`));
     expect(run.stderr).not.toMatch(/discarded/);
     expect(await readdir(join(work, 'state-bad'))).not.toContain('1.0.0.pending');
     expect((await readdir(join(work, 'state-bad'))).filter((n) => n.startsWith('1.0.0'))).toEqual([]);
+  });
+
+  test('a device that fails mid-write (a loop device over a full tmpfs): EIO with the device named, no record', async () => {
+    await mkdir(join(work, 'tiny-disk'));
+    const script = `truncate -s 4M "${join(work, 'tiny-disk/disk')}" && dev=$(losetup --find --show "${join(work, 'tiny-disk/disk')}") && echo "$dev" && "${keel}" update install --repo "${join(work, 'good')}" --target "$dev" --trust "${join(work, 'trust.pub')}" --state "${join(work, 'state-eio')}" --root "${work}"; rc=$?; losetup -d "$dev"; exit $rc`;
+    const run = await withTinyFs(join(work, 'tiny-disk'), script);
+    const dev = run.stdout.trim();
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toMatch(new RegExp(`^keel: ${dev}: cannot (write|flush): the device reported an input/output error \\(EIO\\); check the device \\(dmesg\\) before using it again; ${dev} now holds up to \\d+ unverified bytes of 1\\.0\\.0: it is not made bootable and no boot entry points at it; nothing installed$`));
+    expect((await readdir(join(work, 'state-eio'))).filter((n) => n.startsWith('1.0.0'))).toEqual([]);
   });
 
   test('a read-only device is refused before anything is fetched', async () => {
