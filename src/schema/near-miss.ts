@@ -35,6 +35,8 @@ export function nearMiss(key: string, candidates: readonly string[]): string | u
   let best: string | undefined;
   let bestDistance = limit + 1;
   for (const c of candidates) {
+    // Lengths further apart than the limit cannot be near: skip the table.
+    if (Math.abs(c.length - k.length) > limit) continue;
     const d = editDistance(k, c.toLowerCase().replace(/-/g, '_'), limit);
     if (d < bestDistance) {
       best = c;

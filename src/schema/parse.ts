@@ -1,6 +1,6 @@
 /**
  * YAML text → a `yaml` Document with positions, refusing what would hurt, each with one
- * located problem: documents over a size cap, nesting deeper than a fixed limit (checked on
+ * located problem: documents over a size or token cap, nesting deeper than a fixed limit (checked on
  * the parser's own stack before the composer recurses, so the answer never depends on how
  * much call stack the caller has left), syntax errors, undefined or recursive aliases and
  * alias expansions past a node budget (alias-index.ts, linear time). The document is
@@ -17,6 +17,12 @@ export interface ParseOptions {
   maxDepth?: number;
   /** Nodes the document may expand to through its aliases (default 200,000): a bomb is refused before any walk. */
   maxNodes?: number;
+  /**
+   * Lexical tokens the document may hold (default 100,000, about 15,000 lines of YAML). The `yaml`
+   * package needs 3 to 7 µs of CPU per token here, so this bounds a document's parse to well under a
+   * second where the byte cap alone would allow several seconds.
+   */
+  maxTokens?: number;
 }
 
 export interface Parsed {
@@ -31,6 +37,7 @@ export interface Parsed {
 export const defaultMaxYamlBytes = 1024 * 1024;
 export const defaultMaxYamlDepth = 100;
 export const defaultMaxYamlNodes = 200_000;
+export const defaultMaxYamlTokens = 100_000;
 
 /** The parser's stack holds the document and the scalar being read besides the collections. */
 const parserStackExtra = 2;
@@ -41,6 +48,7 @@ export function parseYaml(text: string, options: ParseOptions = {}): Parsed {
   const maxBytes = options.maxBytes ?? defaultMaxYamlBytes;
   const maxDepth = options.maxDepth ?? defaultMaxYamlDepth;
   const maxNodes = options.maxNodes ?? defaultMaxYamlNodes;
+  const maxTokens = options.maxTokens ?? defaultMaxYamlTokens;
   const at = (offset: number, message: string, severity: Problem['severity'] = 'error'): Problem => {
     const pos = lines.linePos(offset);
     return { severity, path: '', line: pos.line, column: pos.col, message };
@@ -52,7 +60,10 @@ export function parseYaml(text: string, options: ParseOptions = {}): Parsed {
   const parser = new Parser(lines.addNewLine);
   lines.addNewLine(0);
   const tokens = [];
+  let lexemes = 0;
   for (const lexeme of new Lexer().lex(text, false)) {
+    if (++lexemes > maxTokens)
+      return { doc: undefined, lines, problems: [at(parser.offset, `the document has more than ${maxTokens} yaml tokens; expected at most ${maxTokens} (a config, not a data set); refusing to read it`)] };
     for (const token of parser.next(lexeme)) tokens.push(token);
     if (parser.stack.length > maxDepth + parserStackExtra) {
       return { doc: undefined, lines, problems: [at(parser.offset, `collections are nested deeper than ${maxDepth} levels; expected at most ${maxDepth}; refusing to read the document`)] };

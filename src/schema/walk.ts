@@ -16,6 +16,8 @@ import type { ObjectSchema, Schema, UnionSchema } from './types.js';
 export interface WalkOptions {
   /** Stop after visiting this many nodes (aliases expanded), a second guard besides the parser's alias budget. */
   maxNodes?: number;
+  /** Keep this many problems (default 1000); the rest are counted in one last problem. */
+  maxProblems?: number;
 }
 
 export interface WalkResult<T = unknown> {
@@ -42,15 +44,17 @@ export interface WalkSource {
 /** Walks `root` (usually `doc.contents`) against `schema`. */
 export function walkNode<T = unknown>(schema: Schema, root: MaybeNode, source: WalkSource, options: WalkOptions = {}): WalkResult<T> {
   const aliases = source.aliases ?? new AliasIndex(source.doc);
-  const w = new Walker(aliases, source.lines, source.text, options.maxNodes ?? 200_000, new Map());
+  const w = new Walker(aliases, source.lines, source.text, options.maxNodes ?? 200_000, new Map(), options.maxProblems ?? 1000);
   const value = w.walk(schema, root, '', root);
-  return { value: value as T | undefined, problems: w.problems };
+  return { value: value as T | undefined, problems: w.finish() };
 }
 
 class Walker {
   readonly problems: Problem[] = [];
   private visits = 0;
   private exhausted = false;
+  /** Problems past maxProblems: counted, not kept (a document of 30,000 unknown keys is not 30,000 lines to read). */
+  private dropped: { count: number; errors: number; first?: Problem } = { count: 0, errors: 0 };
   constructor(
     private readonly aliases: AliasIndex,
     private readonly lines: LineCounter,
@@ -58,12 +62,37 @@ class Walker {
     private readonly maxNodes: number,
     /** Values refine rules share across one walk (RefineContext.shared). */
     private readonly shared: Map<object, unknown>,
+    private readonly maxProblems: number,
   ) {}
 
-  report(severity: Severity, node: MaybeNode, fallback: MaybeNode, path: string, message: string): void {
+  report(severity: Severity, node: MaybeNode, fallback: MaybeNode, path: string, message: string | (() => string)): void {
     const offset = node?.range?.[0] ?? fallback?.range?.[0];
     const pos = offset === undefined ? { line: 0, col: 0 } : this.lines.linePos(offset);
-    this.problems.push({ severity, path, line: pos.line, column: pos.col, message });
+    this.add({ severity, path, line: pos.line, column: pos.col, message: '' }, message);
+  }
+
+  /** Keeps a problem, or only counts it once maxProblems are kept. */
+  private add(p: Problem, message: string | (() => string) = p.message): void {
+    if (this.full()) {
+      this.dropped.count++;
+      if (p.severity === 'error') this.dropped.errors++;
+      this.dropped.first ??= p;
+      return;
+    }
+    this.problems.push({ ...p, message: typeof message === 'string' ? message : message() });
+  }
+
+  /** True once maxProblems are kept: further problems are only counted (and their messages not built). */
+  full(): boolean {
+    return this.problems.length >= this.maxProblems;
+  }
+
+  /** The kept problems, and one more that counts the rest, located at the first of them. */
+  finish(): Problem[] {
+    const { count, errors, first } = this.dropped;
+    if (count === 0 || !first) return this.problems;
+    const more = `${count} more problem${count === 1 ? '' : 's'} (${errors} error${errors === 1 ? '' : 's'}) from here on, not listed; expected at most ${this.maxProblems}; fix the ones above first`;
+    return [...this.problems, { ...first, severity: errors > 0 ? 'error' : 'warning', message: more }];
   }
 
   reporter(node: MaybeNode, fallback: MaybeNode, path: string) {
@@ -135,10 +164,10 @@ class Walker {
     if (fits.length > 1) {
       // Several scalar readings: the first that reads without an error wins, reported as it would be alone.
       for (const option of fits) {
-        const probe = new Walker(this.aliases, this.lines, this.text, this.maxNodes - this.visits, this.shared);
+        const probe = new Walker(this.aliases, this.lines, this.text, this.maxNodes - this.visits, this.shared, this.maxProblems);
         const v = probe.walk(option, at, path, fallback);
         if (!probe.problems.some((p) => p.severity === 'error')) {
-          this.problems.push(...probe.problems);
+          for (const p of probe.problems) this.add(p);
           this.visits += probe.visits;
           return v;
         }
@@ -182,8 +211,10 @@ class Walker {
           if (v !== undefined) setOwn(out, key, v);
           continue;
         }
-        const guess = nearMiss(raw, known);
-        this.report('warning', keyNode, map, keyPath, `unknown key ${quote(raw)}; ${guess ? `did you mean ${quote(guess)}? ` : ''}ignoring it`);
+        this.report('warning', keyNode, map, keyPath, () => {
+          const guess = nearMiss(raw, known);
+          return `unknown key ${quote(raw)}; ${guess ? `did you mean ${quote(guess)}? ` : ''}ignoring it`;
+        });
         continue;
       }
       if (field.deprecated) this.report('warning', keyNode, map, keyPath, field.deprecated);

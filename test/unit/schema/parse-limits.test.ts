@@ -127,3 +127,18 @@ describe('the yaml library stays quiet', () => {
     expect(r.value!.x).toEqual({ a: { k: [1, 2] }, '["b"]': 2 });
   });
 });
+
+describe('token and problem budgets', () => {
+  test('a document of more than 100,000 tokens is refused where the budget ends, before it is composed', () => {
+    const r = parseYaml(Array.from({ length: 30_000 }, (_, i) => `k${i}: ${i}`).join('\n'));
+    expect(r.doc).toBeUndefined();
+    expect(r.problems).toEqual([{ severity: 'error', path: '', line: 14_286, column: 9, message: 'the document has more than 100000 yaml tokens; expected at most 100000 (a config, not a data set); refusing to read it' }]);
+  });
+
+  test('past 1,000 problems the rest are counted in one last problem, at the first not listed', () => {
+    const r = readYaml(s.object({ name: s.string() }), Array.from({ length: 3000 }, (_, i) => `k${i}: ${i}`).join('\n'));
+    expect(r.problems).toHaveLength(1001);
+    expect(r.problems[999]).toMatchObject({ line: 1000, message: 'unknown key "k999"; ignoring it' });
+    expect(r.problems[1000]).toEqual({ severity: 'warning', path: 'k1000', line: 1001, column: 1, message: '2000 more problems (0 errors) from here on, not listed; expected at most 1000; fix the ones above first' });
+  });
+});
