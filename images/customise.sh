@@ -90,6 +90,15 @@ for f in subuid subgid; do
   grep -q '^containers:' "$out/etc/$f" || echo 'containers:2147483647:2147483648' >> "$out/etc/$f"
 done
 
+# AppArmor: podman loads its own profile (containers-default) when it starts a container.
+# Debian's profiles (lsb_release, nvidia_modprobe) confine programs a container host does not
+# run, and compiling them made apparmor.service, which sysinit waits for, take 28 s of a first
+# boot under TCG. They are disabled the AppArmor way (a link in disable/), so a profile an
+# operator adds to /etc/apparmor.d still loads at boot.
+for p in "$out"/etc/apparmor.d/*; do
+  [ -f "$p" ] && ln -sfn "../${p##*/}" "$out/etc/apparmor.d/disable/${p##*/}"
+done
+
 # --- boot-time hygiene: what stalls, prompts or is not wanted on a container host
 mask=(e2scrub_reap.service e2scrub_all.timer systemd-firstboot.service apt-daily.timer
   apt-daily-upgrade.timer dpkg-db-backup.timer systemd-boot-update.service)

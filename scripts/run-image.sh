@@ -8,6 +8,7 @@
 #   KEEL_RUN_CONFIG=FILE  another cloud-config      KEEL_RUN_UEFI=1  boot through OVMF + systemd-boot
 #   KEEL_RUN_DISK_MIB=N   disk size (default 8192)  KEEL_RUN_MEM_MIB=N  memory (default 1536)
 #   KEEL_RUN_WEB_PORT=N   host port for the guest's 8080 (default 8080, else a free one)
+#   KEEL_RUN_CPUS=N       virtual CPUs (default 2; TCG runs one host thread per vCPU)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 config=${KEEL_RUN_CONFIG:-cloud-config/examples/demo.yaml}
@@ -54,7 +55,7 @@ cat <<MSG
 == web:  curl http://127.0.0.1:$web_port/   (the demo's container, once keel-supervisor has started it)
 == quit: Ctrl-a x   (the console follows; first boot under TCG takes about a minute)
 MSG
-qemu=(qemu-system-x86_64 -accel tcg -machine q35 -cpu max -m "${KEEL_RUN_MEM_MIB:-1536}" -smp 2
+qemu=(qemu-system-x86_64 -accel tcg -machine q35 -cpu max -m "${KEEL_RUN_MEM_MIB:-1536}" -smp "${KEEL_RUN_CPUS:-2}"
   -nodefaults -display none -device virtio-rng-pci
   "${boot[@]}"
   -drive "file=$dir/disk.qcow2,format=qcow2,if=none,id=disk0" -device virtio-blk-pci,drive=disk0

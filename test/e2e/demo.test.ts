@@ -73,7 +73,8 @@ test('make run: the demo page answers on the forwarded port, from the preloaded 
 
 test('podman in the guest confines containers with AppArmor', async () => {
   const info = JSON.parse(await sh('sudo -n podman info --format json')) as { host: { security: Record<string, unknown>; ociRuntime: { name: string } } };
-  process.stderr.write(`demo: podman info host.security ${JSON.stringify(info.host.security)}, runtime ${info.host.ociRuntime.name}\n`);
+  const aa = (await sh('systemctl show -p ExecMainStartTimestampMonotonic -p ExecMainExitTimestampMonotonic --value apparmor.service')).split('\n').map(Number);
+  process.stderr.write(`demo: podman info host.security ${JSON.stringify(info.host.security)}, runtime ${info.host.ociRuntime.name}; apparmor.service took ${((aa[1]! - aa[0]!) / 1e6).toFixed(1)} s\n`);
   expect(await sh('cat /sys/module/apparmor/parameters/enabled')).toBe('Y');
   expect(info.host.security.apparmorEnabled).toBe(true);
   expect(await sh('sudo -n podman inspect --format "{{.AppArmorProfile}}" web')).toMatch(/^containers-default-/);
