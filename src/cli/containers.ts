@@ -185,15 +185,15 @@ const apply: Command = {
     );
     const failed = r.outcomes.filter((o) => !o.ok);
     if (ctx.json) {
-      printJson(ctx, { problems: r.problems, actions: r.plan.actions.map(describeAction), outcomes: r.outcomes.map((o) => ({ action: describeAction(o.action), ok: o.ok, detail: o.detail })), unchanged: r.plan.unchanged, kept: r.plan.kept });
+      printJson(ctx, { problems: r.problems.map((p) => formatProblem(p.file, p)), actions: r.plan.actions.map(describeAction), outcomes: r.outcomes.map((o) => ({ action: describeAction(o.action), ok: o.ok, detail: o.detail })), unchanged: r.plan.unchanged, kept: r.plan.kept });
     } else {
-      for (const p of r.problems) ctx.stderr.write(`${p}\n`);
+      for (const p of r.problems) ctx.stderr.write(`${formatProblem(p.file, p)}\n`);
       if (ctx.values['dry-run']) for (const a of r.plan.actions) out(ctx, describeAction(a));
       for (const o of r.outcomes) out(ctx, `${o.ok ? 'ok' : 'FAILED'} ${describeAction(o.action)}: ${o.detail}`);
       for (const k of r.plan.kept) out(ctx, `kept ${unitNameOf(k)} as it was: its spec is invalid`);
       if (r.plan.actions.length === 0) out(ctx, `nothing to do (${r.plan.unchanged.length} unchanged)`);
     }
-    return failed.length > 0 || r.problems.some((p) => p.includes(': error: ')) ? 1 : 0;
+    return failed.length > 0 || hasErrors(r.problems) ? 1 : 0;
   },
 };
 

@@ -3,7 +3,7 @@
  * disk and in systemd, decide (reconciler.ts), act (plan-executor.ts). `keel containers
  * apply` runs it once; the supervisor runs it whenever specs change or systemd restarts.
  */
-import { formatProblem, type Problem } from '../problem.js';
+import type { Problem } from '../problem.js';
 import type { ActionOutcome, ImageSource } from './plan-executor.js';
 import { executePlan } from './plan-executor.js';
 import { reconcile, type DesiredContainer, type ObservedUnit, type Plan } from './reconciler.js';
@@ -17,8 +17,13 @@ export interface PassResult {
   specs: SpecFile[];
   plan: Plan;
   outcomes: ActionOutcome[];
-  /** Every spec problem, formatted `FILE:LINE:COL: severity: PATH: message`. */
-  problems: string[];
+  /** Every spec problem, as data; the edge that prints them formats them (formatProblem). */
+  problems: SpecProblem[];
+}
+
+/** A spec problem and the file it was found in. */
+export interface SpecProblem extends Problem {
+  file: string;
 }
 
 export interface PassContext {
@@ -32,12 +37,16 @@ export interface PassContext {
 }
 
 /** Cross-spec checks the single-file schema cannot make: dependencies on containers with no spec. */
-function dependencyProblems(specs: SpecFile[]): string[] {
+function dependencyProblems(specs: SpecFile[]): SpecProblem[] {
   const names = new Set(specs.map((s) => s.name));
-  const out: string[] = [];
+  const out: SpecProblem[] = [];
   for (const s of specs) {
-    for (const d of [...(s.spec?.after ?? []), ...(s.spec?.requires ?? [])])
-      if (!names.has(d)) out.push(`${s.path}:0:0: warning: ${s.spec?.requires.includes(d) ? 'requires' : 'after'}: no spec for container ${JSON.stringify(d)}; ${s.spec?.requires.includes(d) ? 'its start will fail' : 'ordering on it is ignored'}`);
+    for (const d of [...(s.spec?.after ?? []), ...(s.spec?.requires ?? [])]) {
+      if (names.has(d)) continue;
+      const requires = s.spec?.requires.includes(d) === true;
+      const consequence = requires ? 'its start will fail' : 'ordering on it is ignored';
+      out.push({ file: s.path, severity: 'warning', path: requires ? 'requires' : 'after', line: 0, column: 0, message: `no spec for container ${JSON.stringify(d)}; ${consequence}` });
+    }
   }
   return out;
 }
@@ -59,7 +68,7 @@ export async function observeUnits(root: string, systemd: SystemdBus): Promise<O
 /** Reads, decides and (unless dry-run) acts. */
 export async function reconcilePass(ctx: PassContext): Promise<PassResult> {
   const specs = await readSpecDirectory(ctx.root);
-  const problems = [...specs.flatMap((s) => s.problems.map((p: Problem) => formatProblem(s.path, p))), ...dependencyProblems(specs)];
+  const problems = [...specs.flatMap((s) => s.problems.map((p): SpecProblem => ({ file: s.path, ...p }))), ...dependencyProblems(specs)];
   const desired: DesiredContainer[] = specs.filter((s) => s.spec).map((s) => ({ spec: s.spec!, unitText: unitFromSpec(s.spec!, ctx.render) }));
   const invalid = specs.filter((s) => !s.spec).map((s) => s.name);
   const observed = await observeUnits(ctx.root, ctx.systemd);

@@ -6,10 +6,12 @@
  * 254), run health checks, and announce or withdraw the container in etcd.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import { writeFileCrashSafe } from '../host/crash-safe-write.js';
 import type { Logger } from '../log.js';
+import { formatProblem } from '../problem.js';
 import { backoffActive, backoffFailed, initialBackoff, type BackoffState } from './backoff.js';
 import { Announcer, endpointOf, etcdClient } from './discovery.js';
 import { initialHealth, recordProbe, type HealthState } from './health-tracker.js';
@@ -163,7 +165,10 @@ export class Supervisor {
       const images = new ArchiveImageSource(this.podman, join(this.o.root, imageDirectory));
       const r = await reconcilePass({ root: this.o.root, systemd: bus, images, render: this.render, firstPass: this.firstPass });
       this.firstPass = false;
-      for (const p of r.problems) this.o.log[p.includes(': error: ') ? 'error' : 'warning'](`${p}${p.includes(': error: ') ? '; this container is left as it was' : ''}`);
+      for (const p of r.problems) {
+        if (p.severity === 'error') this.o.log.error(`${formatProblem(p.file, p)}; this container is left as it was`);
+        else this.o.log.warning(formatProblem(p.file, p));
+      }
       for (const out of r.outcomes) if (out.action.kind !== 'daemon-reload') this.o.log[out.ok ? 'info' : 'error'](`${describeAction(out.action)}: ${out.detail}`);
       const specs = new Map(r.specs.filter((s) => s.spec).map((s) => [s.name, s.spec!]));
       for (const [name, t] of this.tracked) {
@@ -264,6 +269,7 @@ export class Supervisor {
     const dir = join(this.o.root, stateDirectory);
     const data = { name, activeState: t.activeState, subState: t.subState, health: t.spec.health ? t.health.status : undefined, failuresInARow: t.backoff.failures, nextRestartMs: t.nextRestartMs, announced: this.announcer?.announced().includes(name) ?? false };
     await mkdir(dir, { recursive: true }).catch(() => undefined);
-    await writeFile(join(dir, `${name}.json`), JSON.stringify(data) + '\n').catch(() => undefined);
+    // Crash-safe so `keel containers status` never reads half a record.
+    await writeFileCrashSafe(join(dir, `${name}.json`), Buffer.from(JSON.stringify(data) + '\n')).catch(() => undefined);
   }
 }

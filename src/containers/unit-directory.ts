@@ -3,10 +3,11 @@
  * Generated units are derived state (the specs in /etc/keel/containers are the truth), so
  * they live in /run: a unit whose spec was removed while the supervisor was down cannot
  * outlive a reboot, and an administrator's unit of the same name in /etc/systemd/system
- * still wins (systemd reads /etc before /run). Writes are atomic: temp file, fsync, rename.
+ * still wins (systemd reads /etc before /run). Writes go through the host's crash-safe write.
  */
-import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileCrashSafe } from '../host/crash-safe-write.js';
 import type { UnitFiles } from './plan-executor.js';
 import { containerNameOf } from './unit-from-spec.js';
 
@@ -20,15 +21,7 @@ export class UnitDirectory implements UnitFiles {
 
   async write(unit: string, text: string): Promise<void> {
     await mkdir(this.path, { recursive: true });
-    const tmp = join(this.path, `.${unit}.tmp`);
-    const file = await open(tmp, 'w', 0o644);
-    try {
-      await file.writeFile(text);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(tmp, join(this.path, unit));
+    await writeFileCrashSafe(join(this.path, unit), Buffer.from(text), { mode: 0o644 });
   }
 
   async remove(unit: string): Promise<void> {
