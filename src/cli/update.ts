@@ -5,7 +5,7 @@ import { type Command, type CommandContext, type CommandGroup, printJson, string
 import { readBundle } from '../update/release-bundle.js';
 import { expiresDaysRange, publishRelease, rotateRepositoryKey } from '../update/repository-writer.js';
 import { channelNameRule, isChannelName } from '../update/release.js';
-import { errnoOf, fsFailure, onPath } from '../update/fs-failure.js';
+import { errnoOf, fsFailure, onPath } from '../host/fs-failure.js';
 import { generateKeyPairPem, signingKeyOfPem } from '../update/signing-key.js';
 import { installRelease } from '../update/release-installer.js';
 import { runningVersionOf } from '../update/host-facts.js';

@@ -1,7 +1,7 @@
 import { lstat, mkdir, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { KeelError } from '../errors.js';
-import { errnoOf, fsFailure, onPath } from './fs-failure.js';
+import { errnoOf, fsFailure, onPath } from '../host/fs-failure.js';
 
 /**
  * Paths a publisher takes from a manifest, a channel name or a repository that already

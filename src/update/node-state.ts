@@ -1,7 +1,7 @@
 import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compareVersions, isVersion } from './version-order.js';
-import { onPath } from './fs-failure.js';
+import { onPath } from '../host/fs-failure.js';
 
 /**
  * What this node remembers about updates across restarts and reboots, in

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { KeelError } from '../errors.js';
-import { fsFailure } from './fs-failure.js';
+import { fsFailure } from '../host/fs-failure.js';
 
 /**
  * Where update bytes come from: an HTTP(S) server or a plain directory. Both can start at an

@@ -1,6 +1,6 @@
 import { mkdir, readFile, readdir, rename, unlink, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { onPath } from './fs-failure.js';
+import { onPath } from '../host/fs-failure.js';
 
 /**
  * Crash-safe progress on disk, named like systemd-sysupdate does it: a download in flight is

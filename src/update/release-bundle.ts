@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { KeelError } from '../errors.js';
 import { isReleaseFileName, type FileRole } from './release.js';
-import { onPath } from './fs-failure.js';
+import { onPath } from '../host/fs-failure.js';
 import { describeJson, isJsonObject, parseJsonObject } from './json-shape.js';
 import { realPathInside } from './contained-path.js';
 import { isVersion } from './version-order.js';

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { fsFailure } from './fs-failure.js';
+import { fsFailure } from '../host/fs-failure.js';
 import { probeSlotTarget } from './slot-target.js';
 import { joinUrl, repoUrl } from './payload-source.js';
 import { writeRecord } from './progress-record.js';

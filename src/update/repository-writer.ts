@@ -6,7 +6,7 @@ import { KeelError } from '../errors.js';
 import type { Bundle } from './release-bundle.js';
 import { channelNameRule, isChannelName, isReleaseFileName, targetPathOf, type RolloutStep } from './release.js';
 import type { SigningKey } from './signing-key.js';
-import { errnoOf, fsFailure, onPath } from './fs-failure.js';
+import { errnoOf, fsFailure, onPath } from '../host/fs-failure.js';
 import { mkdirInside } from './contained-path.js';
 import { parseTufMetadata } from './metadata-shape.js';
 

@@ -2,7 +2,7 @@ import { access, lstat, open, readFile, stat, statfs } from 'node:fs/promises';
 import { constants, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { KeelError } from '../errors.js';
-import { errnoOf, fsFailure, onPath } from './fs-failure.js';
+import { errnoOf, fsFailure, onPath } from '../host/fs-failure.js';
 
 /**
  * Where a slot image goes, checked before a byte is downloaded: a regular file (new or

@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { KeelError } from '../errors.js';
-import { fsFailure, onPath } from './fs-failure.js';
+import { fsFailure, onPath } from '../host/fs-failure.js';
 import { probeSlotTarget, type SlotTarget } from './slot-target.js';
 import { openPayload } from './payload-source.js';
 import { readRecords, removeRecords, writeRecord, type ProgressRecord } from './progress-record.js';

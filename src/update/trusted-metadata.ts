@@ -8,7 +8,7 @@ import { KeelError } from '../errors.js';
 import { FetchStatusError, joinUrl, openPayload, repoUrl } from './payload-source.js';
 import { tufKeyOfPublicPem } from './signing-key.js';
 import { parseTufMetadata, type TufRole } from './metadata-shape.js';
-import { errnoOf, fsFailure, onPath } from './fs-failure.js';
+import { errnoOf, fsFailure, onPath } from '../host/fs-failure.js';
 
 /**
  * The TUF client side: turns a repository and the pinned public key into verified targets.

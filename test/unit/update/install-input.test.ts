@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { installRelease } from '../../../src/update/release-installer.js';
 import { parseTufMetadata } from '../../../src/update/metadata-shape.js';
-import { fsFailure } from '../../../src/update/fs-failure.js';
+import { fsFailure } from '../../../src/host/fs-failure.js';
 import { readNodeState } from '../../../src/update/node-state.js';
 import { readRecords } from '../../../src/update/progress-record.js';
 import { KeelError } from '../../../src/errors.js';
