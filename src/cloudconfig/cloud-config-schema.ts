@@ -7,7 +7,8 @@
  */
 import { absolutePath, accountName, hostname, nonEmpty, octalMode, s, text, timezone, type RefineContext } from '../schema/index.js';
 import { ContentDecoder, encodingSpellings, maxFileContentBytes } from './decode-content.js';
-import type { CommandLine, DropIn, FileEncoding, Unit, UnitCommand, User, WriteFile } from './model.js';
+import type { CommandLine, DropIn, FileEncoding, Unit, User, WriteFile } from './model.js';
+import { unitCommands, type UnitCommand } from '../systemd/unit-command.js';
 import { containersSchema } from './containers-schema.js';
 import { coreosLocksmithSchema, coreosUpdateSchema, etcdSchema, keelLockSchema, keelUpdateSchema } from './settings-schema.js';
 
@@ -134,8 +135,6 @@ const unitName = s.string({
   },
 });
 
-const unitCommands: UnitCommand[] = ['start', 'stop', 'restart', 'reload', 'try-restart', 'reload-or-restart', 'reload-or-try-restart'];
-
 const dropInSchema = s.object(
   {
     name: s.required(s.string({ pattern: /^[A-Za-z0-9:_.@-]+\.conf$/, patternText: 'a drop-in name ending in .conf' })),
@@ -153,7 +152,7 @@ export const unitSchema = s.object(
     runtime: s.boolean(),
     mask: s.boolean(),
     drop_ins: s.list(dropInSchema),
-    command: s.enum(unitCommands),
+    command: s.enum([...unitCommands]),
   },
   {
     refine: (v, ctx): Unit | undefined => {

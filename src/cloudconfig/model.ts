@@ -5,6 +5,7 @@
  * where both set the same field.
  */
 import type { ContainerSpec } from '../containers/spec.js';
+import type { UnitCommand } from '../systemd/unit-command.js';
 
 /** A command as cloud-init takes it: a shell string, or an argv list run without a shell. */
 export type CommandLine = string | string[];
@@ -42,15 +43,6 @@ export interface WriteFile {
   /** cloud-init's `append`: add to the end of an existing file instead of replacing it. */
   append: boolean;
 }
-
-export type UnitCommand =
-  | 'start'
-  | 'stop'
-  | 'restart'
-  | 'reload'
-  | 'try-restart'
-  | 'reload-or-restart'
-  | 'reload-or-try-restart';
 
 export interface DropIn {
   name: string;

@@ -3,7 +3,8 @@
  * order, computed before anything is written (plan, then apply). Paths are absolute in
  * the host's view; the applier resolves them inside its root.
  */
-import type { CommandLine, UnitCommand } from './model.js';
+import type { CommandLine } from './model.js';
+import type { UnitCommand } from '../systemd/unit-command.js';
 
 /** A file's bytes with its mode and owner (`user[:group]` or ids, resolved at apply time). */
 export interface FileBody {

@@ -5,7 +5,8 @@
  * /etc/systemd/network and are applied by one restart of systemd-networkd (before the
  * other commands) instead of a command of their own.
  */
-import type { Unit, UnitCommand } from './model.js';
+import type { Unit } from './model.js';
+import type { UnitCommand } from '../systemd/unit-command.js';
 import { type PlanBuilder, bytes } from './plan-context.js';
 import { isNetworkdUnit, isValidUnitName } from '../systemd/unit-name.js';
 

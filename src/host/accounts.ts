@@ -6,7 +6,6 @@
  */
 import { posix } from 'node:path';
 import { KeelError } from '../errors.js';
-import type { UserSpec } from '../cloudconfig/operation.js';
 import type { Ownership, RootFs } from './root-fs.js';
 import {
   type AccountsDb,
@@ -45,12 +44,30 @@ export const accountFilePaths: readonly string[] = Object.values(files).map((f) 
 /** What happened to an account, for the apply summary. */
 export type AccountChange = 'created' | 'exists' | 'updated';
 
-/** The accounts of one root: read once per operation, written back only when changed. */
+/**
+ * An account to ensure: created when absent; an existing one keeps its ids, home and groups.
+ * The edge's own words: a caller (the applier) hands over its plan's user as this shape.
+ */
+export interface AccountSpec {
+  name: string;
+  gecos?: string;
+  homedir?: string;
+  noCreateHome?: boolean;
+  primaryGroup?: string;
+  groups: string[];
+  /** Groups to join only when they already exist (the default user's sudo, docker...). */
+  groupsIfPresent?: string[];
+  noUserGroup?: boolean;
+  system?: boolean;
+  shell?: string;
+}
+
 /** The group a new user gets as primary: its own name, `primary_group`, or `users` with no_user_group (useradd -N). */
-export function primaryGroupOf(spec: Pick<UserSpec, 'name' | 'primaryGroup' | 'noUserGroup'>): string {
+export function primaryGroupOf(spec: Pick<AccountSpec, 'name' | 'primaryGroup' | 'noUserGroup'>): string {
   return spec.primaryGroup ?? (spec.noUserGroup ? 'users' : spec.name);
 }
 
+/** The accounts of one root: read once per operation, written back only when changed. */
 export class Accounts {
   constructor(
     private readonly fs: RootFs,
@@ -97,7 +114,7 @@ export class Accounts {
    * left as it is, as in coreos-cloudinit (only its password and keys are updated, by
    * their own operations).
    */
-  async ensureUser(spec: UserSpec): Promise<AccountChange> {
+  async ensureUser(spec: AccountSpec): Promise<AccountChange> {
     const before = await this.read();
     if (findUser(before, spec.name)) return 'exists';
     let db = before;

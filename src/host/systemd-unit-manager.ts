@@ -4,11 +4,11 @@
  * result; the applier decides what a non-`done` result means. D-Bus failures (no such
  * unit, systemd unreachable) are thrown as KeelErrors naming the unit.
  */
-import type { UnitCommand } from '../cloudconfig/model.js';
+import type { UnitCommand } from '../systemd/unit-command.js';
 import type { UnitCommandResult, UnitManager } from './unit-manager.js';
 import { SystemdBus, type JobResult, type SystemdBusOptions } from './systemd-bus.js';
 
-/** The SystemdBus method behind each cloud-config unit command. */
+/** The SystemdBus method behind each unit command. */
 const commandMethods: Record<UnitCommand, (bus: SystemdBus, unit: string) => Promise<JobResult>> = {
   start: (bus, unit) => bus.startUnit(unit),
   stop: (bus, unit) => bus.stopUnit(unit),

@@ -3,7 +3,7 @@
  * D-Bus (one connection, reused); unit tests use a recording fake. Writing unit files
  * and enable/mask symlinks is plain filesystem work under the root, not done here.
  */
-import type { UnitCommand } from '../cloudconfig/model.js';
+import type { UnitCommand } from '../systemd/unit-command.js';
 
 export interface UnitCommandResult {
   unit: string;

@@ -3,7 +3,7 @@
  * answers each unit command with a result from a table (default `done`). The applier's
  * use of the real D-Bus manager is covered by the live integration test.
  */
-import type { UnitCommand } from '../../../src/cloudconfig/model.js';
+import type { UnitCommand } from '../../../src/systemd/unit-command.js';
 import type { UnitCommandResult, UnitManager } from '../../../src/host/unit-manager.js';
 
 export class RecordingUnits implements UnitManager {

@@ -6,7 +6,8 @@ import { stringify } from 'yaml';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { validateCloudConfig } from '../../../src/cloudconfig/validate.js';
-import type { Unit, UnitCommand, User } from '../../../src/cloudconfig/model.js';
+import type { Unit, User } from '../../../src/cloudconfig/model.js';
+import type { UnitCommand } from '../../../src/systemd/unit-command.js';
 
 const header = '#cloud-config\n';
 
