@@ -10,6 +10,7 @@ import { EtcdLockStore } from '../../src/lock/etcd-store.js';
 import { SemaphoreLock } from '../../src/lock/semaphore-lock.js';
 import { KeelError } from '../../src/errors.js';
 import { sleep } from '../../src/lock/backoff.js';
+import { RequestCounter } from './request-counter.js';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const agents = env('LOCK_BENCH_AGENTS', 1000);
@@ -23,7 +24,6 @@ const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
 };
-const totalRequests = (stores: EtcdLockStore[]) => stores.reduce((n, s) => n + Object.values(s.requestCounts).reduce((a, b) => a + b, 0), 0);
 
 async function handOff(etcd: EtcdCluster): Promise<void> {
   const stores = Array.from({ length: 10 }, () => new EtcdLockStore({ endpoints: etcd.endpoints }));
@@ -147,9 +147,10 @@ async function fleet(etcd: EtcdCluster, mode: 'watch' | 'poll'): Promise<void> {
 
 async function worker(): Promise<void> {
   const role = JSON.parse(process.env.LOCK_BENCH_ROLE!) as { endpoints: string[]; group: string; mode: 'watch' | 'poll'; first: number; count: number };
-  const stores = Array.from({ length: 5 }, () => new EtcdLockStore({ endpoints: role.endpoints }));
+  const counter = new RequestCounter();
+  const stores = Array.from({ length: 5 }, () => new EtcdLockStore({ endpoints: role.endpoints }, counter));
   await Promise.all(stores.map((s) => s.get('warm-up')));
-  const before = totalRequests(stores);
+  const before = counter.total();
   process.send!('ready');
   await new Promise((r) => process.once('message', r));
   const result: WorkerResult = { finished: 0, waitMs: 0, requests: 0, errors: [] };
@@ -180,7 +181,7 @@ async function worker(): Promise<void> {
       }
     }),
   );
-  result.requests = totalRequests(stores) - before;
+  result.requests = counter.total() - before;
   await Promise.all(stores.map((s) => s.close()));
   process.send!(result, () => process.exit(0));
 }

@@ -98,22 +98,36 @@ function versioned(kv: { value?: Buffer | null; version?: string | number | null
   return { value: kv?.value ? kv.value.toString('utf8') : undefined, version: Number(kv?.version ?? 0), revision: Number(revision ?? 0) };
 }
 
+/** The kinds of request the store sends etcd: reads, prefix reads, writes, new watchers, queue reads. */
+export type EtcdRequestKind = 'get' | 'list' | 'commit' | 'watch' | 'queue';
+
+/** What a store tells an observer; the lock benchmark counts requests per waiting agent with it. */
+export interface EtcdStoreObserver {
+  onRequest?(kind: EtcdRequestKind): void;
+}
+
 /** The real LockStore. One client (one gRPC channel per member) per store. */
 export class EtcdLockStore implements LockStore {
   readonly client: Etcd3;
-  readonly requestCounts = { get: 0, list: 0, commit: 0, watch: 0, queue: 0 };
   /** One lease per client for its waiter keys, kept alive by etcd3; replaced if lost. */
   private lease: Lease | undefined;
 
   private readonly callTimeoutMs: number;
 
-  constructor(connection: EtcdConnection) {
+  constructor(
+    connection: EtcdConnection,
+    private readonly observer: EtcdStoreObserver = {},
+  ) {
     this.client = new Etcd3(etcdOptions(connection));
     this.callTimeoutMs = connection.callTimeoutMs ?? defaultCallTimeoutMs;
   }
 
+  private sent(kind: EtcdRequestKind): void {
+    this.observer.onRequest?.(kind);
+  }
+
   async get(key: string): Promise<VersionedValue> {
-    this.requestCounts.get++;
+    this.sent('get');
     try {
       const res = await this.client.get(key).exec();
       return versioned(res.kvs[0], res.header.revision);
@@ -123,7 +137,7 @@ export class EtcdLockStore implements LockStore {
   }
 
   async list(prefix: string): Promise<Map<string, string>> {
-    this.requestCounts.list++;
+    this.sent('list');
     try {
       const res = await this.client.getAll().prefix(prefix).exec();
       return new Map(res.kvs.map((kv) => [kv.key.toString('utf8'), kv.value.toString('utf8')]));
@@ -133,7 +147,7 @@ export class EtcdLockStore implements LockStore {
   }
 
   async commit(change: CompareAndSwap): Promise<boolean> {
-    this.requestCounts.commit++;
+    this.sent('commit');
     const ops = [
       this.client.put(change.key).value(change.value),
       ...Object.entries(change.puts ?? {}).map(([k, v]) => this.client.put(k).value(v)),
@@ -173,7 +187,7 @@ export class EtcdLockStore implements LockStore {
       watcher.on('error', () => undefined);
       this.shared.set(key, created);
       sw = created;
-      this.requestCounts.watch++;
+      this.sent('watch');
     }
     if (sw.idle) clearTimeout(sw.idle);
     sw.idle = undefined;
@@ -227,7 +241,7 @@ export class EtcdLockStore implements LockStore {
   }
 
   async register(key: string, value: string): Promise<number> {
-    this.requestCounts.commit++;
+    this.sent('commit');
     try {
       if (!this.lease) {
         const lease = this.client.lease(waiterLeaseSeconds);
@@ -248,7 +262,7 @@ export class EtcdLockStore implements LockStore {
   }
 
   async ahead(prefix: string, createRevision: number, limit: number): Promise<{ keys: string[]; revision: number }> {
-    this.requestCounts.queue++;
+    this.sent('queue');
     const start = Buffer.from(prefix);
     const end = Buffer.from(prefix);
     end[end.length - 1]!++;
@@ -264,7 +278,7 @@ export class EtcdLockStore implements LockStore {
   }
 
   async remove(key: string): Promise<void> {
-    this.requestCounts.commit++;
+    this.sent('commit');
     try {
       await this.client.delete().key(key).exec();
     } catch (error) {

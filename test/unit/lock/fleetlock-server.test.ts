@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Server } from 'node:http';
 import { startFleetLockServer, type FleetLockServerOptions } from '../../../src/lock/fleetlock-server.js';
-import { MemoryLockStore } from '../../../src/lock/lock-store.js';
+import { MemoryLockStore } from './memory-lock-store.js';
 import { requestBody } from '../../../src/lock/fleetlock-protocol.js';
 import type { Logger } from '../../../src/log.js';
 import { rawRequest, requestText } from './raw-http.js';

@@ -1,7 +1,7 @@
 // SemaphoreLock over the recording in-memory store (the same code runs against real etcd
 // in test/integration/lock/etcd-lock.test.ts).
 import { describe, expect, test } from 'vitest';
-import { MemoryLockStore } from '../../../src/lock/lock-store.js';
+import { MemoryLockStore } from './memory-lock-store.js';
 import { SemaphoreLock } from '../../../src/lock/semaphore-lock.js';
 import { KeelError } from '../../../src/errors.js';
 
