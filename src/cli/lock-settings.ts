@@ -2,7 +2,7 @@
  * Where `keel lock` finds the lock: the connection options every lock command shares and
  * lock.conf with the command-line flags laid over it.
  */
-import type { LockSettings } from '../cloudconfig/model.js';
+import type { LockSettings } from '../lock/lock-settings.js';
 import { type CommandContext, type OptionSpec, stringOption } from './command.js';
 import { defaultLockConfPath, readLockConf } from '../lock/lock-conf.js';
 import { checkGroup, defaultGroup } from '../lock/group-keys.js';

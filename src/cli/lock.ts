@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { KeelError } from '../errors.js';
 import { createLogger } from '../log.js';
-import type { LockSettings } from '../cloudconfig/model.js';
+import type { LockSettings } from '../lock/lock-settings.js';
 import { connectionOptions, lockSettingsOf } from './lock-settings.js';
 import { type Command, type CommandContext, type CommandGroup, type OptionSpec, printJson, stringOption } from './command.js';
 import { openEtcdStore, openRebootLock } from '../lock/open-reboot-lock.js';

@@ -6,6 +6,8 @@
  */
 import type { ContainerSpec } from '../containers/spec.js';
 import type { UnitCommand } from '../systemd/unit-command.js';
+import type { LockSettings } from '../lock/lock-settings.js';
+import type { UpdateSettings } from '../update/update-settings.js';
 
 /** A command as cloud-init takes it: a shell string, or an argv list run without a shell. */
 export type CommandLine = string | string[];
@@ -60,56 +62,6 @@ export interface Unit {
   command?: UnitCommand;
 }
 
-export type RebootStrategy = 'etcd-lock' | 'reboot' | 'best-effort' | 'off';
-
-/** Zincati-style weekly window: days, start time, length, time zone. */
-export interface WeeklyWindow {
-  days: string[];
-  /** `HH:MM` */
-  start: string;
-  /** minutes */
-  lengthMinutes: number;
-  timeZone?: string;
-}
-
-/** `keel.update` (and `coreos.update`): what /etc/keel/update.conf holds. */
-export interface UpdateSettings {
-  rebootStrategy?: RebootStrategy;
-  /** Channel or group a node follows (CoreOS `group`). */
-  group?: string;
-  channel?: string;
-  /** Update repository base URL (CoreOS `server`). */
-  server?: string;
-  /** Path of the pinned trust key inside the image, overridable. */
-  trustKey?: string;
-  checkIntervalMinutes?: number;
-  /** locksmith form, `[Day ]HH:MM` with a duration; both or neither. */
-  windowStart?: string;
-  windowLength?: string;
-  windows: WeeklyWindow[];
-  /** Postpone a reboot while users are logged in. */
-  postponeWhileLoggedIn?: boolean;
-  /** Wariness 0.0–1.0 for phased rollouts (Zincati's rollout_wariness). */
-  rolloutWariness?: number;
-}
-
-/** `keel.lock` (and `coreos.locksmith`): what /etc/keel/lock.conf holds. */
-export interface LockSettings {
-  endpoints: string[];
-  group?: string;
-  cafile?: string;
-  certfile?: string;
-  keyfile?: string;
-  username?: string;
-  password?: string;
-  /** A FleetLock server base URL instead of etcd directly. */
-  fleetlockUrl?: string;
-  /** Automatically release a holder after this long (off when unset), e.g. `2h`. */
-  maxHold?: string;
-  windowStart?: string;
-  windowLength?: string;
-}
-
 /** `keel.etcd` (and `coreos.etcd2`): etcd member settings, written as the etcd unit's environment. */
 export interface EtcdSettings {
   /** Environment as `ETCD_<UPPER_SNAKE>` → value, from keys like `advertise_client_urls`. */
@@ -138,7 +90,9 @@ export interface CloudConfig {
   timezone?: string;
   /** `coreos.units` followed by `keel.units`, in order. */
   units: Unit[];
+  /** `keel.update` over `coreos.update`: what /etc/keel/update.conf gets. */
   update: UpdateSettings;
+  /** `keel.lock` over `coreos.locksmith`: what /etc/keel/lock.conf gets. */
   lock: LockSettings;
   etcd?: EtcdSettings;
   /** `coreos.oem`: id, name, version_id, home_url, bug_report_url → /etc/oem-release. */

@@ -34,7 +34,9 @@
  * etcd: /etc/systemd/system/etcd.service.d/20-cloudinit.conf with one `Environment=` per
  * ETCD_* variable. OEM: /etc/oem-release with ID, NAME, VERSION_ID, HOME_URL, BUG_REPORT_URL.
  */
-import type { CloudConfig, LockSettings, UpdateSettings } from './model.js';
+import type { CloudConfig } from './model.js';
+import type { LockSettings } from '../lock/lock-settings.js';
+import type { UpdateSettings } from '../update/update-settings.js';
 import { type PlanBuilder, bytes, generatedBy } from './plan-context.js';
 import { printEnvFile, quoteEnvValue } from '../systemd/env-file.js';
 

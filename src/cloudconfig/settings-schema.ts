@@ -5,11 +5,12 @@
  * laid over `coreos:` field by field.
  */
 import { absolutePath, duration, nonEmpty, s, text, timezone, url, urlList } from '../schema/index.js';
-import type { EtcdSettings, LockSettings, RebootStrategy, UpdateSettings, WeeklyWindow } from './model.js';
+import type { EtcdSettings } from './model.js';
+import type { LockSettings } from '../lock/lock-settings.js';
+import { rebootStrategies, type RebootStrategy, type UpdateSettings, type WeeklyWindow } from '../update/update-settings.js';
 import { checkWindow, dayNames, windowLength, windowStart } from './window-fields.js';
 
-const rebootStrategies: RebootStrategy[] = ['etcd-lock', 'reboot', 'best-effort', 'off'];
-const rebootStrategy = s.enum(rebootStrategies, { description: 'when a node may reboot after an update' });
+const rebootStrategy = s.enum([...rebootStrategies], { description: 'when a node may reboot after an update' });
 
 /** A FleetLock-compatible group name. */
 const lockGroup = s.string({ pattern: /^[a-zA-Z0-9.-]+$/, patternText: 'a group name of letters, digits, . and -' });

@@ -3,7 +3,9 @@
  * `coreos:` and `keel:` land on the same fields; `keel:` wins field by field, units are
  * `coreos.units` then `keel.units`, and `keel.etcd` replaces `coreos.etcd2` key by key.
  */
-import type { CloudConfig, CommandLine, ContainersSettings, EtcdSettings, LockSettings, Unit, UpdateSettings, User, WriteFile } from './model.js';
+import type { CloudConfig, CommandLine, ContainersSettings, EtcdSettings, Unit, User, WriteFile } from './model.js';
+import type { LockSettings } from '../lock/lock-settings.js';
+import type { UpdateSettings } from '../update/update-settings.js';
 
 type Section = Record<string, unknown> | undefined;
 

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { KeelError } from '../errors.js';
-import type { LockSettings } from '../cloudconfig/model.js';
+import type { LockSettings } from './lock-settings.js';
 import { parseEnvFile } from '../systemd/env-file.js';
 
 export const defaultLockConfPath = '/etc/keel/lock.conf';

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { KeelError } from '../errors.js';
-import type { LockSettings } from '../cloudconfig/model.js';
+import type { LockSettings } from './lock-settings.js';
 import type { Logger } from '../log.js';
 import { parseDurationMs } from './duration.js';
 import { EtcdLockStore } from './etcd-store.js';

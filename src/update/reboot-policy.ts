@@ -1,4 +1,4 @@
-import type { RebootStrategy } from '../cloudconfig/model.js';
+import type { RebootStrategy } from './update-settings.js';
 
 /**
  * When a staged release may reboot the node, pure. `off` never reboots; otherwise the

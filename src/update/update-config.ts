@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describeJson } from './json-shape.js';
 import { KeelError } from '../errors.js';
 import { parseEnvFile } from '../systemd/env-file.js';
-import type { RebootStrategy } from '../cloudconfig/model.js';
+import type { RebootStrategy } from './update-settings.js';
 import { locksmithWindow, weeklyWindow, durationMinutes, type Window } from './maintenance-window.js';
 
 /**

@@ -3,7 +3,7 @@
 import { describe, expect, test } from 'vitest';
 import { lockConf } from '../../../src/cloudconfig/plan-settings.js';
 import { parseLockConf } from '../../../src/lock/lock-conf.js';
-import type { LockSettings } from '../../../src/cloudconfig/model.js';
+import type { LockSettings } from '../../../src/lock/lock-settings.js';
 
 describe('lock.conf', () => {
   test.each<[string, LockSettings]>([
