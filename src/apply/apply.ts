@@ -12,7 +12,7 @@ import { type FileBody, type Operation, isLiveOperation } from '../cloudconfig/o
 import type { Plan } from '../cloudconfig/plan.js';
 import { describeOperation } from '../cloudconfig/plan-format.js';
 import { argvOf } from '../cloudconfig/plan-commands.js';
-import { writeInstanceRecord } from '../cloudconfig/instance-record.js';
+import { writeInstanceRecord } from './instance-record.js';
 import { KeelError } from '../errors.js';
 import { version } from '../version.js';
 import type { Host } from './host.js';

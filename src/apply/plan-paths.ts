@@ -5,7 +5,7 @@
  */
 import { posix } from 'node:path';
 import type { Operation, UserSpec } from '../cloudconfig/operation.js';
-import { instanceRecordPath } from '../cloudconfig/instance-record.js';
+import { instanceRecordPath } from './instance-record.js';
 import { accountFilePaths } from '../host/accounts.js';
 import { type AccountsDb, findUser } from '../host/passwd-db.js';
 import type { PathUse } from '../host/root-fs.js';

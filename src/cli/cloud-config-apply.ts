@@ -14,9 +14,9 @@ import type { Metadata } from '../cloudconfig/metadata.js';
 import { planUserData } from '../cloudconfig/pipeline.js';
 import type { Plan } from '../cloudconfig/plan.js';
 import { formatPlan, planJson } from '../cloudconfig/plan-format.js';
-import { readInstanceRecord } from '../cloudconfig/instance-record.js';
 import { isLiveOperation } from '../cloudconfig/operation.js';
 import { applyFailed, applyPlan, type ApplyReport } from '../apply/apply.js';
+import { planForInstance } from '../apply/once-per-instance.js';
 import { RootFs } from '../host/root-fs.js';
 import { Accounts } from '../host/accounts.js';
 import { daysSinceEpoch } from '../host/passwd-db.js';
@@ -177,13 +177,10 @@ export const applyCommand: Command = {
     }
     const fs = new RootFs(root);
     const now = nowOf(process.env);
-    let toApply = plan;
-    const record = await readInstanceRecord(fs, plan.instanceId);
-    if (record && ctx.values.force !== true) {
-      const changed = record.userDataSha256 !== plan.userDataSha256 ? ` (the user-data changed since: sha256 ${plan.userDataSha256.slice(0, 16)}… now, ${record.userDataSha256.slice(0, 16)}… then)` : '';
-      ctx.stderr.write(`keel: instance ${plan.instanceId} was already applied at ${record.appliedAt}${changed}; nothing to do (use --force to apply again)\n`);
-      // bootcmd still runs on every boot.
-      toApply = { ...plan, operations: plan.operations.filter((op) => op.kind === 'run-bootcmd'), notes: [] };
+    const { plan: toApply, previous, userDataChanged } = await planForInstance(fs, plan, ctx.values.force === true);
+    if (previous) {
+      const changed = userDataChanged ? ` (the user-data changed since: sha256 ${plan.userDataSha256.slice(0, 16)}… now, ${previous.userDataSha256.slice(0, 16)}… then)` : '';
+      ctx.stderr.write(`keel: instance ${plan.instanceId} was already applied at ${previous.appliedAt}${changed}; nothing to do (use --force to apply again)\n`);
       if (toApply.operations.length === 0) {
         if (ctx.json) printJson(ctx, { instanceId: plan.instanceId, alreadyApplied: true, outcomes: [], failures: [] });
         return 0;

@@ -7,7 +7,7 @@
 import type { Problem } from '../problem.js';
 import { hasErrors } from '../problem.js';
 import type { Metadata } from './metadata.js';
-import { localInstanceId, userDataSha256 } from './instance-record.js';
+import { localInstanceId, userDataSha256 } from './instance-id.js';
 import { type Plan, type PlanInput, planCloudConfig } from './plan.js';
 import { substituteMetadata } from './substitute.js';
 import { validateMultipart } from './multipart-config.js';

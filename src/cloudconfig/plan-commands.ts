@@ -9,17 +9,13 @@
 import type { CommandLine, Unit } from './model.js';
 import type { FileBody } from './operation.js';
 import { bytes } from './plan-context.js';
+import { safeInstanceName } from './instance-id.js';
 import type { PlannedUnitCommand } from './plan-units.js';
 import { printUnitFile, unitFileOf } from '../systemd/unit-file.js';
 
 export const scriptsDir = '/var/lib/keel/scripts';
 export const firstBootUnit = 'keel-firstboot.service';
 export const bootcmdUnit = 'keel-bootcmd.service';
-
-/** Instance ids come from datasources: keep file and unit names to a safe alphabet. */
-export function safeInstanceName(instanceId: string): string {
-  return instanceId.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+/, '_').slice(0, 200);
-}
 
 /** Single-quotes a word for sh. */
 export function shellQuote(word: string): string {

@@ -20,7 +20,8 @@ import { maxFileBytes, planFiles } from './plan-files.js';
 import { planEtcd, planSettings } from './plan-settings.js';
 import { planContainers } from './plan-containers.js';
 import { planUnits } from './plan-units.js';
-import { bootcmdArtifacts, firstBootArtifacts, safeInstanceName, scriptsDir } from './plan-commands.js';
+import { bootcmdArtifacts, firstBootArtifacts, scriptsDir } from './plan-commands.js';
+import { safeInstanceName } from './instance-id.js';
 
 /** What plan needs: the decoded user-data, metadata, the instance and where it applies. */
 export interface PlanInput {

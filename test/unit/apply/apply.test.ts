@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { applyFailed, applyPlan } from '../../../src/apply/apply.js';
 import { planCloudConfig } from '../../../src/cloudconfig/plan.js';
-import { readInstanceRecord } from '../../../src/cloudconfig/instance-record.js';
+import { readInstanceRecord } from '../../../src/apply/instance-record.js';
 import { RootFs } from '../../../src/host/root-fs.js';
 import { config, file, input, unit, user } from '../cloudconfig/plan-fixtures.js';
 import { RecordingUnits } from './recording-units.js';

@@ -1,12 +1,11 @@
 /**
- * Once per instance: what was applied for an instance id is recorded under the root, so a
- * second apply for the same instance (the next boot) does nothing unless forced. The
- * record holds the user-data's hash, so a changed user-data for the same instance is
+ * The instance record: what was applied for an instance id, kept under the root so a second
+ * apply for the same instance (the next boot) can tell (once-per-instance.ts decides what
+ * then runs). It holds the user-data's hash, so a changed user-data for the same instance is
  * reported, not silently applied or ignored.
  */
-import { createHash } from 'node:crypto';
 import type { RootFs } from '../host/root-fs.js';
-import { safeInstanceName } from './plan-commands.js';
+import { safeInstanceName } from '../cloudconfig/instance-id.js';
 
 export const instancesDir = '/var/lib/keel/cloud-config/instances';
 
@@ -21,16 +20,7 @@ export interface InstanceRecord {
   failures: string[];
 }
 
-/** Hex sha256 of the user-data bytes, as given (before gunzip). */
-export function userDataSha256(userData: Uint8Array): string {
-  return createHash('sha256').update(userData).digest('hex');
-}
-
-/** The instance id `--from-file` uses when there is no metadata: derived from the user-data. */
-export function localInstanceId(userData: Uint8Array): string {
-  return `iid-local-${userDataSha256(userData).slice(0, 16)}`;
-}
-
+/** Where the record of `instanceId` lives, in the host's view. */
 export function instanceRecordPath(instanceId: string): string {
   return `${instancesDir}/${safeInstanceName(instanceId)}.json`;
 }
