@@ -9,7 +9,10 @@ import type { RebootStrategy } from './update-settings.js';
  */
 export type LockMode = 'required' | 'try' | 'none';
 
-export type RebootDecision = { kind: 'reboot'; lock: LockMode } | { kind: 'wait'; reason: string } | { kind: 'never'; reason: string };
+/** What a wait is for: the maintenance window to open, or logged-in users to leave. */
+export type WaitFor = 'window' | 'users';
+
+export type RebootDecision = { kind: 'reboot'; lock: LockMode } | { kind: 'wait'; waitFor: WaitFor; reason: string } | { kind: 'never'; reason: string };
 
 export interface RebootFacts {
   strategy: RebootStrategy;
@@ -24,9 +27,9 @@ export interface RebootFacts {
 
 export function decideReboot(f: RebootFacts): RebootDecision {
   if (f.strategy === 'off') return { kind: 'never', reason: 'reboot strategy is off: staged, waiting for a manual reboot' };
-  if (!f.force && !f.windowOpen) return { kind: 'wait', reason: 'outside the maintenance window' };
+  if (!f.force && !f.windowOpen) return { kind: 'wait', waitFor: 'window', reason: 'outside the maintenance window' };
   if (!f.force && f.postponeWhileLoggedIn && f.usersLoggedIn > 0 && f.postponements < f.maxPostponements)
-    return { kind: 'wait', reason: `${f.usersLoggedIn} user session(s) logged in (postponement ${f.postponements + 1} of ${f.maxPostponements})` };
+    return { kind: 'wait', waitFor: 'users', reason: `${f.usersLoggedIn} user session(s) logged in (postponement ${f.postponements + 1} of ${f.maxPostponements})` };
   return { kind: 'reboot', lock: f.strategy === 'etcd-lock' ? 'required' : f.strategy === 'best-effort' ? 'try' : 'none' };
 }
 
