@@ -7,7 +7,7 @@ import path from 'node:path';
 import { KeelError } from '../../errors.js';
 import type { DatasourceResult } from '../metadata.js';
 import { readOptional } from './labelled-filesystem.js';
-import { readNocloudDir } from './nocloud.js';
+import { readNocloudDir } from './nocloud-seed.js';
 import { defaultMaxBytes, type DatasourceOptions } from './options.js';
 
 export async function readFileSource(options: DatasourceOptions = {}): Promise<DatasourceResult | undefined> {

@@ -9,7 +9,7 @@ import type { DatasourceResult } from '../metadata.js';
 import { splitCmdline } from './cmdline.js';
 import { fetchWithRetry } from './http-fetch.js';
 import { defaultMaxBytes, type DatasourceOptions } from './options.js';
-import { readNocloudDir, readNocloudSeed } from './nocloud.js';
+import { readNocloudDir, readNocloudSeed } from './nocloud-seed.js';
 
 /** The seed URL a `ds=nocloud;s=URL` word names, if any (the last such word wins). */
 export function seedUrlFromCmdline(text: string): string | undefined {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { KeelError } from '../../../../src/errors.js';
-import { parseNocloudMetaData, readNocloudDir } from '../../../../src/cloudconfig/datasources/nocloud.js';
+import { parseNocloudMetaData, readNocloudDir } from '../../../../src/cloudconfig/datasources/nocloud-seed.js';
 import { readDatasource } from '../../../../src/cloudconfig/datasources/index.js';
 
 describe('NoCloud meta-data', () => {
