@@ -20,9 +20,10 @@ for applet in $("$busybox" --list); do
   [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
 done
 chmod 1777 "$root/tmp"
-# httpd's own files: a passwd and group naming root and nobody, so `id` and httpd's user lookups answer.
-printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$root/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
+# Only root in passwd and group: httpd runs as the container's root and needs no other user,
+# and podman sizes a --userns=auto namespace from the ids an image names.
+printf 'root:x:0:0:root:/:/bin/sh\n' > "$root/etc/passwd"
+printf 'root:x:0:\n' > "$root/etc/group"
 printf '<h1>keel demo</h1>\n<p>no page mounted at /www</p>\n' > "$root/www/index.html"
 
 # The layer, then its digest (the image config names it) and the config's (the manifest names it).

@@ -4,7 +4,8 @@
 // container's image is the one the image build preloads, so the page must answer without a
 // network. The same boot checks the image's container confinement: podman in the guest sees
 // AppArmor and confines `web` with its default profile, and `--userns=auto` with crun maps
-// a container's root into user `containers`' subordinate range. Needs `make image` and root.
+// a container's root (web's, by keel's default, and one run by hand) into user `containers`'
+// subordinate range. Needs `make image` and root.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -82,10 +83,22 @@ test('podman in the guest confines containers with AppArmor', async () => {
   expect(await sh(`sudo -n cat /proc/${pid}/attr/current`)).toMatch(/^containers-default-\S+ \(enforce\)$/);
 });
 
+/** `inside outside count` of a uid_map's first line, checked to lie in the containers range. */
+function expectMappedIntoRange(uidMap: string): void {
+  const [inside, outside, count] = uidMap.trim().split('\n')[0]!.trim().split(/\s+/).map(Number);
+  expect(inside).toBe(0);
+  expect(outside).toBeGreaterThanOrEqual(containersRange.start);
+  expect(outside! + count!).toBeLessThanOrEqual(containersRange.start + containersRange.count);
+}
+
 test('--userns=auto with crun maps a container into the containers range', async () => {
   expect(await sh('grep ^containers: /etc/subuid /etc/subgid')).toBe(
     [`/etc/subuid:containers:${containersRange.start}:${containersRange.count}`, `/etc/subgid:containers:${containersRange.start}:${containersRange.count}`].join('\n'),
   );
+  // keel's own container: userns=auto is its default.
+  const webMap = await sh('sudo -n cat /proc/$(sudo -n podman inspect --format "{{.State.Pid}}" web)/uid_map');
+  process.stderr.write(`demo: web's uid_map ${webMap}\n`);
+  expectMappedIntoRange(webMap);
   const r = await vm!.ssh(`sudo -n podman run --rm --runtime crun --network none --userns=auto ${demoImage} sh -c 'cat /proc/self/uid_map; id -u'`, {
     user: 'core',
     commandTimeoutMs: 3 * minute,
@@ -93,9 +106,6 @@ test('--userns=auto with crun maps a container into the containers range', async
   });
   process.stderr.write(`demo: podman run --userns=auto: exit ${r.exitCode}\n${r.stdout}${r.stderr}\n`);
   expect(r.exitCode).toBe(0);
-  const [inside, outside, count] = r.stdout.trim().split('\n')[0]!.trim().split(/\s+/).map(Number);
-  expect(inside).toBe(0);
-  expect(outside).toBeGreaterThanOrEqual(containersRange.start);
-  expect(outside! + count!).toBeLessThanOrEqual(containersRange.start + containersRange.count);
+  expectMappedIntoRange(r.stdout);
   expect(r.stdout.trim().split('\n').pop()).toBe('0');
 });
