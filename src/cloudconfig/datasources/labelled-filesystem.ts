@@ -7,23 +7,33 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import { KeelError } from '../../errors.js';
+import { runCommand, type RunCommand } from '../../host/process.js';
+import { runCommandBytes, type BytesCommandResult, type RunCommandBytes } from '../../host/process-bytes.js';
+
+/** The programs the disk datasources run (blkid, mount, mtools, isoinfo), through the host's process edge; unit tests pass fakes. */
+export interface SeedCommands {
+  run: RunCommand;
+  runBytes: RunCommandBytes;
+}
+
+/** The real programs. */
+export const hostSeedCommands: SeedCommands = { run: runCommand, runBytes: runCommandBytes };
 
 /**
  * Devices carrying one of `labels`, in label order, without duplicates. blkid probes the
  * devices itself (`-c /dev/null`: no stale cache), so it works without udev; the
  * /dev/disk/by-label links are consulted too when udev made them.
  */
-export async function findDevicesByLabel(labels: readonly string[]): Promise<string[]> {
+export async function findDevicesByLabel(labels: readonly string[], commands: SeedCommands = hostSeedCommands): Promise<string[]> {
   const found: string[] = [];
   for (const label of labels) {
-    const probe = await execa('blkid', ['-c', '/dev/null', '-t', `LABEL=${label}`, '-o', 'device'], { reject: false });
+    const probe = await commands.run('blkid', ['-c', '/dev/null', '-t', `LABEL=${label}`, '-o', 'device']);
     // blkid exits 2 when no device matches: not an error, just no such seed.
     if (probe.exitCode !== 0 && probe.exitCode !== 2) {
-      throw new KeelError('io', `blkid could not look for label ${label}: ${String(probe.stderr).trim() || `exit ${probe.exitCode}`}`);
+      throw new KeelError('io', `blkid could not look for label ${label}: ${probe.stderr.trim() || `exit ${probe.exitCode}`}`);
     }
-    for (const line of String(probe.stdout).split('\n')) if (line.trim()) found.push(line.trim());
+    for (const line of probe.stdout.split('\n')) if (line.trim()) found.push(line.trim());
     const link = await fs.realpath(path.join('/dev/disk/by-label', label)).catch(() => undefined);
     if (link) found.push(link);
   }
@@ -46,13 +56,18 @@ export function dirSeedFiles(dir: string, maxBytes: number): SeedFiles {
  * without vfat or iso9660 (some minimal and VM kernels) gets the files read in user space
  * instead, with mtools or isoinfo, so the seed is still found.
  */
-export async function withSeedFilesystem<T>(device: string, maxBytes: number, read: (files: SeedFiles) => Promise<T>): Promise<T> {
-  const type = String((await execa('blkid', ['-c', '/dev/null', '-o', 'value', '-s', 'TYPE', device], { reject: false })).stdout).trim();
+export async function withSeedFilesystem<T>(device: string, maxBytes: number, read: (files: SeedFiles) => Promise<T>, commands: SeedCommands = hostSeedCommands): Promise<T> {
+  const type = (await commands.run('blkid', ['-c', '/dev/null', '-o', 'value', '-s', 'TYPE', device])).stdout.trim();
   if (type !== 'vfat' && type !== 'iso9660') {
     throw new KeelError('invalid-input', `${device}: filesystem '${type || 'unknown'}', expected vfat or iso9660; skipping this seed`);
   }
-  if (await kernelSupports(type)) return withMountedReadOnly(device, (dir) => read(dirSeedFiles(dir, maxBytes)));
-  return read(type === 'vfat' ? mtoolsSeedFiles(device, maxBytes) : await isoinfoSeedFiles(device, maxBytes));
+  if (await kernelSupports(type)) return withMountedReadOnly(device, (dir) => read(dirSeedFiles(dir, maxBytes)), commands);
+  return read(await userSpaceSeedFiles(type, device, maxBytes, commands));
+}
+
+/** A vfat or iso9660 seed's files read in user space (mtools, isoinfo), for kernels without the driver. */
+export async function userSpaceSeedFiles(type: 'vfat' | 'iso9660', device: string, maxBytes: number, commands: SeedCommands = hostSeedCommands): Promise<SeedFiles> {
+  return type === 'vfat' ? mtoolsSeedFiles(device, maxBytes, commands) : isoinfoSeedFiles(device, maxBytes, commands);
 }
 
 async function kernelSupports(type: string): Promise<boolean> {
@@ -61,17 +76,18 @@ async function kernelSupports(type: string): Promise<boolean> {
 }
 
 /** Mounts `device` read-only in a fresh temp dir, runs `read(dir)`, then unmounts and cleans up. */
-export async function withMountedReadOnly<T>(device: string, read: (dir: string) => Promise<T>): Promise<T> {
+export async function withMountedReadOnly<T>(device: string, read: (dir: string) => Promise<T>, commands: SeedCommands = hostSeedCommands): Promise<T> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'keel-seed-'));
   try {
-    const mounted = await execa('mount', ['-t', 'vfat,iso9660', '-o', 'ro,nosuid,nodev,noexec', device, dir], { reject: false, all: true });
+    const mounted = await commands.run('mount', ['-t', 'vfat,iso9660', '-o', 'ro,nosuid,nodev,noexec', device, dir]);
     if (mounted.exitCode !== 0) {
-      throw new KeelError('io', `${device}: cannot mount it read-only as vfat or iso9660: ${String(mounted.all).trim()}; skipping this seed`);
+      throw new KeelError('io', `${device}: cannot mount it read-only as vfat or iso9660: ${(mounted.stderr + mounted.stdout).trim()}; skipping this seed`);
     }
     try {
       return await read(dir);
     } finally {
-      await execa('umount', [dir], { reject: false });
+      // Best effort, as before: a failed unmount must not hide what read() returned or threw.
+      await commands.run('umount', [dir]).catch(() => undefined);
     }
   } finally {
     await fs.rmdir(dir).catch(() => {});
@@ -79,28 +95,27 @@ export async function withMountedReadOnly<T>(device: string, read: (dir: string)
 }
 
 /** vfat files read with mtools' mcopy, which needs no kernel driver. */
-function mtoolsSeedFiles(device: string, maxBytes: number): SeedFiles {
+function mtoolsSeedFiles(device: string, maxBytes: number, commands: SeedCommands): SeedFiles {
   return {
     async read(relativePath) {
-      const out = await execa('mcopy', ['-n', '-i', device, `::${relativePath}`, '-'], {
-        reject: false, encoding: 'buffer', stripFinalNewline: false, maxBuffer: maxBytes + 1, env: { MTOOLS_SKIP_CHECK: '1' },
-      });
+      const out = await commands.runBytes('mcopy', ['-n', '-i', device, `::${relativePath}`, '-'], { maxOutputBytes: maxBytes, env: { MTOOLS_SKIP_CHECK: '1' } });
+      checkLimit(out, `${device}:${relativePath}`, maxBytes);
       if (out.exitCode !== 0) {
-        if (/not found|no such file/i.test(Buffer.from(out.stderr).toString())) return undefined;
-        throw new KeelError('io', `${device}: mcopy could not read ${relativePath}: ${Buffer.from(out.stderr).toString().trim()}`);
+        if (/not found|no such file/i.test(out.stderr)) return undefined;
+        throw new KeelError('io', `${device}: mcopy could not read ${relativePath}: ${out.stderr.trim()}`);
       }
-      return checkSize(new Uint8Array(out.stdout), `${device}:${relativePath}`, maxBytes);
+      return out.stdout;
     },
   };
 }
 
 /** iso9660 files read with isoinfo (Rock Ridge names, else Joliet), no kernel driver needed. */
-async function isoinfoSeedFiles(device: string, maxBytes: number): Promise<SeedFiles> {
+async function isoinfoSeedFiles(device: string, maxBytes: number, commands: SeedCommands): Promise<SeedFiles> {
   let names: string[] = [];
   let flag = '';
   for (const candidate of ['-R', '-J']) {
-    const listing = await execa('isoinfo', ['-i', device, candidate, '-f'], { reject: false });
-    names = String(listing.stdout).split('\n').map((l) => l.trim()).filter(Boolean);
+    const listing = await commands.run('isoinfo', ['-i', device, candidate, '-f']);
+    names = listing.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
     flag = candidate;
     if (listing.exitCode === 0 && names.length > 0) break;
   }
@@ -108,17 +123,17 @@ async function isoinfoSeedFiles(device: string, maxBytes: number): Promise<SeedF
     async read(relativePath) {
       const wanted = `/${relativePath.replace(/^\/+/, '')}`;
       if (!names.includes(wanted)) return undefined;
-      const out = await execa('isoinfo', ['-i', device, flag, '-x', wanted], { encoding: 'buffer', stripFinalNewline: false, maxBuffer: maxBytes + 1 });
-      return checkSize(new Uint8Array(out.stdout), `${device}:${relativePath}`, maxBytes);
+      const out = await commands.runBytes('isoinfo', ['-i', device, flag, '-x', wanted], { maxOutputBytes: maxBytes });
+      checkLimit(out, `${device}:${relativePath}`, maxBytes);
+      if (out.exitCode !== 0) throw new KeelError('io', `${device}: isoinfo could not read ${relativePath}: ${out.stderr.trim() || `exit ${out.exitCode}`}`);
+      return out.stdout;
     },
   };
 }
 
-function checkSize(bytes: Uint8Array, where: string, maxBytes: number): Uint8Array {
-  if (bytes.byteLength > maxBytes) {
-    throw new KeelError('invalid-input', `${where}: ${bytes.byteLength} bytes, more than the ${maxBytes} allowed; refusing it`);
-  }
-  return bytes;
+/** A file read out of a seed image must not pass the user-data limit. */
+function checkLimit(out: BytesCommandResult, where: string, maxBytes: number): void {
+  if (out.overLimit) throw new KeelError('invalid-input', `${where}: more than the ${maxBytes} bytes allowed; refusing it`);
 }
 
 /** Reads a file that may be missing (undefined) and must not exceed `maxBytes`. */

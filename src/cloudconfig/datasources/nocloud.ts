@@ -23,8 +23,8 @@ export async function readNocloud(options: DatasourceOptions = {}): Promise<Data
   const cmdline = await fs.readFile(options.cmdlinePath ?? '/proc/cmdline', 'utf8').catch(() => '');
   const seedUrl = options.seedUrl ?? seedUrlFromCmdline(cmdline);
   if (seedUrl) return readNocloudUrl(seedUrl, options);
-  for (const device of await findDevicesByLabel(nocloudLabels)) {
-    const result = await withSeedFilesystem(device, maxBytes, (files) => readNocloudSeed(files, `nocloud:${device}`));
+  for (const device of await findDevicesByLabel(nocloudLabels, options.commands)) {
+    const result = await withSeedFilesystem(device, maxBytes, (files) => readNocloudSeed(files, `nocloud:${device}`), options.commands);
     if (result) return result;
   }
   return undefined;
