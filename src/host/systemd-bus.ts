@@ -11,37 +11,27 @@
  * await systemd.close();
  * ```
  *
- * Why it is built this way: systemd sends `JobRemoved` when a job finishes, and it can
- * arrive before the reply to the call that queued the job; so the client subscribes once
- * at connect and buffers every `JobRemoved` by job path, and a caller waiting for a job
- * looks in the buffer before waiting. If the connection drops (or systemd re-executes and
- * comes back on the bus) the client reconnects with backoff, subscribes again and emits
- * `reconnect`; calls made meanwhile wait for it, and jobs in flight fail with `unavailable`.
+ * This file holds the manager's methods (jobs, transient runs, unit files, listing and
+ * properties); the connection, its reconnects and the waiting for jobs are in
+ * systemd-link.ts, whose comment says why `JobRemoved` is buffered from connect on.
  *
  * Addresses: the system bus (default, `unix:path=/run/dbus/system_bus_socket`) or systemd's
  * private socket (`unix:path=/run/systemd/private`, root only, usable before dbus-daemon
  * starts and only from inside systemd's pid namespace).
  */
-import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { KeelError } from '../errors.js';
-import { DbusConnection, systemBusAddress, systemdPrivateAddress, type MethodCall } from './dbus-connection.js';
-import { JobTracker, type JobResult } from './job-tracker.js';
-import type {
-  JobMode, PropertiesChange, TransientOptions, TransientRun, UnitFileChange, UnitProperties, UnitStatus,
-} from './systemd-types.js';
+import { DbusConnection, systemBusAddress, systemdPrivateAddress } from './dbus-connection.js';
+import type { JobResult } from './job-tracker.js';
+import { SystemdLink, managerInterface, managerPath } from './systemd-link.js';
+import type { JobMode, TransientOptions, TransientRun, UnitFileChange, UnitProperties, UnitStatus } from './systemd-types.js';
 import {
-  errorKindOf, execCommand, isTransientDbusError, transientProperties, unitNameFromPath, unwrap, usec,
+  execCommand, transientProperties, typesWithOwnInterface, unitFileChangesOf, unitPropertiesOf, unitStatusOf, unwrap, usec,
   type PropertyValue,
 } from './systemd-values.js';
 
 export type { JobResult } from './job-tracker.js';
 export type * from './systemd-types.js';
-
-const destination = 'org.freedesktop.systemd1';
-const managerPath = '/org/freedesktop/systemd1';
-const managerInterface = 'org.freedesktop.systemd1.Manager';
 
 /**
  * The address to reach systemd at when none is given: the system bus when its socket is
@@ -65,39 +55,18 @@ export interface SystemdBusOptions {
   jobTimeoutMs?: number;
 }
 
-export class SystemdBus extends EventEmitter {
-  private connection: DbusConnection;
-  private reconnecting: Promise<void> | undefined;
-  private closing = false;
-  private readonly jobs = new JobTracker();
-  private readonly propertyListeners = new Set<(change: PropertiesChange) => void>();
-
-  private constructor(private readonly options: Required<SystemdBusOptions>, connection: DbusConnection) {
-    super();
-    this.connection = connection;
-  }
-
+export class SystemdBus extends SystemdLink {
   /** Connects, subscribes to systemd's signals and returns the client. */
   static async connect(options: SystemdBusOptions = {}): Promise<SystemdBus> {
-    const full: Required<SystemdBusOptions> = {
+    const full = {
       address: options.address ?? defaultSystemdAddress(),
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
       callTimeoutMs: options.callTimeoutMs ?? 25_000,
       jobTimeoutMs: options.jobTimeoutMs ?? 300_000,
     };
     const client = new SystemdBus(full, await DbusConnection.open(full.address, full.connectTimeoutMs));
-    try {
-      await client.attach(client.connection);
-    } catch (error) {
-      // Left open, the socket would keep the process alive (and start a reconnect loop).
-      await client.close();
-      throw client.toKeelError(error, 'Subscribe');
-    }
+    await client.start();
     return client;
-  }
-
-  get address(): string {
-    return this.options.address;
   }
 
   /** Reloads unit files; resolves once systemd has finished reloading. */
@@ -111,15 +80,7 @@ export class SystemdBus extends EventEmitter {
    * the client then subscribes again and emits `reconnect`.
    */
   async daemonReexec(): Promise<void> {
-    if (!this.connection.isOpen) await this.awaitReconnect(Date.now() + this.options.callTimeoutMs);
-    await this.connection
-      .call({ destination, path: managerPath, interface: managerInterface, member: 'Reexecute' }, this.options.callTimeoutMs)
-      .catch((error: unknown) => {
-        const name = (error as { type?: string }).type;
-        if (!(isTransientDbusError(name) || (error instanceof KeelError && error.kind === 'unavailable'))) {
-          throw this.toKeelError(error, 'Reexecute');
-        }
-      });
+    await this.callOnceIgnoringLoss('Reexecute');
   }
 
   startUnit(name: string, mode: JobMode = 'replace'): Promise<JobResult> {
@@ -188,28 +149,25 @@ export class SystemdBus extends EventEmitter {
 
   async enableUnitFiles(files: string[], options: { runtime?: boolean; force?: boolean } = {}): Promise<{ carriesInstallInfo: boolean; changes: UnitFileChange[] }> {
     const [carries, changes] = await this.manager('EnableUnitFiles', 'asbb', [files, !!options.runtime, !!options.force]);
-    return { carriesInstallInfo: Boolean(carries), changes: fileChanges(changes) };
+    return { carriesInstallInfo: Boolean(carries), changes: unitFileChangesOf(changes) };
   }
   async disableUnitFiles(files: string[], options: { runtime?: boolean } = {}): Promise<UnitFileChange[]> {
     const [changes] = await this.manager('DisableUnitFiles', 'asb', [files, !!options.runtime]);
-    return fileChanges(changes);
+    return unitFileChangesOf(changes);
   }
   async maskUnitFiles(files: string[], options: { runtime?: boolean; force?: boolean } = {}): Promise<UnitFileChange[]> {
     const [changes] = await this.manager('MaskUnitFiles', 'asbb', [files, !!options.runtime, !!options.force]);
-    return fileChanges(changes);
+    return unitFileChangesOf(changes);
   }
   async unmaskUnitFiles(files: string[], options: { runtime?: boolean } = {}): Promise<UnitFileChange[]> {
     const [changes] = await this.manager('UnmaskUnitFiles', 'asb', [files, !!options.runtime]);
-    return fileChanges(changes);
+    return unitFileChangesOf(changes);
   }
 
   /** Units systemd has loaded, as `systemctl list-units --all [PATTERN...]`. */
   async listUnits(patterns: string[] = []): Promise<UnitStatus[]> {
     const [rows] = patterns.length > 0 ? await this.manager('ListUnitsByPatterns', 'asas', [[], patterns]) : await this.manager('ListUnits');
-    return (rows as unknown[][]).map((r) => ({
-      name: String(r[0]), description: String(r[1]), loadState: String(r[2]),
-      activeState: String(r[3]), subState: String(r[4]), jobId: Number(r[7]),
-    }));
+    return (rows as unknown[][]).map(unitStatusOf);
   }
 
   /** One property of the manager itself, e.g. `Version` (`252.39-1~deb12u1`). */
@@ -225,26 +183,8 @@ export class SystemdBus extends EventEmitter {
       unwrap((await this.call({ path: String(path), interface: 'org.freedesktop.DBus.Properties', member: 'GetAll', signature: 's', body: [iface] }, name))[0]) as Record<string, unknown>;
     const type = name.slice(name.lastIndexOf('.') + 1);
     const raw = { ...(await read('org.freedesktop.systemd1.Unit')) };
-    if (['service', 'socket', 'mount', 'swap', 'scope'].includes(type)) {
-      Object.assign(raw, await read(`org.freedesktop.systemd1.${type[0]!.toUpperCase()}${type.slice(1)}`));
-    }
-    const num = (k: string) => (typeof raw[k] === 'number' ? (raw[k] as number) : undefined);
-    const props: UnitProperties = {
-      name, raw,
-      loadState: String(raw.LoadState), activeState: String(raw.ActiveState), subState: String(raw.SubState),
-    };
-    if (typeof raw.Result === 'string') props.result = raw.Result;
-    for (const [key, prop] of [['nRestarts', 'NRestarts'], ['mainPid', 'MainPID'], ['execMainStatus', 'ExecMainStatus'], ['execMainCode', 'ExecMainCode']] as const) {
-      const value = num(prop);
-      if (value !== undefined) props[key] = value;
-    }
-    return props;
-  }
-
-  /** Calls back on every unit property change systemd signals; returns the unsubscribe. */
-  onPropertiesChanged(callback: (change: PropertiesChange) => void): () => void {
-    this.propertyListeners.add(callback);
-    return () => this.propertyListeners.delete(callback);
+    if (typesWithOwnInterface.includes(type)) Object.assign(raw, await read(`org.freedesktop.systemd1.${type[0]!.toUpperCase()}${type.slice(1)}`));
+    return unitPropertiesOf(name, raw);
   }
 
   async resetFailedUnit(name: string): Promise<void> {
@@ -256,152 +196,8 @@ export class SystemdBus extends EventEmitter {
     await this.manager('KillUnit', 'ssi', [name, who, signal], name);
   }
 
-  /** Closes the connection; jobs still awaited fail with `unavailable`. */
-  async close(): Promise<void> {
-    this.closing = true;
-    this.jobs.failAll(new KeelError('unavailable', 'systemd: client closed while waiting for a job'));
-    this.connection.close();
-  }
-
-  /** Calls a Manager method; `unit` names the unit in error messages. */
-  private async manager(member: string, signature = '', body: unknown[] = [], unit?: string): Promise<unknown[]> {
-    return this.call({ path: managerPath, interface: managerInterface, member, signature, body }, unit);
-  }
-
-  /**
-   * One call to systemd, retried while systemd is away (reconnecting, re-executing) until
-   * the call timeout; D-Bus errors become KeelErrors naming the method and the unit.
-   */
-  private async call(call: MethodCall, unit?: string): Promise<unknown[]> {
-    const deadline = Date.now() + this.options.callTimeoutMs;
-    for (let delayMs = 50; ; delayMs = Math.min(delayMs * 2, 1000)) {
-      try {
-        if (!this.connection.isOpen) await this.awaitReconnect(deadline);
-        return await this.connection.call({ ...call, destination }, Math.max(1, deadline - Date.now()));
-      } catch (error) {
-        const name = (error as { type?: string }).type;
-        const transient = isTransientDbusError(name) || (error instanceof KeelError && error.kind === 'unavailable');
-        if (!transient || this.closing || Date.now() + delayMs >= deadline) throw this.toKeelError(error, call.member, unit);
-        await sleep(delayMs);
-      }
-    }
-  }
-
-  private toKeelError(error: unknown, member: string, unit?: string): KeelError {
-    if (error instanceof KeelError) return error;
-    const name = (error as { type?: string }).type;
-    const text = (error as { text?: string }).text ?? String(error);
-    const subject = unit ? `unit ${unit}` : 'systemd';
-    return new KeelError(errorKindOf(name), `systemd: ${member} for ${subject} failed: ${text} (${name ?? 'no error name'})`, { cause: error });
-  }
-
   /** Queues a job with `method` and waits for its JobRemoved. */
   private job(method: string, unit: string, mode: JobMode): Promise<JobResult> {
     return this.waitForJob(unit, () => this.manager(method, 'ss', [unit, mode], unit));
   }
-
-  private async waitForJob(unit: string, queue: () => Promise<unknown[]>): Promise<JobResult> {
-    const [path] = await queue();
-    const job = String(path);
-    const waiting = this.jobs.wait(job, unit, this.options.jobTimeoutMs);
-    if (!this.connection.isOpen) {
-      // The JobRemoved, if it had not come yet, went down with the connection.
-      this.jobs.failAll(new KeelError('unavailable', 'systemd: connection lost before the job finished; its result is unknown'));
-    }
-    return waiting;
-  }
-
-  /** Listens for signals on a fresh connection and subscribes; called at connect and reconnect. */
-  private async attach(connection: DbusConnection): Promise<void> {
-    connection.on('signal', (msg: { path?: string; interface?: string; member?: string; body: unknown[] }) => this.onSignal(msg));
-    connection.once('close', (reason: Error) => this.onClose(connection, reason));
-    if (!connection.direct) {
-      for (const rule of [
-        `type='signal',sender='${destination}',interface='${managerInterface}'`,
-        `type='signal',sender='${destination}',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged'`,
-        `type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='${destination}'`,
-      ]) {
-        await connection.call({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'AddMatch', signature: 's', body: [rule] });
-      }
-    }
-    await this.subscribe(connection);
-  }
-
-  private async subscribe(connection: DbusConnection): Promise<void> {
-    await connection
-      .call({ destination, path: managerPath, interface: managerInterface, member: 'Subscribe' }, this.options.callTimeoutMs)
-      .catch((error: unknown) => {
-        if ((error as { type?: string }).type !== 'org.freedesktop.systemd1.AlreadySubscribed') throw error;
-      });
-  }
-
-  private onSignal(msg: { path?: string; interface?: string; member?: string; body: unknown[] }): void {
-    if (msg.interface === managerInterface && msg.member === 'JobRemoved') {
-      const [, job, unit, result] = msg.body as [number, string, string, string];
-      this.jobs.jobRemoved({ unit, job, result });
-    } else if (msg.interface === 'org.freedesktop.DBus.Properties' && msg.member === 'PropertiesChanged') {
-      const unit = unitNameFromPath(msg.path ?? '');
-      if (!unit || this.propertyListeners.size === 0) return;
-      const [iface, changed, invalidated] = msg.body as [string, Record<string, unknown>, string[]];
-      const change = { unit, interface: iface, changed: unwrap(changed) as Record<string, unknown>, invalidated };
-      for (const listener of this.propertyListeners) listener(change);
-    } else if (msg.member === 'NameOwnerChanged' && msg.body[0] === destination && msg.body[2]) {
-      // systemd came back on the bus after re-executing: its subscriptions are gone.
-      this.jobs.failAll(new KeelError('unavailable', 'systemd: re-executed while a job was awaited; its result is unknown'));
-      const connection = this.connection;
-      void this.subscribe(connection).then(
-        () => this.emit('reconnect', 'systemd re-executed'),
-        // Could not subscribe again: start over with a fresh connection.
-        (error: unknown) => connection.close(error instanceof Error ? error : new Error(String(error))),
-      );
-    }
-  }
-
-  private onClose(connection: DbusConnection, reason: Error): void {
-    if (connection !== this.connection || this.closing) return;
-    this.jobs.failAll(new KeelError('unavailable', `systemd: connection lost while a job was awaited (${reason.message}); its result is unknown`));
-    this.emit('disconnect', reason);
-    this.reconnecting = this.reconnect();
-  }
-
-  private async reconnect(): Promise<void> {
-    for (let delayMs = 100; !this.closing; delayMs = Math.min(delayMs * 2, 5000)) {
-      let connection: DbusConnection | undefined;
-      try {
-        connection = await DbusConnection.open(this.options.address, this.options.connectTimeoutMs);
-        if (this.closing) return connection.close();
-        // Made current only once subscribed: closing a half-attached connection here must
-        // not look like a lost current one (onClose would start a second reconnect loop).
-        await this.attach(connection);
-        if (this.closing || !connection.isOpen) throw new Error('connection closed while subscribing');
-        this.connection = connection;
-        this.reconnecting = undefined;
-        this.emit('reconnect', 'the bus connection was restored');
-        return;
-      } catch {
-        connection?.close();
-        await sleep(delayMs);
-      }
-    }
-  }
-
-  private async awaitReconnect(deadline: number): Promise<void> {
-    if (this.closing) throw new KeelError('unavailable', 'systemd: client is closed');
-    const reconnecting = this.reconnecting ?? Promise.resolve();
-    let timer: NodeJS.Timeout | undefined;
-    const giveUp = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-    });
-    await Promise.race([reconnecting, giveUp]);
-    clearTimeout(timer);
-    if (!this.connection.isOpen) throw new KeelError('unavailable', `systemd: no connection to ${this.options.address}`);
-  }
-}
-
-function fileChanges(value: unknown): UnitFileChange[] {
-  return ((value ?? []) as unknown[][]).map(([type, file, dest]) => ({ type: String(type), file: String(file), destination: String(dest) }));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,10 +1,12 @@
 /**
  * Pure conversions between systemd's D-Bus values and plain TypeScript ones: variants
  * unwrapped, unit object paths decoded, transient-unit properties typed, error names
- * mapped to keel's error kinds. Kept apart from the connection so they are unit-tested.
+ * mapped to keel's error kinds, unit properties and rows picked out. Kept apart from the
+ * connection so they are unit-tested.
  */
 import dbus from 'dbus-next';
 import { KeelError, type ErrorKind } from '../errors.js';
+import type { UnitFileChange, UnitProperties, UnitStatus } from './systemd-types.js';
 
 const { Variant } = dbus;
 type DbusVariant = InstanceType<typeof Variant>;
@@ -135,4 +137,27 @@ export function isTransientDbusError(name: string | undefined): boolean {
 export function errorKindOf(name: string | undefined): ErrorKind {
   if (isTransientDbusError(name)) return 'unavailable';
   return (name && errorKinds[name]) || 'io';
+}
+
+/** The unit types whose own interface (`org.freedesktop.systemd1.Service`…) holds more properties. */
+export const typesWithOwnInterface = ['service', 'socket', 'mount', 'swap', 'scope'];
+
+/** The properties callers read most, picked from a unit's raw (unwrapped) properties. */
+export function unitPropertiesOf(name: string, raw: Record<string, unknown>): UnitProperties {
+  const props: UnitProperties = { name, raw, loadState: String(raw.LoadState), activeState: String(raw.ActiveState), subState: String(raw.SubState) };
+  if (typeof raw.Result === 'string') props.result = raw.Result;
+  for (const [key, prop] of [['nRestarts', 'NRestarts'], ['mainPid', 'MainPID'], ['execMainStatus', 'ExecMainStatus'], ['execMainCode', 'ExecMainCode']] as const) {
+    if (typeof raw[prop] === 'number') props[key] = raw[prop] as number;
+  }
+  return props;
+}
+
+/** One row of ListUnits (`(ssssssouso)`) as a UnitStatus. */
+export function unitStatusOf(row: unknown[]): UnitStatus {
+  return { name: String(row[0]), description: String(row[1]), loadState: String(row[2]), activeState: String(row[3]), subState: String(row[4]), jobId: Number(row[7]) };
+}
+
+/** The `a(sss)` changes EnableUnitFiles and friends return. */
+export function unitFileChangesOf(value: unknown): UnitFileChange[] {
+  return ((value ?? []) as unknown[][]).map(([type, file, dest]) => ({ type: String(type), file: String(file), destination: String(dest) }));
 }

@@ -2,7 +2,7 @@ import dbus from 'dbus-next';
 import { describe, expect, test } from 'vitest';
 import { KeelError } from '../../../src/errors.js';
 import {
-  errorKindOf, execCommand, isTransientDbusError, transientProperties, unitNameFromPath, unwrap, usec,
+  errorKindOf, execCommand, isTransientDbusError, transientProperties, unitFileChangesOf, unitNameFromPath, unitPropertiesOf, unitStatusOf, unwrap, usec,
 } from '../../../src/host/systemd-values.js';
 
 const { Variant } = dbus;
@@ -82,5 +82,32 @@ describe('D-Bus error names', () => {
   ] as const)('%s → %s', (name, kind, transient) => {
     expect(errorKindOf(name)).toBe(kind);
     expect(isTransientDbusError(name)).toBe(transient);
+  });
+});
+
+describe('unit properties, rows and file changes', () => {
+  test('picks the common properties and keeps every raw one', () => {
+    const raw = { LoadState: 'loaded', ActiveState: 'failed', SubState: 'failed', Result: 'exit-code', NRestarts: 2, MainPID: 0, ExecMainStatus: 3, ExecMainCode: 1, Other: 'x' };
+    expect(unitPropertiesOf('a.service', raw)).toEqual({
+      name: 'a.service', raw, loadState: 'loaded', activeState: 'failed', subState: 'failed', result: 'exit-code', nRestarts: 2, mainPid: 0, execMainStatus: 3, execMainCode: 1,
+    });
+  });
+
+  test('leaves out what a unit type does not have', () => {
+    const raw = { LoadState: 'not-found', ActiveState: 'inactive', SubState: 'dead', NRestarts: 18446744073709551615n };
+    expect(unitPropertiesOf('b.target', raw)).toEqual({ name: 'b.target', raw, loadState: 'not-found', activeState: 'inactive', subState: 'dead' });
+  });
+
+  test('a ListUnits row', () => {
+    expect(unitStatusOf(['a.service', 'A', 'loaded', 'active', 'running', '', '/org/freedesktop/systemd1/unit/a_2eservice', 0, '', '/'])).toEqual({
+      name: 'a.service', description: 'A', loadState: 'loaded', activeState: 'active', subState: 'running', jobId: 0,
+    });
+  });
+
+  test('unit file changes, and none', () => {
+    expect(unitFileChangesOf([['symlink', '/etc/systemd/system/multi-user.target.wants/a.service', '/etc/systemd/system/a.service']])).toEqual([
+      { type: 'symlink', file: '/etc/systemd/system/multi-user.target.wants/a.service', destination: '/etc/systemd/system/a.service' },
+    ]);
+    expect(unitFileChangesOf(undefined)).toEqual([]);
   });
 });
