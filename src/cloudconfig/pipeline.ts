@@ -6,7 +6,7 @@
  */
 import type { Problem } from '../problem.js';
 import { hasErrors } from '../problem.js';
-import type { Metadata } from './metadata.js';
+import { instanceIdProblem, type Metadata } from './metadata.js';
 import { localInstanceId, userDataSha256 } from './instance-id.js';
 import { type Plan, type PlanInput, planCloudConfig } from './plan.js';
 import { substituteMetadata } from './substitute.js';
@@ -32,7 +32,8 @@ export function instanceIdOf(userData: Uint8Array, metadata: Metadata): string {
 }
 
 /**
- * Plans user-data. Returns problems for undecodable or invalid user-data; throws
+ * Plans user-data. Returns problems for undecodable or invalid user-data and for an
+ * unusable instance id; throws
  * KeelError 'conflict' when the config is valid but contradicts itself.
  */
 export function planUserData(input: PipelineInput): PipelineResult {
@@ -43,6 +44,9 @@ export function planUserData(input: PipelineInput): PipelineResult {
     if (error instanceof UserDataError) return { ok: false, problems: [error.toProblem()] };
     throw error;
   }
+  // Metadata from a caller other than a datasource reader is checked here too.
+  const idProblem = input.metadata.instanceId ? instanceIdProblem(input.metadata.instanceId) : undefined;
+  if (idProblem) return { ok: false, problems: [{ severity: 'error', path: 'instance-id', line: 0, column: 0, message: `${idProblem}; refusing to plan` }] };
   const base = { metadata: input.metadata, instanceId: instanceIdOf(input.userData, input.metadata), userDataSha256: userDataSha256(input.userData), live: input.live };
   let planInput: PlanInput;
   let warnings: Problem[] = [];

@@ -4,7 +4,7 @@
  * public_keys); addresses come from `ec2/latest/meta-data.json` when the drive carries it.
  */
 import { KeelError } from '../../errors.js';
-import type { DatasourceResult, Metadata } from '../metadata.js';
+import { checkedInstanceId, type DatasourceResult, type Metadata } from '../metadata.js';
 import { dirSeedFiles, findDevicesByLabel, withSeedFilesystem, type SeedFiles } from './labelled-filesystem.js';
 import { defaultMaxBytes, type DatasourceOptions } from './options.js';
 import { flattenPublicKeys } from './public-keys.js';
@@ -34,7 +34,7 @@ export function parseConfigDriveMetaData(openstack: string | undefined, ec2: str
   const hostname = str(os.hostname) ?? str(compat['local-hostname']);
   const publicIpv4 = str(compat['public-ipv4']);
   const privateIpv4 = str(compat['local-ipv4']);
-  if (instanceId) metadata.instanceId = instanceId;
+  if (instanceId) metadata.instanceId = checkedInstanceId(instanceId, where);
   if (hostname) metadata.hostname = hostname;
   if (publicIpv4) metadata.publicIpv4 = publicIpv4;
   if (privateIpv4) metadata.privateIpv4 = privateIpv4;

@@ -5,7 +5,7 @@
  * A service that does not answer at all means this datasource is absent (undefined).
  */
 import { KeelError } from '../../errors.js';
-import type { DatasourceResult, Metadata } from '../metadata.js';
+import { checkedInstanceId, type DatasourceResult, type Metadata } from '../metadata.js';
 import { fetchWithRetry, type FetchOptions } from './http-fetch.js';
 import { defaultMaxBytes, defaultMetadataUrl, type DatasourceOptions } from './options.js';
 
@@ -38,7 +38,7 @@ export async function readEc2(options: DatasourceOptions = {}): Promise<Datasour
     throw error;
   }
   const metadata: Metadata = { sshPublicKeys: [] };
-  if (instanceId) metadata.instanceId = instanceId;
+  if (instanceId) metadata.instanceId = checkedInstanceId(instanceId, source);
   const hostname = await text('local-hostname');
   const publicIpv4 = await text('public-ipv4');
   const privateIpv4 = await text('local-ipv4');

@@ -5,7 +5,7 @@
  */
 import { parse } from 'yaml';
 import { KeelError } from '../../errors.js';
-import type { DatasourceResult, Metadata } from '../metadata.js';
+import { checkedInstanceId, type DatasourceResult, type Metadata } from '../metadata.js';
 import { dirSeedFiles, type SeedFiles } from './labelled-filesystem.js';
 import { defaultMaxBytes } from './options.js';
 import { flattenPublicKeys } from './public-keys.js';
@@ -27,7 +27,7 @@ export function parseNocloudMetaData(text: string, where: string): Metadata {
   const metadata: Metadata = { sshPublicKeys: flattenPublicKeys(m['public-keys'] ?? m['public_keys']) };
   const instanceId = text_('instance-id') ?? text_('instance_id');
   const hostname = text_('local-hostname') ?? text_('local_hostname') ?? text_('hostname');
-  if (instanceId) metadata.instanceId = instanceId;
+  if (instanceId) metadata.instanceId = checkedInstanceId(instanceId, where);
   if (hostname) metadata.hostname = hostname;
   return metadata;
 }
