@@ -147,10 +147,16 @@ function nowOf(env: NodeJS.ProcessEnv): Date {
   return new Date();
 }
 
-async function connectUnits(): Promise<UnitManager> {
+/**
+ * Connects to systemd on a live host. KEEL_SYSTEMD_BUS (a D-Bus address such as
+ * `unix:path=/run/systemd/private`) names the bus; read here, and only here, so the edge
+ * below takes the address as an option.
+ */
+async function connectUnits(env: NodeJS.ProcessEnv): Promise<UnitManager> {
   // Lazily: only a live host needs D-Bus, and loading it costs start-up time.
   const { SystemdUnitManager } = await import('../host/systemd-unit-manager.js');
-  return SystemdUnitManager.connect();
+  const address = env.KEEL_SYSTEMD_BUS;
+  return SystemdUnitManager.connect(address ? { address } : {});
 }
 
 export const applyCommand: Command = {
@@ -186,7 +192,7 @@ export const applyCommand: Command = {
         return 0;
       }
     }
-    const units = live && toApply.operations.some((op) => isLiveOperation(op) || op.kind === 'set-hostname') ? await connectUnits() : undefined;
+    const units = live && toApply.operations.some((op) => isLiveOperation(op) || op.kind === 'set-hostname') ? await connectUnits(process.env) : undefined;
     let report: ApplyReport;
     try {
       report = await applyPlan(toApply, {

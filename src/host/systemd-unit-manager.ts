@@ -27,13 +27,11 @@ export class SystemdUnitManager implements UnitManager {
   ) {}
 
   /**
-   * Connects to systemd (the system bus by default; `KEEL_SYSTEMD_BUS` overrides the address,
-   * e.g. `unix:path=/run/systemd/private` at early boot) and returns a manager that owns it.
+   * Connects to systemd (the system bus by default, or `options.address`, e.g.
+   * `unix:path=/run/systemd/private`) and returns a manager that owns the connection.
    */
   static async connect(options: SystemdBusOptions = {}): Promise<SystemdUnitManager> {
-    const address = options.address ?? process.env.KEEL_SYSTEMD_BUS;
-    const bus = await SystemdBus.connect({ ...options, ...(address ? { address } : {}) });
-    return new SystemdUnitManager(bus, true);
+    return new SystemdUnitManager(await SystemdBus.connect(options), true);
   }
 
   async daemonReload(): Promise<void> {
