@@ -4,6 +4,7 @@ import { KeelError } from '../errors.js';
 import { install, type InstallReport } from '../install/installer.js';
 import { journalLineDue, progressBar, progressLine, type ProgressState } from '../install/progress.js';
 import { createLogger } from '../log.js';
+import { runCommand } from '../host/process.js';
 import { printJson, stringOption, type Command } from './command.js';
 
 /** `keel install`: writes a keel disk image to a device, with a cloud-config for first boot. */
@@ -40,6 +41,7 @@ CIDATA, GPT partition 'cidata') that first boot finds.`,
         randomBytes: (n) => randomBytes(n),
         readMountinfo: () => readFileSync('/proc/self/mountinfo', 'utf8'),
         readSwaps: () => readFileSync('/proc/swaps', 'utf8'),
+        run: runCommand,
         progress(phase, p) {
           if (phase !== lastPhase) last = undefined;
           lastPhase = phase;

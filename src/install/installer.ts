@@ -8,10 +8,10 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { execa } from 'execa';
 import { validateCloudConfig } from '../cloudconfig/validate.js';
 import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { RunCommand } from '../host/process.js';
 import { formatProblem, hasErrors } from '../problem.js';
 import { findDeviceUsers, type TargetDevice } from './device-users.js';
 import { addSeedPartition, fixBackupHeader, readGpt, verifyGpt } from './gpt.js';
@@ -20,7 +20,7 @@ import type { ProgressState } from './progress.js';
 import { buildSeedImage, installInstanceId, maxUserDataBytes, seedMetaData } from './seed-partition.js';
 import { isUrl, openSource, readSmall } from './source.js';
 import { inspectTarget } from './target-device.js';
-import { hashStream, writeStream } from './write-image.js';
+import { hashStream, writeStream, type WriteResult } from './write-image.js';
 
 export interface InstallOptions {
   device: string;
@@ -39,6 +39,8 @@ export interface InstallEnv {
   randomBytes(n: number): Uint8Array;
   readMountinfo(): string;
   readSwaps(): string;
+  /** The process edge: sgdisk, blkdiscard, blockdev, mkfs.vfat and mcopy run through it. */
+  run: RunCommand;
 }
 
 export interface InstallReport {
@@ -127,10 +129,68 @@ async function openImage(ref: string): Promise<{ stream: Readable; size?: number
 }
 
 /** Zeroes the first `bytes` of a block device with blkdiscard -z; false if it cannot. */
-async function zeroRange(device: string, bytes: number, log: Logger): Promise<boolean> {
-  const r = await execa('blkdiscard', ['-z', '-o', '0', '-l', String(bytes), device], { reject: false });
-  if (r.exitCode !== 0) log.info(`blkdiscard -z ${device}: ${String(r.stderr).trim() || `exit ${r.exitCode}`}; writing every block`);
+async function zeroRange(env: InstallEnv, device: string, bytes: number): Promise<boolean> {
+  const r = await env.run('blkdiscard', ['-z', '-o', '0', '-l', String(bytes), device]).catch((error: unknown) => ({ exitCode: -1, stderr: (error as Error).message }));
+  if (r.exitCode !== 0) env.log.info(`blkdiscard -z ${device}: ${r.stderr.trim() || `exit ${r.exitCode}`}; writing every block`);
   return r.exitCode === 0;
+}
+
+/** A local image is checked before the disk is touched (a URL can only be checked as it streams). */
+async function verifyLocalImage(image: string, manifest: DiskManifest, env: InstallEnv): Promise<void> {
+  const src = await openImage(image);
+  if (src.size !== undefined && src.size !== manifest.size) throw new KeelError('verification', `${image} is ${src.size} bytes, its manifest says ${manifest.size}; refusing to install`);
+  const v0 = env.now();
+  const local = await hashStream(src.stream, (bytes) => env.progress('verify', { bytes, total: manifest.size, elapsedMs: env.now() - v0 })).catch((error: unknown) => {
+    throw error instanceof KeelError ? error : new KeelError('verification', `${image}: ${(error as Error).message}; refusing to install`, { cause: error });
+  });
+  if (local.bytes !== manifest.size) throw new KeelError('verification', `${image} holds ${local.bytes} bytes, its manifest says ${manifest.size}; refusing to install`);
+  if (local.sha256 !== manifest.sha256) throw new KeelError('verification', `${image} has SHA-256 ${local.sha256}, its manifest says ${manifest.sha256}; refusing to install`);
+  env.log.info(`image verified: sha256 ${local.sha256}`);
+}
+
+/** Streams the image onto the target and checks it against the manifest; a mismatch wipes the tables. */
+async function writeImage(image: string, manifest: DiskManifest, target: TargetDevice, env: InstallEnv): Promise<{ written: WriteResult; writeMs: number }> {
+  const src = await openImage(image);
+  if (src.size !== undefined && src.size !== manifest.size)
+    throw new KeelError('verification', `${image} is ${src.size} bytes, its manifest says ${manifest.size}; refusing to install`);
+  // Zeroing the range first (cheap where the disk supports write-zeroes or discard) lets
+  // the write skip the image's empty blocks; without it every byte is written.
+  const zeroed = target.kind === 'block' && (await zeroRange(env, target.path, manifest.size));
+  const fh = await open(target.path, 'r+');
+  try {
+    const w0 = env.now();
+    const written = await writeStream(src.stream, fh, manifest.size, (bytes) => env.progress('write', { bytes, total: manifest.size, elapsedMs: env.now() - w0 }), zeroed).catch(async (error: unknown) => {
+      await wipeTables(fh, manifest.size, target.sizeBytes);
+      if (error instanceof KeelError) throw error;
+      throw new KeelError('io', `${image}: ${(error as Error).message}; the partition tables on ${target.path} were wiped`, { cause: error });
+    });
+    const writeMs = env.now() - w0;
+    if (written.bytes !== manifest.size || written.sha256 !== manifest.sha256) {
+      await wipeTables(fh, manifest.size, target.sizeBytes);
+      throw new KeelError('verification', `${image} streamed ${written.bytes} bytes with SHA-256 ${written.sha256}, its manifest says ${manifest.size} bytes and ${manifest.sha256}; the partition tables on ${target.path} were wiped, refusing to leave a corrupt install`);
+    }
+    env.log.info(`image written: ${written.bytes} bytes in ${(writeMs / 1000).toFixed(1)} s (${written.skippedBytes} zero bytes skipped), sha256 verified`);
+    return { written, writeMs };
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+/** Adds the seed partition and writes the NoCloud seed holding the cloud-config into it. */
+async function placeCloudConfig(device: string, source: string, userData: Buffer, env: InstallEnv): Promise<NonNullable<InstallReport['cloudConfig']>> {
+  const part = await addSeedPartition(env.run, device);
+  const instanceId = installInstanceId(env.now(), env.randomBytes(8));
+  const bytes = (part.endSector - part.startSector + 1) * 512;
+  const seed = await buildSeedImage(env.run, bytes, { 'user-data': userData, 'meta-data': seedMetaData(instanceId) });
+  const sh = await open(device, 'r+');
+  try {
+    await sh.write(seed, 0, seed.length, part.startSector * 512);
+    await sh.sync();
+  } finally {
+    await sh.close();
+  }
+  env.log.info(`cloud-config placed: NoCloud seed (vfat CIDATA) in partition ${part.number}, instance ${instanceId}`);
+  return { source, bytes: userData.length, partition: part.number, label: 'CIDATA', instanceId };
 }
 
 /** Installs the image; throws a KeelError (nothing or a wiped table left behind) on failure. */
@@ -142,82 +202,28 @@ export async function install(opts: InstallOptions, env: InstallEnv): Promise<In
   const target = inspectTarget(opts.device);
   checkTarget(target, manifest, env);
   log.info(`install: keel ${manifest.version} (${manifest.size} bytes) onto ${target.path} (${target.kind}, ${target.sizeBytes} bytes)`);
-
-  // A local image is checked before the disk is touched; a URL can only be checked as it streams.
-  if (!isUrl(opts.image)) {
-    const src = await openImage(opts.image);
-    if (src.size !== undefined && src.size !== manifest.size) throw new KeelError('verification', `${opts.image} is ${src.size} bytes, its manifest says ${manifest.size}; refusing to install`);
-    const v0 = env.now();
-    const local = await hashStream(src.stream, (bytes) => env.progress('verify', { bytes, total: manifest.size, elapsedMs: env.now() - v0 })).catch((error: unknown) => {
-      throw error instanceof KeelError ? error : new KeelError('verification', `${opts.image}: ${(error as Error).message}; refusing to install`, { cause: error });
-    });
-    if (local.bytes !== manifest.size) throw new KeelError('verification', `${opts.image} holds ${local.bytes} bytes, its manifest says ${manifest.size}; refusing to install`);
-    if (local.sha256 !== manifest.sha256) throw new KeelError('verification', `${opts.image} has SHA-256 ${local.sha256}, its manifest says ${manifest.sha256}; refusing to install`);
-    log.info(`image verified: sha256 ${local.sha256}`);
+  if (!isUrl(opts.image)) await verifyLocalImage(opts.image, manifest, env);
+  const { written, writeMs } = await writeImage(opts.image, manifest, target, env);
+  await fixBackupHeader(env.run, target.path);
+  const cloudConfig = userData && opts.cloudConfig ? await placeCloudConfig(target.path, opts.cloudConfig, userData, env) : undefined;
+  await verifyGpt(env.run, target.path);
+  const table = await readGpt(env.run, target.path);
+  if (target.kind === 'block') {
+    // Tell the kernel about the new table; loop devices without partition scanning refuse.
+    const r = await env.run('blockdev', ['--rereadpt', target.path]).catch((error: unknown) => ({ exitCode: -1, stderr: (error as Error).message }));
+    if (r.exitCode !== 0) log.debug(`blockdev --rereadpt ${target.path}: ${r.stderr.trim()}`);
   }
-
-  const src = await openImage(opts.image);
-  if (src.size !== undefined && src.size !== manifest.size)
-    throw new KeelError('verification', `${opts.image} is ${src.size} bytes, its manifest says ${manifest.size}; refusing to install`);
-  // Zeroing the range first (cheap where the disk supports write-zeroes or discard) lets
-  // the write skip the image's empty blocks; without it every byte is written.
-  const zeroed = target.kind === 'block' && (await zeroRange(target.path, manifest.size, log));
-  const fh = await open(target.path, 'r+');
-  let report: InstallReport;
-  try {
-    const w0 = env.now();
-    const written = await writeStream(src.stream, fh, manifest.size, (bytes) => env.progress('write', { bytes, total: manifest.size, elapsedMs: env.now() - w0 }), zeroed).catch(async (error: unknown) => {
-      await wipeTables(fh, manifest.size, target.sizeBytes);
-      if (error instanceof KeelError) throw error;
-      throw new KeelError('io', `${opts.image}: ${(error as Error).message}; the partition tables on ${target.path} were wiped`, { cause: error });
-    });
-    const writeMs = env.now() - w0;
-    if (written.bytes !== manifest.size || written.sha256 !== manifest.sha256) {
-      await wipeTables(fh, manifest.size, target.sizeBytes);
-      throw new KeelError('verification', `${opts.image} streamed ${written.bytes} bytes with SHA-256 ${written.sha256}, its manifest says ${manifest.size} bytes and ${manifest.sha256}; the partition tables on ${target.path} were wiped, refusing to leave a corrupt install`);
-    }
-    log.info(`image written: ${written.bytes} bytes in ${(writeMs / 1000).toFixed(1)} s (${written.skippedBytes} zero bytes skipped), sha256 verified`);
-    await fh.close();
-
-    await fixBackupHeader(target.path);
-    let cloudConfig: InstallReport['cloudConfig'];
-    if (userData && opts.cloudConfig) {
-      const part = await addSeedPartition(target.path);
-      const instanceId = installInstanceId(env.now(), env.randomBytes(8));
-      const bytes = (part.endSector - part.startSector + 1) * 512;
-      const seed = await buildSeedImage(bytes, { 'user-data': userData, 'meta-data': seedMetaData(instanceId) });
-      const sh = await open(target.path, 'r+');
-      try {
-        await sh.write(seed, 0, seed.length, part.startSector * 512);
-        await sh.sync();
-      } finally {
-        await sh.close();
-      }
-      cloudConfig = { source: opts.cloudConfig, bytes: userData.length, partition: part.number, label: 'CIDATA', instanceId };
-      log.info(`cloud-config placed: NoCloud seed (vfat CIDATA) in partition ${part.number}, instance ${instanceId}`);
-    }
-    await verifyGpt(target.path);
-    const table = await readGpt(target.path);
-    if (target.kind === 'block') {
-      // Tell the kernel about the new table; loop devices without partition scanning refuse.
-      const r = await execa('blockdev', ['--rereadpt', target.path], { reject: false });
-      if (r.exitCode !== 0) log.debug(`blockdev --rereadpt ${target.path}: ${String(r.stderr).trim()}`);
-    }
-    report = {
-      device: target.path,
-      deviceBytes: target.sizeBytes,
-      image: opts.image,
-      version: manifest.version,
-      bytes: written.bytes,
-      sha256: written.sha256,
-      writeMs,
-      skippedZeroBytes: written.skippedBytes,
-      totalMs: env.now() - t0,
-      backupHeaderSector: table.sectors - 1,
-      cloudConfig,
-    };
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
-  return report;
+  return {
+    device: target.path,
+    deviceBytes: target.sizeBytes,
+    image: opts.image,
+    version: manifest.version,
+    bytes: written.bytes,
+    sha256: written.sha256,
+    writeMs,
+    skippedZeroBytes: written.skippedBytes,
+    totalMs: env.now() - t0,
+    backupHeaderSector: table.sectors - 1,
+    cloudConfig,
+  };
 }

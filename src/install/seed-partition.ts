@@ -7,8 +7,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { KeelError } from '../errors.js';
+import type { RunCommand } from '../host/process.js';
 
 /** The vfat label NoCloud looks for. */
 export const seedLabel = 'CIDATA';
@@ -26,20 +26,21 @@ export function installInstanceId(nowMs: number, random: Uint8Array): string {
   return `keel-install-${nowMs.toString(36)}-${Buffer.from(random).toString('hex').slice(0, 8)}`;
 }
 
-/** Makes the vfat seed image of exactly `sizeBytes` holding the given files. */
-export async function buildSeedImage(sizeBytes: number, files: Record<string, Uint8Array | string>): Promise<Buffer> {
+/** Makes the vfat seed image of exactly `sizeBytes` holding the given files (mkfs.vfat and mcopy through `run`). */
+export async function buildSeedImage(run: RunCommand, sizeBytes: number, files: Record<string, Uint8Array | string>): Promise<Buffer> {
   const dir = mkdtempSync(join(tmpdir(), 'keel-seed-'));
   try {
     const image = join(dir, 'seed.img');
-    await execa('mkfs.vfat', ['-n', seedLabel, '-C', image, String(Math.floor(sizeBytes / 1024))]);
+    const mkfs = await run('mkfs.vfat', ['-n', seedLabel, '-C', image, String(Math.floor(sizeBytes / 1024))]);
+    if (mkfs.exitCode !== 0) throw new KeelError('io', `cannot make the cloud-config seed: mkfs.vfat exited ${mkfs.exitCode}: ${mkfs.stderr.trim()}`);
     const paths: string[] = [];
     for (const [name, content] of Object.entries(files)) {
       const p = join(dir, name);
       writeFileSync(p, content, { mode: 0o600 });
       paths.push(p);
     }
-    const r = await execa('mcopy', ['-o', '-i', image, ...paths, '::'], { env: { MTOOLS_SKIP_CHECK: '1' }, reject: false });
-    if (r.exitCode !== 0) throw new KeelError('io', `cannot write the cloud-config seed: ${String(r.stderr).trim()}`);
+    const r = await run('mcopy', ['-o', '-i', image, ...paths, '::'], { env: { MTOOLS_SKIP_CHECK: '1' } });
+    if (r.exitCode !== 0) throw new KeelError('io', `cannot write the cloud-config seed: ${r.stderr.trim()}`);
     const buf = readFileSync(image);
     if (buf.length > sizeBytes) throw new KeelError('internal', `seed image is ${buf.length} bytes, the partition ${sizeBytes}`);
     return buf;
