@@ -11,7 +11,7 @@ import { installRelease } from '../update/release-installer.js';
 import { runningVersionOf } from '../update/host-facts.js';
 import { progressBar } from '../update/progress-bar.js';
 import { parseRolloutSpec } from '../update/rollout-spec.js';
-import { agentCommands } from '../update/agent-commands.js';
+import { agentCommands } from './update-agent.js';
 
 /** Reads a file an option names, or fails with a usage error naming the option. */
 async function readOption(ctx: CommandContext, name: string): Promise<string> {

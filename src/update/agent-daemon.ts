@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { AgentState } from './agent-state.js';
@@ -22,13 +22,26 @@ export interface DaemonOptions {
 }
 
 const maxTimerMs = 2 ** 31 - 1;
+const pidFileOf = (root: string) => join(root, 'run/keel/update-agent.pid');
+
+/** Asks a running agent to apply now (SIGUSR1); its pid, or undefined when none is running. */
+export async function signalRunningAgent(root: string): Promise<number | undefined> {
+  const pid = Number((await readFile(pidFileOf(root), 'utf8').catch(() => '')).trim());
+  if (!(pid > 0)) return undefined;
+  try {
+    process.kill(pid, 'SIGUSR1');
+    return pid;
+  } catch {
+    return undefined; // a stale pid file: no agent runs
+  }
+}
 
 export async function runAgent(o: DaemonOptions): Promise<AgentState> {
   let state: AgentState = { kind: 'start' };
   let force = o.force ?? false;
   let wake: (() => void) | undefined;
   let stopped = false;
-  const pidFile = join(o.root, 'run/keel/update-agent.pid');
+  const pidFile = pidFileOf(o.root);
   const onApply = () => {
     o.log.notice('apply requested: checking and rebooting now, ignoring the window');
     force = true;

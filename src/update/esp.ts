@@ -1,13 +1,17 @@
-import { open, mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
+import { syncDirectory, writeFileCrashSafe } from '../host/crash-safe-write.js';
+import { errnoOf } from '../host/fs-failure.js';
 import type { Slot } from './agent-state.js';
 import { entryFileName, entryHealth, entryText, parseEntryName, parseEntryText, slotOfEntry, type EntryHealth } from './boot-entry.js';
 
 /**
  * The EFI system partition as the updater uses it (mounted at /boot on keel): per-slot
- * kernels under keel/<slot>/, entries under loader/entries/, loader.conf. Every write is a
- * temp file, fsync and rename, so a crash leaves the old file or the new one.
+ * kernels under keel/<slot>/, entries under loader/entries/, loader.conf. Every write is
+ * host/crash-safe-write.ts's, so a crash leaves the old file or the new one. The ESP is vfat:
+ * no owner is passed, so no chown is tried (vfat has no owners); its chmod to 0644 is one
+ * vfat leaves to the mount's masks without an error.
  */
 export interface EspEntry {
   fileName: string;
@@ -41,18 +45,18 @@ export async function listEntries(esp: string): Promise<EspEntry[]> {
 export async function removeSlotEntries(esp: string, slot: Slot): Promise<void> {
   for (const entry of await listEntries(esp)) if (entry.slot === slot) await unlink(join(esp, 'loader/entries', entry.fileName));
   await setDefault(esp, undefined);
-  await syncPath(join(esp, 'loader/entries'));
+  await syncEntries(esp);
 }
 
 /** Puts a release's kernel and initramfs for `slot` on the ESP and adds its entry with `tries` attempts. */
 export async function installEntry(esp: string, input: { version: string; slot: Slot; options: string; kernel: Buffer; initramfs: Buffer; tries: number }): Promise<string> {
   const kernelDir = join(esp, 'keel', input.slot);
   await mkdir(kernelDir, { recursive: true });
-  await atomicWrite(join(kernelDir, 'vmlinuz'), input.kernel);
-  await atomicWrite(join(kernelDir, 'initramfs.img'), input.initramfs);
+  await writeFileCrashSafe(join(kernelDir, 'vmlinuz'), input.kernel);
+  await writeFileCrashSafe(join(kernelDir, 'initramfs.img'), input.initramfs);
   await mkdir(join(esp, 'loader/entries'), { recursive: true });
   const fileName = entryFileName(input.version, input.tries);
-  await atomicWrite(join(esp, 'loader/entries', fileName), Buffer.from(entryText(input.version, input.slot, input.options)));
+  await writeFileCrashSafe(join(esp, 'loader/entries', fileName), Buffer.from(entryText(input.version, input.slot, input.options)));
   await setDefault(esp, undefined); // the newest good entry sorts first
   return fileName;
 }
@@ -61,7 +65,7 @@ export async function installEntry(esp: string, input: { version: string; slot: 
 export async function blessEntry(esp: string, entry: EspEntry): Promise<void> {
   if (entry.health === 'good') return;
   await rename(join(esp, 'loader/entries', entry.fileName), join(esp, 'loader/entries', `${entry.id}.conf`));
-  await syncPath(join(esp, 'loader/entries'));
+  await syncEntries(esp);
 }
 
 /**
@@ -77,23 +81,18 @@ export async function setDefault(esp: string, id: string | undefined): Promise<v
   const next = lines.join('\n') + '\n';
   if (next !== text) {
     await mkdir(join(esp, 'loader'), { recursive: true });
-    await atomicWrite(path, Buffer.from(next));
+    await writeFileCrashSafe(path, Buffer.from(next));
   }
 }
 
-async function atomicWrite(path: string, data: Buffer): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await writeFile(tmp, data);
-  const h = await open(tmp, 'r+');
-  await h.sync();
-  await h.close();
-  await rename(tmp, path);
-}
-
-async function syncPath(path: string): Promise<void> {
-  const h = await open(path, 'r').catch(() => undefined);
-  await h?.sync().catch(() => undefined);
-  await h?.close();
+/**
+ * fsyncs loader/entries after an unlink or rename there. A missing directory has nothing to
+ * sync (no entry was ever written).
+ */
+async function syncEntries(esp: string): Promise<void> {
+  await syncDirectory(join(esp, 'loader/entries')).catch((error: unknown) => {
+    if (errnoOf(error) !== 'ENOENT') throw error;
+  });
 }
 
 /** The ESP under a root: /boot or /efi, whichever holds loader/. */

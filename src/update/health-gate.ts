@@ -1,6 +1,7 @@
-import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { writeFileCrashSafe } from '../host/crash-safe-write.js';
+import { runCommand, type CommandResult, type RunCommand } from '../host/process.js';
 
 /**
  * The health gate `keel-health-check.service` runs before boot-complete.target: no failed
@@ -36,34 +37,62 @@ export async function healthChecksUnder(root: string): Promise<Map<string, strin
   return out;
 }
 
+export interface HealthGateOptions {
+  /** Check systemd's failed units (false when no systemd runs under the root). */
+  systemd: boolean;
+  timeoutMs?: number;
+  ignoreUnits?: string[];
+  /** The process edge; tests pass a fake. */
+  run?: RunCommand;
+}
+
 /** Runs the user checks (each with a timeout) and, when `systemd` is true, the unit checks. */
-export async function runHealthGate(root: string, options: { systemd: boolean; timeoutMs?: number; ignoreUnits?: string[] }): Promise<HealthVerdict> {
+export async function runHealthGate(root: string, options: HealthGateOptions): Promise<HealthVerdict> {
+  const run = options.run ?? runCommand;
   const checks: HealthCheckResult[] = [];
-  if (options.systemd) {
-    const failed = await execa('systemctl', ['list-units', '--state=failed', '--no-legend', '--plain', '--no-pager'], { reject: false });
-    const units = failed.stdout.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter((u) => u && !(options.ignoreUnits ?? []).includes(u));
-    checks.push({ name: 'no failed units', ok: failed.exitCode === 0 && units.length === 0, detail: units.length ? `failed: ${units.join(', ')}` : failed.exitCode === 0 ? 'none failed' : failed.stderr.trim() });
-  }
+  if (options.systemd) checks.push(await failedUnitsCheck(run, options.ignoreUnits ?? []));
   for (const [name, path] of await healthChecksUnder(root)) {
-    const info = await stat(path).catch(() => undefined);
-    if (!info || info.size === 0 || !info.isFile()) continue; // masked
-    if ((info.mode & 0o111) === 0) {
-      checks.push({ name, ok: false, detail: `${path} is not executable` });
-      continue;
-    }
-    const run = await execa(path, [], { reject: false, timeout: options.timeoutMs ?? 60_000, all: true });
-    const tail = (run.all ?? '').trim().split('\n').slice(-3).join(' | ');
-    checks.push({ name, ok: run.exitCode === 0, detail: run.timedOut ? `timed out after ${options.timeoutMs ?? 60_000} ms` : `exit ${run.exitCode ?? 'signal'}${tail ? `: ${tail}` : ''}` });
+    const check = await userCheck(run, name, path, options.timeoutMs ?? 60_000);
+    if (check) checks.push(check);
   }
   return { ok: checks.every((c) => c.ok), at: new Date().toISOString(), checks };
+}
+
+/** systemd's failed units, less the ones asked to be ignored (the gate's own unit). */
+async function failedUnitsCheck(run: RunCommand, ignore: string[]): Promise<HealthCheckResult> {
+  const name = 'no failed units';
+  let r: CommandResult;
+  try {
+    r = await run('systemctl', ['list-units', '--state=failed', '--no-legend', '--plain', '--no-pager']);
+  } catch (error) {
+    return { name, ok: false, detail: (error as Error).message };
+  }
+  const units = r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter((u) => u && !ignore.includes(u));
+  return { name, ok: r.exitCode === 0 && units.length === 0, detail: units.length ? `failed: ${units.join(', ')}` : r.exitCode === 0 ? 'none failed' : r.stderr.trim() };
+}
+
+/** One executable check; undefined for a masked one (empty, or not a regular file). */
+async function userCheck(run: RunCommand, name: string, path: string, timeoutMs: number): Promise<HealthCheckResult | undefined> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info || info.size === 0 || !info.isFile()) return undefined;
+  if ((info.mode & 0o111) === 0) return { name, ok: false, detail: `${path} is not executable` };
+  let r: CommandResult;
+  try {
+    r = await run(path, [], { timeoutMs });
+  } catch (error) {
+    return { name, ok: false, detail: (error as Error).message };
+  }
+  // The last lines of what it printed, stdout then stderr, tell an operator why it failed.
+  const tail = [r.stdout.trim(), r.stderr.trim()].filter(Boolean).join('\n').split('\n').slice(-3).join(' | ');
+  const ended = r.signal ? 'signal' : r.exitCode;
+  return { name, ok: r.exitCode === 0, detail: r.timedOut ? `timed out after ${timeoutMs} ms` : `exit ${ended}${tail ? `: ${tail}` : ''}` };
 }
 
 /** Writes the verdict where the agent reads it. */
 export async function writeVerdict(root: string, verdict: HealthVerdict): Promise<void> {
   const path = join(root, verdictPath);
   await mkdir(join(path, '..'), { recursive: true });
-  await writeFile(`${path}.tmp`, JSON.stringify(verdict, null, 2) + '\n');
-  await rename(`${path}.tmp`, path);
+  await writeFileCrashSafe(path, Buffer.from(JSON.stringify(verdict, null, 2) + '\n'));
 }
 
 /** The verdict of this boot, or undefined while the gate has not run. */

@@ -1,11 +1,12 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { KeelError } from '../errors.js';
 
 /**
  * Facts about the running host that the updater reads, all under a root directory so tests
  * use a directory tree: the running version (/usr/lib/keel/version, else keel's os-release
  * VERSION_ID), the machine id, and the booted slot (`keel.slot=` on /proc/cmdline, else the
- * initramfs's /run/keel/boot.env).
+ * initramfs's /run/keel/boot.env), active user sessions, and the pinned update trust key.
  */
 export async function runningVersionOf(root: string): Promise<string | undefined> {
   const direct = (await readFile(join(root, 'usr/lib/keel/version'), 'utf8').catch(() => '')).trim();
@@ -38,4 +39,25 @@ export async function bootedSlotOf(root: string): Promise<'a' | 'b' | undefined>
   const env = await readFile(join(root, 'run/keel/boot.env'), 'utf8').catch(() => '');
   const m = /^SLOT=([ab])$/m.exec(env);
   return m ? (m[1] as 'a' | 'b') : undefined;
+}
+
+/** Active user sessions, as logind lists them in /run/systemd/sessions. */
+export async function userSessionsOf(root: string): Promise<number> {
+  const dir = join(root, 'run/systemd/sessions');
+  let count = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (name.includes('.')) continue;
+    const text = await readFile(join(dir, name), 'utf8').catch(() => '');
+    if (/^CLASS=user$/m.test(text) && /^ACTIVE=1$/m.test(text)) count++;
+  }
+  return count;
+}
+
+/** The pinned trust key named by the config, read under the root. */
+export async function trustKeyOf(root: string, path: string): Promise<string> {
+  try {
+    return await readFile(join(root, path), 'utf8');
+  } catch (error) {
+    throw new KeelError('not-found', `${join(root, path)}: no pinned update trust key; the agent cannot verify releases`, { cause: error });
+  }
 }

@@ -1,7 +1,9 @@
-import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compareVersions, isVersion } from './version-order.js';
+import type { Release } from './release.js';
 import { onPath } from '../host/fs-failure.js';
+import { writeFileCrashSafe } from '../host/crash-safe-write.js';
 
 /**
  * What this node remembers about updates across restarts and reboots, in
@@ -22,6 +24,9 @@ export interface NodeState {
   /** The agent's current state name, for status. */
   agentState?: string;
 }
+
+/** The node state with the agent's own fields: the staged release and the version it rebooted into. */
+export type StoredNodeState = NodeState & { staged?: Release; rebootingTo?: string };
 
 export const emptyNodeState: NodeState = { failedVersions: [] };
 
@@ -56,19 +61,12 @@ function nodeStateOf(parsed: unknown): NodeState {
   return { ...out, failedVersions: Array.isArray(failed) ? failed.filter(isString) : [] } as NodeState;
 }
 
-/** Writes status.json atomically. */
+/** Writes status.json crash-safely (host/crash-safe-write.ts). */
 export async function writeNodeState(dir: string, state: NodeState): Promise<void> {
   const path = join(dir, 'status.json');
   await onPath(path, 'write the update state', async () => {
     await mkdir(dir, { recursive: true });
-    await writeFile(`${path}.tmp`, JSON.stringify(state, null, 2) + '\n');
-    const file = await open(`${path}.tmp`, 'r');
-    await file.sync();
-    await file.close();
-    await rename(`${path}.tmp`, path);
-    const dirHandle = await open(dir, 'r');
-    await dirHandle.sync();
-    await dirHandle.close();
+    await writeFileCrashSafe(path, Buffer.from(JSON.stringify(state, null, 2) + '\n'));
   });
 }
 

@@ -19,14 +19,28 @@ export interface OpenedPayload {
   offset: number;
 }
 
-/** A repository location as a URL: `http(s)://…` kept, a directory path turned into `file://`. */
-export function repoUrl(repo: string): string {
-  if (/^(https?|file):\/\//.test(repo)) return repo.endsWith('/') ? repo : `${repo}/`;
-  return pathToFileURL(resolve(repo)).toString() + '/';
+/**
+ * A repository's URLs, joined here and nowhere else: `metadata/` for TUF documents and
+ * `targets/` for release files. An `http(s)://` location is kept, a directory becomes `file://`.
+ */
+export interface RepositoryUrls {
+  metadata: string;
+  targets: string;
+  /** A metadata document, e.g. `1.root.json`. */
+  metadataFile(name: string): string;
+  /** A target by its path in the signed metadata, e.g. `stable/2.0.0/root.img`. */
+  target(path: string): string;
 }
 
-/** Joins a repository base URL and a relative path (each segment URL-escaped). */
-export function joinUrl(base: string, path: string): string {
+export function repositoryUrls(repo: string): RepositoryUrls {
+  const base = /^(https?|file):\/\//.test(repo) ? (repo.endsWith('/') ? repo : `${repo}/`) : pathToFileURL(resolve(repo)).toString() + '/';
+  const metadata = joinUrl(base, 'metadata');
+  const targets = joinUrl(base, 'targets');
+  return { metadata, targets, metadataFile: (name) => joinUrl(metadata, name), target: (path) => joinUrl(targets, path) };
+}
+
+/** Joins a base URL and a relative path (each segment URL-escaped). */
+function joinUrl(base: string, path: string): string {
   const b = base.endsWith('/') ? base : `${base}/`;
   return b + path.split('/').filter(Boolean).map(encodeURIComponent).join('/');
 }

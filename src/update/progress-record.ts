@@ -1,12 +1,14 @@
-import { mkdir, readFile, readdir, rename, unlink, writeFile, open } from 'node:fs/promises';
+import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { onPath } from '../host/fs-failure.js';
+import { writeFileCrashSafe } from '../host/crash-safe-write.js';
 
 /**
  * Crash-safe progress on disk, named like systemd-sysupdate does it: a download in flight is
  * `<version>.partial` (with the byte count known to be durable), a written and verified slot
  * waiting for its reboot is `<version>.pending`, and a release that booted and passed the
- * health gate is plain `<version>`. A restart reads these, never memory.
+ * health gate is plain `<version>`. A restart reads these, never memory. Every phase is
+ * written by this file's three `record…` functions, and only by them.
  */
 export type Phase = 'partial' | 'pending' | 'installed';
 
@@ -64,22 +66,32 @@ function isRecord(r: unknown): r is ProgressRecord {
   );
 }
 
-/** Writes a record atomically (temp file, fsync, rename) and removes the same version's other phases. */
-export async function writeRecord(dir: string, record: ProgressRecord): Promise<void> {
+/** A slot write in flight: `written` bytes are durable in the target (slot-writer.ts, as it streams). */
+export async function recordPartial(dir: string, record: Omit<ProgressRecord, 'phase'>): Promise<void> {
+  await writeRecord(dir, { ...record, phase: 'partial' });
+}
+
+/** A slot written, verified and bootable, waiting for its reboot (stage-release.ts, its last step). */
+export async function recordPending(dir: string, record: Omit<ProgressRecord, 'phase' | 'written'>): Promise<void> {
+  await writeRecord(dir, { ...record, phase: 'pending', written: record.length });
+}
+
+/** The booted version passed its health gate (the agent marking it good); no record, nothing to do. */
+export async function recordInstalled(dir: string, version: string, updatedAt: string): Promise<void> {
+  const record = (await readRecords(dir)).find((r) => r.version === version);
+  if (record) await writeRecord(dir, { ...record, phase: 'installed', updatedAt });
+}
+
+/**
+ * Writes a record crash-safely and removes the same version's other phases. The rename must
+ * survive a power cut: a record that names durable bytes but vanishes with its directory
+ * entry sends the next run back to byte zero (found by the qemu e2e test).
+ */
+async function writeRecord(dir: string, record: ProgressRecord): Promise<void> {
   const path = join(dir, recordName(record.version, record.phase));
   await onPath(path, 'record update progress', async () => {
     await mkdir(dir, { recursive: true });
-    const tmp = `${path}.tmp`;
-    await writeFile(tmp, JSON.stringify(record) + '\n');
-    const handle = await open(tmp, 'r');
-    await handle.sync();
-    await handle.close();
-    await rename(tmp, path);
-    // The rename itself must survive a power cut: a record that names durable bytes but vanishes
-    // with the directory entry sends the next run back to byte zero (found by the qemu e2e test).
-    const dirHandle = await open(dir, 'r');
-    await dirHandle.sync();
-    await dirHandle.close();
+    await writeFileCrashSafe(path, Buffer.from(JSON.stringify(record) + '\n'));
   });
   for (const phase of Object.keys(suffix) as Phase[]) if (phase !== record.phase) await unlink(join(dir, recordName(record.version, phase))).catch(() => undefined);
 }

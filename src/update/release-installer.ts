@@ -1,19 +1,19 @@
 import { join } from 'node:path';
 import { fsFailure } from '../host/fs-failure.js';
 import { probeSlotTarget } from './slot-target.js';
-import { joinUrl, repoUrl } from './payload-source.js';
-import { writeRecord } from './progress-record.js';
 import { chooseRelease, type Choice } from './release-choice.js';
 import { releasesOf, type Release } from './release.js';
 import { maxVersion, readNodeState, updateNodeState } from './node-state.js';
-import { writeSlot, type SlotWriteResult } from './slot-writer.js';
+import type { SlotWriteResult } from './slot-writer.js';
+import { stageRelease } from './stage-release.js';
 import { fetchTrustedTargets } from './trusted-metadata.js';
 import { compareVersions } from './version-order.js';
 
 /**
- * The install step on its own, shared by `keel update install` and the agent: verify the
- * metadata, choose a release, stream its slot image into the target, verify again, and
- * leave a `.pending` record. Everything it refuses, it refuses before touching the target.
+ * Finding and installing a release: `checkForRelease` (the agent's check and the first half
+ * of `keel update install`) verifies the metadata and chooses; `installRelease` then stages
+ * the choice with stage-release.ts, the step the agent uses too. Everything it refuses, it
+ * refuses before touching the target.
  */
 export interface InstallRequest {
   repo: string;
@@ -58,42 +58,14 @@ export async function checkForRelease(req: Omit<InstallRequest, 'target'>): Prom
   return choice;
 }
 
-/** What writing a chosen release needs: where from, where to, where the records go. */
-export type WriteRequest = Pick<InstallRequest, 'repo' | 'target' | 'slot' | 'stateDir' | 'nowMs' | 'onProgress'>;
-
-/** Writes a chosen release's slot image into the target and records it as pending. */
-export async function writeRelease(req: WriteRequest, release: Release): Promise<SlotWriteResult> {
-  const url = joinUrl(joinUrl(repoUrl(req.repo), 'targets'), release.slot.path);
-  const write = await writeSlot({
-    url,
-    file: release.slot,
-    version: release.version,
-    target: req.target,
-    stateDir: req.stateDir,
-    ...(req.slot !== undefined && { slot: req.slot }),
-    ...(req.onProgress !== undefined && { onProgress: req.onProgress }),
-  });
-  await writeRecord(req.stateDir, {
-    version: release.version,
-    phase: 'pending',
-    target: req.target,
-    ...(req.slot !== undefined && { slot: req.slot }),
-    length: release.slot.length,
-    sha256: release.slot.sha256,
-    written: release.slot.length,
-    updatedAt: new Date(req.nowMs).toISOString(),
-  });
-  return write;
-}
-
-/** check + write: what `keel update install` does. */
+/** check + stage (without a boot entry): what `keel update install` does. */
 export async function installRelease(req: InstallRequest): Promise<InstallOutcome> {
   // A target that cannot take an image is refused before any metadata or payload is fetched.
   await probeSlotTarget(req.target);
   const choice = await checkForRelease(req);
   if (choice.kind === 'none') return choice;
   try {
-    return { kind: 'installed', release: choice.release, write: await writeRelease(req, choice.release) };
+    return { kind: 'installed', release: choice.release, write: await stageRelease(req, choice.release) };
   } catch (error) {
     throw fsFailure(error, req.target, 'write the slot image', 'nothing installed');
   }

@@ -1,12 +1,13 @@
 import { constants } from 'node:fs';
-import { copyFile, mkdir, open, readdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir, open, readdir, realpath, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp } from '@tufjs/models';
 import { KeelError } from '../errors.js';
 import type { Bundle } from './release-bundle.js';
 import { channelNameRule, isChannelName, isReleaseFileName, targetPathOf, type RolloutStep } from './release.js';
 import type { SigningKey } from './signing-key.js';
 import { errnoOf, fsFailure, onPath } from '../host/fs-failure.js';
+import { syncDirectory, tempPathFor, writeFileCrashSafe } from '../host/crash-safe-write.js';
 import { mkdirInside } from './contained-path.js';
 import { parseTufMetadata } from './metadata-shape.js';
 
@@ -173,30 +174,27 @@ function expiry(nowMs: number, days: number): string {
   return new Date(nowMs + days * dayMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** Replaces `path` with `text`: a new temp file (never an existing one or a link), then rename. */
+/** Replaces `path` with `text` crash-safely (host/crash-safe-write.ts: a new temp file, never a link). */
 async function atomicWrite(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await onPath(path, 'write', async () => {
-    await rm(tmp, { force: true });
-    await writeFile(tmp, text, { flag: 'wx' }).catch(removing(tmp));
-    await rename(tmp, path);
-  }, refused);
+  await onPath(path, 'write', () => writeFileCrashSafe(path, Buffer.from(text)), refused);
 }
 
-/** Removes a half-written temp file, then rethrows what went wrong (ENOSPC leaves one behind). */
-function removing(tmp: string): (error: unknown) => Promise<never> {
-  return async (error) => {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw error;
-  };
-}
-
-/** Copies a bundle file into the repository the same way: exclusive temp file, then rename. */
+/**
+ * Copies a bundle file into the repository the way writeFileCrashSafe writes (a new temp name
+ * beside it, fsync, rename, directory fsync) without holding a slot image in memory.
+ */
 async function atomicCopy(source: string, dest: string): Promise<void> {
-  const tmp = `${dest}.tmp`;
+  const tmp = tempPathFor(dest);
   await onPath(dest, 'write', async () => {
-    await rm(tmp, { force: true });
-    await copyFile(source, tmp, constants.COPYFILE_EXCL).catch(removing(tmp));
-    await rename(tmp, dest);
+    try {
+      await copyFile(source, tmp, constants.COPYFILE_EXCL);
+      const handle = await open(tmp, 'r');
+      await handle.sync().finally(() => handle.close());
+      await rename(tmp, dest);
+    } catch (error) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw error;
+    }
+    await syncDirectory(dirname(dest));
   }, refused);
 }

@@ -4,9 +4,10 @@ import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { KeelError } from '../errors.js';
 import { fsFailure, onPath } from '../host/fs-failure.js';
+import { syncDirectory } from '../host/crash-safe-write.js';
 import { probeSlotTarget, type SlotTarget } from './slot-target.js';
 import { openPayload } from './payload-source.js';
-import { readRecords, removeRecords, writeRecord, type ProgressRecord } from './progress-record.js';
+import { readRecords, recordPartial, removeRecords, type ProgressRecord } from './progress-record.js';
 import type { ReleaseFile } from './release.js';
 
 /**
@@ -66,7 +67,7 @@ export async function writeSlot(w: SlotWrite): Promise<SlotWriteResult> {
     if (offset > 0) await hashRange(handle, hash, offset);
     // A file target holds exactly the image: drop whatever an older attempt left past the resume point.
     if (!isBlock) await onPath(dataPath, 'truncate', () => handle.truncate(offset));
-    const base: ProgressRecord = { version: w.version, phase: 'partial', target: w.target, length: file.length, sha256: file.sha256, written: offset, updatedAt: '' };
+    const base: Omit<ProgressRecord, 'phase'> = { version: w.version, target: w.target, length: file.length, sha256: file.sha256, written: offset, updatedAt: '' };
     if (w.slot) base.slot = w.slot;
     const syncEvery = w.syncEveryBytes ?? defaultSyncBytes;
     let sinceSync = 0;
@@ -82,14 +83,14 @@ export async function writeSlot(w: SlotWrite): Promise<SlotWriteResult> {
       sinceSync += chunk.length;
       if (sinceSync >= syncEvery) {
         await onPath(dataPath, 'flush', () => handle.datasync());
-        await writeRecord(w.stateDir, { ...base, written, updatedAt: new Date().toISOString() });
+        await recordPartial(w.stateDir, { ...base, written, updatedAt: new Date().toISOString() });
         sinceSync = 0;
       }
       w.onProgress?.(written, file.length);
     }
     await onPath(dataPath, 'flush', () => handle.datasync());
     if (written < file.length) {
-      await writeRecord(w.stateDir, { ...base, written, updatedAt: new Date().toISOString() });
+      await recordPartial(w.stateDir, { ...base, written, updatedAt: new Date().toISOString() });
       throw new KeelError('unavailable', `${w.url}: payload ended after ${written} of ${file.length} bytes (truncated or interrupted); kept the partial to resume, nothing installed`);
     }
     const digest = hash.digest('hex');
@@ -101,7 +102,7 @@ export async function writeSlot(w: SlotWrite): Promise<SlotWriteResult> {
     await handle.close();
     if (target.kind === 'file') {
       await onPath(w.target, `rename ${dataPath} onto`, () => rename(dataPath, w.target));
-      await syncDir(dirname(w.target));
+      await syncDirectory(dirname(w.target)).catch(() => undefined);
     }
     return { resumedFrom: opened.offset, bytes: written - opened.offset };
   } catch (error) {
@@ -152,10 +153,4 @@ async function hashRange(handle: FileHandle, hash: Hash, length: number): Promis
     hash.update(buffer.subarray(0, bytesRead));
     position += bytesRead;
   }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r').catch(() => undefined);
-  await handle?.sync().catch(() => undefined);
-  await handle?.close();
 }

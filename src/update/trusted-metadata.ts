@@ -1,14 +1,15 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Metadata, MetadataKind, type Root, type TargetFile } from '@tufjs/models';
 import { BaseFetcher, Updater } from 'tuf-js';
 import { DownloadHTTPError } from 'tuf-js/dist/error.js';
 import { KeelError } from '../errors.js';
-import { FetchStatusError, joinUrl, openPayload, repoUrl } from './payload-source.js';
+import { FetchStatusError, openPayload, repositoryUrls, type RepositoryUrls } from './payload-source.js';
 import { tufKeyOfPublicPem } from './signing-key.js';
 import { parseTufMetadata, type TufRole } from './metadata-shape.js';
 import { errnoOf, fsFailure, onPath } from '../host/fs-failure.js';
+import { writeFileCrashSafe } from '../host/crash-safe-write.js';
 
 /**
  * The TUF client side: turns a repository and the pinned public key into verified targets.
@@ -73,12 +74,11 @@ const maxRootWalk = 64;
 
 /** Refreshes metadata from `repo` into `metadataDir` and returns the verified targets. */
 export async function fetchTrustedTargets(repo: string, trustPem: string, metadataDir: string): Promise<TrustedTargets> {
-  const base = repoUrl(repo);
-  const metadataUrl = joinUrl(base, 'metadata');
+  const urls = repositoryUrls(repo);
   await onPath(metadataDir, 'create the metadata directory', () => mkdir(metadataDir, { recursive: true }), 'nothing installed');
-  await bootstrapRoot(metadataUrl, trustPem, metadataDir);
+  await bootstrapRoot(urls, trustPem, metadataDir);
   const fetcher = new KeelFetcher();
-  const updater = new Updater({ metadataDir, metadataBaseUrl: metadataUrl, targetBaseUrl: joinUrl(base, 'targets'), fetcher, config: { fetchRetries: 0 } });
+  const updater = new Updater({ metadataDir, metadataBaseUrl: urls.metadata, targetBaseUrl: urls.targets, fetcher, config: { fetchRetries: 0 } });
   try {
     await updater.refresh();
   } catch (error) {
@@ -103,7 +103,7 @@ async function readLocal<R extends 'root' | 'targets'>(metadataDir: string, role
 }
 
 /** Installs the first trusted root into an empty metadata directory. */
-async function bootstrapRoot(metadataUrl: string, trustPem: string, metadataDir: string): Promise<void> {
+async function bootstrapRoot(urls: RepositoryUrls, trustPem: string, metadataDir: string): Promise<void> {
   const rootPath = join(metadataDir, 'root.json');
   const stored = await readFile(rootPath, 'utf8').catch((error: unknown) => {
     if (errnoOf(error) === 'ENOENT') return undefined; // first contact: bootstrap from the pinned key
@@ -118,12 +118,12 @@ async function bootstrapRoot(metadataUrl: string, trustPem: string, metadataDir:
   for (let n = 1; n <= maxRootWalk; n++) {
     let bytes: Buffer;
     try {
-      bytes = await new KeelFetcher().downloadBytes(joinUrl(metadataUrl, `${n}.root.json`), 512 * 1024);
+      bytes = await new KeelFetcher().downloadBytes(urls.metadataFile(`${n}.root.json`), 512 * 1024);
     } catch (error) {
       if (error instanceof DownloadHTTPError && error.statusCode === 404) break;
-      throw explain(error, metadataUrl);
+      throw explain(error, urls.metadata);
     }
-    const root: Metadata<Root> = parseTufMetadata(bytes.toString('utf8'), 'root', { label: displayOf(joinUrl(metadataUrl, `${n}.root.json`)), consequence: 'refusing to install', kind: 'verification' });
+    const root: Metadata<Root> = parseTufMetadata(bytes.toString('utf8'), 'root', { label: displayOf(urls.metadataFile(`${n}.root.json`)), consequence: 'refusing to install', kind: 'verification' });
     if (!root.signed.roles.root?.keyIDs.includes(pinned.keyID)) continue;
     try {
       pinned.verifySignature(root);
@@ -131,13 +131,10 @@ async function bootstrapRoot(metadataUrl: string, trustPem: string, metadataDir:
     } catch (error) {
       throw new KeelError('verification', `${n}.root.json: names the pinned key but its signature does not verify (${(error as Error).message}); refusing the repository`, { cause: error });
     }
-    await onPath(rootPath, 'store the trusted root', async () => {
-      await writeFile(`${rootPath}.tmp`, bytes);
-      await rename(`${rootPath}.tmp`, rootPath);
-    }, 'nothing installed');
+    await onPath(rootPath, 'store the trusted root', () => writeFileCrashSafe(rootPath, bytes), 'nothing installed');
     return;
   }
-  throw new KeelError('verification', `no root metadata in ${metadataUrl} is signed by the pinned key ${pinned.keyID.slice(0, 16)}…: wrong key or not a keel repository; refusing it`);
+  throw new KeelError('verification', `no root metadata in ${urls.metadata} is signed by the pinned key ${pinned.keyID.slice(0, 16)}…: wrong key or not a keel repository; refusing it`);
 }
 
 /** Turns tuf-js's errors into keel's, each saying what was wrong and that nothing was installed. */

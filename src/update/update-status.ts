@@ -2,9 +2,8 @@ import { join } from 'node:path';
 import { otherSlot } from './boot-entry.js';
 import { listEntries } from './esp.js';
 import { bootedSlotOf, runningVersionOf } from './host-facts.js';
-import { readNodeState } from './node-state.js';
+import { readNodeState, type StoredNodeState } from './node-state.js';
 import { readRecords } from './progress-record.js';
-import type { StoredNodeState } from './agent-host.js';
 import { loadUpdateConfig } from './update-config.js';
 
 /**

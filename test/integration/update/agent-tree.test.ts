@@ -26,7 +26,7 @@ const images: Record<string, Buffer> = {};
 function agent() {
   return execa(keel, ['update', 'agent', '--root', root], {
     reject: false,
-    env: { KEEL_UPDATE_SLOT_DIR: slots, KEEL_UPDATE_REBOOT_COMMAND: join(root, 'reboot.sh'), KEEL_DEBUG: '1' },
+    env: { KEEL_UPDATE_TEST_EDGES: JSON.stringify({ slotDir: slots, rebootCommand: [join(root, 'reboot.sh')] }), KEEL_DEBUG: '1' },
   });
 }
 

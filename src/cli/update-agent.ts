@@ -1,20 +1,16 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { type Command, type CommandContext, printJson, stringOption } from '../cli/command.js';
-import { runAgent } from './agent-daemon.js';
-import { hostEnv } from './agent-host.js';
-import { otherSlot } from './boot-entry.js';
-import { listEntries, setDefault } from './esp.js';
-import { runHealthGate, writeVerdict } from './health-gate.js';
-import { updateStatus, formatStatus } from './update-status.js';
-import { loadUpdateConfig } from './update-config.js';
-import { bootedSlotOf, runningVersionOf } from './host-facts.js';
-import { updateNodeState } from './node-state.js';
-import { compareVersions } from './version-order.js';
-import { readRecords } from './progress-record.js';
-import { openUpdateLock } from './update-lock.js';
+import { type Command, type CommandContext, printJson, stringOption } from './command.js';
+import { runAgent, signalRunningAgent } from '../update/agent-daemon.js';
+import { hostEnv } from '../update/agent-host.js';
+import { runHealthGate, writeVerdict } from '../update/health-gate.js';
+import { rollbackToOtherSlot } from '../update/manual-rollback.js';
+import { commandRebooter } from '../update/rebooter.js';
+import { slotFilesIn } from '../update/slot-devices.js';
+import { updateStatus, formatStatus } from '../update/update-status.js';
+import { loadUpdateConfig, type UpdateConfig } from '../update/update-config.js';
+import { openUpdateLock } from '../update/update-lock.js';
 
 /**
  * `keel update status|check|apply|rollback|agent|health-check`: thin commands over the
@@ -23,16 +19,40 @@ import { openUpdateLock } from './update-lock.js';
 const rootOption = { root: { type: 'string' as const, valueName: 'DIR', description: 'host root (default /)' } };
 const rootOf = (ctx: CommandContext) => stringOption(ctx.values, 'root') ?? '/';
 
-function envOf(root: string, config: Awaited<ReturnType<typeof loadUpdateConfig>>, ctx: CommandContext) {
-  const slotDir = process.env.KEEL_UPDATE_SLOT_DIR; // tests: slots as files in a directory
-  const reboot = process.env.KEEL_UPDATE_REBOOT_COMMAND; // tests: a command instead of systemctl reboot
+/**
+ * The test seam of the spawned binary, read here and nowhere else: KEEL_UPDATE_TEST_EDGES, a
+ * JSON object `{"slotDir": DIR, "rebootCommand": [PROGRAM, ARG…]}`, gives the agent slots as
+ * `DIR/slot-<slot>.img` files and a command instead of `systemctl reboot`
+ * (test/integration/update/agent-tree.test.ts). Unset on a real host.
+ */
+export const testEdgesVariable = 'KEEL_UPDATE_TEST_EDGES';
+
+function testEdges(): { slotDir?: string; rebootCommand?: string[] } {
+  const text = process.env[testEdgesVariable];
+  if (!text) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  const { slotDir, rebootCommand } = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  const okDir = slotDir === undefined || typeof slotDir === 'string';
+  const okReboot = rebootCommand === undefined || (Array.isArray(rebootCommand) && rebootCommand.length > 0 && rebootCommand.every((a) => typeof a === 'string'));
+  if (typeof parsed !== 'object' || parsed === null || !okDir || !okReboot)
+    throw new KeelError('usage', `${testEdgesVariable}: expected a JSON object {"slotDir": DIR, "rebootCommand": [PROGRAM, ARG…]}; unset it on a real host`);
+  return { ...(slotDir !== undefined && { slotDir: slotDir as string }), ...(rebootCommand !== undefined && { rebootCommand: rebootCommand as string[] }) };
+}
+
+function envOf(root: string, config: UpdateConfig, ctx: CommandContext) {
+  const edges = testEdges();
   return hostEnv({
     root,
     config,
     log: createLogger(ctx.stderr),
     openLock: () => openUpdateLock(root),
-    ...(slotDir && { slotTarget: (slot: string) => join(slotDir, `slot-${slot}.img`) }),
-    ...(reboot && { rebootCommand: reboot.split(' ') }),
+    ...(edges.slotDir !== undefined && { slotTarget: slotFilesIn(edges.slotDir) }),
+    ...(edges.rebootCommand !== undefined && { rebooter: commandRebooter(edges.rebootCommand) }),
   });
 }
 
@@ -81,9 +101,8 @@ const apply: Command = {
   options: rootOption,
   async run(ctx) {
     const root = rootOf(ctx);
-    const pid = Number((await readFile(join(root, 'run/keel/update-agent.pid'), 'utf8').catch(() => '')).trim());
-    if (pid > 0 && isAlive(pid)) {
-      process.kill(pid, 'SIGUSR1');
+    const pid = await signalRunningAgent(root);
+    if (pid !== undefined) {
       ctx.stdout.write(`asked the running agent (pid ${pid}) to apply now; follow it with journalctl -u keel-update\n`);
       return 0;
     }
@@ -105,22 +124,9 @@ const rollback: Command = {
   json: true,
   options: rootOption,
   async run(ctx) {
-    const root = rootOf(ctx);
-    const booted = await bootedSlotOf(root);
-    if (!booted) throw new KeelError('not-found', 'cannot tell the booted slot (no keel.slot= on /proc/cmdline); rollback refused');
-    const other = otherSlot(booted);
-    const esp = join(root, 'boot');
-    const entry = (await listEntries(esp)).find((e) => e.slot === other && e.health !== 'bad');
-    const partial = (await readRecords(join(root, 'var/lib/keel/update'))).find((r) => r.slot === other && r.phase === 'partial');
-    if (!entry || partial) throw new KeelError('conflict', `slot ${other} holds nothing bootable (${partial ? `a partial download of ${partial.version}` : 'no good boot entry'}); rollback refused, the next boot stays slot ${booted}`);
-    await setDefault(esp, entry.id);
-    // The version rolled away from is not installed again by the agent; newer releases still are.
-    const running = await runningVersionOf(root);
-    if (running && entry.version && compareVersions(entry.version, running) < 0)
-      await updateNodeState(join(root, 'var/lib/keel/update'), (s) => ({ ...s, failedVersions: [...new Set([...s.failedVersions, running])] }));
-    const skipped = running && entry.version && compareVersions(entry.version, running) < 0 ? running : null;
-    if (ctx.json) printJson(ctx, { nextBoot: { slot: other, version: entry.version ?? null, entry: entry.fileName }, skipped });
-    else ctx.stdout.write(`next boot: slot ${other} (${entry.version ?? entry.id}); reboot to roll back${skipped ? `; ${skipped} will not be installed again` : ''}\n`);
+    const { slot, entry, skipped } = await rollbackToOtherSlot(rootOf(ctx));
+    if (ctx.json) printJson(ctx, { nextBoot: { slot, version: entry.version ?? null, entry: entry.fileName }, skipped });
+    else ctx.stdout.write(`next boot: slot ${slot} (${entry.version ?? entry.id}); reboot to roll back${skipped ? `; ${skipped} will not be installed again` : ''}\n`);
     return 0;
   },
 };
@@ -157,14 +163,5 @@ const healthCheck: Command = {
     return verdict.ok ? 0 : 1;
   },
 };
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export const agentCommands: Command[] = [status, check, apply, rollback, agent, healthCheck];
