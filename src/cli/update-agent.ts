@@ -36,12 +36,14 @@ function testEdges(): { slotDir?: string; rebootCommand?: string[] } {
   } catch {
     parsed = undefined;
   }
-  const { slotDir, rebootCommand } = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  const fields = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  const slotDir = fields?.slotDir;
+  const rebootCommand = fields?.rebootCommand;
   const okDir = slotDir === undefined || typeof slotDir === 'string';
   const okReboot = rebootCommand === undefined || (Array.isArray(rebootCommand) && rebootCommand.length > 0 && rebootCommand.every((a) => typeof a === 'string'));
-  if (typeof parsed !== 'object' || parsed === null || !okDir || !okReboot)
+  if (!fields || !okDir || !okReboot)
     throw new KeelError('usage', `${testEdgesVariable}: expected a JSON object {"slotDir": DIR, "rebootCommand": [PROGRAM, ARG…]}; unset it on a real host`);
-  return { ...(slotDir !== undefined && { slotDir: slotDir as string }), ...(rebootCommand !== undefined && { rebootCommand: rebootCommand as string[] }) };
+  return { ...(typeof slotDir === 'string' && { slotDir }), ...(Array.isArray(rebootCommand) && { rebootCommand: rebootCommand as string[] }) };
 }
 
 function envOf(root: string, config: UpdateConfig, ctx: CommandContext) {
