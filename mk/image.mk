@@ -28,7 +28,7 @@ $(IMAGE_CACHE)/rootfs.stamp $(BUILD)/vmlinuz &: $(IMAGE_CACHE)/base.path $(BUILD
 	nice images/customise.sh "$$(cat $(IMAGE_CACHE)/base.path)" $(IMAGE_ROOTFS) $(BUILD)/keel "$(KEEL_VERSION)" $(BUILD)/vmlinuz
 	touch $(IMAGE_CACHE)/rootfs.stamp
 
-$(BUILD)/initramfs.img: $(IMAGE_CACHE)/rootfs.stamp images/initramfs/init images/initramfs/build.sh
+$(BUILD)/initramfs.img: $(IMAGE_CACHE)/rootfs.stamp images/initramfs/init images/initramfs/build.sh images/initramfs-lib.sh
 	nice images/initramfs/build.sh $(IMAGE_ROOTFS) $@
 
 # The OS slot: erofs lz4hc (builds in ~6 s; squashfs zstd is ~40% smaller but ~4x slower

@@ -25,8 +25,8 @@ $(BUILD)/pxe/vmlinuz: $(BUILD)/vmlinuz
 	@mkdir -p $(@D)
 	cp $< $@
 
-$(BUILD)/pxe/initramfs.img: $(IMAGE_CACHE)/rootfs.stamp $(BUILD)/keel images/pxe/build.sh images/pxe/init images/pxe/udhcpc.script
-	images/pxe/build.sh $(IMAGE_ROOTFS) $(BUILD)/keel $@
+$(BUILD)/pxe/initramfs.img: $(IMAGE_CACHE)/rootfs.stamp $(BUILD)/keel images/pxe/build.sh images/pxe/init images/pxe/udhcpc.script images/initramfs-lib.sh
+	nice images/pxe/build.sh $(IMAGE_ROOTFS) $(BUILD)/keel $@
 
 $(BUILD)/pxe/boot.ipxe: images/pxe/boot.ipxe mk/pxe.mk
 	@mkdir -p $(@D)
