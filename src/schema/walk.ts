@@ -4,14 +4,15 @@
  * `users[1].groups[0]`, never just the first. It never throws on input: whatever the document
  * holds, the answer is a value and/or problems.
  */
-import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type YAMLMap } from 'yaml';
 import { AliasIndex } from './alias-index.js';
 import type { Problem, Severity } from '../problem.js';
 import { expectedOf, foundOf, quote } from './describe.js';
+import { childOf, pairsOf } from './merge-keys.js';
 import { nearMiss } from './near-miss.js';
 import { readScalar } from './scalars.js';
 import { toPlain } from './to-plain.js';
-import type { ObjectSchema, Schema, UnionSchema } from './types.js';
+import type { ObjectSchema, RefineContext, Schema, UnionSchema } from './types.js';
 
 export interface WalkOptions {
   /** Stop after visiting this many nodes (aliases expanded), a second guard besides the parser's alias budget. */
@@ -182,7 +183,7 @@ class Walker {
     const out: Record<string, unknown> = {};
     const seen = new Map<string, { key: MaybeNode; value: MaybeNode }>();
     const known = Object.keys(schema.fields);
-    for (const pair of this.pairsOf(map, path)) {
+    for (const pair of pairsOf(map, this.aliases, (node, m) => this.report('error', node, map, path, m))) {
       const keyNode = pair.key as MaybeNode;
       const valueNode = pair.value as MaybeNode;
       if (!isScalar(keyNode) || keyNode.value === null || typeof keyNode.value === 'object') {
@@ -230,9 +231,13 @@ class Walker {
     for (const [name, field] of Object.entries(schema.fields)) {
       if (field.required && !seen.has(name)) this.report('error', map, map, path, `missing required key ${quote(name)}`);
     }
-    if (!schema.refine) return out;
+    return schema.refine ? schema.refine(out, this.refineContext(map, path, seen, normalize)) : out;
+  }
+
+  /** What an object's refine rule may ask of the document: where keys are, what was written, per-walk shared values. */
+  private refineContext(map: YAMLMap, path: string, seen: Map<string, { key: MaybeNode; value: MaybeNode }>, normalize: boolean): RefineContext {
     const locate = (key: string | undefined) => (key === undefined ? map : (seen.get(key)?.value ?? seen.get(key)?.key ?? map));
-    return schema.refine(out, {
+    return {
       error: (key, m) => this.report('error', locate(key), map, key === undefined ? path : childPath(path, key), m),
       warn: (key, m) => this.report('warning', locate(key), map, key === undefined ? path : childPath(path, key), m),
       path: (key) => (key === undefined ? path : childPath(path, key)),
@@ -242,7 +247,7 @@ class Walker {
         return this.shared.get(key) as S;
       },
       itemCount: (key) => {
-        const node = this.child(map, key, normalize);
+        const node = childOf(this.aliases, map, key, normalize);
         const list = this.aliases.resolve(node);
         return isSeq(list) ? list.items.length : undefined;
       },
@@ -251,49 +256,12 @@ class Walker {
         let where = path;
         for (const k of keys) {
           where = childPath(where, k);
-          const next = this.child(node, k, normalize);
+          const next = childOf(this.aliases, node, k, normalize);
           if (next) node = next;
         }
         this.report(severity, node, map, where, m);
       },
-    });
-  }
-
-  /** The node under `node` at a key (compared as the walk folds keys) or an index; undefined when absent. */
-  private child(node: MaybeNode, key: string | number, normalize: boolean): MaybeNode {
-    const target = this.aliases.resolve(node);
-    if (typeof key === 'number') return isSeq(target) ? (target.items[key] as MaybeNode) : undefined;
-    if (!isMap(target)) return undefined;
-    const pair = target.items.find((p) => isScalar(p.key) && (normalize ? String(p.key.value).replace(/-/g, '_') : String(p.key.value)) === key);
-    return (pair?.value as MaybeNode) ?? (pair?.key as MaybeNode);
-  }
-
-  /** The map's pairs with `<<` merge keys expanded: explicit keys first, then merged ones not already given. */
-  private pairsOf(map: YAMLMap, path: string): Pair[] {
-    const merges = map.items.filter((p) => isScalar(p.key) && typeof p.key.value === 'symbol');
-    if (merges.length === 0) return map.items as Pair[];
-    const mergeSet = new Set(merges);
-    const own = map.items.filter((p) => !mergeSet.has(p)) as Pair[];
-    const ownKeys = new Set(own.map((p) => (isScalar(p.key) ? String(p.key.value) : '')));
-    const merged: Pair[] = [];
-    for (const m of merges) {
-      const sources = isSeq(m.value) ? m.value.items : [m.value];
-      for (const src of sources) {
-        const target = this.aliases.resolve(src as MaybeNode);
-        if (!isMap(target)) {
-          this.report('error', src as MaybeNode, map, path, `expected an alias of a mapping after <<, found ${foundOf(target)}`);
-          continue;
-        }
-        for (const p of target.items as Pair[]) {
-          const k = isScalar(p.key) ? String(p.key.value) : '';
-          if (!ownKeys.has(k)) {
-            ownKeys.add(k);
-            merged.push(p);
-          }
-        }
-      }
-    }
-    return [...own, ...merged];
+    };
   }
 }
 
