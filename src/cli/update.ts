@@ -9,6 +9,7 @@ import { errnoOf, fsFailure, onPath } from '../host/fs-failure.js';
 import { generateKeyPairPem, signingKeyOfPem } from '../update/signing-key.js';
 import { installRelease } from '../update/release-installer.js';
 import { runningVersionOf } from '../update/host-facts.js';
+import { updatePathsOf } from '../update/update-paths.js';
 import { progressBar } from '../update/progress-bar.js';
 import { parseRolloutSpec } from '../update/rollout-spec.js';
 import { agentCommands } from './update-agent.js';
@@ -97,7 +98,7 @@ const install: Command = {
     const channel = channelOf(ctx);
     const target = required(ctx, 'target');
     const trustPem = await readOption(ctx, 'trust');
-    const stateDir = stringOption(ctx.values, 'state') ?? '/var/lib/keel/update';
+    const stateDir = stringOption(ctx.values, 'state') ?? updatePathsOf('/').stateDir;
     const root = stringOption(ctx.values, 'root') ?? '/';
     const bar = progressBar(ctx.stderr as NodeJS.WritableStream & { isTTY?: boolean }, 'writing');
     const wanted = stringOption(ctx.values, 'version');

@@ -19,6 +19,7 @@ import { systemctlReboot, type Rebooter } from './rebooter.js';
 import { slotPartitions, type SlotDevices } from './slot-devices.js';
 import { stageRelease } from './stage-release.js';
 import type { UpdateConfig } from './update-config.js';
+import { updatePathsOf } from './update-paths.js';
 
 /**
  * The agent's edges on a real host, everything under `root` so a test can point it at a
@@ -65,8 +66,7 @@ class HostAgentEnv implements AgentEnv {
     this.config = o.config;
     this.log = o.log;
     this.root = o.root;
-    this.stateDir = join(o.root, 'var/lib/keel/update');
-    this.esp = join(o.root, 'boot');
+    ({ stateDir: this.stateDir, esp: this.esp } = updatePathsOf(o.root));
     this.slots = o.slotTarget ?? slotPartitions;
     this.rebooter = o.rebooter ?? systemctlReboot();
     this.lock = new AgentLock(o.openLock, o.log);

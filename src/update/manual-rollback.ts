@@ -1,10 +1,10 @@
-import { join } from 'node:path';
 import { KeelError } from '../errors.js';
 import { otherSlot } from './boot-entry.js';
 import { listEntries, setDefault, type EspEntry } from './esp.js';
 import { bootedSlotOf, runningVersionOf } from './host-facts.js';
 import { updateNodeState } from './node-state.js';
 import { readRecords } from './progress-record.js';
+import { updatePathsOf } from './update-paths.js';
 import { compareVersions } from './version-order.js';
 
 /**
@@ -23,8 +23,7 @@ export async function rollbackToOtherSlot(root: string): Promise<RollbackResult>
   const booted = await bootedSlotOf(root);
   if (!booted) throw new KeelError('not-found', 'cannot tell the booted slot (no keel.slot= on /proc/cmdline); rollback refused');
   const other = otherSlot(booted);
-  const esp = join(root, 'boot');
-  const stateDir = join(root, 'var/lib/keel/update');
+  const { esp, stateDir } = updatePathsOf(root);
   const entry = (await listEntries(esp)).find((e) => e.slot === other && e.health !== 'bad');
   const partial = (await readRecords(stateDir)).find((r) => r.slot === other && r.phase === 'partial');
   if (!entry || partial)

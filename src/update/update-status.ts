@@ -1,10 +1,10 @@
-import { join } from 'node:path';
 import { otherSlot } from './boot-entry.js';
 import { listEntries } from './esp.js';
 import { bootedSlotOf, runningVersionOf } from './host-facts.js';
 import { readNodeState, type StoredNodeState } from './node-state.js';
 import { readRecords } from './progress-record.js';
 import { loadUpdateConfig } from './update-config.js';
+import { updatePathsOf } from './update-paths.js';
 
 /**
  * What `keel update status` reports, read from disk only (the agent may not be running):
@@ -36,10 +36,10 @@ export interface StatusReport {
 }
 
 export async function updateStatus(root: string): Promise<StatusReport> {
-  const stateDir = join(root, 'var/lib/keel/update');
+  const { stateDir, esp } = updatePathsOf(root);
   const slot = (await bootedSlotOf(root)) ?? null;
   const version = (await runningVersionOf(root)) ?? null;
-  const entries = await listEntries(join(root, 'boot'));
+  const entries = await listEntries(esp);
   const records = await readRecords(stateDir);
   const state = (await readNodeState(stateDir)) as StoredNodeState;
   const config = await loadUpdateConfig(root).catch(() => undefined);
