@@ -6,6 +6,8 @@
  * namespaces (`unshare`), in a cgroup of its own on the host's cgroup2 hierarchy, which it
  * sees as its whole /sys/fs/cgroup. Its /run is a tmpfs mounted on the host side before the
  * namespaces are made, so the host reaches the bus at `<root>/run/dbus/system_bus_socket`.
+ * The tree is made in systemd-ns-tree.ts, the processes in systemd-ns-process.ts, commands
+ * inside in systemd-ns-exec.ts.
  *
  * Measured here: the guest reaches `running` about 0.3 s after the spawn.
  *
@@ -14,21 +16,16 @@
  * try { const bus = await SystemdBus.connect({ address: sys.busAddress }); ... } finally { await sys.stop(); }
  * ```
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, realpathSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import { ensureRootfs } from './rootfs.js';
+import { guestExec, waitRunning, type ExecOptions, type ExecResult } from './systemd-ns-exec.js';
+import { cgroupParent, guestInitPid, killTree, killTreeSync, removeCgroup, spawnGuest } from './systemd-ns-process.js';
+import { prepareTree, removeTreeSync, unmountTree, type Bind } from './systemd-ns-tree.js';
 
-/** A host path made visible inside the guest. */
-export interface Bind {
-  source: string;
-  /** Absolute path inside the guest; created (as a dir or an empty file) if missing. */
-  target: string;
-  readOnly?: boolean;
-}
+export type { ExecOptions, ExecResult } from './systemd-ns-exec.js';
+export type { Bind } from './systemd-ns-tree.js';
 
 export interface BootOptions {
   /** Short name for the hostname and logs; letters, digits and `-`. */
@@ -40,20 +37,6 @@ export interface BootOptions {
   withNode?: boolean;
   /** How long systemd gets to reach running or degraded. Default 30 s. */
   bootTimeoutMs?: number;
-}
-
-export interface ExecOptions {
-  input?: string;
-  env?: Record<string, string>;
-  /** Throw (with the output) when the command exits non-zero. Default true. */
-  reject?: boolean;
-  timeoutMs?: number;
-}
-
-export interface ExecResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
 }
 
 /** A booted guest. Always `stop()` it, in a `finally` or `afterAll`. */
@@ -82,33 +65,8 @@ export interface BootedSystemd {
   stop(): Promise<void>;
 }
 
-const cgroupParent = '/sys/fs/cgroup/unified/keel-ns';
-const guestPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** Last-resort cleanups of guests whose test process exits without calling stop(). */
 const live = new Set<() => void>();
-
-// Runs in the new namespaces as their PID 1, then becomes systemd. The mounts nspawn would
-// make: proc, a read-only sysfs, the cgroup namespace's cgroup2, a minimal /dev, /tmp.
-const initScript = `set -eu
-R=$1
-mount -t proc proc "$R/proc"
-mount -t sysfs -o ro sysfs "$R/sys"
-mount -t cgroup2 cgroup2 "$R/sys/fs/cgroup"
-mount -t tmpfs -o mode=755 tmpfs "$R/dev"
-for n in "null 1 3" "zero 1 5" "full 1 7" "random 1 8" "urandom 1 9" "tty 5 0"; do
-  set -- $n; mknod -m 666 "$R/dev/$1" c "$2" "$3"
-done
-ln -s /proc/self/fd "$R/dev/fd"
-ln -s /proc/self/fd/0 "$R/dev/stdin"; ln -s /proc/self/fd/1 "$R/dev/stdout"; ln -s /proc/self/fd/2 "$R/dev/stderr"
-mkdir "$R/dev/pts" "$R/dev/shm"
-mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$R/dev/pts"
-ln -s pts/ptmx "$R/dev/ptmx"
-mount -t tmpfs -o mode=1777 tmpfs "$R/dev/shm"
-mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"
-hostname "$2"
-cd "$R"; mkdir -p .oldroot; pivot_root . .oldroot; cd /
-umount -l /.oldroot; rmdir /.oldroot
-exec env -i container=keel-test /lib/systemd/systemd
-`;
 
 /**
  * Boots systemd in namespaces and resolves once it is running (or degraded). Fails with
@@ -135,106 +93,30 @@ export async function bootSystemd(options: BootOptions = {}): Promise<BootedSyst
     await removeCgroup(cgroup);
     await fs.rm(dir, { recursive: true, force: true });
   };
-  // Last resort when the test process exits without calling stop().
   const stopSync = (): void => {
-    try {
-      if (existsSync(cgroup)) execFileSync('sh', ['-c', `echo 1 > ${cgroup}/cgroup.kill`]);
-      if (pid) process.kill(pid, 'SIGKILL');
-    } catch {}
-    try {
-      execFileSync('umount', ['-R', '-l', root], { stdio: 'ignore' });
-    } catch {}
-    try {
-      execFileSync('rm', ['-rf', dir], { stdio: 'ignore' });
-    } catch {}
+    killTreeSync(cgroup, pid);
+    removeTreeSync(dir, root);
   };
   live.add(stopSync);
-
-  const exec = async (argv: string[], opts: ExecOptions = {}): Promise<ExecResult> => {
-    const ns = ['-t', String(pid), '-m', '-u', '-i', '-p', '-C', '-r', '-w', '--'];
-    // nsenter forks to enter the pid namespace; killing only nsenter (execa's timeout) leaves
-    // the command running with our pipes open, and the exec never returns. So nsenter gets a
-    // process group of its own, and a timeout kills the whole group.
-    const subprocess = execa('nsenter', [...ns, ...argv], {
-      reject: false,
-      stripFinalNewline: false,
-      extendEnv: false,
-      detached: true,
-      env: { PATH: guestPath, HOME: '/root', LANG: 'C.UTF-8', SYSTEMD_COLORS: '0', ...opts.env },
-      ...(opts.input !== undefined ? { input: opts.input } : {}),
-    });
-    let timedOut = false;
-    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
-      timedOut = true;
-      try {
-        if (subprocess.pid) process.kill(-subprocess.pid, 'SIGKILL');
-      } catch {}
-    }, opts.timeoutMs);
-    const result = await subprocess.finally(() => clearTimeout(timer));
-    const out = {
-      exitCode: result.exitCode ?? -1,
-      stdout: String(result.stdout ?? ''),
-      stderr: String(result.stderr ?? '') + (timedOut ? `\n(killed by the test harness after ${opts.timeoutMs} ms)\n` : ''),
-    };
-    if ((opts.reject ?? true) && out.exitCode !== 0) {
-      throw new Error(
-        `guest ${name}: \`${argv.join(' ')}\` exited ${out.exitCode}${timedOut ? ` (killed after ${opts.timeoutMs} ms)` : ''}\n` +
-          `stdout:\n${out.stdout}\nstderr:\n${out.stderr}`,
-      );
-    }
-    return out;
-  };
-
+  const exec = guestExec(name, () => pid);
   const logs = async (): Promise<string> => {
     const consoleText = await fs.readFile(consoleLog, 'utf8').catch(() => '');
     let journal = '(guest not running)';
     if (pid && !stopped && child?.exitCode === null) {
-      const j = await exec(['journalctl', '-b', '--no-pager', '-o', 'short-monotonic'], {
-        reject: false,
-        timeoutMs: 10_000,
-      }).catch((e: unknown) => ({ stdout: '', stderr: String(e), exitCode: -1 }));
+      const j = await exec(['journalctl', '-b', '--no-pager', '-o', 'short-monotonic'], { reject: false, timeoutMs: 10_000 })
+        .catch((e: unknown) => ({ stdout: '', stderr: String(e), exitCode: -1 }));
       journal = j.stdout + j.stderr;
     }
     return `--- console of ${name} ---\n${consoleText}\n--- journal of ${name} ---\n${journal}`;
   };
 
   try {
-    await fs.mkdir(path.join(dir, 'upper'));
-    await fs.mkdir(path.join(dir, 'work'));
-    await fs.mkdir(root);
-    await run('mount', ['-t', 'overlay', 'overlay', '-o',
-      `lowerdir=${rootfs.path},upperdir=${dir}/upper,workdir=${dir}/work`, root]);
-    await fs.writeFile(path.join(root, 'etc/machine-id'), `${randomBytes(16).toString('hex')}\n`);
-    await fs.writeFile(path.join(root, 'etc/hostname'), `${name}\n`);
-    for (const [file, content] of Object.entries(options.files ?? {})) {
-      const host = path.join(root, file);
-      await fs.mkdir(path.dirname(host), { recursive: true });
-      await fs.writeFile(host, content);
-    }
-    await run('mount', ['-t', 'tmpfs', '-o', 'mode=755', 'tmpfs', path.join(root, 'run')]);
-    // podman's storage cannot live on the overlay: give it a plain directory of the host's fs.
-    await fs.mkdir(path.join(dir, 'containers'));
-    const binds: Bind[] = [{ source: path.join(dir, 'containers'), target: '/var/lib/containers' }];
-    if (options.withNode ?? true) {
-      binds.push({ source: realpathSync(process.execPath), target: '/usr/local/bin/node', readOnly: true });
-    }
-    for (const bind of [...binds, ...(options.binds ?? [])]) await bindInto(root, bind);
-    await fs.writeFile(path.join(dir, 'init.sh'), initScript);
-    await fs.mkdir(cgroup, { recursive: true });
-
+    await prepareTree(dir, { name, lower: rootfs.path, files: options.files ?? {}, binds: options.binds ?? [], withNode: options.withNode ?? true });
     const started = performance.now();
-    const consoleFd = await fs.open(consoleLog, 'a');
-    const unshare = ['unshare', '--pid', '--fork', '--kill-child', '--mount', '--uts', '--ipc', '--cgroup',
-      '--propagation', 'private', 'sh', `${dir}/init.sh`, root, name];
-    child = spawn('sh', ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec "$@"`, 'sh', ...unshare], {
-      stdio: ['ignore', consoleFd.fd, consoleFd.fd],
-    });
-    await consoleFd.close();
-    child.on('error', () => {});
-    pid = await guestInitPid(child, () => logs());
-    const systemState = await waitRunning(exec, child, options.bootTimeoutMs ?? 30_000, () => logs());
+    child = await spawnGuest({ dir, root, name, cgroup, consoleLog });
+    pid = await guestInitPid(child, logs);
+    const systemState = await waitRunning(exec, child, options.bootTimeoutMs ?? 30_000, logs);
     const bootMs = performance.now() - started;
-
     return {
       name, root, pid, bootMs, systemState, exec, logs, stop,
       busAddress: `unix:path=${root}/run/dbus/system_bus_socket`,
@@ -243,98 +125,6 @@ export async function bootSystemd(options: BootOptions = {}): Promise<BootedSyst
   } catch (error) {
     await stop();
     throw error;
-  }
-}
-
-/** Runs a host command, throwing with its output when it fails. */
-async function run(file: string, args: string[]): Promise<void> {
-  const r = await execa(file, args, { reject: false, all: true });
-  if (r.exitCode !== 0) throw new Error(`${file} ${args.join(' ')} exited ${r.exitCode}: ${r.all}`);
-}
-
-async function bindInto(root: string, bind: Bind): Promise<void> {
-  const target = path.join(root, bind.target);
-  const isDir = (await fs.stat(bind.source)).isDirectory();
-  if (isDir) await fs.mkdir(target, { recursive: true });
-  else {
-    await fs.mkdir(path.dirname(target), { recursive: true });
-    if (!existsSync(target)) await fs.writeFile(target, '');
-  }
-  await run('mount', ['--bind', bind.source, target]);
-  if (bind.readOnly) await run('mount', ['-o', 'remount,bind,ro', target]);
-}
-
-/** The host pid of unshare's forked child, which becomes systemd. */
-async function guestInitPid(child: ChildProcess, logs: () => Promise<string>): Promise<number> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`systemd-ns: unshare exited ${child.exitCode} before systemd started\n${await logs()}`);
-    }
-    const text = await fs.readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').catch(() => '');
-    const first = Number(text.trim().split(/\s+/)[0]);
-    // Not done until the child has exec'd systemd: before that its root is still the host's.
-    if (first > 0) {
-      const exe = await fs.readlink(`/proc/${first}/exe`).catch(() => '');
-      if (exe.endsWith('/systemd')) return first;
-    }
-    await sleep(10);
-  }
-  throw new Error(`systemd-ns: no systemd process 10 s after unshare; giving up\n${await logs()}`);
-}
-
-async function waitRunning(
-  exec: (argv: string[], o?: ExecOptions) => Promise<ExecResult>,
-  child: ChildProcess,
-  timeoutMs: number,
-  logs: () => Promise<string>,
-): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let state = '';
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`systemd-ns: systemd exited ${child.exitCode} while booting\n${await logs()}`);
-    state = (await exec(['systemctl', 'is-system-running'], { reject: false, timeoutMs: 5000 })).stdout.trim();
-    if (state === 'running' || state === 'degraded') return state;
-    if (state === 'maintenance' || state === 'stopping') break;
-    await sleep(25);
-  }
-  const failed = await exec(['systemctl', '--failed', '--no-pager'], { reject: false, timeoutMs: 5000 }).catch(() => undefined);
-  throw new Error(
-    `systemd-ns: system state is '${state}' after ${timeoutMs} ms; expected running or degraded\n` +
-      `${failed?.stdout ?? ''}\n${await logs()}`,
-  );
-}
-
-async function killTree(cgroup: string, pid: number, child: ChildProcess | undefined): Promise<void> {
-  // Killing the pid namespace's init kills every process in it, and unshare reaps it; only
-  // then cgroup.kill catches strays (earlier, it would kill unshare and orphan a zombie).
-  if (pid) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {}
-  }
-  if (child && child.exitCode === null && child.signalCode === null) {
-    await Promise.race([new Promise((resolve) => child.once('exit', resolve)), sleep(5000)]);
-  }
-  await fs.writeFile(path.join(cgroup, 'cgroup.kill'), '1').catch(() => {});
-}
-
-async function unmountTree(root: string): Promise<void> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const r = await execa('umount', ['-R', root], { reject: false, all: true });
-    const mounted = await execa('findmnt', ['-M', root], { reject: false });
-    if (mounted.exitCode !== 0) return;
-    if (r.exitCode !== 0) await sleep(50);
-  }
-  await execa('umount', ['-R', '-l', root], { reject: false });
-}
-
-async function removeCgroup(cgroup: string): Promise<void> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    if (!existsSync(cgroup)) return;
-    const r = await execa('find', [cgroup, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';'], { reject: false });
-    if (r.exitCode === 0 && !existsSync(cgroup)) return;
-    await sleep(20);
   }
 }
 
@@ -356,10 +146,6 @@ export async function removeStaleGuests(): Promise<void> {
     await removeCgroup(cgroup);
     await fs.rm(dir, { recursive: true, force: true }).catch(() => {});
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 process.on('exit', () => {
