@@ -34,7 +34,7 @@ export interface AgentEnv {
   /** A release already written and given an entry (a `.pending` record), if any. */
   stagedRelease(booted: Booted): Promise<Release | undefined>;
   check(booted: Booted): Promise<Choice>;
-  /** Stream the slot, verify, put kernel, initramfs and a counted entry on the ESP. */
+  /** Stage the release into the other slot (stage-release.ts): slot written and verified, kernel, initramfs and a counted entry on the ESP. */
   download(booted: Booted, release: Release): Promise<void>;
   usersLoggedIn(): Promise<number>;
   /** Take the reboot lock in a mode: true when the reboot may go ahead. */

@@ -37,6 +37,7 @@ export async function healthChecksUnder(root: string): Promise<Map<string, strin
   return out;
 }
 
+/** How the gate runs: with or without systemd's unit check, and through which process edge. */
 export interface HealthGateOptions {
   /** Check systemd's failed units (false when no systemd runs under the root). */
   systemd: boolean;

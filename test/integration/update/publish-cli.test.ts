@@ -12,12 +12,15 @@ let work: string;
 let bundle: string;
 
 beforeAll(async () => {
-  work = await tempDir('keel-publish-');
+  // work sits in a directory of its own, so "nothing written beside it" counts only this
+  // test's entries, not those other processes make in the shared temp directory meanwhile.
+  work = join(await tempDir('keel-publish-'), 'work');
+  await mkdir(work);
   await execa(keel, ['update', 'keygen', join(work, 'key')]);
   bundle = (await makeBundle(work, '1.0.0')).dir;
 });
 afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
+  await rm(join(work, '..'), { recursive: true, force: true });
 });
 
 function publishWith(...args: string[]) {
