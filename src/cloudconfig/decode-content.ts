@@ -45,7 +45,8 @@ export function decodeGzip(bytes: Uint8Array, maxBytes = maxFileContentBytes, to
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'ERR_BUFFER_TOO_LARGE') return { ok: false, message: tooLarge };
-    if (error instanceof RangeError) return { ok: false, message: `content could not be decompressed: out of memory (${error.message.toLowerCase()}); expected to decode at most ${maxBytes} bytes` };
+    // Anything else zlib or the allocator throws is said as it is, never as "too large".
+    if (error instanceof RangeError) return { ok: false, message: `content could not be decompressed (${error.message.toLowerCase()}); expected gzip data of at most ${maxBytes} bytes` };
     return { ok: false, message: `content does not gunzip (${(error as Error).message.toLowerCase()}); expected gzip data because of the encoding` };
   }
 }

@@ -52,7 +52,7 @@ export function gunzipBounded(bytes: Uint8Array, maxBytes = maxUserDataBytes): U
     const code = (error as { code?: string }).code;
     // Only zlib's bound means "too large"; a failed allocation is the machine's shortage, not the data's size.
     if (code === 'ERR_BUFFER_TOO_LARGE') throw new UserDataError(`gzipped user-data decompresses to more than ${maxBytes} bytes; expected at most that; refusing it`, 0, 0, { cause: error });
-    if (error instanceof RangeError) throw new UserDataError(`gzipped user-data could not be decompressed: out of memory (${error.message.toLowerCase()}); refusing it`, 0, 0, { cause: error });
+    if (error instanceof RangeError) throw new UserDataError(`gzipped user-data could not be decompressed (${error.message.toLowerCase()}); refusing it`, 0, 0, { cause: error });
     throw new UserDataError(`user-data starts like gzip but does not decompress (${(error as Error).message.toLowerCase()}); expected valid gzip; refusing it`, 0, 0, { cause: error });
   }
 }

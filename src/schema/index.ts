@@ -18,7 +18,7 @@
  * Schema), any. Keys: `-` and `_` are one key (canonical `_`) unless `normalizeKeys: false`.
  *
  * Reading: `readYaml(schema, text)` → `{ value, problems }` (value only when no error).
- *   Lower level: `parseYaml` (size cap 1 MiB and 100,000 tokens, nesting depth 100, alias expansion 200,000 nodes,
+ *   Lower level: `parseYaml` (size cap 1 MiB and 80,000 tokens, nesting depth 100, alias expansion 200,000 nodes,
  *   syntax errors, undefined aliases) and `walkNode`.
  * Problems: wrong types anywhere (`users[1].groups[0]`), values outside a set, duplicate keys
  *   (after `-`/`_` folding) and missing required keys are errors; unknown keys (with "did you

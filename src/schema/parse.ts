@@ -18,9 +18,9 @@ export interface ParseOptions {
   /** Nodes the document may expand to through its aliases (default 200,000): a bomb is refused before any walk. */
   maxNodes?: number;
   /**
-   * Lexical tokens the document may hold (default 100,000, about 15,000 lines of YAML). The `yaml`
-   * package needs 3 to 7 µs of CPU per token here, so this bounds a document's parse to well under a
-   * second where the byte cap alone would allow several seconds.
+   * Lexical tokens the document may hold (default 80,000, about 11,000 lines of YAML). The `yaml`
+   * package needs 3 to 7 µs of CPU per token here, so this bounds a document's parse to a few tenths of a
+   * second of CPU where the byte cap alone would allow several seconds.
    */
   maxTokens?: number;
 }
@@ -37,7 +37,7 @@ export interface Parsed {
 export const defaultMaxYamlBytes = 1024 * 1024;
 export const defaultMaxYamlDepth = 100;
 export const defaultMaxYamlNodes = 200_000;
-export const defaultMaxYamlTokens = 100_000;
+export const defaultMaxYamlTokens = 80_000;
 
 /** The parser's stack holds the document and the scalar being read besides the collections. */
 const parserStackExtra = 2;

@@ -78,6 +78,8 @@ describe('gzip content (defect 3)', () => {
   test('only the size bound reads "decompresses to more than"; a gzip error says what it is', () => {
     expect(decodeGzip(gzipSync(Buffer.alloc(2048)), 1024)).toEqual({ ok: false, message: 'content decompresses to more than 1024 bytes; expected at most that' });
     expect(decodeGzip(new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0]), 1024)).toMatchObject({ ok: false, message: expect.stringMatching(/^content does not gunzip/) });
+    // A RangeError that is not zlib's bound (here: a bound zlib cannot take; under a memory cap, a failed allocation) is not "too large".
+    expect(decodeGzip(gzipSync('x'), 2 ** 53)).toEqual({ ok: false, message: expect.stringMatching(/^content could not be decompressed \(the value of "options.maxoutputlength" is out of range/) });
   });
 });
 
