@@ -1,0 +1,230 @@
+/**
+ * The fleet's etcd edge: node records (published through NodePublisher), rollout records
+ * changed by compare-and-swap on their mod revision, a whole group read at one revision for
+ * `keel fleet status`, and watches for `--watch`. The connection is the lock's
+ * (`etcdOptions`: deadlines, breaker, retry, TLS, auth); an agent process may pass the
+ * client it already has, so one gRPC channel serves its lock and its records.
+ */
+import { Etcd3, type IOptions, type Watcher } from 'etcd3';
+import { KeelError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { etcdError, etcdOptions, type EtcdConnection } from '../lock/etcd-store.js';
+import { holdersPrefix, semaphoreKey } from '../lock/group-keys.js';
+import { fleetPrefix, nodesPrefix, rolloutKey } from './fleet-keys.js';
+import type { FleetInput } from './fleet-status.js';
+import type { NodeRecord } from './node-record.js';
+import { NodePublisher, type NodePublisherOptions } from './node-publisher.js';
+import type { RolloutPolicy } from './rollout-policy.js';
+import { halt, newRollout, readRolloutRecord, recordFailed, recordStarted, recordSucceeded, resume, type RolloutRecord, type RolloutStep } from './rollout-record.js';
+
+export interface FleetStoreOptions extends NodePublisherOptions {
+  /** How long one rollout change keeps retrying an etcd that does not answer. Default 30 s. */
+  operationTimeoutMs?: number;
+  random?: () => number;
+  log?: Logger;
+}
+
+/** The answer to a rollout change: the record as written (or as found), and how many tries it took. */
+export type RolloutChange = ({ ok: true; changed: boolean } | { ok: false; reason: string }) & { record: RolloutRecord; attempts: number };
+
+/** What a transition needs besides the record: the live group size (for a percentage) and the time. */
+export interface StepContext {
+  groupSize: number;
+  at: string;
+}
+
+/** A group read at one etcd revision. */
+export interface FleetRead {
+  input: FleetInput;
+  revision: number;
+}
+
+/**
+ * Responses hold whole groups: 10,000 records of ~400 bytes pass gRPC's 4 MiB default. A
+ * read this large is for status only; agents read single keys.
+ */
+const maxReceiveBytes = 64 * 1024 * 1024;
+
+/** The lock's connection options, with room for a whole group in one response. */
+export function fleetEtcdOptions(connection: EtcdConnection): IOptions {
+  const options = etcdOptions(connection);
+  return { ...options, grpcOptions: { ...options.grpcOptions, 'grpc.max_receive_message_length': maxReceiveBytes } };
+}
+
+export class FleetStore {
+  readonly client: Etcd3;
+  private readonly ownsClient: boolean;
+  private readonly publisher: NodePublisher;
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  constructor(
+    connection: EtcdConnection | { client: Etcd3 },
+    private readonly options: FleetStoreOptions = {},
+  ) {
+    this.ownsClient = !('client' in connection);
+    this.client = 'client' in connection ? connection.client : new Etcd3(fleetEtcdOptions(connection));
+    this.publisher = new NodePublisher(this.client, options);
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+  }
+
+  /** Writes a node's record (on every state change of its agent). */
+  publishNode(group: string, record: NodeRecord): Promise<void> {
+    return this.publisher.publish(group, record);
+  }
+
+  /** Removes a node's live record; its lost copy stays for the day. */
+  withdrawNode(group: string, machineId: string): Promise<void> {
+    return this.publisher.withdraw(group, machineId);
+  }
+
+  /** The rollout record of `version`, undefined when there is none; a malformed one is 'invalid-input' naming the key. */
+  async readRollout(group: string, version: string): Promise<RolloutRecord | undefined> {
+    return (await this.readRolloutAt(group, version)).record;
+  }
+
+  private async readRolloutAt(group: string, version: string): Promise<{ record: RolloutRecord | undefined; modRevision: number }> {
+    const key = rolloutKey(group, version);
+    let res;
+    try {
+      res = await this.client.get(key).exec();
+    } catch (error) {
+      throw etcdError(error, `reading ${key}`);
+    }
+    const kv = res.kvs[0];
+    if (!kv) return { record: undefined, modRevision: 0 };
+    const read = readRolloutRecord(key, kv.value.toString('utf8'), version);
+    // Overwriting a record keel cannot read would lose its counts: refuse and name it.
+    if ('warning' in read) throw new KeelError('invalid-input', `${read.warning.replace(/; skipping this rollout record$/, '')}; refusing to change it (delete the key to start this rollout afresh)`);
+    return { record: read.record, modRevision: Number(kv.mod_revision) };
+  }
+
+  private async groupSize(group: string): Promise<number> {
+    try {
+      return await this.client.getAll().prefix(nodesPrefix(group)).count();
+    } catch (error) {
+      throw etcdError(error, `counting ${nodesPrefix(group)}`);
+    }
+  }
+
+  /**
+   * Applies `step` to the rollout record with a compare-and-swap on its mod revision; a lost
+   * race reads again and re-applies, so concurrent changes are all kept. etcd errors are
+   * retried until the operation deadline; a change whose reply was lost is simply applied
+   * again (every transition is idempotent per node).
+   */
+  async changeRollout(group: string, version: string, step: (current: RolloutRecord, context: StepContext) => RolloutStep, options: { needsGroupSize?: boolean } = {}): Promise<RolloutChange> {
+    const key = rolloutKey(group, version);
+    const deadline = this.now() + (this.options.operationTimeoutMs ?? 30_000);
+    for (let attempts = 1; ; attempts++) {
+      try {
+        const { record, modRevision } = await this.readRolloutAt(group, version);
+        const at = new Date(this.now()).toISOString();
+        const groupSize = options.needsGroupSize ? await this.groupSize(group) : 0;
+        const current = record ?? newRollout(version, at);
+        const result = step(current, { groupSize, at });
+        if (!result.ok) return { ok: false, reason: result.reason, record: current, attempts };
+        if (!result.changed) return { ok: true, changed: false, record: current, attempts };
+        const txn = await this.client.if(key, 'Mod', '==', modRevision).then(this.client.put(key).value(JSON.stringify(result.record))).commit();
+        if (txn.succeeded) return { ok: true, changed: true, record: result.record, attempts };
+        // Lost the race: a short random pause keeps many writers of one key from moving in lockstep.
+        await sleep(this.random() * Math.min(50, 2 * attempts));
+      } catch (error) {
+        const e = etcdError(error, `changing ${key}`);
+        if (e.kind !== 'unavailable' || this.now() >= deadline) throw e;
+        this.options.log?.debug(`${e.message}; retrying`);
+        await sleep(Math.min(1000, 25 * 2 ** Math.min(attempts, 6)) * (0.5 + this.random() / 2));
+      }
+    }
+  }
+
+  /** This node takes a reboot slot for `version`; `ok: false` when the rollout is halted. */
+  recordStarted(group: string, version: string, machineId: string): Promise<RolloutChange> {
+    return this.changeRollout(group, version, (r, c) => recordStarted(r, machineId, c.at));
+  }
+
+  recordSucceeded(group: string, version: string, machineId: string): Promise<RolloutChange> {
+    return this.changeRollout(group, version, (r, c) => recordSucceeded(r, machineId, c.at));
+  }
+
+  /** Counts a failure; the rollout halts when failures reach the policy's limit for the live group. */
+  recordFailed(group: string, version: string, failure: { machineId: string; error: string }, policy: RolloutPolicy): Promise<RolloutChange> {
+    return this.changeRollout(group, version, (r, c) => recordFailed(r, { ...failure, at: c.at }, policy, c.groupSize), { needsGroupSize: true });
+  }
+
+  /** An operator's halt; creates the record when no node has started the version yet. */
+  halt(group: string, version: string, reason: string): Promise<RolloutChange> {
+    return this.changeRollout(group, version, (r, c) => halt(r, reason, c.at));
+  }
+
+  resume(group: string, version: string): Promise<RolloutChange> {
+    return this.changeRollout(group, version, (r, c) => resume(r, c.at));
+  }
+
+  /** Every record of the group, the lock's semaphore and holder times, at one revision (one request). */
+  async read(group: string): Promise<FleetRead> {
+    const range = (key: string, prefix: boolean) => {
+      const start = Buffer.from(key);
+      if (!prefix) return { request_range: { key: start } };
+      const end = Buffer.from(key);
+      end[end.length - 1]!++;
+      return { request_range: { key: start, range_end: end } };
+    };
+    const fleet = fleetPrefix(group);
+    const semKey = semaphoreKey(group);
+    const holders = holdersPrefix(group);
+    let res;
+    try {
+      res = await this.client.kv.txn({ compare: [], success: [range(fleet, true), range(semKey, false), range(holders, true)], failure: [] });
+    } catch (error) {
+      throw etcdError(error, `reading ${fleet}`);
+    }
+    const kvs = (i: number) => res.responses[i]?.response_range?.kvs ?? [];
+    const text = (b: Buffer) => b.toString('utf8');
+    const entries = new Map(kvs(0).map((kv) => [text(kv.key), text(kv.value)]));
+    const sem = kvs(1)[0];
+    const holderSince = new Map(kvs(2).map((kv) => [decodeURIComponent(text(kv.key).slice(holders.length)), text(kv.value)]));
+    return {
+      input: { group, entries, ...(sem ? { semaphore: text(sem.value) } : {}), semaphoreKey: semKey, holderSince, nowMs: this.now() },
+      revision: Number(res.header.revision),
+    };
+  }
+
+  /**
+   * Calls `onChange` with the revision of every change to the group's records or lock after
+   * `revision` (events of one etcd revision come together). Waiters' queue keys are not watched.
+   */
+  async watch(group: string, revision: number, onChange: (revision: number) => void): Promise<{ close(): Promise<void> }> {
+    const start = String(revision + 1);
+    const watchers: Watcher[] = [];
+    const fire = (res: { header: { revision: string } }) => onChange(Number(res.header.revision));
+    try {
+      for (const make of [
+        () => this.client.watch().prefix(fleetPrefix(group)),
+        () => this.client.watch().key(semaphoreKey(group)),
+        () => this.client.watch().prefix(holdersPrefix(group)),
+      ]) {
+        const w = await make().startRevision(start).create();
+        w.on('data', fire);
+        // Stream errors are not fatal: etcd3 reconnects from the last revision it saw.
+        w.on('error', () => undefined);
+        watchers.push(w);
+      }
+    } catch (error) {
+      await Promise.all(watchers.map((w) => w.cancel().catch(() => undefined)));
+      throw etcdError(error, `watching ${fleetPrefix(group)}`);
+    }
+    return { close: async () => void (await Promise.all(watchers.map((w) => w.cancel().catch(() => undefined)))) };
+  }
+
+  /** Stops the keep-alives (node keys expire with their lease, or go at once with `revoke`) and closes an owned client. */
+  async close(options: { revoke?: boolean } = {}): Promise<void> {
+    await this.publisher.close(options.revoke ?? false);
+    if (this.ownsClient) this.client.close();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,124 @@
+/**
+ * Publishing node records, the etcd side of "a dead node stays visible for a day". Each
+ * write puts the record twice in one transaction: under `nodes/` bound to a short lease that
+ * etcd3 keeps alive (the node disappears when it stops), and under `lost/` on a 24 h lease
+ * that is never kept alive. The node writes its own lost copy, ahead of time, because nobody
+ * else is sure to be there when its lease expires: a watcher would have to be running at
+ * that moment, and etcd deletes the value with the key. `status` shows as lost what is in
+ * `lost/` but not in `nodes/`.
+ *
+ * The 24 h lease is replaced hourly (the records are rewritten onto a fresh one), so a lost
+ * copy always outlives the node's last sign of life by 23 to 24 hours, however long the
+ * node ran without a state change. One node lease per publisher: an agent process shares
+ * it across every node it publishes (the benchmark runs many agents per process), which
+ * batches the keep-alives into one stream message per lease.
+ */
+import type { Etcd3, Lease } from 'etcd3';
+import type { Logger } from '../log.js';
+import { etcdError } from '../lock/etcd-store.js';
+import { lostKey, nodeKey } from './fleet-keys.js';
+import { formatNodeRecord, type NodeRecord } from './node-record.js';
+
+export interface NodePublisherOptions {
+  /** TTL of the lease binding `nodes/` keys; etcd3 renews it every third of it. Default 60 s. */
+  nodeLeaseSeconds?: number;
+  /** How long a lost copy lives. Default 24 h. */
+  lostLeaseSeconds?: number;
+  /** How often the lost copies move to a fresh lease. Default 1 h. */
+  lostRefreshMs?: number;
+  now?: () => number;
+  log?: Logger;
+}
+
+export class NodePublisher {
+  private nodeLease: Lease | undefined;
+  private lost: { id: string; grantedMs: number } | undefined;
+  /** Every record this publisher keeps alive, by node key, to write again when the lease is lost. */
+  private readonly published = new Map<string, { group: string; record: NodeRecord }>();
+  private readonly refresh: NodeJS.Timeout;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly client: Etcd3,
+    private readonly options: NodePublisherOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.refresh = setInterval(() => void this.republish('refreshing the lost copies'), this.lostRefreshMs());
+    this.refresh.unref?.();
+  }
+
+  private lostRefreshMs(): number {
+    return this.options.lostRefreshMs ?? 3_600_000;
+  }
+
+  private leaseForNodes(): Lease {
+    if (this.nodeLease) return this.nodeLease;
+    const lease = this.client.lease(this.options.nodeLeaseSeconds ?? 60);
+    lease.on('lost', (error) => {
+      if (this.nodeLease !== lease) return;
+      this.nodeLease = undefined;
+      // etcd dropped the node keys with the lease: write them again on a new one.
+      this.options.log?.warning(`fleet: the lease of the node records was lost (${error.message}); writing them again`);
+      void this.republish('after a lost lease');
+    });
+    this.nodeLease = lease;
+    return lease;
+  }
+
+  private async leaseForLost(): Promise<string> {
+    if (this.lost && this.now() - this.lost.grantedMs < this.lostRefreshMs()) return this.lost.id;
+    // Never kept alive and never revoked: it ends on its own a day after the grant.
+    const lease = this.client.lease(this.options.lostLeaseSeconds ?? 86_400, { autoKeepAlive: false });
+    const id = await lease.grant();
+    lease.release();
+    this.lost = { id, grantedMs: this.now() };
+    return id;
+  }
+
+  /** Writes the node's record under `nodes/` (its lease) and `lost/` (the day-long lease) in one transaction. */
+  async publish(group: string, record: NodeRecord): Promise<void> {
+    const key = nodeKey(group, record.machineId);
+    const value = formatNodeRecord(record);
+    try {
+      const nodeLeaseId = await this.leaseForNodes().grant();
+      const lostLeaseId = await this.leaseForLost();
+      // A transaction with no comparison: both copies or neither.
+      const put = (k: string, lease: string) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(value), lease } });
+      await this.client.kv.txn({ compare: [], success: [put(key, nodeLeaseId), put(lostKey(group, record.machineId), lostLeaseId)], failure: [] });
+      this.published.set(key, { group, record });
+    } catch (error) {
+      throw etcdError(error, `publishing ${key}`);
+    }
+  }
+
+  /** Stops keeping the node's record: deletes it from `nodes/` and leaves the lost copy for its day. */
+  async withdraw(group: string, machineId: string): Promise<void> {
+    const key = nodeKey(group, machineId);
+    this.published.delete(key);
+    try {
+      await this.client.delete().key(key).exec();
+    } catch (error) {
+      throw etcdError(error, `deleting ${key}`);
+    }
+  }
+
+  private async republish(why: string): Promise<void> {
+    for (const { group, record } of [...this.published.values()]) {
+      try {
+        await this.publish(group, record);
+      } catch (error) {
+        this.options.log?.warning(`fleet: could not write ${nodeKey(group, record.machineId)} ${why}: ${(error as Error).message}; the next state change writes it`);
+      }
+    }
+  }
+
+  /** Ends the keep-alives; the node keys go when the lease expires (or at once with `revoke`). */
+  async close(revoke = false): Promise<void> {
+    clearInterval(this.refresh);
+    const lease = this.nodeLease;
+    this.nodeLease = undefined;
+    if (!lease) return;
+    if (revoke) await lease.revoke().catch(() => undefined);
+    else lease.release();
+  }
+}

@@ -1,0 +1,136 @@
+// The fleet's etcd edge against a real etcd member: rollout changes are compare-and-swaps
+// that keep concurrent failures, the brake halts at max_failures naming the node, bad
+// records are skipped with a warning, and a node whose lease ends stays visible as lost.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Etcd3 } from 'etcd3';
+import { startEtcd, type EtcdCluster } from '../../harness/etcd.js';
+import { FleetStore, fleetEtcdOptions } from '../../../src/fleet/fleet-store.js';
+import { fleetStatus } from '../../../src/fleet/fleet-status.js';
+import { nodeRecord, type NodeRecord } from '../../../src/fleet/node-record.js';
+import type { RolloutPolicy } from '../../../src/fleet/rollout-policy.js';
+
+let etcd: EtcdCluster;
+const stores: FleetStore[] = [];
+const open = (options: ConstructorParameters<typeof FleetStore>[1] = {}) => {
+  const s = new FleetStore({ endpoints: etcd.endpoints }, options);
+  stores.push(s);
+  return s;
+};
+const record = (id: string, over: Partial<NodeRecord> = {}): NodeRecord =>
+  nodeRecord({ machineId: id, hostname: `host-${id}`, version: '1.0.0', slot: 'a', state: 'steady', stateSince: new Date().toISOString(), updatedAt: new Date().toISOString(), ...over });
+const policy = (count: number): RolloutPolicy => ({ maxFailures: { kind: 'count', count }, healthDeadlineMs: 60_000 });
+
+beforeAll(async () => {
+  etcd = await startEtcd();
+});
+afterAll(async () => {
+  for (const s of stores) await s.close({ revoke: true }).catch(() => undefined);
+  await etcd?.stop();
+});
+
+describe('rollout records in etcd', () => {
+  test('a write that lands between a read and its compare-and-swap is kept: both failures count', async () => {
+    const other = open();
+    // A client whose next commit first lets `other` record its failure: a lost race, every time.
+    const real = new Etcd3(fleetEtcdOptions({ endpoints: etcd.endpoints }));
+    let interfere: (() => Promise<unknown>) | undefined;
+    const client = new Proxy(real, {
+      get(target, prop) {
+        if (prop === 'if')
+          return (...args: Parameters<Etcd3['if']>) => {
+            const builder = target.if(...args);
+            const commit = builder.commit.bind(builder);
+            builder.commit = async () => {
+              const f = interfere;
+              interfere = undefined;
+              if (f) await f();
+              return commit();
+            };
+            return builder;
+          };
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const racing = new FleetStore({ client });
+    stores.push(racing);
+    for (const id of ['n1', 'n2', 'n3']) await other.publishNode('race', record(id));
+    interfere = () => other.recordFailed('race', '2.0.0', { machineId: 'n2', error: 'rolled back' }, policy(5));
+    const change = await racing.recordFailed('race', '2.0.0', { machineId: 'n1', error: 'health gate failed' }, policy(5));
+    expect(change).toMatchObject({ ok: true, changed: true, attempts: 2 });
+    const stored = await other.readRollout('race', '2.0.0');
+    expect(stored?.failed.map((f) => f.machineId)).toEqual(['n2', 'n1']);
+    real.close();
+  });
+
+  test('twelve nodes failing at once from four clients are all counted', async () => {
+    const clients = [open(), open(), open(), open()];
+    const ids = Array.from({ length: 12 }, (_, i) => `m${i}`);
+    for (const id of ids) await clients[0]!.publishNode('crowd', record(id));
+    const changes = await Promise.all(ids.map((id, i) => clients[i % 4]!.recordFailed('crowd', '2.0.0', { machineId: id, error: `e${i}` }, policy(100))));
+    expect(changes.every((c) => c.ok && c.changed)).toBe(true);
+    const stored = await clients[0]!.readRollout('crowd', '2.0.0');
+    expect(stored?.failed.map((f) => f.machineId).sort()).toEqual([...ids].sort());
+    expect(stored?.started.sort()).toEqual([...ids].sort());
+  });
+
+  test('the rollout halts when failures reach max_failures, naming the node and error; starts are refused; resume', async () => {
+    const s = open();
+    for (const id of ['h1', 'h2', 'h3', 'h4']) await s.publishNode('brake', record(id));
+    expect(await s.recordStarted('brake', '3.0.0', 'h1')).toMatchObject({ ok: true, changed: true });
+    expect((await s.recordFailed('brake', '3.0.0', { machineId: 'h1', error: 'rolled back to 1.0.0' }, policy(2))).record.halted).toBeUndefined();
+    const tripped = await s.recordFailed('brake', '3.0.0', { machineId: 'h2', error: 'health gate: web.service failed' }, policy(2));
+    expect(tripped.record.halted).toMatchObject({ by: 'policy', machineId: 'h2', error: 'health gate: web.service failed', reason: '2 of 4 nodes failed, reaching max_failures 2' });
+    const refused = await s.recordStarted('brake', '3.0.0', 'h3');
+    expect(refused).toMatchObject({ ok: false, reason: expect.stringContaining('tripped by h2: health gate: web.service failed') });
+    expect((await s.readRollout('brake', '3.0.0'))?.started).toEqual(['h1', 'h2']);
+    expect(await s.resume('brake', '3.0.0')).toMatchObject({ ok: true, changed: true });
+    expect(await s.recordStarted('brake', '3.0.0', 'h3')).toMatchObject({ ok: true, changed: true });
+    // The percentage form counts the live group: 50 % of 4 nodes is 2.
+    const pct: RolloutPolicy = { maxFailures: { kind: 'percent', percent: 50 }, healthDeadlineMs: 1 };
+    await s.recordFailed('brake', '3.1.0', { machineId: 'h1', error: 'x' }, pct);
+    expect((await s.recordFailed('brake', '3.1.0', { machineId: 'h3', error: 'y' }, pct)).record.halted?.reason).toBe('2 of 4 nodes failed, reaching max_failures 50% (2 nodes)');
+  });
+
+  test('malformed and foreign records are skipped with a warning naming the key; a malformed rollout is not overwritten', async () => {
+    const s = open();
+    await s.publishNode('bad', record('good1'));
+    await etcd.etcdctl(['put', '/keel/fleet/bad/nodes/broken', '{"schema":"keel.fleet.node/v1","machineId":']);
+    await etcd.etcdctl(['put', '/keel/fleet/bad/nodes/alien', '{"schema":"acme/v3","machineId":"alien"}']);
+    await etcd.etcdctl(['put', '/keel/fleet/bad/rollouts/9.9.9', '[]']);
+    const status = fleetStatus((await s.read('bad')).input);
+    expect(status.nodes.map((n) => n.record.machineId)).toEqual(['good1']);
+    expect(status.warnings).toEqual([
+      '/keel/fleet/bad/nodes/alien: schema: expected "keel.fleet.node/v1", found "acme/v3" (a foreign or newer record); skipping this node record',
+      '/keel/fleet/bad/nodes/broken: expected JSON, found unparsable text; skipping this node record',
+      '/keel/fleet/bad/rollouts/9.9.9: expected a JSON object, found an array; skipping this rollout record',
+    ]);
+    await expect(s.recordFailed('bad', '9.9.9', { machineId: 'good1', error: 'x' }, policy(1))).rejects.toThrow(
+      '/keel/fleet/bad/rollouts/9.9.9: expected a JSON object, found an array; refusing to change it (delete the key to start this rollout afresh)',
+    );
+    expect((await etcd.etcdctl(['get', '/keel/fleet/bad/rollouts/9.9.9', '--print-value-only'])).trim()).toBe('[]');
+  });
+});
+
+describe('node records in etcd', () => {
+  test('a node whose lease ends drops out of nodes/ and shows as lost; its record is kept a day', async () => {
+    const s = new FleetStore({ endpoints: etcd.endpoints }, { nodeLeaseSeconds: 2 });
+    await s.publishNode('lost', record('gone', { state: 'staged', staged: '2.0.0' }));
+    const reader = open();
+    await reader.publishNode('lost', record('alive'));
+    expect(fleetStatus((await reader.read('lost')).input).nodes.map((n) => [n.record.machineId, n.lost])).toEqual([['alive', false], ['gone', false]]);
+    await s.close(); // stops the keep-alives, as a node that dies
+    let lines: [string, boolean][] = [];
+    for (let i = 0; i < 100; i++) {
+      lines = fleetStatus((await reader.read('lost')).input).nodes.map((n) => [n.record.machineId, n.lost]);
+      if (lines.some(([id, lost]) => id === 'gone' && lost)) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(lines).toEqual([['alive', false], ['gone', true]]);
+    // Lease ids pass 2^53: read the key through etcd3 (strings), not etcdctl's JSON numbers.
+    const lease = BigInt((await reader.client.get('/keel/fleet/lost/lost/gone').exec()).kvs[0]!.lease).toString(16);
+    const ttl = JSON.parse(await etcd.etcdctl(['lease', 'timetolive', lease, '-w', 'json'])) as { ttl: number };
+    expect(ttl.ttl).toBeGreaterThan(23 * 3600);
+  });
+});
+
