@@ -9,7 +9,7 @@ import { startEtcd, type EtcdCluster } from '../../test/harness/etcd.js';
 import { EtcdLockStore } from '../../src/lock/etcd-store.js';
 import { SemaphoreLock } from '../../src/lock/semaphore-lock.js';
 import { KeelError } from '../../src/errors.js';
-import { sleep } from '../../src/lock/backoff.js';
+import { sleep } from '../../src/backoff.js';
 import { RequestCounter } from './request-counter.js';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { writeFileCrashSafe } from '../host/crash-safe-write.js';
 import type { Logger } from '../log.js';
 import { formatProblem } from '../problem.js';
-import { backoffActive, backoffFailed, initialBackoff, type BackoffState } from './backoff.js';
+import { backoffActive, backoffFailed, initialBackoff, type BackoffState } from '../backoff.js';
 import { Announcer, endpointOf, etcdClient } from './discovery.js';
 import { initialHealth, recordProbe, type HealthState } from './health-tracker.js';
 import { ArchiveImageSource, imageDirectory } from './image-source.js';
@@ -223,7 +223,7 @@ export class Supervisor {
 
   /** systemd scheduled a restart after a failure: on systemd < 254 restart sooner, after the doubling delay. */
   private onFailure(name: string, t: Tracked, now: number): void {
-    const { state, delayMs } = backoffFailed(t.backoff, now, t.spec);
+    const { state, delayMs } = backoffFailed(t.backoff, now, { initialDelayMs: t.spec.restartDelaySeconds * 1000, maxDelayMs: t.spec.restartMaxDelaySeconds * 1000 });
     t.backoff = state;
     const fallbackMs = t.spec.restartMaxDelaySeconds * 1000;
     this.o.log.warning(`container ${name} failed (${state.failures} in a row); restarting in ${delayMs} ms`);

@@ -5,7 +5,7 @@
  */
 import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { backoffDelayMs, sleep } from './backoff.js';
+import { jitteredDelayMs, sleep } from '../backoff.js';
 import { checkGroup } from './group-keys.js';
 import { httpCall, type ClientTls } from './http-call.js';
 import { protocolHeader, requestBody } from './fleetlock-protocol.js';
@@ -91,7 +91,7 @@ export class FleetLockClient implements RebootLock {
       }
       if (!wait || error.kind === 'invalid-input') throw error;
       const interval = this.options.retryIntervalMs ?? 5000;
-      const delay = error.kind === 'conflict' ? interval * (0.75 + this.random() / 2) : Math.min(interval, backoffDelayMs(attempt, this.random, 100, interval));
+      const delay = error.kind === 'conflict' ? interval * (0.75 + this.random() / 2) : Math.min(interval, jitteredDelayMs(attempt, this.random, { initialDelayMs: 100, maxDelayMs: interval }));
       this.options.log?.debug(`${error.message}; asking again in ${Math.round(delay)} ms`);
       try {
         await sleep(delay, options.signal);
@@ -116,7 +116,7 @@ export class FleetLockClient implements RebootLock {
       }
       if (error.kind === 'invalid-input' || Date.now() >= deadline) throw error;
       try {
-        await sleep(backoffDelayMs(attempt, this.random, 100, 5000), options.signal);
+        await sleep(jitteredDelayMs(attempt, this.random, { initialDelayMs: 100, maxDelayMs: 5000 }), options.signal);
       } catch {
         throw aborted(what, options.signal);
       }

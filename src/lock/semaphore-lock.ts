@@ -11,7 +11,7 @@
  */
 import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { backoffDelayMs, sleep } from './backoff.js';
+import { jitteredDelayMs, sleep } from '../backoff.js';
 import { expiredHolders } from './max-hold.js';
 import { holderIdOf, holderKey, holdersPrefix, semaphoreKey, checkGroup, waiterKey, waitersPrefix } from './group-keys.js';
 import type { LockStore, VersionedValue } from './lock-store.js';
@@ -63,7 +63,7 @@ export class SemaphoreLock implements RebootLock {
         if (this.now() >= deadlineMs) throw new KeelError('unavailable', `${what}: gave up after ${attempt + 1} attempts: ${error.message}`, { cause: error });
         this.options.log?.debug(`${what}: ${error.message}; retrying`);
         try {
-          await sleep(backoffDelayMs(attempt, this.random), signal);
+          await sleep(jitteredDelayMs(attempt, this.random, { initialDelayMs: 25, maxDelayMs: 1000 }), signal);
         } catch {
           throw abortError(what, signal);
         }

@@ -5,7 +5,7 @@
  */
 import { KeelError } from '../../errors.js';
 import type { DatasourceResult } from '../metadata.js';
-import { nextPollDelayMs, defaultBackoff, type Backoff } from './backoff.js';
+import { nextPollDelayMs, type Backoff } from '../../backoff.js';
 import { readCmdline } from './cmdline.js';
 import { readConfigDrive } from './config-drive.js';
 import { readEc2 } from './ec2.js';
@@ -52,6 +52,9 @@ export interface Detection {
   /** Errors from sources that were present but unreadable, by source name (last error each). */
   errors: Partial<Record<DatasourceName, KeelError>>;
 }
+
+/** coreos-cloudinit's polling schedule: 100 ms, doubling after every miss, never more than 30 s. */
+export const defaultBackoff: Backoff = { initialDelayMs: 100, maxDelayMs: 30_000 };
 
 /** The sources polled when none are named. */
 export function defaultDetectNames(options: DatasourceOptions): DatasourceName[] {
