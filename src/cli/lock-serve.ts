@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { KeelError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { type Command, type CommandContext, printJson, stringOption } from './command.js';
-import { parseDurationMs } from '../lock/duration.js';
+import { readDurationMs } from '../duration.js';
 import { parseTokens, type FleetLockAuth } from '../lock/fleetlock-auth.js';
 import { defaultMaxGroups, startFleetLockServer, type FleetLockTls } from '../lock/fleetlock-server.js';
 import { openEtcdStore } from '../lock/open-reboot-lock.js';
@@ -106,7 +106,7 @@ export const serve: Command = {
     let started;
     try {
       started = await startFleetLockServer(
-        { store, base, log, ...(auth ? { auth } : {}), ...(slots !== undefined ? { defaultSlots: slots } : {}), ...(maxGroups !== undefined ? { maxGroups } : {}), ...(settings.maxHold ? { maxHoldMs: parseDurationMs(settings.maxHold) } : {}) },
+        { store, base, log, ...(auth ? { auth } : {}), ...(slots !== undefined ? { defaultSlots: slots } : {}), ...(maxGroups !== undefined ? { maxGroups } : {}), ...(settings.maxHold ? { maxHoldMs: readDurationMs(settings.maxHold, 'max hold time', { bare: 'seconds' }) } : {}) },
         host,
         port,
         tls,

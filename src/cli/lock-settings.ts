@@ -6,7 +6,7 @@ import type { LockSettings } from '../lock/lock-settings.js';
 import { type CommandContext, type OptionSpec, stringOption } from './command.js';
 import { defaultLockConfPath, readLockConf } from '../lock/lock-conf.js';
 import { checkGroup, defaultGroup } from '../lock/group-keys.js';
-import { parseDurationMs } from '../lock/duration.js';
+import { readDurationMs } from '../duration.js';
 
 /** Where to find the lock: shared by every `keel lock` command; flags override lock.conf. */
 export const connectionOptions: Record<string, OptionSpec> = {
@@ -39,6 +39,6 @@ export function lockSettingsOf(ctx: CommandContext): LockSettings {
   ];
   for (const [k, v] of overrides) if (v !== undefined) (settings as unknown as Record<string, string>)[k] = v;
   checkGroup(settings.group ?? defaultGroup);
-  if (settings.maxHold) parseDurationMs(settings.maxHold, '--max-hold');
+  if (settings.maxHold) readDurationMs(settings.maxHold, '--max-hold', { bare: 'seconds' });
   return settings;
 }

@@ -7,7 +7,7 @@ import { type Command, type CommandContext, type CommandGroup, type OptionSpec, 
 import { openEtcdStore, openRebootLock } from '../lock/open-reboot-lock.js';
 import { SemaphoreLock } from '../lock/semaphore-lock.js';
 import { defaultGroup } from '../lock/group-keys.js';
-import { formatDurationMs, parseDurationMs } from '../lock/duration.js';
+import { formatElapsedMs, readDurationMs } from '../duration.js';
 import type { RebootLock } from '../lock/reboot-lock.js';
 import { serve } from './lock-serve.js';
 import { setupAuth } from './lock-setup-auth.js';
@@ -72,7 +72,7 @@ const status: Command = {
       if (ctx.json) printJson(ctx, { group: s.group, totalSlots: s.totalSlots, available: Math.max(0, s.totalSlots - s.holders.length), holders });
       else {
         ctx.stdout.write(`group: ${s.group}\nslots: ${s.totalSlots} (${Math.max(0, s.totalSlots - s.holders.length)} available)\nholders:${holders.length === 0 ? ' none' : ''}\n`);
-        for (const h of holders) ctx.stdout.write(`  ${h.id}  ${h.heldForMs !== undefined ? `held ${formatDurationMs(h.heldForMs)} (since ${h.since})` : 'held since unknown (not taken by keel)'}\n`);
+        for (const h of holders) ctx.stdout.write(`  ${h.id}  ${h.heldForMs !== undefined ? `held ${formatElapsedMs(h.heldForMs)} (since ${h.since})` : 'held since unknown (not taken by keel)'}\n`);
       }
       return 0;
     });
@@ -96,7 +96,7 @@ const acquire: Command = {
     const id = holderId(ctx);
     const timeout = stringOption(ctx.values, 'timeout');
     const wait = ctx.values.wait === true;
-    const ms = timeout !== undefined ? parseDurationMs(timeout, '--timeout') : undefined;
+    const ms = timeout !== undefined ? readDurationMs(timeout, '--timeout', { bare: 'seconds' }) : undefined;
     return withLock(ctx, async (lock, settings) => {
       const t0 = Date.now();
       await lock.acquire(id, { wait, ...(ms !== undefined ? { signal: AbortSignal.timeout(ms) } : {}) });

@@ -12,9 +12,10 @@
  *   CHANNEL                  release channel
  *   SERVER                   update repository base URL
  *   TRUST_KEY                path of the pinned trust key
- *   CHECK_INTERVAL_MINUTES   minutes between checks
+ *   CHECK_INTERVAL           time between checks, a duration such as 30m or 1m30s (src/duration.ts);
+ *                            the agent still reads CHECK_INTERVAL_MINUTES, the form written before
  *   WINDOW_START             locksmith-style `[Day ]HH:MM`
- *   WINDOW_LENGTH            locksmith-style duration, e.g. 1h30m
+ *   WINDOW_LENGTH            a duration, e.g. 1h30m or 90min, as cloud-config validated it
  *   WINDOWS                  number N of weekly windows, then for each n in 1..N:
  *   WINDOW_<n>_DAYS          comma-separated days, e.g. Mon,Tue
  *   WINDOW_<n>_START         HH:MM
@@ -39,6 +40,7 @@ import type { LockSettings } from '../lock/lock-settings.js';
 import type { UpdateSettings } from '../update/update-settings.js';
 import { type PlanBuilder, bytes, generatedBy } from './plan-context.js';
 import { printEnvFile, quoteEnvValue } from '../systemd/env-file.js';
+import { formatDuration } from '../duration.js';
 
 export const updateConfPath = '/etc/keel/update.conf';
 export const lockConfPath = '/etc/keel/lock.conf';
@@ -54,7 +56,8 @@ export function updateConf(u: UpdateSettings): string | undefined {
     ['CHANNEL', u.channel],
     ['SERVER', u.server],
     ['TRUST_KEY', u.trustKey],
-    ['CHECK_INTERVAL_MINUTES', str(u.checkIntervalMinutes)],
+    // A duration string the agent's reader accepts: `1.5` minutes was refused by it (issue 11).
+    ['CHECK_INTERVAL', u.checkIntervalMinutes === undefined ? undefined : formatDuration(u.checkIntervalMinutes * 60_000)],
     ['WINDOW_START', u.windowStart],
     ['WINDOW_LENGTH', u.windowLength],
     ['WINDOWS', u.windows.length > 0 ? String(u.windows.length) : undefined],

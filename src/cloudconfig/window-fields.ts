@@ -2,7 +2,8 @@
  * Scalar shapes of the cloud-config's update and lock sections: maintenance windows.
  * Each is a schema value (src/schema), so it validates, types and documents itself.
  */
-import { parseDurationMs, s, type RefineContext } from '../schema/index.js';
+import { parseDurationMs } from '../duration.js';
+import { s, type RefineContext } from '../schema/index.js';
 
 export const dayNames = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 const dayPattern = '(sun|mon|tue|wed|thu|fri|sat)[a-z]*';

@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { KeelError } from '../errors.js';
-import { parseDurationSeconds } from './duration.js';
+import { durationValueMs } from '../duration.js';
 
 export const settingsFile = 'etc/keel/supervisor.yaml';
 
@@ -42,12 +42,13 @@ export function parseSettings(text: string): SupervisorSettings {
     throw new KeelError('invalid-input', `${settingsFile}: ${(error as Error).message.split('\n')[0]}; refusing to start`, { cause: error });
   }
   const d = doc as { discovery?: { endpoints?: unknown; address?: unknown; ttl?: unknown }; podman?: { path?: unknown; args?: unknown } };
-  const ttl = d.discovery?.ttl === undefined ? defaultSettings.discoveryTtlSeconds : parseDurationSeconds(d.discovery.ttl);
-  if (ttl === undefined || ttl < 2) throw new KeelError('invalid-input', `${settingsFile}: discovery.ttl: expected a duration of at least 2s, found ${JSON.stringify(d.discovery?.ttl)}; refusing to start`);
+  // A YAML number, or a numeric string, is seconds: `ttl: 15` and `ttl: "15"` both meant 15 s before.
+  const ttlMs = d.discovery?.ttl === undefined ? defaultSettings.discoveryTtlSeconds * 1000 : durationValueMs(d.discovery.ttl, { bare: 'seconds' });
+  if (ttlMs === undefined || ttlMs < 2000) throw new KeelError('invalid-input', `${settingsFile}: discovery.ttl: expected a duration of at least 2s (such as 15s or 1m), found ${JSON.stringify(d.discovery?.ttl)}; refusing to start`);
   return {
     discoveryEndpoints: strings(d.discovery?.endpoints, 'discovery.endpoints'),
     discoveryAddress: typeof d.discovery?.address === 'string' ? d.discovery.address : undefined,
-    discoveryTtlSeconds: Math.round(ttl),
+    discoveryTtlSeconds: Math.round(ttlMs / 1000),
     podmanPath: typeof d.podman?.path === 'string' ? d.podman.path : defaultSettings.podmanPath,
     podmanArgs: strings(d.podman?.args, 'podman.args'),
   };

@@ -8,7 +8,7 @@
  * unit's cgroup, which is why MemoryMax=/CPUQuota=/TasksMax= limit the container.
  */
 import type { ContainerSpec } from './spec.js';
-import { formatSystemdSpan } from './duration.js';
+import { formatSystemdSpan } from '../duration.js';
 import { execLine, plainValue, printUnitFile, type UnitEntry, type UnitFile } from '../systemd/unit-file.js';
 import { podmanSeccompProfile, securityFlags, securitySummary } from './security-flags.js';
 

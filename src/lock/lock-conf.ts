@@ -5,14 +5,20 @@
  * command-line flags override it.
  */
 import { readFileSync } from 'node:fs';
+import { durationText, parseDurationMs } from '../duration.js';
 import { KeelError } from '../errors.js';
 import type { LockSettings } from './lock-settings.js';
 import { parseEnvFile } from '../systemd/env-file.js';
 
 export const defaultLockConfPath = '/etc/keel/lock.conf';
 
-/** Reads the env-file text. The TLS and auth keys are ETCD_-prefixed; bare CAFILE etc. are accepted too. */
-export function parseLockConf(text: string): LockSettings {
+/**
+ * Reads the env-file text. The TLS and auth keys are ETCD_-prefixed; bare CAFILE etc. are
+ * accepted too. MAX_HOLD and WINDOW_LENGTH are checked with the duration grammar every part
+ * shares (src/duration.ts), so a value `keel lock` accepts is one the update agent accepts;
+ * problems name `source` (the file) and the key.
+ */
+export function parseLockConf(text: string, source = 'lock.conf'): LockSettings {
   const env = parseEnvFile(text);
   const pick = (...keys: string[]) => keys.map((k) => env[k]).find((v) => v !== undefined && v !== '');
   const settings: LockSettings = { endpoints: (env.ENDPOINTS ?? '').split(',').map((e) => e.trim()).filter(Boolean) };
@@ -29,7 +35,19 @@ export function parseLockConf(text: string): LockSettings {
     ['windowLength', pick('WINDOW_LENGTH')],
   ];
   for (const [k, v] of fields) if (v !== undefined) (settings as unknown as Record<string, string>)[k] = v;
+  checkDurations(settings, source);
   return settings;
+}
+
+/** MAX_HOLD may be a bare number of seconds (as `--max-hold` may); a window length may not (as in update.conf). */
+function checkDurations(settings: LockSettings, source: string): void {
+  const problems: string[] = [];
+  if (settings.maxHold !== undefined && parseDurationMs(settings.maxHold, { bare: 'seconds' }) === undefined)
+    problems.push(`MAX_HOLD: expected ${durationText} (or a number of seconds), found ${JSON.stringify(settings.maxHold)}`);
+  const length = settings.windowLength === undefined ? undefined : parseDurationMs(settings.windowLength);
+  if (settings.windowLength !== undefined && (length === undefined || length === 0))
+    problems.push(`WINDOW_LENGTH: expected ${durationText} above zero, found ${JSON.stringify(settings.windowLength)}`);
+  if (problems.length) throw new KeelError('invalid-input', `${source}: ${problems.join('; ')}; refusing to use the lock settings`);
 }
 
 /**
@@ -44,5 +62,5 @@ export function readLockConf(path: string, required: boolean): LockSettings | un
     if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new KeelError(required ? 'invalid-input' : 'io', `${path}: cannot read the lock settings (${(error as Error).message})`, { cause: error });
   }
-  return parseLockConf(text);
+  return parseLockConf(text, path);
 }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { KeelError } from '../errors.js';
 import type { LockSettings } from './lock-settings.js';
 import type { Logger } from '../log.js';
-import { parseDurationMs } from './duration.js';
+import { readDurationMs } from '../duration.js';
 import { EtcdLockStore } from './etcd-store.js';
 import { FleetLockClient } from './fleetlock-client.js';
 import type { ClientTls } from './http-call.js';
@@ -68,7 +68,7 @@ function fleetlockTls(settings: LockSettings): { tls?: ClientTls } {
 
 function lockTuning(settings: LockSettings, options: OpenOptions) {
   return {
-    ...(settings.maxHold ? { maxHoldMs: parseDurationMs(settings.maxHold, 'max hold time') } : {}),
+    ...(settings.maxHold ? { maxHoldMs: readDurationMs(settings.maxHold, 'max hold time', { bare: 'seconds' }) } : {}),
     ...(options.defaultSlots !== undefined ? { defaultSlots: options.defaultSlots } : {}),
     ...(options.log ? { log: options.log } : {}),
     ...(options.operationTimeoutMs !== undefined ? { operationTimeoutMs: options.operationTimeoutMs } : {}),

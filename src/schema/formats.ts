@@ -2,55 +2,32 @@
  * Scalar formats that plain YAML types do not carry: octal file modes and durations. Each is a
  * custom schema (a reader plus its JSON Schema), so any keel schema can use them.
  */
+import { durationPattern, durationText, durationValueMs, formatDuration } from '../duration.js';
 import { quote } from './describe.js';
 import { s, type CustomSchema } from './types.js';
 
-const durationUnitsMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000 };
+/** The grammar itself lives at the root so every part can read durations without importing the schema. */
+export { formatDuration, parseDurationMs } from '../duration.js';
 
-/** Go-style durations (`90s`, `1h30m`, `500ms`, also `d` for days) → milliseconds; undefined when not one. */
-export function parseDurationMs(text: string): number | undefined {
-  const t = text.trim();
-  if (t === '' || t === '0') return t === '0' ? 0 : undefined;
-  let total = 0;
-  let rest = t;
-  while (rest !== '') {
-    const m = /^(\d+(?:\.\d+)?)(ms|min|s|m|h|d)/.exec(rest);
-    if (!m) return undefined;
-    total += Number(m[1]) * durationUnitsMs[m[2]!]!;
-    rest = rest.slice(m[0].length);
-  }
-  return total;
-}
-
-const durationText = 'a duration such as 90s, 10m or 1h30m';
-
-/** A duration string (or a number of seconds) read as milliseconds; `min`/`max` bound it. */
+/**
+ * A duration string in the grammar of src/duration.ts, or a YAML number of seconds, read as
+ * milliseconds; `minMs`/`maxMs` bound it. The parts that read the written value back use
+ * the same grammar, so what validates here is what they accept.
+ */
 export function duration(o: { minMs?: number; maxMs?: number; description?: string } = {}): CustomSchema {
   return s.custom({
     expected: durationText,
     ...(o.description ? { description: o.description } : {}),
-    jsonSchema: { anyOf: [{ type: 'string', pattern: '^(\\d+(\\.\\d+)?(ms|min|s|m|h|d))+$|^0$' }, { type: 'number', minimum: 0 }] },
+    jsonSchema: { anyOf: [{ type: 'string', pattern: durationPattern }, { type: 'number', minimum: 0 }] },
     read({ value }, r) {
-      const ms = typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value * 1000 : typeof value === 'string' ? parseDurationMs(value) : undefined;
+      // A quoted "90" stays refused: in YAML a string has no unit, a number is seconds.
+      const ms = durationValueMs(value, typeof value === 'number' ? { bare: 'seconds' } : {});
       if (ms === undefined) return r.error(`expected ${durationText}, found ${quote(value)}`);
       if (o.minMs !== undefined && ms < o.minMs) return r.error(`expected a duration of at least ${formatDuration(o.minMs)}, found ${quote(value)}`);
       if (o.maxMs !== undefined && ms > o.maxMs) return r.error(`expected a duration of at most ${formatDuration(o.maxMs)}, found ${quote(value)}`);
       return ms;
     },
   });
-}
-
-/** Milliseconds back to the short form (`1h30m`, `500ms`), for messages. */
-export function formatDuration(ms: number): string {
-  if (ms === 0) return '0s';
-  let rest = ms;
-  let out = '';
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]] as const) {
-    const n = Math.floor(rest / size);
-    if (n > 0) out += `${n}${unit}`;
-    rest -= n * size;
-  }
-  return out;
 }
 
 const modeText = 'an octal mode such as "0644"';

@@ -1,3 +1,4 @@
+import { readDurationMs } from '../duration.js';
 import { KeelError } from '../errors.js';
 
 /**
@@ -32,19 +33,14 @@ export function minutesOf(hhmm: string): number {
   return Number(m[1]) * 60 + Number(m[2]);
 }
 
-/** A Go-style duration (`1h30m`, `45m`, `2h`) in minutes. */
-export function durationMinutes(text: string): number {
-  const t = text.trim();
-  const parts = [...t.matchAll(/(\d+(?:\.\d+)?)(h|m|s)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== t) throw new KeelError('invalid-input', `reboot window: expected a duration like 1h30m, found '${text}'`);
-  return parts.reduce((sum, p) => sum + Number(p[1]) * (p[2] === 'h' ? 60 : p[2] === 'm' ? 1 : 1 / 60), 0);
-}
-
-/** locksmith's form: `[Day ]HH:MM` plus a duration, in `timeZone` (default UTC). */
+/**
+ * locksmith's form: `[Day ]HH:MM` plus a duration in keel's one grammar (src/duration.ts,
+ * the one cloud-config validates `window_length` with), in `timeZone` (default UTC).
+ */
 export function locksmithWindow(start: string, length: string, timeZone = 'UTC'): Window {
   const words = start.trim().split(/\s+/);
   const days = words.length === 2 ? [dayOf(words[0]!)] : [0, 1, 2, 3, 4, 5, 6];
-  const lengthMinutes = durationMinutes(length);
+  const lengthMinutes = readDurationMs(length, 'reboot window length') / minuteMs;
   const limit = words.length === 2 ? 7 * 24 * 60 : 24 * 60;
   if (lengthMinutes <= 0 || lengthMinutes >= limit) throw new KeelError('invalid-input', `reboot window: length ${length} must be above zero and under ${words.length === 2 ? '7 days with a day' : '24h without one'}`);
   checkZone(timeZone);

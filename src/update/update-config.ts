@@ -4,7 +4,8 @@ import { describeJson } from './json-shape.js';
 import { KeelError } from '../errors.js';
 import { parseEnvFile } from '../systemd/env-file.js';
 import type { RebootStrategy } from './update-settings.js';
-import { locksmithWindow, weeklyWindow, durationMinutes, type Window } from './maintenance-window.js';
+import { locksmithWindow, weeklyWindow, type Window } from './maintenance-window.js';
+import { durationText, parseDurationMs } from '../duration.js';
 
 /**
  * The agent's settings. Sources, lowest first: /usr/lib/keel/update.conf (the image's
@@ -41,41 +42,35 @@ export function parseUpdateConf(text: string): Record<string, string> {
   return Object.fromEntries(Object.entries(parseEnvFile(text)).map(([k, v]) => [k.toUpperCase(), v]));
 }
 
-/** Turns merged key/values into settings, collecting every problem into one error. */
-export function updateConfigOf(values: Record<string, string>): UpdateConfig {
+/** The file each key was read from (a path), for messages; a key not listed came from update.conf. */
+export type KeySources = Readonly<Record<string, string>>;
+
+/** Turns merged key/values into settings, collecting every problem, each naming its file and key, into one error. */
+export function updateConfigOf(values: Record<string, string>, sources: KeySources = {}): UpdateConfig {
   const problems: string[] = [];
+  const fileOf = (key: string) => sources[key] ?? 'update.conf';
+  const where = (key: string) => `${fileOf(key)}: ${key}`;
   const strategy = (values.REBOOT_STRATEGY || 'best-effort') as RebootStrategy;
-  if (!strategies.includes(strategy)) problems.push(`REBOOT_STRATEGY: expected one of ${strategies.join(', ')}, found '${strategy}'`);
+  if (!strategies.includes(strategy)) problems.push(`${where('REBOOT_STRATEGY')}: expected one of ${strategies.join(', ')}, found '${strategy}'`);
   const number = (key: string, fallback: number, min: number, max: number): number => {
     const v = values[key];
     if (v === undefined || v === '') return fallback;
     const n = Number(v);
     if (!Number.isFinite(n) || n < min || n > max) {
-      problems.push(`${key}: expected a number from ${min} to ${max}, found '${v}'`);
+      problems.push(`${where(key)}: expected a number from ${min} to ${max}, found '${v}'`);
       return fallback;
     }
     return n;
   };
-  const timeZone = values.TIME_ZONE || 'UTC';
-  const windows: Window[] = [];
-  try {
-    if (values.WINDOW_START || values.WINDOW_LENGTH) {
-      if (!values.WINDOW_START || !values.WINDOW_LENGTH) problems.push('WINDOW_START and WINDOW_LENGTH: expected both or neither');
-      else windows.push(locksmithWindow(values.WINDOW_START, values.WINDOW_LENGTH, timeZone));
-    }
-    if (values.WINDOWS) windows.push(...(/^\d+$/.test(values.WINDOWS) ? numberedWindows(values, Number(values.WINDOWS)) : windowsOfJson(values.WINDOWS, timeZone)));
-  } catch (error) {
-    problems.push((error as Error).message);
-  }
-  const check = values.CHECK_INTERVAL_MINUTES ?? values.CHECK_INTERVAL;
-  let checkIntervalMs = 300_000;
-  if (check) {
+  const windows = [...locksmithWindows(values, fileOf, problems)];
+  if (values.WINDOWS) {
     try {
-      checkIntervalMs = (/^\d+$/.test(check) ? Number(check) : durationMinutes(check)) * 60_000;
-    } catch {
-      problems.push(`CHECK_INTERVAL: expected minutes or a duration like 5m, found '${check}'`);
+      windows.push(...(/^\d+$/.test(values.WINDOWS) ? numberedWindows(values, Number(values.WINDOWS)) : windowsOfJson(values.WINDOWS, values.TIME_ZONE || 'UTC')));
+    } catch (error) {
+      problems.push(`${fileOf('WINDOWS')}: ${(error as Error).message}`);
     }
   }
+  const checkIntervalMs = checkInterval(values, where, problems);
   const wariness = values.ROLLOUT_WARINESS ? number('ROLLOUT_WARINESS', 0, 0, 1) : undefined;
   const config: UpdateConfig = {
     strategy,
@@ -91,8 +86,46 @@ export function updateConfigOf(values: Record<string, string>): UpdateConfig {
   };
   if (values.SERVER) config.server = values.SERVER;
   if (wariness !== undefined) config.rolloutWariness = wariness;
-  if (problems.length) throw new KeelError('invalid-input', `update.conf: ${problems.join('; ')}; the agent keeps its previous settings`);
+  if (problems.length) throw new KeelError('invalid-input', `${problems.join('; ')}; the agent keeps its previous settings`);
   return config;
+}
+
+/**
+ * CHECK_INTERVAL is a duration (`90s`, `15m`, `1h`), the form cloud-config writes;
+ * CHECK_INTERVAL_MINUTES, the form it wrote before, is still read. A bare number in either
+ * is minutes, as it always was. The default is 5 minutes.
+ */
+function checkInterval(values: Record<string, string>, where: (key: string) => string, problems: string[]): number {
+  const key = values.CHECK_INTERVAL ? 'CHECK_INTERVAL' : 'CHECK_INTERVAL_MINUTES';
+  const text = values[key];
+  if (!text) return 300_000;
+  const ms = parseDurationMs(text, { bare: 'minutes' });
+  if (ms !== undefined && ms > 0) return ms;
+  problems.push(`${where(key)}: expected ${durationText} or a number of minutes, above zero, found '${text}'`);
+  return 300_000;
+}
+
+/** locksmith's WINDOW_START and WINDOW_LENGTH (both or neither), which may come from lock.conf. */
+function locksmithWindows(values: Record<string, string>, fileOf: (key: string) => string, problems: string[]): Window[] {
+  const start = values.WINDOW_START;
+  const length = values.WINDOW_LENGTH;
+  if (!start && !length) return [];
+  if (!start || !length) {
+    const given = start ? 'WINDOW_START' : 'WINDOW_LENGTH';
+    problems.push(`${fileOf(given)}: WINDOW_START and WINDOW_LENGTH: expected both or neither, found only ${given}`);
+    return [];
+  }
+  if (parseDurationMs(length) === undefined) {
+    problems.push(`${fileOf('WINDOW_LENGTH')}: WINDOW_LENGTH: expected ${durationText}, found '${length}'`);
+    return [];
+  }
+  try {
+    return [locksmithWindow(start, length, values.TIME_ZONE || 'UTC')];
+  } catch (error) {
+    const files = [...new Set([fileOf('WINDOW_START'), fileOf('WINDOW_LENGTH')])].join(' and ');
+    problems.push(`${files}: WINDOW_START=${start} WINDOW_LENGTH=${length}: ${(error as Error).message}`);
+    return [];
+  }
 }
 
 /** cloud-config's form (src/cloudconfig/plan-settings.ts): WINDOWS=N, WINDOW_<n>_DAYS|START|LENGTH_MINUTES|TIME_ZONE. */
@@ -100,7 +133,11 @@ function numberedWindows(values: Record<string, string>, count: number): Window[
   const out: Window[] = [];
   for (let n = 1; n <= count; n++) {
     const days = (values[`WINDOW_${n}_DAYS`] ?? '').split(',').map((d) => d.trim()).filter(Boolean);
-    out.push(weeklyWindow(days, values[`WINDOW_${n}_START`] ?? '', Number(values[`WINDOW_${n}_LENGTH_MINUTES`]), values[`WINDOW_${n}_TIME_ZONE`] || 'UTC'));
+    try {
+      out.push(weeklyWindow(days, values[`WINDOW_${n}_START`] ?? '', Number(values[`WINDOW_${n}_LENGTH_MINUTES`]), values[`WINDOW_${n}_TIME_ZONE`] || 'UTC'));
+    } catch (error) {
+      throw new KeelError('invalid-input', `WINDOW_${n}: ${(error as Error).message}`, { cause: error });
+    }
   }
   return out;
 }
@@ -116,13 +153,39 @@ function windowsOfJson(text: string, timeZone: string): Window[] {
   return parsed.map((w: unknown, i) => {
     if (typeof w !== 'object' || w === null || Array.isArray(w))
       throw new KeelError('invalid-input', `WINDOWS[${i}]: expected an object {days, start, lengthMinutes, timeZone}, found ${describeJson(w)}`);
-    return windowOfJson(w as Record<string, unknown>, timeZone);
+    return windowOfJson(w as Record<string, unknown>, i, timeZone);
   });
 }
 
-function windowOfJson(w: Record<string, unknown>, timeZone: string): Window {
-  const length = typeof w.lengthMinutes === 'number' ? w.lengthMinutes : typeof w.length === 'string' ? durationMinutes(w.length) : typeof w.length_minutes === 'number' ? w.length_minutes : NaN;
+function windowOfJson(w: Record<string, unknown>, i: number, timeZone: string): Window {
+  const lengthMs = typeof w.length === 'string' ? parseDurationMs(w.length) : undefined;
+  if (typeof w.length === 'string' && lengthMs === undefined) throw new KeelError('invalid-input', `WINDOWS[${i}].length: expected ${durationText}, found '${w.length}'`);
+  const length = typeof w.lengthMinutes === 'number' ? w.lengthMinutes : lengthMs !== undefined ? lengthMs / 60_000 : typeof w.length_minutes === 'number' ? w.length_minutes : NaN;
   return weeklyWindow(Array.isArray(w.days) ? w.days.map(String) : [], String(w.start ?? w.start_time ?? ''), length, String(w.timeZone ?? w.time_zone ?? timeZone));
+}
+
+/** The two spellings of the check interval: a layer that sets either replaces both below it. */
+const checkIntervalKeys = ['CHECK_INTERVAL', 'CHECK_INTERVAL_MINUTES'];
+
+/**
+ * Merges parsed layers, lowest first, key by key, remembering which file each key came from
+ * so a problem names the file to fix.
+ */
+export function mergeLayers(layers: readonly { file: string; values: Record<string, string> }[]): { values: Record<string, string>; sources: Record<string, string> } {
+  const values: Record<string, string> = {};
+  const sources: Record<string, string> = {};
+  for (const layer of layers) {
+    const replaced = checkIntervalKeys.some((k) => layer.values[k] !== undefined) ? checkIntervalKeys : [];
+    for (const k of replaced) {
+      delete values[k];
+      delete sources[k];
+    }
+    for (const [key, value] of Object.entries(layer.values)) {
+      values[key] = value;
+      sources[key] = layer.file;
+    }
+  }
+  return { values, sources };
 }
 
 /**
@@ -130,15 +193,18 @@ function windowOfJson(w: Record<string, unknown>, timeZone: string): Window {
  * /etc/keel/lock.conf, so its WINDOW_START/WINDOW_LENGTH are the lowest layer.
  */
 export async function loadUpdateConfig(root: string): Promise<UpdateConfig> {
-  let merged: Record<string, string> = {};
-  const lockText = await readFile(join(root, 'etc/keel/lock.conf'), 'utf8').catch(() => undefined);
+  const layers: { file: string; values: Record<string, string> }[] = [];
+  const lockFile = join(root, 'etc/keel/lock.conf');
+  const lockText = await readFile(lockFile, 'utf8').catch(() => undefined);
   if (lockText !== undefined) {
     const lock = parseUpdateConf(lockText);
-    for (const key of ['WINDOW_START', 'WINDOW_LENGTH']) if (lock[key]) merged[key] = lock[key];
+    layers.push({ file: lockFile, values: Object.fromEntries(['WINDOW_START', 'WINDOW_LENGTH'].filter((k) => lock[k]).map((k) => [k, lock[k]!])) });
   }
   for (const source of configSources) {
-    const text = await readFile(join(root, source), 'utf8').catch(() => undefined);
-    if (text !== undefined) merged = { ...merged, ...parseUpdateConf(text) };
+    const file = join(root, source);
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text !== undefined) layers.push({ file, values: parseUpdateConf(text) });
   }
-  return updateConfigOf(merged);
+  const { values, sources } = mergeLayers(layers);
+  return updateConfigOf(values, sources);
 }

@@ -2,7 +2,6 @@
 import { describe, expect, test } from 'vitest';
 import { parseSpec, specDefaults } from '../../../src/containers/spec-schema.js';
 import { formatProblem } from '../../../src/problem.js';
-import { formatSystemdSpan, parseDurationSeconds } from '../../../src/containers/duration.js';
 
 const problemsOf = (text: string, name?: string) => parseSpec(text, name).problems.map((p) => formatProblem('f.yaml', p));
 
@@ -91,10 +90,4 @@ describe('parseSpec', () => {
   test('every problem is reported, not just the first', () => {
     expect(problemsOf('name: a\nimage: i\nports: [x]\nrestart: maybe\nuser: []\n')).toHaveLength(3);
   });
-});
-
-describe('durations', () => {
-  test.each<[unknown, number | undefined]>([[5, 5], ['10', 10], ['500ms', 0.5], ['1m30s', 90], ['2h', 7200], ['1min', 60], ['x', undefined], ['10 s', undefined], [-1, undefined]])(
-    '%j → %s', (text, seconds) => expect(parseDurationSeconds(text)).toBe(seconds));
-  test.each([[1, '1s'], [0.2, '200ms'], [60, '60s'], [1.5, '1500ms']])('%s s prints as %s', (s, text) => expect(formatSystemdSpan(s)).toBe(text));
 });

@@ -2,7 +2,10 @@
 // into the same LockSettings; hand-written files with quotes and bare keys work too.
 import { describe, expect, test } from 'vitest';
 import { lockConf } from '../../../src/cloudconfig/plan-settings.js';
-import { parseLockConf } from '../../../src/lock/lock-conf.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseLockConf, readLockConf } from '../../../src/lock/lock-conf.js';
 import type { LockSettings } from '../../../src/lock/lock-settings.js';
 
 describe('lock.conf', () => {
@@ -17,5 +20,25 @@ describe('lock.conf', () => {
 
   test('hand-written file with bare keys and comments', () => {
     expect(parseLockConf('# mine\nENDPOINTS="http://a:2379, http://b:2379"\nGROUP=web\nCAFILE=/ca.pem\nexport USERNAME=u\n')).toEqual({ endpoints: ['http://a:2379', 'http://b:2379'], group: 'web', cafile: '/ca.pem', username: 'u' });
+  });
+});
+
+describe('lock.conf durations (the grammar of src/duration.ts)', () => {
+  test('a window length in minutes and a max hold in seconds are accepted', () => {
+    expect(parseLockConf('WINDOW_START="Thu 04:00"\nWINDOW_LENGTH=90min\nMAX_HOLD=3600\n')).toMatchObject({ windowLength: '90min', maxHold: '3600' });
+  });
+  test('bad durations are refused, naming the file and each key', () => {
+    expect(() => parseLockConf('MAX_HOLD=forever\nWINDOW_START=04:00\nWINDOW_LENGTH=0\n', '/etc/keel/lock.conf')).toThrow(
+      '/etc/keel/lock.conf: MAX_HOLD: expected a duration such as 90s, 10m or 1h30m (or a number of seconds), found "forever"; WINDOW_LENGTH: expected a duration such as 90s, 10m or 1h30m above zero, found "0"; refusing to use the lock settings',
+    );
+  });
+  test('readLockConf names the path it read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keel-lock-conf-'));
+    try {
+      writeFileSync(join(dir, 'lock.conf'), 'WINDOW_LENGTH=1h 30m\n');
+      expect(() => readLockConf(join(dir, 'lock.conf'), true)).toThrow(expect.objectContaining({ kind: 'invalid-input', message: expect.stringContaining(`${join(dir, 'lock.conf')}: WINDOW_LENGTH: expected a duration`) }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
