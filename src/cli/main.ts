@@ -17,6 +17,7 @@ export const entries: Entry[] = [
   { name: 'cloud-config', summary: 'validate, plan and apply a cloud-config', load: async () => (await import('./cloud-config.js')).cloudConfigCommands },
   { name: 'update', summary: 'atomic A/B updates: status, check, apply, rollback, publish, install, agent', load: async () => (await import('./update.js')).updateCommands },
   { name: 'lock', summary: 'reboot coordination: an etcd semaphore and a FleetLock server', load: async () => (await import('./lock.js')).lockCommands },
+  { name: 'fleet', summary: "the fleet's records in etcd: status, halt and resume a rollout", load: async () => (await import('./fleet.js')).fleetCommands },
   { name: 'containers', summary: 'containers run as systemd units: list, status, logs, restart, apply, render, supervise', load: async () => (await import('./containers.js')).containersCommands },
   { name: 'install', summary: 'write a keel disk image to a device, with a cloud-config for first boot', load: async () => (await import('./install.js')).installCommand },
 ];
