@@ -1,4 +1,4 @@
-# keel: `make run` boots (for now: applies) the demo cloud-config; `make test` sets up and runs every test tier.
+# keel: `make run` builds the image and boots it in qemu with the demo cloud-config; `make test` sets up and runs every test tier.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 KEEL_VERSION ?= $(shell node -p "require('./package.json').version")
