@@ -58,8 +58,8 @@ export class NodePublisher {
       if (this.nodeLease !== lease) return;
       this.nodeLease = undefined;
       // etcd dropped the node keys with the lease: write them again on a new one.
-      this.options.log?.warning(`fleet: the lease of the node records was lost (${error.message}); writing them again`);
-      void this.republish('after a lost lease');
+      this.options.log?.warning(`fleet: the lease of the node records was lost (${error.message}); writing them again in ${this.retryMs} ms`);
+      this.republishLater();
     });
     this.nodeLease = lease;
     return lease;
@@ -79,13 +79,14 @@ export class NodePublisher {
   async publish(group: string, record: NodeRecord): Promise<void> {
     const key = nodeKey(group, record.machineId);
     const value = formatNodeRecord(record);
+    // Kept before the write: if it fails with the lease, the retry writes this, the latest.
+    this.published.set(key, { group, record });
     try {
       const nodeLeaseId = await this.leaseForNodes().grant();
       const lostLeaseId = await this.leaseForLost();
       // A transaction with no comparison: both copies or neither.
       const put = (k: string, lease: string) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(value), lease } });
       await this.client.kv.txn({ compare: [], success: [put(key, nodeLeaseId), put(lostKey(group, record.machineId), lostLeaseId)], failure: [] });
-      this.published.set(key, { group, record });
     } catch (error) {
       throw etcdError(error, `publishing ${key}`);
     }
@@ -102,19 +103,46 @@ export class NodePublisher {
     }
   }
 
-  private async republish(why: string): Promise<void> {
+  /** Delay before writing the records again after a lost lease; doubles while etcd stays away. */
+  private retryMs = 1000;
+  private retry: NodeJS.Timeout | undefined;
+
+  /**
+   * A lease is lost when etcd is unreachable too, and a new lease's failed grant is lost at
+   * once: writing again at once would spin, so wait, longer each time, until one succeeds.
+   */
+  private republishLater(): void {
+    if (this.retry || this.closed) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      void this.republish('after a lost lease').then((ok) => {
+        this.retryMs = ok ? 1000 : Math.min(30_000, this.retryMs * 2);
+      });
+    }, this.retryMs);
+    this.retry.unref?.();
+  }
+
+  /** Writes every kept record again; true when all were written. */
+  private async republish(why: string): Promise<boolean> {
+    let ok = true;
     for (const { group, record } of [...this.published.values()]) {
       try {
         await this.publish(group, record);
       } catch (error) {
-        this.options.log?.warning(`fleet: could not write ${nodeKey(group, record.machineId)} ${why}: ${(error as Error).message}; the next state change writes it`);
+        ok = false;
+        this.options.log?.warning(`fleet: could not write ${nodeKey(group, record.machineId)} ${why}: ${(error as Error).message}; trying again later`);
       }
     }
+    return ok;
   }
 
   /** Ends the keep-alives; the node keys go when the lease expires (or at once with `revoke`). */
+  private closed = false;
+
   async close(revoke = false): Promise<void> {
+    this.closed = true;
     clearInterval(this.refresh);
+    clearTimeout(this.retry);
     const lease = this.nodeLease;
     this.nodeLease = undefined;
     if (!lease) return;

@@ -132,5 +132,21 @@ describe('node records in etcd', () => {
     const ttl = JSON.parse(await etcd.etcdctl(['lease', 'timetolive', lease, '-w', 'json'])) as { ttl: number };
     expect(ttl.ttl).toBeGreaterThan(23 * 3600);
   });
-});
 
+  test('a node lease revoked behind the agent\'s back is replaced and the record written again', async () => {
+    const s = new FleetStore({ endpoints: etcd.endpoints }, { nodeLeaseSeconds: 3 });
+    stores.push(s);
+    await s.publishNode('revoked', record('r1', { state: 'staged' }));
+    const key = '/keel/fleet/revoked/nodes/r1';
+    const lease = BigInt((await s.client.get(key).exec()).kvs[0]!.lease).toString(16);
+    await etcd.etcdctl(['lease', 'revoke', lease]);
+    expect((await s.client.get(key).exec()).kvs).toHaveLength(0);
+    let kvs: { lease: string; value: Buffer }[] = [];
+    for (let i = 0; i < 50 && kvs.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      kvs = (await s.client.get(key).exec()).kvs;
+    }
+    expect(JSON.parse(kvs[0]!.value.toString())).toMatchObject({ machineId: 'r1', state: 'staged' });
+    expect(BigInt(kvs[0]!.lease).toString(16)).not.toBe(lease);
+  });
+});
