@@ -29,5 +29,6 @@ gconv=/usr/lib/x86_64-linux-gnu/gconv  # glibc's compiled-in path (the initramfs
 mkdir -p "$t$gconv"
 cp -a "$gconv"/gconv-modules "$gconv"/gconv-modules.cache "$gconv"/IBM850.so "$gconv"/IBM437.so "$t$gconv/"
 [ -d "$gconv/gconv-modules.d" ] && cp -a "$gconv/gconv-modules.d" "$t$gconv/"
-# zstd -10: the tree carries keel's ~85 MiB single executable; -19 would cost minutes.
+# zstd -10: the tree carries keel's ~85 MiB single executable; -19 is 13% smaller (27.1 vs 31.1 MiB)
+# for 14x the CPU (109 s vs 8 s, measured at load ~5).
 initramfs_pack "$out" 10
