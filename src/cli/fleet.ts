@@ -117,8 +117,9 @@ async function watchStatus(ctx: CommandContext, group: string, revision: number)
   return 0;
 }
 
-function report(ctx: CommandContext, group: string, version: string, change: RolloutChange, done: string, unchanged: string): number {
-  if (ctx.json) printJson(ctx, { group, version, changed: change.ok && change.changed, rollout: change.record });
+async function report(ctx: CommandContext, store: FleetStore, group: string, version: string, change: RolloutChange, done: string, unchanged: string): Promise<number> {
+  // The change saw only the stored value; show the record with every node's marks.
+  if (ctx.json) printJson(ctx, { group, version, changed: change.ok && change.changed, rollout: (await store.readRollout(group, version)) ?? change.record });
   else ctx.stdout.write(`${change.ok && change.changed ? done : unchanged}\n`);
   return 0;
 }
@@ -139,7 +140,7 @@ const haltCommand: Command = {
     return withStore(ctx, async (store, group) => {
       const change = await store.halt(group, version, reason);
       const h = change.record.halted!;
-      return report(ctx, group, version, change, `rollout of ${version} in group '${group}' is halted: ${printable(reason)}`, `already ${printable(haltMessage(version, h), 400)}`);
+      return report(ctx, store, group, version, change, `rollout of ${version} in group '${group}' is halted: ${printable(reason)}`, `already ${printable(haltMessage(version, h), 400)}`);
     });
   },
 };
@@ -156,7 +157,7 @@ const resumeCommand: Command = {
     const version = checkVersion(ctx.positionals[0]!);
     return withStore(ctx, async (store, group) => {
       const change = await store.resume(group, version);
-      return report(ctx, group, version, change, `rollout of ${version} in group '${group}' resumed`, `rollout of ${version} in group '${group}' was not halted`);
+      return report(ctx, store, group, version, change, `rollout of ${version} in group '${group}' resumed`, `rollout of ${version} in group '${group}' was not halted`);
     });
   },
 };

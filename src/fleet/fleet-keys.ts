@@ -1,7 +1,9 @@
 /**
  * Where a group's fleet records live in etcd: `/keel/fleet/<group>/nodes/<machine-id>`
  * (bound to the node's lease), `/keel/fleet/<group>/lost/<machine-id>` (the same record on a
- * 24 h lease, so a dead node stays visible for a day) and `/keel/fleet/<group>/rollouts/<version>`.
+ * 24 h lease, so a dead node stays visible for a day), `/keel/fleet/<group>/rollouts/<version>`
+ * (the rollout's failures and halt) and one marker key a node below it,
+ * `rollouts/<version>/started/<machine-id>` and `.../succeeded/<machine-id>`.
  * Group names are the lock's (FleetLock's pattern); machine ids and versions are checked
  * here so a key never gains a path step or a separator from a hostile value.
  */
@@ -74,14 +76,33 @@ export function rolloutKey(group: string, version: string): string {
   return rolloutsPrefix(group) + checkVersion(version);
 }
 
+/** The two per-node marks of a rollout: a node took a slot for it, a node passed its health gate on it. */
+export type RolloutMark = 'started' | 'succeeded';
+
+/** Prefix of a rollout's marker keys: `rollouts/<version>/`. */
+export function rolloutMarksPrefix(group: string, version: string): string {
+  return `${rolloutKey(group, version)}/`;
+}
+
+/** `rollouts/<version>/<mark>/<machine-id>`: its value is the time of the mark. */
+export function rolloutMarkKey(group: string, version: string, mark: RolloutMark, machineId: string): string {
+  return `${rolloutMarksPrefix(group, version)}${mark}/${checkMachineId(machineId)}`;
+}
+
 /** What a key under `fleetPrefix(group)` is, or undefined for anything else (a stray key). */
-export type FleetKey = { kind: 'node' | 'lost'; machineId: string } | { kind: 'rollout'; version: string };
+export type FleetKey =
+  | { kind: 'node' | 'lost'; machineId: string }
+  | { kind: 'rollout'; version: string }
+  | { kind: 'mark'; version: string; mark: RolloutMark; machineId: string };
 
 export function parseFleetKey(group: string, key: string): FleetKey | undefined {
   const prefix = fleetPrefix(group);
   if (!key.startsWith(prefix)) return undefined;
   const [kind, name, ...rest] = key.slice(prefix.length).split('/');
-  if (rest.length > 0 || name === undefined) return undefined;
+  if (name === undefined) return undefined;
+  if (kind === 'rollouts' && rest.length === 2 && !versionProblem(name) && (rest[0] === 'started' || rest[0] === 'succeeded') && !machineIdProblem(rest[1]!))
+    return { kind: 'mark', version: name, mark: rest[0], machineId: rest[1]! };
+  if (rest.length > 0) return undefined;
   if ((kind === 'nodes' || kind === 'lost') && !machineIdProblem(name)) return { kind: kind === 'nodes' ? 'node' : 'lost', machineId: name };
   if (kind === 'rollouts' && !versionProblem(name)) return { kind: 'rollout', version: name };
   return undefined;

@@ -7,7 +7,7 @@
 import { parseSemaphore } from '../lock/semaphore.js';
 import { parseFleetKey } from './fleet-keys.js';
 import { readNodeRecord, type NodeRecord } from './node-record.js';
-import { readRolloutRecord, type Halt, type RolloutRecord } from './rollout-record.js';
+import { newRollout, readRolloutRecord, withMarks, type Halt, type RolloutRecord } from './rollout-record.js';
 
 /** What the store read, at one etcd revision. */
 export interface FleetInput {
@@ -68,24 +68,38 @@ function since(text: string, nowMs: number): number {
 function readEntries(input: FleetInput, warnings: string[]) {
   const live = new Map<string, NodeRecord>();
   const lost = new Map<string, NodeRecord>();
-  const rollouts: RolloutRecord[] = [];
+  const rollouts = new Map<string, RolloutRecord>();
+  const marks = new Map<string, { started: string[]; succeeded: string[]; at: string }>();
+  const broken = new Set<string>();
   for (const [key, value] of [...input.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const parsed = parseFleetKey(input.group, key);
     if (!parsed) {
-      warnings.push(`${key}: expected nodes/<machine-id>, lost/<machine-id> or rollouts/<version> under the group; skipping this key`);
+      warnings.push(`${key}: expected nodes/<machine-id>, lost/<machine-id>, rollouts/<version> or rollouts/<version>/started|succeeded/<machine-id> under the group; skipping this key`);
       continue;
     }
     if (parsed.kind === 'rollout') {
       const r = readRolloutRecord(key, value, parsed.version);
-      if ('warning' in r) warnings.push(r.warning);
-      else rollouts.push(r.record);
+      if ('warning' in r) (warnings.push(r.warning), broken.add(parsed.version));
+      else rollouts.set(parsed.version, r.record);
+      continue;
+    }
+    if (parsed.kind === 'mark') {
+      const m = marks.get(parsed.version) ?? { started: [], succeeded: [], at: value };
+      m[parsed.mark].push(parsed.machineId);
+      marks.set(parsed.version, m);
       continue;
     }
     const r = readNodeRecord(key, value, parsed.machineId);
     if ('warning' in r) warnings.push(r.warning);
     else (parsed.kind === 'node' ? live : lost).set(parsed.machineId, r.record);
   }
-  return { live, lost, rollouts };
+  // Marks without a stored value are a rollout that nothing has failed or halted yet.
+  for (const [version, m] of marks) {
+    if (broken.has(version)) continue;
+    const base = rollouts.get(version) ?? newRollout(version, Number.isNaN(Date.parse(m.at)) ? new Date(0).toISOString() : m.at);
+    rollouts.set(version, withMarks(base, m.started, m.succeeded));
+  }
+  return { live, lost, rollouts: [...rollouts.values()].sort((a, b) => (a.version < b.version ? -1 : 1)) };
 }
 
 function lockLine(input: FleetInput, hostnames: Map<string, string>, warnings: string[]): LockLine | undefined {

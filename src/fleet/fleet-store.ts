@@ -10,12 +10,12 @@ import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { etcdError, etcdOptions, type EtcdConnection } from '../lock/etcd-store.js';
 import { holdersPrefix, semaphoreKey } from '../lock/group-keys.js';
-import { fleetPrefix, nodesPrefix, rolloutKey } from './fleet-keys.js';
+import { fleetPrefix, nodesPrefix, parseFleetKey, rolloutKey, rolloutMarkKey, rolloutMarksPrefix } from './fleet-keys.js';
 import type { FleetInput } from './fleet-status.js';
 import type { NodeRecord } from './node-record.js';
 import { NodePublisher, type NodePublisherOptions } from './node-publisher.js';
 import type { RolloutPolicy } from './rollout-policy.js';
-import { halt, newRollout, readRolloutRecord, recordFailed, recordStarted, recordSucceeded, resume, type RolloutRecord, type RolloutStep } from './rollout-record.js';
+import { formatRolloutRecord, halt, newRollout, readRolloutRecord, recordFailed, recordStarted, recordSucceeded, resume, rolloutDiff, withMarks, type RolloutRecord, type RolloutStep } from './rollout-record.js';
 
 export interface FleetStoreOptions extends NodePublisherOptions {
   /** How long one rollout change keeps retrying an etcd that does not answer. Default 30 s. */
@@ -24,7 +24,7 @@ export interface FleetStoreOptions extends NodePublisherOptions {
   log?: Logger;
 }
 
-/** The answer to a rollout change: the record as written (or as found), and how many tries it took. */
+/** The answer to a rollout change: the record as written (or as found: the stored value with the changing node's own marks only), and how many tries it took. */
 export type RolloutChange = ({ ok: true; changed: boolean } | { ok: false; reason: string }) & { record: RolloutRecord; attempts: number };
 
 /** What a transition needs besides the record: the live group size (for a percentage) and the time. */
@@ -79,21 +79,33 @@ export class FleetStore {
     return this.publisher.withdraw(group, machineId);
   }
 
-  /** The rollout record of `version`, undefined when there is none; a malformed one is 'invalid-input' naming the key. */
+  /** The rollout record of `version` with every node's marks, undefined when there is none; a malformed one is 'invalid-input' naming the key. */
   async readRollout(group: string, version: string): Promise<RolloutRecord | undefined> {
-    return (await this.readRolloutAt(group, version)).record;
+    const res = await this.ranges(`reading ${rolloutKey(group, version)}`, [range(rolloutKey(group, version)), range(rolloutMarksPrefix(group, version), true)]);
+    const core = this.core(group, version, res[0]![0]);
+    const marks = { started: [] as string[], succeeded: [] as string[] };
+    for (const kv of res[1]!) {
+      const parsed = parseFleetKey(group, kv.key.toString('utf8'));
+      if (parsed?.kind === 'mark') marks[parsed.mark].push(parsed.machineId);
+    }
+    if (!core.record && marks.started.length + marks.succeeded.length === 0) return undefined;
+    return withMarks(core.record ?? newRollout(version, new Date(this.now()).toISOString()), marks.started, marks.succeeded);
   }
 
-  private async readRolloutAt(group: string, version: string): Promise<{ record: RolloutRecord | undefined; modRevision: number }> {
-    const key = rolloutKey(group, version);
-    let res;
+  /** One read of several ranges at one revision: the kvs of each. */
+  private async ranges(doing: string, requests: ReturnType<typeof range>[]): Promise<{ key: Buffer; value: Buffer; mod_revision: string }[][]> {
     try {
-      res = await this.client.get(key).exec();
+      const res = await this.client.kv.txn({ compare: [], success: requests, failure: [] });
+      return requests.map((_, i) => (res.responses[i]?.response_range?.kvs ?? []) as { key: Buffer; value: Buffer; mod_revision: string }[]);
     } catch (error) {
-      throw etcdError(error, `reading ${key}`);
+      throw etcdError(error, doing);
     }
-    const kv = res.kvs[0];
+  }
+
+  /** The stored value of a rollout and its mod revision (0 when absent). */
+  private core(group: string, version: string, kv: { value: Buffer; mod_revision: string } | undefined): { record: RolloutRecord | undefined; modRevision: number } {
     if (!kv) return { record: undefined, modRevision: 0 };
+    const key = rolloutKey(group, version);
     const read = readRolloutRecord(key, kv.value.toString('utf8'), version);
     // Overwriting a record keel cannot read would lose its counts: refuse and name it.
     if ('warning' in read) throw new KeelError('invalid-input', `${read.warning.replace(/; skipping this rollout record$/, '')}; refusing to change it (delete the key to start this rollout afresh)`);
@@ -109,24 +121,38 @@ export class FleetStore {
   }
 
   /**
-   * Applies `step` to the rollout record with a compare-and-swap on its mod revision; a lost
-   * race reads again and re-applies, so concurrent changes are all kept. etcd errors are
-   * retried until the operation deadline; a change whose reply was lost is simply applied
-   * again (every transition is idempotent per node).
+   * Applies `step` to the rollout record with a compare-and-swap on the mod revision of its
+   * stored value; a lost race reads again and re-applies, so concurrent changes are all kept.
+   * The step sees the stored value plus `machineId`'s own marks (not every node's: a start
+   * reads three keys, not ten thousand). New marks are written in the same transaction,
+   * guarded by the same comparison, so a start never lands after a halt it did not see;
+   * marks alone leave the value as it is, so starts and successes do not contend.
+   * etcd errors are retried until the operation deadline; a change whose reply was lost is
+   * applied again harmlessly (every transition is idempotent per node).
    */
-  async changeRollout(group: string, version: string, step: (current: RolloutRecord, context: StepContext) => RolloutStep, options: { needsGroupSize?: boolean } = {}): Promise<RolloutChange> {
+  async changeRollout(group: string, version: string, step: (current: RolloutRecord, context: StepContext) => RolloutStep, options: { machineId?: string; needsGroupSize?: boolean } = {}): Promise<RolloutChange> {
     const key = rolloutKey(group, version);
+    const id = options.machineId;
     const deadline = this.now() + (this.options.operationTimeoutMs ?? 30_000);
     for (let attempts = 1; ; attempts++) {
       try {
-        const { record, modRevision } = await this.readRolloutAt(group, version);
+        const reads = [range(key), ...(id ? [range(rolloutMarkKey(group, version, 'started', id)), range(rolloutMarkKey(group, version, 'succeeded', id))] : [])];
+        const [coreKvs, startedKvs = [], succeededKvs = []] = await this.ranges(`reading ${key}`, reads);
+        const { record, modRevision } = this.core(group, version, coreKvs![0]);
         const at = new Date(this.now()).toISOString();
         const groupSize = options.needsGroupSize ? await this.groupSize(group) : 0;
-        const current = record ?? newRollout(version, at);
+        const mine = (kvs: unknown[]) => (id && kvs.length > 0 ? [id] : []);
+        const current = withMarks(record ?? newRollout(version, at), mine(startedKvs), mine(succeededKvs));
         const result = step(current, { groupSize, at });
         if (!result.ok) return { ok: false, reason: result.reason, record: current, attempts };
-        if (!result.changed) return { ok: true, changed: false, record: current, attempts };
-        const txn = await this.client.if(key, 'Mod', '==', modRevision).then(this.client.put(key).value(JSON.stringify(result.record))).commit();
+        const diff = rolloutDiff(current, result.record);
+        if (!result.changed || (!diff.value && diff.started.length + diff.succeeded.length === 0)) return { ok: true, changed: false, record: current, attempts };
+        const puts = [
+          ...(diff.value ? [this.client.put(key).value(formatRolloutRecord(result.record))] : []),
+          ...diff.started.map((m) => this.client.put(rolloutMarkKey(group, version, 'started', m)).value(at)),
+          ...diff.succeeded.map((m) => this.client.put(rolloutMarkKey(group, version, 'succeeded', m)).value(at)),
+        ];
+        const txn = await this.client.if(key, 'Mod', '==', modRevision).then(...puts).commit();
         if (txn.succeeded) return { ok: true, changed: true, record: result.record, attempts };
         // Lost the race: a short random pause keeps many writers of one key from moving in lockstep.
         await sleep(this.random() * Math.min(50, 2 * attempts));
@@ -141,16 +167,16 @@ export class FleetStore {
 
   /** This node takes a reboot slot for `version`; `ok: false` when the rollout is halted. */
   recordStarted(group: string, version: string, machineId: string): Promise<RolloutChange> {
-    return this.changeRollout(group, version, (r, c) => recordStarted(r, machineId, c.at));
+    return this.changeRollout(group, version, (r, c) => recordStarted(r, machineId, c.at), { machineId });
   }
 
   recordSucceeded(group: string, version: string, machineId: string): Promise<RolloutChange> {
-    return this.changeRollout(group, version, (r, c) => recordSucceeded(r, machineId, c.at));
+    return this.changeRollout(group, version, (r, c) => recordSucceeded(r, machineId, c.at), { machineId });
   }
 
   /** Counts a failure; the rollout halts when failures reach the policy's limit for the live group. */
   recordFailed(group: string, version: string, failure: { machineId: string; error: string }, policy: RolloutPolicy): Promise<RolloutChange> {
-    return this.changeRollout(group, version, (r, c) => recordFailed(r, { ...failure, at: c.at }, policy, c.groupSize), { needsGroupSize: true });
+    return this.changeRollout(group, version, (r, c) => recordFailed(r, { ...failure, at: c.at }, policy, c.groupSize), { machineId: failure.machineId, needsGroupSize: true });
   }
 
   /** An operator's halt; creates the record when no node has started the version yet. */
@@ -164,19 +190,12 @@ export class FleetStore {
 
   /** Every record of the group, the lock's semaphore and holder times, at one revision (one request). */
   async read(group: string): Promise<FleetRead> {
-    const range = (key: string, prefix: boolean) => {
-      const start = Buffer.from(key);
-      if (!prefix) return { request_range: { key: start } };
-      const end = Buffer.from(key);
-      end[end.length - 1]!++;
-      return { request_range: { key: start, range_end: end } };
-    };
     const fleet = fleetPrefix(group);
     const semKey = semaphoreKey(group);
     const holders = holdersPrefix(group);
     let res;
     try {
-      res = await this.client.kv.txn({ compare: [], success: [range(fleet, true), range(semKey, false), range(holders, true)], failure: [] });
+      res = await this.client.kv.txn({ compare: [], success: [range(fleet, true), range(semKey), range(holders, true)], failure: [] });
     } catch (error) {
       throw etcdError(error, `reading ${fleet}`);
     }
@@ -223,6 +242,15 @@ export class FleetStore {
     await this.publisher.close(options.revoke ?? false);
     if (this.ownsClient) this.client.close();
   }
+}
+
+/** A range request for one key, or for every key under a prefix. */
+function range(key: string, prefix = false): { request_range: { key: Buffer; range_end?: Buffer } } {
+  const start = Buffer.from(key);
+  if (!prefix) return { request_range: { key: start } };
+  const end = Buffer.from(key);
+  end[end.length - 1]!++;
+  return { request_range: { key: start, range_end: end } };
 }
 
 function sleep(ms: number): Promise<void> {

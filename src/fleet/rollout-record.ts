@@ -1,10 +1,15 @@
 /**
- * A rollout record per target version (`/keel/fleet/<group>/rollouts/<version>`): which
- * nodes started it, succeeded and failed (each by machine id), and whether it is halted,
- * with the reason and the node and error that tripped the brake. The transitions are pure;
- * the store applies them with a compare-and-swap, so two nodes failing at once are both
- * counted. Every transition is idempotent for a machine id: a step repeated after a lost
- * reply changes nothing.
+ * A rollout record per target version: which nodes started it, succeeded and failed (each
+ * by machine id), and whether it is halted, with the reason and the node and error that
+ * tripped the brake. The transitions are pure; the store applies them with a
+ * compare-and-swap, so two nodes failing at once are both counted. Every transition is
+ * idempotent for a machine id: a step repeated after a lost reply changes nothing.
+ *
+ * Stored in two parts so that a 10,000-node rollout stays cheap: the value under
+ * `rollouts/<version>` holds the failures and the halt (small: the brake stops it growing),
+ * and each start and success is a marker key of its own below it. One value listing every
+ * node measured 682 KiB and ~50 ms a compare-and-swap at 10,000 nodes, and every start
+ * and success contended for it.
  */
 import { type Fields, FieldProblem, list, obj, objectOf, optObj, optStr, readRecord, str, time } from './record-fields.js';
 import { machineIdProblem } from './fleet-keys.js';
@@ -106,11 +111,29 @@ export function resume(r: RolloutRecord, at: string): RolloutStep {
   return next({ ...rest, updatedAt: at });
 }
 
+/** The stored value under `rollouts/<version>`: the record without its marks (they are keys of their own). */
 export function formatRolloutRecord(r: RolloutRecord): string {
-  return JSON.stringify(r);
+  const { started: _s, succeeded: _ok, ...core } = r;
+  return JSON.stringify(core);
 }
 
+/** The record with marker keys' machine ids added to its lists (each once, in the order given). */
+export function withMarks(r: RolloutRecord, started: Iterable<string>, succeeded: Iterable<string>): RolloutRecord {
+  return { ...r, started: [...new Set([...r.started, ...started])], succeeded: [...new Set([...r.succeeded, ...succeeded])] };
+}
+
+/** What a transition changed, as the store writes it: new marks, and whether the stored value changed. */
+export function rolloutDiff(before: RolloutRecord, after: RolloutRecord): { started: string[]; succeeded: string[]; value: boolean } {
+  return {
+    started: after.started.filter((id) => !before.started.includes(id)),
+    succeeded: after.succeeded.filter((id) => !before.succeeded.includes(id)),
+    value: formatRolloutRecord({ ...before, updatedAt: '' }) !== formatRolloutRecord({ ...after, updatedAt: '' }),
+  };
+}
+
+/** A list of machine ids; absent is empty (the stored value keeps them as marker keys). */
 function ids(f: Fields, name: string): string[] {
+  if (f[name] === undefined) return [];
   const out = list(f, name).map((v, i) => {
     if (typeof v !== 'string' || machineIdProblem(v)) throw new FieldProblem(`${name}[${i}]: expected a machine id, found ${JSON.stringify(v)?.slice(0, 40)}`);
     return v;

@@ -25,42 +25,71 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const s of stores) await s.close({ revoke: true }).catch(() => undefined);
+  for (const c of clients) c.close();
   await etcd?.stop();
 });
+
+/** A store whose next commit first runs `before`'s write from elsewhere: a lost race, every time. */
+function racingStore(): { store: FleetStore; before(f: () => Promise<unknown>): void } {
+  const real = new Etcd3(fleetEtcdOptions({ endpoints: etcd.endpoints }));
+  let interfere: (() => Promise<unknown>) | undefined;
+  const client = new Proxy(real, {
+    get(target, prop) {
+      if (prop === 'if')
+        return (...args: Parameters<Etcd3['if']>) => {
+          const builder = target.if(...args);
+          const commit = builder.commit.bind(builder);
+          builder.commit = async () => {
+            const f = interfere;
+            interfere = undefined;
+            if (f) await f();
+            return commit();
+          };
+          return builder;
+        };
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const store = new FleetStore({ client });
+  stores.push(store);
+  clients.push(real);
+  return { store, before: (f) => void (interfere = f) };
+}
+const clients: Etcd3[] = [];
 
 describe('rollout records in etcd', () => {
   test('a write that lands between a read and its compare-and-swap is kept: both failures count', async () => {
     const other = open();
-    // A client whose next commit first lets `other` record its failure: a lost race, every time.
-    const real = new Etcd3(fleetEtcdOptions({ endpoints: etcd.endpoints }));
-    let interfere: (() => Promise<unknown>) | undefined;
-    const client = new Proxy(real, {
-      get(target, prop) {
-        if (prop === 'if')
-          return (...args: Parameters<Etcd3['if']>) => {
-            const builder = target.if(...args);
-            const commit = builder.commit.bind(builder);
-            builder.commit = async () => {
-              const f = interfere;
-              interfere = undefined;
-              if (f) await f();
-              return commit();
-            };
-            return builder;
-          };
-        const v = Reflect.get(target, prop, target) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
-    const racing = new FleetStore({ client });
-    stores.push(racing);
+    const { store: racing, before } = racingStore();
     for (const id of ['n1', 'n2', 'n3']) await other.publishNode('race', record(id));
-    interfere = () => other.recordFailed('race', '2.0.0', { machineId: 'n2', error: 'rolled back' }, policy(5));
+    before(() => other.recordFailed('race', '2.0.0', { machineId: 'n2', error: 'rolled back' }, policy(5)));
     const change = await racing.recordFailed('race', '2.0.0', { machineId: 'n1', error: 'health gate failed' }, policy(5));
     expect(change).toMatchObject({ ok: true, changed: true, attempts: 2 });
     const stored = await other.readRollout('race', '2.0.0');
     expect(stored?.failed.map((f) => f.machineId)).toEqual(['n2', 'n1']);
-    real.close();
+  });
+
+  test('a halt that lands between a start\'s read and its write stops the start', async () => {
+    const other = open();
+    const { store: racing, before } = racingStore();
+    before(() => other.halt('race', '2.1.0', 'stop now'));
+    const change = await racing.recordStarted('race', '2.1.0', 'n1');
+    expect(change).toMatchObject({ ok: false, attempts: 2, reason: expect.stringContaining('by operator: stop now') });
+    expect((await other.readRollout('race', '2.1.0'))?.started).toEqual([]);
+  });
+
+  test('starts and successes do not contend: twelve at once each land on the first try', async () => {
+    const clients = [open(), open(), open(), open()];
+    const ids = Array.from({ length: 12 }, (_, i) => `s${i}`);
+    const starts = await Promise.all(ids.map((id, i) => clients[i % 4]!.recordStarted('calm', '2.0.0', id)));
+    expect(starts.map((c) => [c.ok, c.attempts])).toEqual(ids.map(() => [true, 1]));
+    const wins = await Promise.all(ids.map((id, i) => clients[i % 4]!.recordSucceeded('calm', '2.0.0', id)));
+    expect(wins.map((c) => [c.ok, c.attempts])).toEqual(ids.map(() => [true, 1]));
+    const stored = await clients[0]!.readRollout('calm', '2.0.0');
+    expect([stored?.started.length, stored?.succeeded.length]).toEqual([12, 12]);
+    // No stored value was written: the marks are keys of their own.
+    expect((await clients[0]!.client.get('/keel/fleet/calm/rollouts/2.0.0').exec()).kvs).toHaveLength(0);
   });
 
   test('twelve nodes failing at once from four clients are all counted', async () => {

@@ -1,12 +1,13 @@
 // Fleet keys: built from checked names, and read back only when they are exactly one of the three kinds.
 import { describe, expect, test } from 'vitest';
-import { checkMachineId, checkVersion, lostKey, nodeKey, parseFleetKey, rolloutKey } from '../../../src/fleet/fleet-keys.js';
+import { checkMachineId, checkVersion, lostKey, nodeKey, parseFleetKey, rolloutKey, rolloutMarkKey } from '../../../src/fleet/fleet-keys.js';
 
 describe('fleet keys', () => {
   test('the three kinds of key', () => {
     expect(nodeKey('web', '4c3f9d0e8b1a4e6f')).toBe('/keel/fleet/web/nodes/4c3f9d0e8b1a4e6f');
     expect(lostKey('web', 'n1')).toBe('/keel/fleet/web/lost/n1');
     expect(rolloutKey('web', '2026.12.1+b7')).toBe('/keel/fleet/web/rollouts/2026.12.1+b7');
+    expect(rolloutMarkKey('web', '2.0', 'succeeded', 'n1')).toBe('/keel/fleet/web/rollouts/2.0/succeeded/n1');
   });
 
   test.each([
@@ -24,6 +25,11 @@ describe('fleet keys', () => {
     ['/keel/fleet/g/nodes/n1', { kind: 'node', machineId: 'n1' }],
     ['/keel/fleet/g/lost/n1', { kind: 'lost', machineId: 'n1' }],
     ['/keel/fleet/g/rollouts/1.2.3', { kind: 'rollout', version: '1.2.3' }],
+    ['/keel/fleet/g/rollouts/1.2.3/started/n1', { kind: 'mark', version: '1.2.3', mark: 'started', machineId: 'n1' }],
+    ['/keel/fleet/g/rollouts/1.2.3/succeeded/n1', { kind: 'mark', version: '1.2.3', mark: 'succeeded', machineId: 'n1' }],
+    ['/keel/fleet/g/rollouts/1.2.3/failed/n1', undefined],
+    ['/keel/fleet/g/rollouts/1.2.3/started/n1/x', undefined],
+    ['/keel/fleet/g/rollouts/1.2.3/started/..', undefined],
     ['/keel/fleet/g/nodes/n1/extra', undefined],
     ['/keel/fleet/g/nodes/', undefined],
     ['/keel/fleet/g/nodes/..', undefined],

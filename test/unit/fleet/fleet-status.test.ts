@@ -28,6 +28,7 @@ describe('fleetStatus', () => {
           '/keel/fleet/g/lost/n3': node('n3', { version: '0.9.0' }),
           '/keel/fleet/g/nodes/n4': node('n4', { version: '1.1.0' }),
           '/keel/fleet/g/rollouts/1.1.0': formatRolloutRecord(failedRollout),
+          '/keel/fleet/g/rollouts/1.1.0/started/n2': '2026-12-03T11:20:00.000Z',
         },
         { semaphore: '{"total_slots":2,"holders":["n1"]}', holderSince: new Map([['n1', '2026-12-03T11:58:00.000Z']]) },
       ),
@@ -52,12 +53,26 @@ describe('fleetStatus', () => {
   test.each([
     ['a malformed node', { '/keel/fleet/g/nodes/n9': '{oops' }, '/keel/fleet/g/nodes/n9: expected JSON, found unparsable text; skipping this node record'],
     ['a foreign rollout', { '/keel/fleet/g/rollouts/2.0': '{"schema":"x"}' }, '/keel/fleet/g/rollouts/2.0: schema: expected "keel.fleet.rollout/v1", found "x" (a foreign or newer record); skipping this rollout record'],
-    ['a stray key', { '/keel/fleet/g/junk': 'x' }, '/keel/fleet/g/junk: expected nodes/<machine-id>, lost/<machine-id> or rollouts/<version> under the group; skipping this key'],
+    ['a stray key', { '/keel/fleet/g/junk': 'x' }, '/keel/fleet/g/junk: expected nodes/<machine-id>, lost/<machine-id>, rollouts/<version> or rollouts/<version>/started|succeeded/<machine-id> under the group; skipping this key'],
     ['a record under another id', { '/keel/fleet/g/nodes/n9': node('n1') }, '/keel/fleet/g/nodes/n9: machineId: expected "n9" (the key\'s), found "n1"; skipping this node record'],
   ])('%s is a warning and the good records still show', (_name, bad, warning) => {
     const s = fleetStatus(input({ ...bad, '/keel/fleet/g/nodes/n1': node('n1') }));
     expect(s.warnings).toEqual([warning]);
     expect(s.nodes.map((n) => n.record.machineId)).toEqual(['n1']);
+  });
+
+  test('marks make a rollout without a stored value; marks of an unreadable one are left out with it', async () => {
+    const s = fleetStatus(
+      input({
+        '/keel/fleet/g/rollouts/2.0/started/a': '2026-12-03T11:00:00.000Z',
+        '/keel/fleet/g/rollouts/2.0/started/b': '2026-12-03T11:01:00.000Z',
+        '/keel/fleet/g/rollouts/2.0/succeeded/a': '2026-12-03T11:05:00.000Z',
+        '/keel/fleet/g/rollouts/3.0': '{"schema":"other"}',
+        '/keel/fleet/g/rollouts/3.0/started/a': '2026-12-03T11:00:00.000Z',
+      }),
+    );
+    expect(s.summary.rollouts).toEqual([{ version: '2.0', state: 'running', started: 2, succeeded: 1, failed: 0, failedNodes: [] }]);
+    expect(s.warnings).toEqual(['/keel/fleet/g/rollouts/3.0: schema: expected "keel.fleet.rollout/v1", found "other" (a foreign or newer record); skipping this rollout record']);
   });
 
   test('a semaphore that is not airlock JSON is a warning and no lock line', () => {

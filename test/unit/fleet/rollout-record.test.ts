@@ -1,7 +1,7 @@
 // Rollout records: each transition idempotent per node; failures halt at max_failures naming
 // the node and error; an operator halt and resume; malformed records skipped with a warning.
 import { describe, expect, test } from 'vitest';
-import { formatRolloutRecord, halt, newRollout, readRolloutRecord, recordFailed, recordStarted, recordSucceeded, resume, type RolloutRecord, type RolloutStep } from '../../../src/fleet/rollout-record.js';
+import { formatRolloutRecord, halt, newRollout, readRolloutRecord, recordFailed, recordStarted, recordSucceeded, resume, rolloutDiff, withMarks, type RolloutRecord, type RolloutStep } from '../../../src/fleet/rollout-record.js';
 import type { RolloutPolicy } from '../../../src/fleet/rollout-policy.js';
 
 const t0 = '2026-12-03T10:00:00.000Z';
@@ -81,8 +81,22 @@ describe('rollout record reader', () => {
   const full = ok(recordFailed(ok(recordStarted(newRollout('1.1.0', t0), 'n1', t0)), fail('n2'), { ...two, maxFailures: { kind: 'count', count: 1 } }, 2));
   const text = (over: Record<string, unknown>) => JSON.stringify({ ...JSON.parse(formatRolloutRecord(full)), ...over });
 
-  test('round trip', () => {
-    expect(readRolloutRecord(key, formatRolloutRecord(full), '1.1.0')).toEqual({ record: full });
+  test('round trip: the stored value leaves the marks to their own keys; withMarks puts them back', () => {
+    const read = readRolloutRecord(key, formatRolloutRecord(full), '1.1.0') as { record: RolloutRecord };
+    expect(read.record).toEqual({ ...full, started: [], succeeded: [] });
+    expect(withMarks(read.record, full.started, full.succeeded)).toEqual(full);
+    // A value that still lists them (a hand-written one) is read with its lists.
+    expect(readRolloutRecord(key, JSON.stringify(full), '1.1.0')).toEqual({ record: full });
+  });
+
+  test.each([
+    ['a new start is a mark, not a value change', (r: RolloutRecord) => recordStarted(r, 'n7', t1), { started: ['n7'], succeeded: [], value: false }],
+    ['a success marks both lists when the start was not seen', (r: RolloutRecord) => recordSucceeded(r, 'n7', t1), { started: ['n7'], succeeded: ['n7'], value: false }],
+    ['a failure changes the value and marks the start', (r: RolloutRecord) => recordFailed(r, fail('n7'), two, 10), { started: ['n7'], succeeded: [], value: true }],
+    ['a halt changes the value only', (r: RolloutRecord) => halt(r, 'x', t1), { started: [], succeeded: [], value: true }],
+  ])('rolloutDiff: %s', (_name, step, want) => {
+    const before = newRollout('1.1.0', t0);
+    expect(rolloutDiff(before, ok(step(before)))).toEqual(want);
   });
 
   test.each([
