@@ -9,7 +9,6 @@ import type { FleetStatus, NodeLine } from './fleet-status.js';
 
 /** A value from etcd made safe for one terminal line. */
 export function printable(text: string, max = 200): string {
-  // eslint-disable-next-line no-control-regex
   const safe = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return safe.length > max ? `${safe.slice(0, max - 3)}...` : safe;
 }
