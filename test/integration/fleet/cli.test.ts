@@ -118,6 +118,28 @@ describe('keel fleet', () => {
     expect(await exited).toBe(0);
   });
 
+  test('--watch as text draws the whole status again on a change (a blank line between views off a terminal)', async () => {
+    const child = spawn(keel, ['fleet', 'status', ...ep(), '--group', 'watched-text', '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let waiter: (() => void) | undefined;
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+      waiter?.();
+    });
+    const views = (n: number) => new Promise<void>((resolve) => {
+      waiter = () => (out.match(/^rollouts: none$/gm) ?? []).length >= n && resolve();
+      waiter();
+    });
+    await views(1);
+    expect(out).toMatch(/^no node records in group 'watched-text'\n/);
+    await store.publishNode('watched-text', record('t1'));
+    await views(2);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/rollouts: none\n\nMACHINE ID +HOSTNAME +VERSION +STATE +FOR +LAST ERROR\nt1 +web-t1 +1\.0\.0 \(a\) +steady /);
+  });
+
   test('etcd unreachable: exit 1 with one line, refused at once or silent until the deadline', async () => {
     const refused = await run(['fleet', 'status', '--endpoints', `http://127.0.0.1:${await freePort()}`]);
     expect(refused.code).toBe(1);
