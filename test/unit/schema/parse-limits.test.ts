@@ -142,3 +142,19 @@ describe('token and problem budgets', () => {
     expect(r.problems[1000]).toEqual({ severity: 'warning', path: 'k1000', line: 1001, column: 1, message: '2000 more problems (0 errors) from here on, not listed; expected at most 1000; fix the ones above first' });
   });
 });
+
+describe('broken text', () => {
+  test('text after a flow document: 100 stray tokens are reported, then reading stops there', () => {
+    const r = parseYaml(`{a: 1}\n${'x: y\n'.repeat(20_000)}`);
+    expect(r.doc).toBeUndefined();
+    expect(r.problems).toHaveLength(102);
+    expect(r.problems[0]).toEqual({ severity: 'error', path: '', line: 2, column: 1, message: 'yaml syntax: unexpected scalar at node end' });
+    expect(r.problems[101]).toEqual({ severity: 'error', path: '', line: 35, column: 4, message: 'more than 100 yaml tokens out of place; expected yaml; reading stopped here' });
+  });
+
+  test('a document of many syntax errors lists 100 and counts the rest, located', () => {
+    const r = parseYaml(`a: [${'x: y: z, '.repeat(300)}]`);
+    expect(r.problems).toHaveLength(101);
+    expect(r.problems[100]).toEqual({ severity: 'error', path: '', line: 1, column: 908, message: '200 more yaml problems from here on, not listed; fix the ones above first' });
+  });
+});
