@@ -10,7 +10,7 @@ import { commandRebooter } from '../update/rebooter.js';
 import { slotFilesIn } from '../update/slot-devices.js';
 import { updateStatus, formatStatus } from '../update/update-status.js';
 import { loadUpdateConfig, type UpdateConfig } from '../update/update-config.js';
-import { openUpdateLock } from '../update/update-lock.js';
+import { openUpdateFleet, openUpdateLock } from '../update/update-lock.js';
 
 /**
  * `keel update status|check|apply|rollback|agent|health-check`: thin commands over the
@@ -46,13 +46,17 @@ function testEdges(): { slotDir?: string; rebootCommand?: string[] } {
   return { ...(typeof slotDir === 'string' && { slotDir }), ...(Array.isArray(rebootCommand) && { rebootCommand: rebootCommand as string[] }) };
 }
 
-function envOf(root: string, config: UpdateConfig, ctx: CommandContext) {
+/** The host's edges; `fleet`: publish the node record and take part in rollouts when lock.conf names etcd. */
+async function envOf(root: string, config: UpdateConfig, ctx: CommandContext, fleet = false) {
   const edges = testEdges();
+  const log = createLogger(ctx.stderr);
+  const agentFleet = fleet ? await openUpdateFleet(root, config.rollout, log) : undefined;
   return hostEnv({
     root,
     config,
-    log: createLogger(ctx.stderr),
+    log,
     openLock: () => openUpdateLock(root),
+    ...(agentFleet && { fleet: agentFleet }),
     ...(edges.slotDir !== undefined && { slotTarget: slotFilesIn(edges.slotDir) }),
     ...(edges.rebootCommand !== undefined && { rebooter: commandRebooter(edges.rebootCommand) }),
   });
@@ -79,7 +83,7 @@ const check: Command = {
   async run(ctx) {
     const root = rootOf(ctx);
     const config = await loadUpdateConfig(root);
-    const env = envOf(root, config, ctx);
+    const env = await envOf(root, config, ctx);
     if (!config.server) throw new KeelError('invalid-input', `no update server configured: set SERVER in ${join(root, 'etc/keel/update.conf')}`);
     const { booted } = await env.bootFacts();
     const at = new Date().toISOString();
@@ -109,7 +113,7 @@ const apply: Command = {
       return 0;
     }
     const config = await loadUpdateConfig(root);
-    const env = envOf(root, config, ctx);
+    const env = await envOf(root, config, ctx, true);
     try {
       const final = await runAgent({ env, log: createLogger(ctx.stderr), root, force: true, until: (s) => s.kind === 'rebooting' || (s.kind === 'steady' && s.lastCheckMs !== undefined) || s.kind === 'unhealthy' });
       ctx.stdout.write(final.kind === 'rebooting' ? `rebooting into ${final.release.version}\n` : `nothing applied (${final.kind}); see keel update status\n`);
@@ -140,7 +144,7 @@ const agent: Command = {
   async run(ctx) {
     const root = rootOf(ctx);
     const config = await loadUpdateConfig(root);
-    const env = envOf(root, config, ctx);
+    const env = await envOf(root, config, ctx, true);
     try {
       await runAgent({ env, log: createLogger(ctx.stderr), root });
     } finally {

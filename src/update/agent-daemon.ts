@@ -74,8 +74,10 @@ export async function runAgent(o: DaemonOptions): Promise<AgentState> {
         await o.env.report({ state: state.kind, lastError: message }).catch(() => undefined);
         result = { state, delayMs: 30_000 };
       }
-      if (result.state.kind !== state.kind) o.log.debug(`${state.kind} → ${result.state.kind}`);
+      const changed = result.state.kind !== state.kind;
+      if (changed) o.log.debug(`${state.kind} → ${result.state.kind}`);
       state = result.state;
+      if (changed) await o.env.stateChanged?.(state).catch((error) => o.log.warning(`fleet: ${(error as Error).message}`));
       if (force && (state.kind === 'rebooting' || (state.kind === 'steady' && state.lastCheckMs !== undefined))) force = false;
       if (o.until?.(state)) break;
       // SIGTERM may arrive during the tick (systemd stops us right after `systemctl reboot`

@@ -6,6 +6,11 @@ import type { RebootLock } from '../lock/reboot-lock.js';
 import type { AgentEnv, ReportFields } from './agent-tick.js';
 import type { Booted } from './agent-state.js';
 import { AgentLock } from './agent-lock.js';
+import { agentFacts, type AgentFleet } from './agent-fleet.js';
+import type { AgentState } from './agent-state.js';
+import { formatDuration } from '../duration.js';
+import { healthOverdue } from '../fleet/rollout-policy.js';
+import { hasPreRebootChecks, runPreRebootChecks } from './pre-reboot.js';
 import { otherSlot } from './boot-entry.js';
 import { blessEntry, listEntries } from './esp.js';
 import { readVerdict } from './health-gate.js';
@@ -37,6 +42,8 @@ export interface HostOptions {
   openLock?: () => Promise<RebootLock>;
   rebooter?: Rebooter;
   now?: () => number;
+  /** The fleet records (docs/fleet.md), when etcd is configured; none: nothing is published. */
+  fleet?: AgentFleet;
 }
 
 /** systemd-boot's EFI variable naming the counted entry it booted. */
@@ -45,7 +52,7 @@ const loaderBootCountPath = 'LoaderBootCountPath-4a67b082-0a4c-41cf-b6c7-440b29b
 const entryTries = 3;
 
 /** Builds the AgentEnv of a host. */
-export function hostEnv(o: HostOptions): AgentEnv & { closeLock(): Promise<void> } {
+export function hostEnv(o: HostOptions): AgentEnv & { closeLock(): Promise<void>; stateChanged(state: AgentState): Promise<void> } {
   return new HostAgentEnv(o);
 }
 
@@ -60,6 +67,13 @@ class HostAgentEnv implements AgentEnv {
   private readonly slots: SlotDevices;
   private readonly rebooter: Rebooter;
   private readonly lock: AgentLock;
+  private readonly fleet: AgentFleet | undefined;
+  /** For the node record: the state's kind, booted slot and since when; when the lock was taken; the last error's first sighting. */
+  private current: { kind: string; booted: Booted; since: string } | undefined;
+  private lockSince: string | undefined;
+  private lastError: { message: string; at: string } | undefined;
+  private publishedFacts = '';
+  private readonly overdueCounted = new Set<string>();
 
   constructor(o: HostOptions) {
     this.now = o.now ?? Date.now;
@@ -70,7 +84,37 @@ class HostAgentEnv implements AgentEnv {
     this.slots = o.slotTarget ?? slotPartitions;
     this.rebooter = o.rebooter ?? systemctlReboot();
     this.lock = new AgentLock(o.openLock, o.log);
+    this.fleet = o.fleet;
   }
+
+  private iso(): string {
+    return new Date(this.now()).toISOString();
+  }
+
+  /** Publishes the node record on a change of state (the daemon calls it) and of its facts. */
+  async stateChanged(state: AgentState): Promise<void> {
+    if (!this.fleet || !('booted' in state)) return;
+    this.current = { kind: state.kind, booted: state.booted, since: this.iso() };
+    await this.publishFacts();
+  }
+
+  private async publishFacts(): Promise<void> {
+    if (!this.fleet || !this.current) return;
+    const s = await this.state();
+    if (s.lastError === undefined) this.lastError = undefined;
+    else if (this.lastError?.message !== s.lastError) this.lastError = { message: s.lastError, at: this.iso() };
+    const verdict = await readVerdict(this.root).catch(() => undefined);
+    const lockSince = s.lockHeld ? this.lockSince : undefined;
+    const facts = agentFacts({ ...this.current, stored: s, verdict, lastError: this.lastError, lockSince });
+    const text = JSON.stringify(facts);
+    if (text === this.publishedFacts) return;
+    this.publishedFacts = text;
+    this.fleet.publish(facts);
+  }
+
+  preReboot = async () => (hasPreRebootChecks(this.config.preReboot) ? runPreRebootChecks(this.config.preReboot) : undefined);
+
+  healthFailed = async (booted: Booted, message: string) => this.fleet?.failed(booted.version, message);
 
   private state(): Promise<StoredNodeState> {
     return readNodeState(this.stateDir) as Promise<StoredNodeState>;
@@ -94,7 +138,21 @@ class HostAgentEnv implements AgentEnv {
   }
 
   async health() {
-    return (await readVerdict(this.root))?.ok;
+    const ok = (await readVerdict(this.root))?.ok;
+    if (ok === undefined && this.fleet) await this.countOverdue();
+    return ok;
+  }
+
+  /** Not healthy within the rollout's health deadline of the reboot: the node counts as failed (once). */
+  private async countOverdue(): Promise<void> {
+    const { rebootingTo, rebootingAt } = await this.state();
+    const policy = this.config.rollout;
+    if (!rebootingTo || !rebootingAt || this.overdueCounted.has(rebootingTo)) return;
+    if (!healthOverdue(policy, Date.parse(rebootingAt), this.now())) return;
+    this.overdueCounted.add(rebootingTo);
+    const message = `${rebootingTo} was not healthy within ${formatDuration(policy.healthDeadlineMs)} of its reboot`;
+    this.log.error(message);
+    await this.fleet?.failed(rebootingTo, message);
   }
 
   async findRollback(booted: Booted) {
@@ -106,14 +164,17 @@ class HostAgentEnv implements AgentEnv {
   async markGood(booted: Booted, trial: boolean) {
     if (trial) await this.blessTrial(booted);
     const s = await this.state();
+    // Succeeded before the slot goes back: the next node's start then sees this one counted.
+    if (this.fleet && s.rebootingTo === booted.version) await this.fleet.succeeded(booted.version);
     const strategy = this.config.strategy;
     if (s.lockHeld || strategy === 'etcd-lock' || strategy === 'best-effort')
       // Releasing is only required when this node holds the lock; best-effort without etcd has none.
       await this.lock.release(await this.machineId(), s.lockHeld === true || strategy === 'etcd-lock');
     await this.change((x) => {
-      const { rebootingTo: _r, staged, ...rest } = x;
+      const { rebootingTo: _r, rebootingAt: _a, staged, ...rest } = x;
       return { ...rest, lockHeld: false, ...(staged && staged.version !== booted.version ? { staged } : {}) };
     });
+    this.lockSince = undefined;
   }
 
   /**
@@ -132,9 +193,10 @@ class HostAgentEnv implements AgentEnv {
   async recordFailed(version: string) {
     // Its entry stays: out of tries it sorts last and never boots, and status shows the slot as bad
     // until the next update overwrites that slot.
+    await this.fleet?.failed(version, `${version} failed its health gate and ran out of tries: rolled back`);
     await removeRecords(this.stateDir, version);
     await this.change((x) => {
-      const { rebootingTo: _r, staged: _s, ...rest } = x;
+      const { rebootingTo: _r, rebootingAt: _a, staged: _s, ...rest } = x;
       return { ...rest, failedVersions: [...new Set([...x.failedVersions, version])] };
     });
   }
@@ -182,15 +244,35 @@ class HostAgentEnv implements AgentEnv {
     return userSessionsOf(this.root);
   }
 
-  async takeLock(mode: LockMode) {
-    const outcome = await this.lock.take(mode, await this.machineId());
-    if (outcome === 'taken') await this.change((x) => ({ ...x, lockHeld: true }));
-    return outcome !== 'busy';
+  async takeLock(mode: LockMode, version: string) {
+    const holder = await this.machineId();
+    const outcome = await this.lock.take(mode, holder);
+    if (outcome === 'busy') return false;
+    if (outcome === 'taken') {
+      this.lockSince = this.iso();
+      await this.change((x) => ({ ...x, lockHeld: true }));
+    }
+    if (!this.fleet) return true;
+    // The start is recorded after the lock is taken, so a halt while waiting still stops the reboot.
+    const start = await this.fleet.started(version);
+    if (start.ok) return true;
+    // etcd away under a strategy that does not need it: the brake cannot be read, the reboot goes ahead.
+    if (!start.halted && this.config.strategy !== 'etcd-lock') {
+      this.log.warning(`${start.reason}; ${this.config.strategy}: rebooting without it`);
+      return true;
+    }
+    this.log.notice(`not rebooting into ${version}: ${start.reason}; giving the reboot slot back and waiting`);
+    if (outcome === 'taken') {
+      await this.lock.release(holder, true).catch((error) => this.log.warning(`giving the reboot slot back failed: ${(error as Error).message}`));
+      this.lockSince = undefined;
+      await this.change((x) => ({ ...x, lockHeld: false }));
+    }
+    return false;
   }
 
   async reboot(reason: string) {
     const s = await this.state();
-    if (s.staged) await this.change((x) => ({ ...x, rebootingTo: s.staged!.version }));
+    if (s.staged) await this.change((x) => ({ ...x, rebootingTo: s.staged!.version, rebootingAt: this.iso() }));
     this.log.notice(`rebooting: ${reason}`);
     await this.rebooter();
   }
@@ -204,9 +286,15 @@ class HostAgentEnv implements AgentEnv {
       else if (fields.lastError !== undefined) next.lastError = fields.lastError;
       return next;
     });
+    if (this.fleet && this.current) {
+      if (this.current.kind !== fields.state) this.current = { ...this.current, kind: fields.state, since: this.iso() };
+      await this.publishFacts();
+    }
   }
 
-  closeLock() {
-    return this.lock.close();
+  /** A clean stop: closes the lock and withdraws the node record. */
+  async closeLock() {
+    await this.fleet?.close(true);
+    await this.lock.close();
   }
 }

@@ -37,8 +37,17 @@ export interface AgentEnv {
   /** Stage the release into the other slot (stage-release.ts): slot written and verified, kernel, initramfs and a counted entry on the ESP. */
   download(booted: Booted, release: Release): Promise<void>;
   usersLoggedIn(): Promise<number>;
-  /** Take the reboot lock in a mode: true when the reboot may go ahead. */
-  takeLock(mode: LockMode): Promise<boolean>;
+  /**
+   * Take the reboot lock in a mode for `version`: true when the reboot may go ahead. With
+   * fleet records, a slot taken for a halted rollout is given back and this answers false.
+   */
+  takeLock(mode: LockMode, version: string): Promise<boolean>;
+  /** Pre-reboot checks (update.conf PRE_REBOOT_*): undefined when they pass or there are none, else why not. */
+  preReboot?(): Promise<string | undefined>;
+  /** The daemon moved to another state (fleet records: the node record is written again). */
+  stateChanged?(state: AgentState): Promise<void>;
+  /** A trial slot failed its health gate: count it against the rollout (fleet records). */
+  healthFailed?(booted: Booted, message: string): Promise<void>;
   reboot(reason: string): Promise<void>;
   /** Persist facts for `keel update status`. */
   report(fields: ReportFields): Promise<void>;
@@ -94,6 +103,7 @@ async function booted(state: Of<'booted'>, env: AgentEnv): Promise<TickResult> {
   }
   if (state.trial) {
     env.log.error(`${version} in slot ${slot} failed the health gate: not blessed; rebooting until its tries run out`);
+    await env.healthFailed?.(state.booted, `${version} failed its health gate`);
     return { state: m.failHealth(state), delayMs: 0 };
   }
   await env.report({ state: state.kind, lastError: `the health gate failed on ${version}, a blessed slot: not updating until it passes` });
@@ -209,7 +219,13 @@ async function staged(state: Of<'staged'>, env: AgentEnv, force: boolean): Promi
     await env.report({ state: state.kind, lastCheckResult: `${version} staged; waiting: ${decision.reason}` });
     return waitFor(decision.waitFor, state, env, now);
   }
-  if (!(await env.takeLock(decision.lock))) {
+  const unready = await env.preReboot?.();
+  if (unready !== undefined) {
+    env.log.warning(`${version} staged; not asking for a reboot slot: ${unready}; checking again in 60 s`);
+    await env.report({ state: state.kind, lastCheckResult: `${version} staged; waiting: ${unready}` });
+    return { state, delayMs: 60 * second };
+  }
+  if (!(await env.takeLock(decision.lock, version))) {
     await env.report({ state: state.kind, lastCheckResult: `${version} staged; waiting for the reboot lock` });
     return { state: m.postpone(state), delayMs: 30 * second };
   }

@@ -26,7 +26,8 @@ export interface NodeState {
 }
 
 /** The node state with the agent's own fields: the staged release and the version it rebooted into. */
-export type StoredNodeState = NodeState & { staged?: Release; rebootingTo?: string };
+/** `rebootingAt`: when the reboot into `rebootingTo` was asked for (the health deadline counts from it). */
+export type StoredNodeState = NodeState & { staged?: Release; rebootingTo?: string; rebootingAt?: string };
 
 export const emptyNodeState: NodeState = { failedVersions: [] };
 
@@ -53,7 +54,7 @@ function nodeStateOf(parsed: unknown): NodeState {
   };
   const isString = (v: unknown) => typeof v === 'string';
   drop('highestSeen', (v) => typeof v === 'string' && isVersion(v));
-  for (const key of ['lastCheck', 'lastCheckResult', 'lastError', 'agentState', 'rebootingTo']) drop(key, isString);
+  for (const key of ['lastCheck', 'lastCheckResult', 'lastError', 'agentState', 'rebootingTo', 'rebootingAt']) drop(key, isString);
   drop('lockHeld', (v) => typeof v === 'boolean');
   drop('unhealthyReboots', (v) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every(Number.isSafeInteger));
   drop('staged', (v) => typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>).version === 'string' && typeof (v as Record<string, unknown>).slot === 'object' && (v as Record<string, unknown>).slot !== null);

@@ -6,6 +6,8 @@ import { parseEnvFile } from '../systemd/env-file.js';
 import type { RebootStrategy } from './update-settings.js';
 import { locksmithWindow, weeklyWindow, type Window } from './maintenance-window.js';
 import { durationText, parseDurationMs } from '../duration.js';
+import { defaultRolloutPolicy, parseMaxFailures, type RolloutPolicy } from '../fleet/rollout-policy.js';
+import { preRebootOf, type PreRebootChecks } from './pre-reboot.js';
 
 /**
  * The agent's settings. Sources, lowest first: /usr/lib/keel/update.conf (the image's
@@ -31,6 +33,10 @@ export interface UpdateConfig {
   maxUnhealthyReboots: number;
   /** Failed download attempts of one release before giving up until the next check. */
   maxDownloadAttempts: number;
+  /** The rollout brake's policy (ROLLOUT_MAX_FAILURES, ROLLOUT_HEALTH_DEADLINE); used only with etcd. */
+  rollout: RolloutPolicy;
+  /** Checks that must pass before the agent asks for a reboot slot (PRE_REBOOT_COMMAND, PRE_REBOOT_UNITS). */
+  preReboot: PreRebootChecks;
 }
 
 export const configSources = ['usr/lib/keel/update.conf', 'etc/keel/update.conf', 'run/keel/update.conf'];
@@ -83,6 +89,8 @@ export function updateConfigOf(values: Record<string, string>, sources: KeySourc
     maxPostponements: number('MAX_POSTPONEMENTS', 10, 0, 1000),
     maxUnhealthyReboots: number('MAX_UNHEALTHY_REBOOTS', 3, 0, 20),
     maxDownloadAttempts: number('MAX_DOWNLOAD_ATTEMPTS', 5, 1, 100),
+    rollout: rolloutOf(values, where, problems),
+    preReboot: preRebootOf(values, where, problems),
   };
   if (values.SERVER) config.server = values.SERVER;
   if (wariness !== undefined) config.rolloutWariness = wariness;
@@ -103,6 +111,26 @@ function checkInterval(values: Record<string, string>, where: (key: string) => s
   if (ms !== undefined && ms > 0) return ms;
   problems.push(`${where(key)}: expected ${durationText} or a number of minutes, above zero, found '${text}'`);
   return 300_000;
+}
+
+/** ROLLOUT_MAX_FAILURES (a count or a percentage) and ROLLOUT_HEALTH_DEADLINE (a duration); the defaults otherwise. */
+function rolloutOf(values: Record<string, string>, where: (key: string) => string, problems: string[]): RolloutPolicy {
+  let maxFailures = defaultRolloutPolicy.maxFailures;
+  if (values.ROLLOUT_MAX_FAILURES) {
+    try {
+      maxFailures = parseMaxFailures(values.ROLLOUT_MAX_FAILURES, where('ROLLOUT_MAX_FAILURES'));
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  let healthDeadlineMs = defaultRolloutPolicy.healthDeadlineMs;
+  const deadline = values.ROLLOUT_HEALTH_DEADLINE;
+  if (deadline) {
+    const ms = parseDurationMs(deadline);
+    if (ms !== undefined && ms > 0) healthDeadlineMs = ms;
+    else problems.push(`${where('ROLLOUT_HEALTH_DEADLINE')}: expected ${durationText}, above zero, found '${deadline}'`);
+  }
+  return { maxFailures, healthDeadlineMs };
 }
 
 /** locksmith's WINDOW_START and WINDOW_LENGTH (both or neither), which may come from lock.conf. */

@@ -131,3 +131,34 @@ describe('agent tick', () => {
     expect(r.delayMs).toBe(300_000);
   });
 });
+
+describe('fleet hooks of the tick', () => {
+  test('a failing pre-reboot check keeps the node from asking for a slot, and the next tick asks again', async () => {
+    let reason: string | undefined = 'pre-reboot units not active: web.service (failed)';
+    const reports: string[] = [];
+    const env = fakeEnv({ preReboot: async () => reason, report: async (f) => void reports.push(f.lastCheckResult ?? '') });
+    const r = await tick(staged, env);
+    expect(r.state).toEqual(staged);
+    expect(r.delayMs).toBe(60_000);
+    expect(env.calls).toEqual([]);
+    expect(reports).toEqual(['2.0.0 staged; waiting: pre-reboot units not active: web.service (failed)']);
+    reason = undefined;
+    expect((await tick(r.state, env)).state.kind).toBe('rebooting');
+    expect(env.calls).toEqual(['takeLock']);
+  });
+
+  test('the lock is asked for the staged version', async () => {
+    const asked: string[] = [];
+    const env = fakeEnv({ takeLock: async (_mode, version) => (asked.push(version), false) });
+    expect((await tick(staged, env)).state.kind).toBe('staged');
+    expect(asked).toEqual(['2.0.0']);
+  });
+
+  test('a trial slot failing its health gate is counted against its rollout', async () => {
+    const failed: string[] = [];
+    const env = fakeEnv({ health: async () => false, healthFailed: async (b, m) => void failed.push(`${b.version}: ${m}`) });
+    const r = await tick({ kind: 'booted', booted, trial: true }, env);
+    expect(r.state.kind).toBe('unhealthy');
+    expect(failed).toEqual(['1.0.0: 1.0.0 failed its health gate']);
+  });
+});

@@ -122,3 +122,32 @@ describe('loadUpdateConfig', () => {
     expect((await loadUpdateConfig(r)).checkIntervalMs).toBe(90_000);
   });
 });
+
+describe('rollout policy and pre-reboot checks', () => {
+  test('defaults: one failure halts, 10 minutes to be healthy, no checks', () => {
+    const c = updateConfigOf({});
+    expect(c.rollout).toEqual({ maxFailures: { kind: 'count', count: 1 }, healthDeadlineMs: 600_000 });
+    expect(c.preReboot).toEqual({ units: [] });
+  });
+
+  test('a count, a percentage and a duration are read', () => {
+    expect(updateConfigOf({ ROLLOUT_MAX_FAILURES: '3', ROLLOUT_HEALTH_DEADLINE: '90s' }).rollout).toEqual({ maxFailures: { kind: 'count', count: 3 }, healthDeadlineMs: 90_000 });
+    expect(updateConfigOf({ ROLLOUT_MAX_FAILURES: '5%' }).rollout.maxFailures).toEqual({ kind: 'percent', percent: 5 });
+  });
+
+  test.each([
+    [{ ROLLOUT_MAX_FAILURES: '0' }, /\/etc\/keel\/update.conf: ROLLOUT_MAX_FAILURES: expected a number of failed nodes/],
+    [{ ROLLOUT_MAX_FAILURES: '150%' }, /ROLLOUT_MAX_FAILURES: expected .*found "150%"/],
+    [{ ROLLOUT_HEALTH_DEADLINE: 'soon' }, /\/etc\/keel\/update.conf: ROLLOUT_HEALTH_DEADLINE: expected a duration .*found 'soon'/],
+    [{ ROLLOUT_HEALTH_DEADLINE: '0' }, /ROLLOUT_HEALTH_DEADLINE: expected a duration .*above zero/],
+    [{ PRE_REBOOT_UNITS: 'web.service ../evil' }, /PRE_REBOOT_UNITS: expected unit names .*found '..\/evil'/],
+  ])('%o is refused naming its file and key', (values, message) => {
+    const sources = Object.fromEntries(Object.keys(values).map((k) => [k, '/etc/keel/update.conf']));
+    expect(() => updateConfigOf(values as Record<string, string>, sources)).toThrow(message);
+  });
+
+  test('units are split on spaces and commas; the command is kept as written', () => {
+    const c = updateConfigOf({ PRE_REBOOT_UNITS: 'web.service, db.service  queue.service', PRE_REBOOT_COMMAND: 'test -e /run/ok && echo fine' });
+    expect(c.preReboot).toEqual({ units: ['web.service', 'db.service', 'queue.service'], command: 'test -e /run/ok && echo fine' });
+  });
+});

@@ -1,0 +1,139 @@
+import { hostname } from 'node:os';
+import type { Logger } from '../log.js';
+import type { FleetStore } from '../fleet/fleet-store.js';
+import { nodeRecord, type NodeFacts } from '../fleet/node-record.js';
+import type { RolloutPolicy } from '../fleet/rollout-policy.js';
+import type { HealthVerdict } from './health-gate.js';
+import type { StoredNodeState } from './node-state.js';
+
+/**
+ * The agent's side of the fleet records (docs/fleet.md): its node record, written again on
+ * every state change, and its part in each rollout. etcd being away never stops the agent:
+ * a record that cannot be written is retried in the background with backoff (the newest
+ * facts win), and a rollout change that fails is logged; only a start that cannot be
+ * recorded keeps the node from rebooting, as the lock would.
+ */
+export interface AgentFleetOptions {
+  store: FleetStore;
+  group: string;
+  machineId: string;
+  policy: RolloutPolicy;
+  log: Logger;
+  /** First retry wait of a failed publish; doubled up to 30 s. Default 1 s. */
+  retryMs?: number;
+}
+
+/** What the agent tells about itself; the fleet side adds the machine id, hostname and times. */
+export type AgentFacts = Omit<NodeFacts, 'machineId' | 'hostname' | 'updatedAt'>;
+
+export class AgentFleet {
+  private pending: AgentFacts | undefined;
+  private writing: Promise<void> | undefined;
+  private closed = false;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly o: AgentFleetOptions) {}
+
+  get group(): string {
+    return this.o.group;
+  }
+
+  /** Queues the newest facts for writing; returns at once. */
+  publish(facts: AgentFacts): void {
+    if (this.closed) return;
+    this.pending = facts;
+    this.writing ??= this.drain().finally(() => (this.writing = undefined));
+  }
+
+  /** Waits until the queued record is written (tests, and before a reboot). */
+  async flushed(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  private async drain(): Promise<void> {
+    let waitMs = this.o.retryMs ?? 1000;
+    while (this.pending && !this.closed) {
+      const facts = this.pending;
+      try {
+        const at = new Date().toISOString();
+        await this.o.store.publishNode(this.o.group, nodeRecord({ machineId: this.o.machineId, hostname: hostname(), ...facts, updatedAt: at }));
+        if (this.pending === facts) this.pending = undefined;
+        waitMs = this.o.retryMs ?? 1000;
+      } catch (error) {
+        this.o.log.warning(`fleet: cannot write this node's record (${(error as Error).message}); retrying in ${Math.round(waitMs / 1000)} s`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, waitMs);
+          this.wake = () => (clearTimeout(timer), resolve());
+        });
+        this.wake = undefined;
+        waitMs = Math.min(30_000, waitMs * 2);
+      }
+    }
+  }
+
+  /**
+   * Marks this node started on `version` (after taking the lock). `halted`: the rollout
+   * refused it; otherwise etcd could not be asked.
+   */
+  async started(version: string): Promise<{ ok: true } | { ok: false; halted: boolean; reason: string }> {
+    try {
+      const r = await this.o.store.recordStarted(this.o.group, version, this.o.machineId);
+      return r.ok ? { ok: true } : { ok: false, halted: true, reason: r.reason };
+    } catch (error) {
+      return { ok: false, halted: false, reason: `cannot record the start of ${version} in etcd (${(error as Error).message})` };
+    }
+  }
+
+  async succeeded(version: string): Promise<void> {
+    try {
+      await this.o.store.recordSucceeded(this.o.group, version, this.o.machineId);
+    } catch (error) {
+      this.o.log.warning(`fleet: cannot record ${version} as succeeded (${(error as Error).message}); the node record still shows it`);
+    }
+  }
+
+  /** Counts this node as failed on `version`; the rollout halts when the policy says so. */
+  async failed(version: string, message: string): Promise<void> {
+    try {
+      const r = await this.o.store.recordFailed(this.o.group, version, { machineId: this.o.machineId, error: message }, this.o.policy);
+      if (r.record.halted) this.o.log.error(`fleet: the rollout of ${version} is halted: ${r.record.halted.reason}`);
+    } catch (error) {
+      this.o.log.error(`fleet: cannot count the failure of ${version} (${(error as Error).message}); other nodes will not see it`);
+    }
+  }
+
+  /** Stops writing; on a clean stop the node's live record is withdrawn (its lost copy stays). */
+  async close(withdraw: boolean): Promise<void> {
+    this.closed = true;
+    this.wake?.();
+    await this.writing?.catch(() => undefined);
+    if (withdraw) await this.o.store.withdrawNode(this.o.group, this.o.machineId).catch((error) => this.o.log.warning(`fleet: cannot withdraw this node's record (${(error as Error).message}); it expires with its lease`));
+    await this.o.store.close({ revoke: false }).catch(() => undefined);
+  }
+}
+
+/** What the facts are built from: the agent's state, its stored node state, the health verdict and times it remembers. */
+export interface FactsInput {
+  kind: string;
+  booted: { slot: string; version: string };
+  since: string;
+  stored: StoredNodeState;
+  verdict: HealthVerdict | undefined;
+  lastError: { message: string; at: string } | undefined;
+  lockSince: string | undefined;
+}
+
+/** The node record's facts of the agent; pure. */
+export function agentFacts(i: FactsInput): AgentFacts {
+  const facts: AgentFacts = { version: i.booted.version, slot: i.booted.slot, state: i.kind, stateSince: i.since };
+  const staged = i.stored.staged?.version;
+  if (staged !== undefined && staged !== i.booted.version) facts.staged = staged;
+  if (i.stored.lastCheck !== undefined) facts.lastCheck = i.stored.lastCheck;
+  if (i.lastError) facts.lastError = i.lastError;
+  if (i.verdict) {
+    const failing = i.verdict.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('; ');
+    facts.health = { verdict: i.verdict.ok ? 'passed' : 'failed', at: i.verdict.at, ...(failing && { detail: failing }) };
+  }
+  if (i.lockSince !== undefined) facts.rebootSlot = { since: i.lockSince };
+  return facts;
+}
