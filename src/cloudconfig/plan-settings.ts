@@ -23,6 +23,10 @@
  *   WINDOW_<n>_TIME_ZONE     tz name (absent: UTC)
  *   POSTPONE_WHILE_LOGGED_IN true | false
  *   ROLLOUT_WARINESS         0.0 to 1.0
+ *   ROLLOUT_MAX_FAILURES     failed nodes that halt a rollout: a count (3) or a percentage (5%)
+ *   ROLLOUT_HEALTH_DEADLINE  a duration: not healthy this long after its reboot counts as failed
+ *   PRE_REBOOT_COMMAND       /bin/sh command that must exit 0 before asking for a reboot slot
+ *   PRE_REBOOT_UNITS         space-separated units that must be active before asking
  *
  * /etc/keel/lock.conf keys (mode 0600 when it holds a password):
  *   ENDPOINTS                comma-separated etcd URLs
@@ -69,6 +73,10 @@ export function updateConf(u: UpdateSettings): string | undefined {
     ]),
     ['POSTPONE_WHILE_LOGGED_IN', str(u.postponeWhileLoggedIn)],
     ['ROLLOUT_WARINESS', str(u.rolloutWariness)],
+    ['ROLLOUT_MAX_FAILURES', u.rolloutMaxFailures],
+    ['ROLLOUT_HEALTH_DEADLINE', u.rolloutHealthDeadlineMs === undefined ? undefined : formatDuration(u.rolloutHealthDeadlineMs)],
+    ['PRE_REBOOT_COMMAND', u.preRebootCommand],
+    ['PRE_REBOOT_UNITS', u.preRebootUnits?.length ? u.preRebootUnits.join(' ') : undefined],
   ];
   if (pairs.every(([, v]) => v === undefined)) return undefined;
   return printEnvFile([generatedBy('update settings'), 'keys: see src/cloudconfig/plan-settings.ts'], pairs);

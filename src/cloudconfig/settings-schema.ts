@@ -9,6 +9,9 @@ import type { EtcdSettings } from './model.js';
 import type { LockSettings } from '../lock/lock-settings.js';
 import { rebootStrategies, type RebootStrategy, type UpdateSettings, type WeeklyWindow } from '../update/update-settings.js';
 import { checkWindow, dayNames, windowLength, windowStart } from './window-fields.js';
+import { formatMaxFailures, parseMaxFailures } from '../fleet/rollout-policy.js';
+import { isValidUnitName } from '../systemd/unit-name.js';
+import { quote } from '../schema/describe.js';
 
 const rebootStrategy = s.enum([...rebootStrategies], { description: 'when a node may reboot after an update' });
 
@@ -61,6 +64,42 @@ const weeklyWindow = s.object(
   },
 );
 
+const maxFailuresText = 'a number of failed nodes (1 or more) or a percentage of the group such as 5%';
+
+/** `max_failures`: `3` or `"5%"`, kept as update.conf's text. */
+const maxFailures = s.custom({
+  expected: maxFailuresText,
+  jsonSchema: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[0-9]{1,3}(\\.[0-9]{1,3})?%$' }] },
+  read({ value }, r) {
+    if (typeof value !== 'number' && typeof value !== 'string') return r.error(`expected ${maxFailuresText}, found ${quote(value)}`);
+    try {
+      return formatMaxFailures(parseMaxFailures(String(value)));
+    } catch {
+      return r.error(`expected ${maxFailuresText}, found ${quote(value)}`);
+    }
+  },
+});
+
+/** `keel.update.rollout`: the brake on a release that fails (docs/fleet.md). */
+const rollout = s.object(
+  {
+    max_failures: maxFailures,
+    health_deadline: duration({ minMs: 1000, description: 'how long after its reboot a node has to pass its health gate before it counts as failed' }),
+  },
+  { description: 'rollout policy: when a release stops rolling through the group' },
+);
+
+const unitName = s.string({ expected: 'a unit name such as web.service', check: (u) => (isValidUnitName(u) ? undefined : `expected a unit name such as web.service, found ${JSON.stringify(u)}`) });
+
+/** `keel.update.pre_reboot`: checks before the agent asks for a reboot slot. */
+const preReboot = s.object(
+  {
+    command: nonEmpty,
+    units: s.list(unitName),
+  },
+  { description: 'checks that must pass before a node asks for a reboot slot' },
+);
+
 /** `keel.update`: everything the update agent reads from /etc/keel/update.conf. */
 export const keelUpdateSchema = s.object(
   {
@@ -75,6 +114,8 @@ export const keelUpdateSchema = s.object(
     windows: s.list(weeklyWindow),
     postpone_while_logged_in: s.boolean(),
     rollout_wariness: s.number({ minimum: 0, maximum: 1 }),
+    rollout,
+    pre_reboot: preReboot,
   },
   {
     description: 'keel update agent settings',
@@ -92,6 +133,12 @@ export const keelUpdateSchema = s.object(
       put(out, 'windows', v.windows as WeeklyWindow[] | undefined);
       put(out, 'postponeWhileLoggedIn', v.postpone_while_logged_in as boolean | undefined);
       put(out, 'rolloutWariness', v.rollout_wariness as number | undefined);
+      const r = v.rollout as { max_failures?: string; health_deadline?: number } | undefined;
+      put(out, 'rolloutMaxFailures', r?.max_failures);
+      put(out, 'rolloutHealthDeadlineMs', r?.health_deadline);
+      const p = v.pre_reboot as { command?: string; units?: string[] } | undefined;
+      put(out, 'preRebootCommand', p?.command);
+      put(out, 'preRebootUnits', p?.units);
       return out;
     },
   },

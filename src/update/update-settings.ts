@@ -39,4 +39,10 @@ export interface UpdateSettings {
   postponeWhileLoggedIn?: boolean;
   /** Wariness 0.0–1.0 for phased rollouts (Zincati's rollout_wariness). */
   rolloutWariness?: number;
+  /** The rollout brake (ROLLOUT_MAX_FAILURES as written: `3` or `5%`; ROLLOUT_HEALTH_DEADLINE). */
+  rolloutMaxFailures?: string;
+  rolloutHealthDeadlineMs?: number;
+  /** Pre-reboot checks: a /bin/sh command that must exit 0, units that must be active. */
+  preRebootCommand?: string;
+  preRebootUnits?: string[];
 }
