@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import type { Logger } from '../log.js';
 import type { FleetStore } from '../fleet/fleet-store.js';
 import { nodeRecord, type NodeFacts } from '../fleet/node-record.js';
-import type { RolloutPolicy } from '../fleet/rollout-policy.js';
+import { healthOverdue, type RolloutPolicy } from '../fleet/rollout-policy.js';
+import { formatDuration } from '../duration.js';
 import type { HealthVerdict } from './health-gate.js';
 import type { StoredNodeState } from './node-state.js';
 
@@ -31,6 +32,7 @@ export class AgentFleet {
   private writing: Promise<void> | undefined;
   private closed = false;
   private wake: (() => void) | undefined;
+  private readonly overdue = new Set<string>();
 
   constructor(private readonly o: AgentFleetOptions) {}
 
@@ -45,9 +47,24 @@ export class AgentFleet {
     this.writing ??= this.drain().finally(() => (this.writing = undefined));
   }
 
-  /** Waits until the queued record is written (tests, and before a reboot). */
-  async flushed(): Promise<void> {
-    while (this.writing) await this.writing;
+  /** Waits until the queued record is written, or at most `timeoutMs` (before a reboot: etcd may be away). */
+  async flushed(timeoutMs = Infinity): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => (timer = Number.isFinite(timeoutMs) ? setTimeout(resolve, timeoutMs) : undefined));
+    const all = (async () => {
+      while (this.writing) await this.writing;
+    })();
+    await Promise.race([all, ...(timer ? [limit] : [])]);
+    clearTimeout(timer);
+  }
+
+  /** Counts this node failed on `version` once when its health gate has not answered within the deadline of its reboot. */
+  async countOverdue(version: string, rebootedAtMs: number, nowMs: number): Promise<void> {
+    if (this.overdue.has(version) || !healthOverdue(this.o.policy, rebootedAtMs, nowMs)) return;
+    this.overdue.add(version);
+    const message = `${version} was not healthy within ${formatDuration(this.o.policy.healthDeadlineMs)} of its reboot`;
+    this.o.log.error(message);
+    await this.failed(version, message);
   }
 
   private async drain(): Promise<void> {

@@ -8,8 +8,6 @@ import type { Booted } from './agent-state.js';
 import { AgentLock } from './agent-lock.js';
 import { agentFacts, type AgentFleet } from './agent-fleet.js';
 import type { AgentState } from './agent-state.js';
-import { formatDuration } from '../duration.js';
-import { healthOverdue } from '../fleet/rollout-policy.js';
 import { hasPreRebootChecks, runPreRebootChecks } from './pre-reboot.js';
 import { otherSlot } from './boot-entry.js';
 import { blessEntry, listEntries } from './esp.js';
@@ -73,7 +71,6 @@ class HostAgentEnv implements AgentEnv {
   private lockSince: string | undefined;
   private lastError: { message: string; at: string } | undefined;
   private publishedFacts = '';
-  private readonly overdueCounted = new Set<string>();
 
   constructor(o: HostOptions) {
     this.now = o.now ?? Date.now;
@@ -146,13 +143,7 @@ class HostAgentEnv implements AgentEnv {
   /** Not healthy within the rollout's health deadline of the reboot: the node counts as failed (once). */
   private async countOverdue(): Promise<void> {
     const { rebootingTo, rebootingAt } = await this.state();
-    const policy = this.config.rollout;
-    if (!rebootingTo || !rebootingAt || this.overdueCounted.has(rebootingTo)) return;
-    if (!healthOverdue(policy, Date.parse(rebootingAt), this.now())) return;
-    this.overdueCounted.add(rebootingTo);
-    const message = `${rebootingTo} was not healthy within ${formatDuration(policy.healthDeadlineMs)} of its reboot`;
-    this.log.error(message);
-    await this.fleet?.failed(rebootingTo, message);
+    if (rebootingTo && rebootingAt) await this.fleet?.countOverdue(rebootingTo, Date.parse(rebootingAt), this.now());
   }
 
   async findRollback(booted: Booted) {
@@ -273,6 +264,7 @@ class HostAgentEnv implements AgentEnv {
   async reboot(reason: string) {
     const s = await this.state();
     if (s.staged) await this.change((x) => ({ ...x, rebootingTo: s.staged!.version, rebootingAt: this.iso() }));
+    await this.fleet?.flushed(2000); // the record says `rebooting` before the host goes down
     this.log.notice(`rebooting: ${reason}`);
     await this.rebooter();
   }
@@ -292,9 +284,9 @@ class HostAgentEnv implements AgentEnv {
     }
   }
 
-  /** A clean stop: closes the lock and withdraws the node record. */
+  /** A stop: closes the lock; withdraws the node record unless the stop is a reboot's (then it reappears after the boot). */
   async closeLock() {
-    await this.fleet?.close(true);
+    await this.fleet?.close(this.current?.kind !== 'rebooting' && this.current?.kind !== 'unhealthy');
     await this.lock.close();
   }
 }

@@ -55,6 +55,18 @@ describe('agent fleet', () => {
     expect(errors).toEqual([expect.stringMatching(/cannot count the failure of 2\.0\.0 \(etcd down\)/)]);
   });
 
+  test('a health gate silent past the deadline counts the node failed once', async () => {
+    const failed: string[] = [];
+    const store = { recordFailed: async (_g: string, v: string, f: { error: string }) => (failed.push(`${v}: ${f.error}`), { record: {} }), close: async () => undefined } as unknown as FleetStore;
+    const log = { error() {}, warning() {}, notice() {}, info() {}, debug() {} };
+    const fleet = new AgentFleet({ store, group: 'web', machineId: 'node-1', policy: { ...defaultRolloutPolicy, healthDeadlineMs: 60_000 }, log });
+    await fleet.countOverdue('2.0.0', 1_000, 60_999);
+    expect(failed).toEqual([]);
+    await fleet.countOverdue('2.0.0', 1_000, 61_000);
+    await fleet.countOverdue('2.0.0', 1_000, 90_000);
+    expect(failed).toEqual(['2.0.0: 2.0.0 was not healthy within 1m of its reboot']);
+  });
+
   test('facts make a record a reader accepts: staged, health, the slot held', () => {
     const f = agentFacts({
       kind: 'rebooting',
