@@ -187,4 +187,9 @@ test('a failed health gate halts the rollout; the others never take the lock for
   status = await fleetStatus();
   expect(stateOf(status)).toEqual({ 'node-1': 'steady', 'node-2': 'steady', 'node-3': 'rebooting' });
   expect(status.nodes.map((n: any) => [n.record.machineId, n.record.version])).toEqual([['node-1', '1.0.0'], ['node-2', '2.0.0'], ['node-3', '1.0.0']]);
+  const text = await execa(keel, ['fleet', 'status', '--endpoints', etcd.endpoints.join(',')], { reject: false });
+  expect(text.exitCode, text.stderr).toBe(0);
+  expect(text.stdout).toMatch(/^node-1 .* 1\.0\.0 \(a\) +steady .*2\.0\.0 failed its health gate and ran out of tries/m);
+  expect(text.stdout).toMatch(/^node-3 .* 1\.0\.0 \(a\) +rebooting /m);
+  expect(text.stdout).toMatch(/^rollout 2\.0\.0: .*3 started, 1 succeeded, 1 failed/m);
 }, 60_000);
