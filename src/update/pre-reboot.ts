@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { runCommand, type RunCommand } from '../host/process.js';
 import { isValidUnitName } from '../systemd/unit-name.js';
 
 /**
@@ -29,19 +29,20 @@ export function hasPreRebootChecks(c: PreRebootChecks): boolean {
   return c.command !== undefined || c.units.length > 0;
 }
 
-/** Runs the checks: undefined when all pass, otherwise why the node may not ask for a slot. */
-export async function runPreRebootChecks(c: PreRebootChecks): Promise<string | undefined> {
+/** Runs the checks through the process edge: undefined when all pass, otherwise why the node may not ask for a slot. */
+export async function runPreRebootChecks(c: PreRebootChecks, run: RunCommand = runCommand): Promise<string | undefined> {
   if (c.command !== undefined) {
-    const run = await execa('/bin/sh', ['-c', c.command], { reject: false, timeout: commandTimeoutMs, all: true });
-    if (run.exitCode !== 0) {
-      const how = run.timedOut ? `did not finish within ${commandTimeoutMs / 60_000} min` : run.exitCode === undefined ? `was killed (${run.signal})` : `exited ${run.exitCode}`;
-      const said = String(run.all ?? '').trim().split('\n').slice(-1)[0]?.slice(0, 200);
-      return `pre-reboot command ${JSON.stringify(c.command.slice(0, 200))} ${how}${said ? `: ${said}` : ''}`;
+    const r = await run('/bin/sh', ['-c', c.command], { timeoutMs: commandTimeoutMs }).catch((error: Error) => error);
+    const failed = r instanceof Error ? `could not start (${r.message})` : r.timedOut ? `did not finish within ${commandTimeoutMs / 60_000} min` : r.exitCode !== 0 ? (r.signal ? `was killed (${r.signal})` : `exited ${r.exitCode}`) : undefined;
+    if (failed !== undefined) {
+      const said = r instanceof Error ? '' : `${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-1)[0]!.slice(0, 200);
+      return `pre-reboot command ${JSON.stringify(c.command.slice(0, 200))} ${failed}${said ? `: ${said}` : ''}`;
     }
   }
   if (c.units.length > 0) {
-    const run = await execa('systemctl', ['is-active', '--', ...c.units], { reject: false });
-    const states = String(run.stdout).split('\n');
+    const r = await run('systemctl', ['is-active', '--', ...c.units]).catch((error: Error) => error);
+    if (r instanceof Error) return `pre-reboot units: cannot ask systemctl (${r.message})`;
+    const states = r.stdout.split('\n');
     const inactive = c.units.map((u, i) => [u, states[i]?.trim() || 'unknown'] as const).filter(([, s]) => s !== 'active');
     if (inactive.length) return `pre-reboot units not active: ${inactive.map(([u, s]) => `${u} (${s})`).join(', ')}`;
   }
