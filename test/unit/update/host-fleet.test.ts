@@ -1,0 +1,64 @@
+import { describe, expect, test } from 'vitest';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AgentFleet } from '../../../src/update/agent-fleet.js';
+import { hostEnv } from '../../../src/update/agent-host.js';
+import { readNodeState, writeNodeState } from '../../../src/update/node-state.js';
+import { updateConfigOf } from '../../../src/update/update-config.js';
+import type { FleetStore } from '../../../src/fleet/fleet-store.js';
+import type { RebootLock } from '../../../src/lock/reboot-lock.js';
+import { tempDir } from './fixture.js';
+
+// The host env's fleet hooks against doubles of the store and the lock: a halted rollout
+// makes the node give back the slot it took; a silent health gate past the deadline counts
+// as a failure. The same hooks run against a real etcd in test/integration/fleet/agents.test.ts.
+const quiet = { error() {}, warning() {}, notice() {}, info() {}, debug() {} };
+
+async function hostWith(store: Partial<FleetStore>, lockCalls: string[], conf: Record<string, string> = {}) {
+  const root = await tempDir('keel-host-fleet-');
+  await mkdir(join(root, 'etc'), { recursive: true });
+  await writeFile(join(root, 'etc/machine-id'), 'node-1\n');
+  const config = updateConfigOf({ REBOOT_STRATEGY: 'etcd-lock', ...conf });
+  const fleet = new AgentFleet({ store: { close: async () => undefined, ...store } as FleetStore, group: 'web', machineId: 'node-1', policy: config.rollout, log: quiet });
+  const lock = {
+    acquire: async (id: string) => void lockCalls.push(`acquire ${id}`),
+    release: async (id: string) => void lockCalls.push(`release ${id}`),
+    close: async () => undefined,
+  } as unknown as RebootLock;
+  const now = Date.parse('2026-12-03T12:00:00Z');
+  return { root, env: hostEnv({ root, config, log: quiet, openLock: async () => lock, fleet, now: () => now }) };
+}
+
+describe('host env with fleet records', () => {
+  test('a slot taken for a halted rollout is given back and the reboot does not go ahead', async () => {
+    const lockCalls: string[] = [];
+    const recordStarted = async () => ({ ok: false as const, reason: 'rollout of 2.0.0 is halted since … by policy: 1 of 3 nodes failed', record: {} as never, attempts: 1 });
+    const { root, env } = await hostWith({ recordStarted }, lockCalls);
+    expect(await env.takeLock('wait', '2.0.0')).toBe(false);
+    expect(lockCalls).toEqual(['acquire node-1', 'release node-1']);
+    expect((await readNodeState(join(root, 'var/lib/keel/update'))).lockHeld).toBe(false);
+  });
+
+  test('a recorded start lets the reboot go ahead holding the slot', async () => {
+    const lockCalls: string[] = [];
+    const recordStarted = async () => ({ ok: true as const, changed: true, record: {} as never, attempts: 1 });
+    const { root, env } = await hostWith({ recordStarted }, lockCalls);
+    expect(await env.takeLock('wait', '2.0.0')).toBe(true);
+    expect(lockCalls).toEqual(['acquire node-1']);
+    expect((await readNodeState(join(root, 'var/lib/keel/update'))).lockHeld).toBe(true);
+  });
+
+  test('no verdict within the health deadline of the reboot counts the node failed, and the agent keeps waiting', async () => {
+    const failed: string[] = [];
+    const recordFailed = async (_g: string, v: string, f: { error: string }) => (failed.push(`${v}: ${f.error}`), { ok: true, changed: true, record: {}, attempts: 1 });
+    const { root, env } = await hostWith({ recordFailed: recordFailed as never }, [], { ROLLOUT_HEALTH_DEADLINE: '5m' });
+    const dir = join(root, 'var/lib/keel/update');
+    await writeNodeState(dir, { failedVersions: [], rebootingTo: '2.0.0', rebootingAt: '2026-12-03T11:56:00.000Z' } as never);
+    expect(await env.health()).toBeUndefined();
+    expect(failed).toEqual([]);
+    await writeNodeState(dir, { failedVersions: [], rebootingTo: '2.0.0', rebootingAt: '2026-12-03T11:55:00.000Z' } as never);
+    expect(await env.health()).toBeUndefined();
+    expect(await env.health()).toBeUndefined();
+    expect(failed).toEqual(['2.0.0: 2.0.0 was not healthy within 5m of its reboot']);
+  });
+});
