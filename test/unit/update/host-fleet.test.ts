@@ -34,7 +34,7 @@ describe('host env with fleet records', () => {
     const lockCalls: string[] = [];
     const recordStarted = async () => ({ ok: false as const, reason: 'rollout of 2.0.0 is halted since … by policy: 1 of 3 nodes failed', record: {} as never, attempts: 1 });
     const { root, env } = await hostWith({ recordStarted }, lockCalls);
-    expect(await env.takeLock('wait', '2.0.0')).toBe(false);
+    expect(await env.takeLock('required', '2.0.0')).toBe(false);
     expect(lockCalls).toEqual(['acquire node-1', 'release node-1']);
     expect((await readNodeState(join(root, 'var/lib/keel/update'))).lockHeld).toBe(false);
   });
@@ -43,7 +43,7 @@ describe('host env with fleet records', () => {
     const lockCalls: string[] = [];
     const recordStarted = async () => ({ ok: true as const, changed: true, record: {} as never, attempts: 1 });
     const { root, env } = await hostWith({ recordStarted }, lockCalls);
-    expect(await env.takeLock('wait', '2.0.0')).toBe(true);
+    expect(await env.takeLock('required', '2.0.0')).toBe(true);
     expect(lockCalls).toEqual(['acquire node-1']);
     expect((await readNodeState(join(root, 'var/lib/keel/update'))).lockHeld).toBe(true);
   });
