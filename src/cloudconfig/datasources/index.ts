@@ -103,9 +103,17 @@ export async function detectDatasources(options: DetectOptions = {}): Promise<De
   return { result: winner, errors };
 }
 
+/** Sleeps `ms`, resolving early when `signal` aborts; the listener goes with the timer (one per poll would pile up on the shared signal). */
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -31,6 +31,21 @@ describe('detectDatasources', () => {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
+  test('many polls leave no abort listener behind (a boot without a seed logged MaxListenersExceededWarning)', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      // 1 ms between polls for 300 ms: well over the 10 listeners Node warns at.
+      const found = await detectDatasources({ names: ['file', 'cmdline'], path: path.join(dir, 'absent'), deadlineMs: 300, backoff: { initialDelayMs: 1, maxDelayMs: 1 } });
+      expect(found.result).toBeUndefined();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
+  });
+
   test('waits with backoff for a source that appears late', async () => {
     const seed = path.join(dir, 'user-data');
     setTimeout(() => void fs.writeFile(seed, '#cloud-config\n'), 250);
