@@ -3,18 +3,18 @@
 // slot; a certificate or token naming another node is refused 403; an operator
 // releases any holder; no credentials is 401; an untrusted certificate is no identity.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { startEtcd, type EtcdCluster } from '../../harness/etcd.js';
+import { startLockServe, type LockServeProcess } from './lock-serve-process.js';
 import { issueClientCert, makeStrangerCert, makeTestCerts } from './test-certs.js';
 
 const keel = join(process.cwd(), 'bin/keel');
 let etcd: EtcdCluster;
-let server: ChildProcess;
+let lockServe: LockServeProcess;
 let base: string;
-let serverLog = '';
 const certs = makeTestCerts('unused');
 const stranger = makeStrangerCert('node-a');
 const client = { a: issueClientCert(certs.dir, 'node-a'), b: issueClientCert(certs.dir, 'node-b'), ops: issueClientCert(certs.dir, 'ops') };
@@ -50,29 +50,11 @@ beforeAll(async () => {
   const tokensFile = join(certs.dir, 'tokens');
   writeFileSync(tokensFile, `# node-id token\nnode-a ${tokens.a}\nnode-b ${tokens.b}\nops ${tokens.ops}\n`);
   chmodSync(tokensFile, 0o600);
-  server = spawn(
-    keel,
-    ['lock', 'serve', '--endpoints', etcd.endpoints.join(','), '--listen', '127.0.0.1:0', '--tls-cert', certs.serverCertFile, '--tls-key', certs.serverKeyFile, '--client-ca', certs.caFile, '--tokens', tokensFile, '--operators', 'ops'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  server.stderr!.on('data', (c) => (serverLog += c));
-  base = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    server.stdout!.on('data', (c) => {
-      out += c;
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    server.once('exit', (code) => reject(new Error(`keel lock serve exited ${code}: ${serverLog}`)));
-    setTimeout(() => reject(new Error(`keel lock serve did not start in 10 s: ${serverLog}`)), 10_000);
-  });
+  lockServe = await startLockServe(['--endpoints', etcd.endpoints.join(','), '--listen', '127.0.0.1:0', '--tls-cert', certs.serverCertFile, '--tls-key', certs.serverKeyFile, '--client-ca', certs.caFile, '--tokens', tokensFile, '--operators', 'ops']);
+  base = lockServe.base;
 });
 afterAll(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await lockServe?.stop();
   await etcd?.stop();
   rmSync(certs.dir, { recursive: true, force: true });
   rmSync(stranger.dir, { recursive: true, force: true });
@@ -81,8 +63,8 @@ afterAll(async () => {
 describe('keel lock serve with mutual TLS', () => {
   test('starts on https and logs how clients authenticate, with no unauthenticated warning', () => {
     expect(base).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-    expect(serverLog).toContain('clients authenticate with client certificates or 3 bearer tokens; operators: ops');
-    expect(serverLog).not.toContain('no client authentication');
+    expect(lockServe.log()).toContain('clients authenticate with client certificates or 3 bearer tokens; operators: ops');
+    expect(lockServe.log()).not.toContain('no client authentication');
   });
 
   test('a certificate naming another node is refused 403 and changes nothing', async () => {

@@ -2,7 +2,8 @@
 // answers (header, group, body errors as {kind, value}; idempotent lock and unlock), and
 // keel's FleetLock client takes and gives back slots through the same server.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { startLockServe, type LockServeProcess } from './lock-serve-process.js';
 import { join } from 'node:path';
 import { startEtcd, type EtcdCluster } from '../../harness/etcd.js';
 import { FleetLockClient } from '../../../src/lock/fleetlock-client.js';
@@ -10,9 +11,8 @@ import { openRebootLock } from '../../../src/lock/open-reboot-lock.js';
 
 const keel = join(process.cwd(), 'bin/keel');
 let etcd: EtcdCluster;
-let server: ChildProcess;
+let lockServe: LockServeProcess;
 let base: string;
-let serverLog = '';
 
 function curl(args: string[]): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -29,26 +29,11 @@ const params = (id: string, group = 'default') => JSON.stringify({ client_params
 
 beforeAll(async () => {
   etcd = await startEtcd();
-  server = spawn(keel, ['lock', 'serve', '--endpoints', etcd.endpoints.join(','), '--listen', '127.0.0.1:0', '--base', '/fleetlock', '--slots', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stderr!.on('data', (c) => (serverLog += c));
-  const stderr = () => serverLog;
-  base = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    server.stdout!.on('data', (c) => {
-      out += c;
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    server.once('exit', (code) => reject(new Error(`keel lock serve exited ${code}: ${stderr()}`)));
-    setTimeout(() => reject(new Error(`keel lock serve did not start in 10 s: ${stderr()}`)), 10_000);
-  });
+  lockServe = await startLockServe(['--endpoints', etcd.endpoints.join(','), '--listen', '127.0.0.1:0', '--base', '/fleetlock', '--slots', '1']);
+  base = lockServe.base;
 });
 afterAll(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await lockServe?.stop();
   await etcd?.stop();
 });
 
@@ -98,7 +83,7 @@ describe('keel lock serve, hostile and mistaken clients (issue 9)', () => {
       const r = await curl(['--request-target', target, `${base}/v1/status`]);
       expect(r.status).toBe(400);
       expect(JSON.parse(r.body)).toMatchObject({ kind: 'bad_request_target' });
-      expect(server.exitCode).toBeNull();
+      expect(lockServe.process.exitCode).toBeNull();
       expect((await curl([`${base}/v1/status?group=default`])).status).toBe(200);
     },
   );
@@ -112,7 +97,7 @@ describe('keel lock serve, hostile and mistaken clients (issue 9)', () => {
   });
 
   test('it warned at start that it serves unauthenticated clients', () => {
-    expect(serverLog).toMatch(/warning: keel lock serve: no client authentication \(--client-ca or --tokens\): any client that reaches http:\/\/127\.0\.0\.1:\d+\/fleetlock may take or release any node's slot/);
+    expect(lockServe.log()).toMatch(/warning: keel lock serve: no client authentication \(--client-ca or --tokens\): any client that reaches http:\/\/127\.0\.0\.1:\d+\/fleetlock may take or release any node's slot/);
   });
 
   test.each([
