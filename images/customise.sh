@@ -109,4 +109,6 @@ systemctl --root="$out" mask "${mask[@]}" >/dev/null 2>&1
 rm -f "$out/etc/systemd/system/etcd2.service"
 cp "$out/usr/share/systemd/tmp.mount" "$units/tmp.mount"
 systemctl --root="$out" enable tmp.mount systemd-networkd.service >/dev/null 2>&1
+# --- build-host leftovers out, so the same base gives the same tree
+"$here/normalise-tree.sh" "$out"
 echo "customise: $(du -sh "$out" | cut -f1) OS tree, kernel $kver" >&2

@@ -3,7 +3,12 @@
 # (debootstrap, chroot, file ownership in the OS tree); see images/README.md.
 IMAGE_CACHE := .cache/image
 IMAGE_ROOTFS := $(IMAGE_CACHE)/rootfs
-IMAGE_INPUTS := $(shell find images/rootfs images/units -type f 2>/dev/null) images/customise.sh images/trim-modules.sh images/demo-image.sh
+IMAGE_INPUTS := $(shell find images/rootfs images/units -type f 2>/dev/null) images/customise.sh images/trim-modules.sh images/demo-image.sh images/normalise-tree.sh
+# Every timestamp in the OS tree's slot (images/make-slot.sh): the environment's, else the time of
+# the last commit that changed the package list, so builds of one base agree and a release that
+# changes only keel keeps the old slot's timestamps (its delta stays small).
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct -- images/packages.txt 2>/dev/null | grep . || echo 1700000000)
+export SOURCE_DATE_EPOCH
 # KEEL_VERSION is baked into the OS tree: rebuild it when the version changes.
 IMAGE_VERSION_FILE := $(IMAGE_CACHE)/version
 $(shell mkdir -p $(IMAGE_CACHE); echo '$(KEEL_VERSION)' | cmp -s - $(IMAGE_VERSION_FILE) || echo '$(KEEL_VERSION)' > $(IMAGE_VERSION_FILE))
@@ -31,13 +36,9 @@ $(IMAGE_CACHE)/rootfs.stamp $(BUILD)/vmlinuz &: $(IMAGE_CACHE)/base.path $(BUILD
 $(BUILD)/initramfs.img: $(IMAGE_CACHE)/rootfs.stamp images/initramfs/init images/initramfs/build.sh images/initramfs-lib.sh
 	nice images/initramfs/build.sh $(IMAGE_ROOTFS) $@
 
-# The OS slot: erofs lz4hc (builds in ~6 s; squashfs zstd is ~40% smaller but ~4x slower
-# to build and slower to read under emulation; figures in images/README.md).
-$(BUILD)/slot-a.img: $(IMAGE_CACHE)/rootfs.stamp
-	rm -f $@.tmp
-	nice mkfs.erofs -zlz4hc --quiet $@.tmp $(IMAGE_ROOTFS)
-	mv $@.tmp $@
-	@echo "slot: $@ $$(du -m $@ | cut -f1) MiB"
+# The OS slot: erofs lz4hc, reproducible (images/make-slot.sh: the same tree gives the same bytes).
+$(BUILD)/slot-a.img: $(IMAGE_CACHE)/rootfs.stamp images/make-slot.sh
+	nice images/make-slot.sh $(IMAGE_ROOTFS) $@ "$(KEEL_VERSION)"
 
 $(BUILD)/kernel-cmdline: images/layout.env
 	@mkdir -p $(BUILD)
