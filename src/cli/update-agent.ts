@@ -10,7 +10,7 @@ import { commandRebooter } from '../update/rebooter.js';
 import { slotFilesIn } from '../update/slot-devices.js';
 import { updateStatus, formatStatus } from '../update/update-status.js';
 import { loadUpdateConfig, type UpdateConfig } from '../update/update-config.js';
-import { openUpdateFleet, openUpdateLock } from '../update/update-lock.js';
+import { openAgentEtcd } from '../update/update-lock.js';
 
 /**
  * `keel update status|check|apply|rollback|agent|health-check`: thin commands over the
@@ -50,13 +50,14 @@ function testEdges(): { slotDir?: string; rebootCommand?: string[] } {
 async function envOf(root: string, config: UpdateConfig, ctx: CommandContext, fleet = false) {
   const edges = testEdges();
   const log = createLogger(ctx.stderr);
-  const agentFleet = fleet ? await openUpdateFleet(root, config.rollout, log) : undefined;
+  const etcd = await openAgentEtcd(root, config, log, { fleet });
   return hostEnv({
     root,
     config,
     log,
-    openLock: () => openUpdateLock(root),
-    ...(agentFleet && { fleet: agentFleet }),
+    openLock: etcd.openLock,
+    onClose: etcd.close,
+    ...(etcd.fleet && { fleet: etcd.fleet }),
     ...(edges.slotDir !== undefined && { slotTarget: slotFilesIn(edges.slotDir) }),
     ...(edges.rebootCommand !== undefined && { rebooter: commandRebooter(edges.rebootCommand) }),
   });

@@ -27,6 +27,8 @@
  *   ROLLOUT_HEALTH_DEADLINE  a duration: not healthy this long after its reboot counts as failed
  *   PRE_REBOOT_COMMAND       /bin/sh command that must exit 0 before asking for a reboot slot
  *   PRE_REBOOT_UNITS         space-separated units that must be active before asking
+ *   PRE_REBOOT_CONTAINERS    `all` or space-separated keel containers that must be active and healthy
+ *   PRE_REBOOT_GROUP_CLEAR   a lock group of which no node may be failed or rebooting
  *
  * /etc/keel/lock.conf keys (mode 0600 when it holds a password):
  *   ENDPOINTS                comma-separated etcd URLs
@@ -77,6 +79,8 @@ export function updateConf(u: UpdateSettings): string | undefined {
     ['ROLLOUT_HEALTH_DEADLINE', u.rolloutHealthDeadlineMs === undefined ? undefined : formatDuration(u.rolloutHealthDeadlineMs)],
     ['PRE_REBOOT_COMMAND', u.preRebootCommand],
     ['PRE_REBOOT_UNITS', u.preRebootUnits?.length ? u.preRebootUnits.join(' ') : undefined],
+    ['PRE_REBOOT_CONTAINERS', Array.isArray(u.preRebootContainers) ? u.preRebootContainers.join(' ') : u.preRebootContainers],
+    ['PRE_REBOOT_GROUP_CLEAR', u.preRebootGroupClear],
   ];
   if (pairs.every(([, v]) => v === undefined)) return undefined;
   return printEnvFile([generatedBy('update settings'), 'keys: see src/cloudconfig/plan-settings.ts'], pairs);

@@ -12,6 +12,7 @@ import { checkWindow, dayNames, windowLength, windowStart } from './window-field
 import { formatMaxFailures, parseMaxFailures } from '../fleet/rollout-policy.js';
 import { isValidUnitName } from '../systemd/unit-name.js';
 import { quote } from '../schema/describe.js';
+import { containerNamePattern } from '../containers/spec-schema.js';
 
 const rebootStrategy = s.enum([...rebootStrategies], { description: 'when a node may reboot after an update' });
 
@@ -91,11 +92,19 @@ const rollout = s.object(
 
 const unitName = s.string({ expected: 'a unit name such as web.service', check: (u) => (isValidUnitName(u) ? undefined : `expected a unit name such as web.service, found ${JSON.stringify(u)}`) });
 
+const containerName = s.string({ pattern: containerNamePattern, patternText: 'a container name of lowercase letters, digits, ., _ and - (at most 63)' });
+
+/** `pre_reboot.containers`: `all` keel containers, or a list of their names. */
+const allContainers = s.string({ expected: 'all or a list of container names', check: (v) => (v === 'all' ? undefined : `expected all or a list of container names, found ${JSON.stringify(v)}`) });
+const preRebootContainers = s.union([allContainers, s.list(containerName, { minItems: 1 })], { expected: 'all or a list of container names' });
+
 /** `keel.update.pre_reboot`: checks before the agent asks for a reboot slot. */
 const preReboot = s.object(
   {
     command: nonEmpty,
     units: s.list(unitName),
+    containers: preRebootContainers,
+    group_clear: lockGroup,
   },
   { description: 'checks that must pass before a node asks for a reboot slot' },
 );
@@ -136,9 +145,11 @@ export const keelUpdateSchema = s.object(
       const r = v.rollout as { max_failures?: string; health_deadline?: number } | undefined;
       put(out, 'rolloutMaxFailures', r?.max_failures);
       put(out, 'rolloutHealthDeadlineMs', r?.health_deadline);
-      const p = v.pre_reboot as { command?: string; units?: string[] } | undefined;
+      const p = v.pre_reboot as { command?: string; units?: string[]; containers?: 'all' | string[]; group_clear?: string } | undefined;
       put(out, 'preRebootCommand', p?.command);
       put(out, 'preRebootUnits', p?.units);
+      put(out, 'preRebootContainers', p?.containers);
+      put(out, 'preRebootGroupClear', p?.group_clear);
       return out;
     },
   },

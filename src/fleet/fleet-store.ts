@@ -211,6 +211,35 @@ export class FleetStore {
   }
 
   /**
+   * The live node records of a group (raw, by key) and its lock's semaphore, at one revision,
+   * in pages of `pageSize`: an agent's client is shared with its lock and keeps gRPC's 4 MiB
+   * reply limit, which a whole group of 10,000 records would pass. For the pre-reboot check
+   * "no node of group G is failed or rebooting" (src/update/pre-reboot-group.ts).
+   */
+  async readNodes(group: string, pageSize = 1000): Promise<{ entries: Map<string, string>; semaphore?: string; revision: number }> {
+    const prefix = nodesPrefix(group);
+    const end = range(prefix, true).request_range.range_end!;
+    const entries = new Map<string, string>();
+    const text = (b: Buffer) => b.toString('utf8');
+    try {
+      const first = await this.client.kv.txn({ compare: [], success: [{ request_range: { key: Buffer.from(prefix), range_end: end, limit: pageSize } }, range(semaphoreKey(group))], failure: [] });
+      const revision = Number(first.header.revision);
+      let page = first.responses[0]?.response_range;
+      const sem = first.responses[1]?.response_range?.kvs?.[0];
+      for (;;) {
+        for (const kv of page?.kvs ?? []) entries.set(text(kv.key), text(kv.value));
+        const last = page?.kvs?.at(-1);
+        if (!page?.more || !last) break;
+        // The next page starts just after the last key, at the first page's revision: one snapshot.
+        page = await this.client.kv.range({ key: Buffer.concat([last.key, Buffer.from([0])]), range_end: end, limit: pageSize, revision });
+      }
+      return { entries, ...(sem ? { semaphore: text(sem.value) } : {}), revision };
+    } catch (error) {
+      throw etcdError(error, `reading ${prefix}`);
+    }
+  }
+
+  /**
    * Calls `onChange` with the revision of every change to the group's records or lock after
    * `revision` (events of one etcd revision come together). Waiters' queue keys are not watched.
    */

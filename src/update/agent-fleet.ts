@@ -6,6 +6,7 @@ import { healthOverdue, type RolloutPolicy } from '../fleet/rollout-policy.js';
 import { formatDuration } from '../duration.js';
 import type { HealthVerdict } from './health-gate.js';
 import type { StoredNodeState } from './node-state.js';
+import type { GroupProbe } from './pre-reboot-group.js';
 
 /**
  * The agent's side of the fleet records (docs/fleet.md): its node record, written again on
@@ -22,6 +23,8 @@ export interface AgentFleetOptions {
   log: Logger;
   /** First retry wait of a failed publish; doubled up to 30 s. Default 1 s. */
   retryMs?: number;
+  /** The hostname the record shows (update.conf HOSTNAME_OVERRIDE); default os.hostname(). Several agents on one machine (tests, the benchmark) set one each. */
+  hostname?: string;
 }
 
 /** What the agent tells about itself; the fleet side adds the machine id, hostname and times. */
@@ -38,6 +41,15 @@ export class AgentFleet {
 
   get group(): string {
     return this.o.group;
+  }
+
+  /** The pre-reboot group check's view of the records (src/update/pre-reboot-group.ts): any group, this node left out. */
+  groupProbe(): GroupProbe {
+    return {
+      machineId: this.o.machineId,
+      readNodes: (group) => this.o.store.readNodes(group),
+      warn: (message) => this.o.log.warning(`fleet: ${message}`),
+    };
   }
 
   /** Queues the newest facts for writing; returns at once. */
@@ -73,7 +85,7 @@ export class AgentFleet {
       const facts = this.pending;
       try {
         const at = new Date().toISOString();
-        await this.o.store.publishNode(this.o.group, nodeRecord({ machineId: this.o.machineId, hostname: hostname(), ...facts, updatedAt: at }));
+        await this.o.store.publishNode(this.o.group, nodeRecord({ machineId: this.o.machineId, hostname: this.o.hostname ?? hostname(), ...facts, updatedAt: at }));
         if (this.pending === facts) this.pending = undefined;
         waitMs = this.o.retryMs ?? 1000;
       } catch (error) {

@@ -4,11 +4,11 @@ import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RebootLock } from '../lock/reboot-lock.js';
 import type { AgentEnv, ReportFields } from './agent-tick.js';
-import type { Booted } from './agent-state.js';
+import type { AgentState, Booted } from './agent-state.js';
 import { AgentLock } from './agent-lock.js';
 import { agentFacts, type AgentFleet } from './agent-fleet.js';
-import type { AgentState } from './agent-state.js';
-import { hasPreRebootChecks, runPreRebootChecks } from './pre-reboot.js';
+import { PreRebootStage } from './pre-reboot.js';
+import type { ContainerProbe } from './pre-reboot-containers.js';
 import { otherSlot } from './boot-entry.js';
 import { blessEntry, listEntries } from './esp.js';
 import { readVerdict } from './health-gate.js';
@@ -42,6 +42,10 @@ export interface HostOptions {
   now?: () => number;
   /** The fleet records (docs/fleet.md), when etcd is configured; none: nothing is published. */
   fleet?: AgentFleet;
+  /** What PRE_REBOOT_CONTAINERS reads; default the host's (spec files, systemd over D-Bus, the supervisor's records). */
+  containers?: ContainerProbe;
+  /** Run last by `closeLock` (update-lock.ts: the shared etcd client when the lock was never opened). */
+  onClose?: () => Promise<void>;
 }
 
 /** systemd-boot's EFI variable naming the counted entry it booted. */
@@ -66,13 +70,14 @@ class HostAgentEnv implements AgentEnv {
   private readonly rebooter: Rebooter;
   private readonly lock: AgentLock;
   private readonly fleet: AgentFleet | undefined;
+  private readonly preRebootStage: PreRebootStage;
   /** For the node record: the state's kind, booted slot and since when; when the lock was taken; the last error's first sighting. */
   private current: { kind: string; booted: Booted; since: string } | undefined;
   private lockSince: string | undefined;
   private lastError: { message: string; at: string } | undefined;
   private publishedFacts = '';
 
-  constructor(o: HostOptions) {
+  constructor(private readonly o: HostOptions) {
     this.now = o.now ?? Date.now;
     this.config = o.config;
     this.log = o.log;
@@ -82,6 +87,7 @@ class HostAgentEnv implements AgentEnv {
     this.rebooter = o.rebooter ?? systemctlReboot();
     this.lock = new AgentLock(o.openLock, o.log);
     this.fleet = o.fleet;
+    this.preRebootStage = new PreRebootStage(o.root, o.config.preReboot, { ...(o.containers && { containers: o.containers }), ...(o.fleet && { group: o.fleet.groupProbe() }) });
   }
 
   private iso(): string {
@@ -109,7 +115,7 @@ class HostAgentEnv implements AgentEnv {
     this.fleet.publish(facts);
   }
 
-  preReboot = async () => (hasPreRebootChecks(this.config.preReboot) ? runPreRebootChecks(this.config.preReboot) : undefined);
+  preReboot = () => this.preRebootStage.run();
 
   healthFailed = async (booted: Booted, message: string) => this.fleet?.failed(booted.version, message);
 
@@ -288,5 +294,7 @@ class HostAgentEnv implements AgentEnv {
   async closeLock() {
     await this.fleet?.close(this.current?.kind !== 'rebooting' && this.current?.kind !== 'unhealthy');
     await this.lock.close();
+    await this.preRebootStage.close();
+    await this.o.onClose?.();
   }
 }

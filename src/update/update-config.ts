@@ -35,8 +35,10 @@ export interface UpdateConfig {
   maxDownloadAttempts: number;
   /** The rollout brake's policy (ROLLOUT_MAX_FAILURES, ROLLOUT_HEALTH_DEADLINE); used only with etcd. */
   rollout: RolloutPolicy;
-  /** Checks that must pass before the agent asks for a reboot slot (PRE_REBOOT_COMMAND, PRE_REBOOT_UNITS). */
+  /** Checks that must pass before the agent asks for a reboot slot (PRE_REBOOT_*). */
   preReboot: PreRebootChecks;
+  /** HOSTNAME_OVERRIDE: the hostname the node record shows instead of the machine's (several agents on one machine). */
+  hostname?: string;
 }
 
 export const configSources = ['usr/lib/keel/update.conf', 'etc/keel/update.conf', 'run/keel/update.conf'];
@@ -93,6 +95,8 @@ export function updateConfigOf(values: Record<string, string>, sources: KeySourc
     preReboot: preRebootOf(values, where, problems),
   };
   if (values.SERVER) config.server = values.SERVER;
+  const hostname = hostnameOf(values, where, problems);
+  if (hostname !== undefined) config.hostname = hostname;
   if (wariness !== undefined) config.rolloutWariness = wariness;
   if (problems.length) throw new KeelError('invalid-input', `${problems.join('; ')}; the agent keeps its previous settings`);
   return config;
@@ -111,6 +115,18 @@ function checkInterval(values: Record<string, string>, where: (key: string) => s
   if (ms !== undefined && ms > 0) return ms;
   problems.push(`${where(key)}: expected ${durationText} or a number of minutes, above zero, found '${text}'`);
   return 300_000;
+}
+
+/** A hostname as DNS writes one (letters, digits, '.', '-', '_'; at most 253), for the node record. */
+const hostnamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+
+/** HOSTNAME_OVERRIDE, when set and well formed. */
+function hostnameOf(values: Record<string, string>, where: (key: string) => string, problems: string[]): string | undefined {
+  const text = values.HOSTNAME_OVERRIDE?.trim();
+  if (!text) return undefined;
+  if (hostnamePattern.test(text)) return text;
+  problems.push(`${where('HOSTNAME_OVERRIDE')}: expected a hostname of at most 253 letters, digits, '.', '-' and '_', found ${JSON.stringify(text.slice(0, 80))}`);
+  return undefined;
 }
 
 /** ROLLOUT_MAX_FAILURES (a count or a percentage) and ROLLOUT_HEALTH_DEADLINE (a duration); the defaults otherwise. */

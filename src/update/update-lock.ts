@@ -1,13 +1,16 @@
 import { join } from 'node:path';
 import type { RebootLock } from '../lock/reboot-lock.js';
 import { readLockConf } from '../lock/lock-conf.js';
-import { openRebootLock } from '../lock/open-reboot-lock.js';
+import { openEtcdStore, openRebootLock } from '../lock/open-reboot-lock.js';
+import { SemaphoreLock } from '../lock/semaphore-lock.js';
 import { defaultGroup } from '../lock/group-keys.js';
+import type { LockSettings } from '../lock/lock-settings.js';
+import { readDurationMs } from '../duration.js';
 import type { Logger } from '../log.js';
 import { FleetStore } from '../fleet/fleet-store.js';
-import type { RolloutPolicy } from '../fleet/rollout-policy.js';
 import { AgentFleet } from './agent-fleet.js';
 import { machineIdOf } from './host-facts.js';
+import type { UpdateConfig } from './update-config.js';
 
 /**
  * Opens the reboot lock the strategy uses from /etc/keel/lock.conf (etcd endpoints or a
@@ -20,17 +23,42 @@ export async function openUpdateLock(root: string): Promise<RebootLock> {
   return openRebootLock(settings);
 }
 
+/** The agent's etcd side: its reboot lock (opened on first use), its fleet records if any, and what closes their connection. */
+export interface AgentEtcd {
+  openLock: () => Promise<RebootLock>;
+  fleet: AgentFleet | undefined;
+  /** Closes the shared connection when the lock was never handed out (else closing the lock closes it). */
+  close(): Promise<void>;
+}
+
 /**
- * The fleet records of the agent (docs/fleet.md), on the etcd of lock.conf, group = the
- * lock's group. None without a lock.conf naming etcd endpoints (a FleetLock server or no
- * lock.conf: nothing is published) or without a machine id.
+ * The lock and the fleet records of the agent (docs/fleet.md) on ONE etcd client: when
+ * lock.conf names etcd endpoints and the machine has an id, the lock's store is made first
+ * and the fleet store rides on its client, so the process has one gRPC channel per member
+ * and one place that closes it (the lock). Otherwise (a FleetLock server, no lock.conf, no
+ * machine id, or `fleet` false) nothing is published and the lock is `openUpdateLock`'s.
  */
-export async function openUpdateFleet(root: string, policy: RolloutPolicy, log: Logger): Promise<AgentFleet | undefined> {
+export async function openAgentEtcd(root: string, config: UpdateConfig, log: Logger, options: { fleet: boolean }): Promise<AgentEtcd> {
   const settings = readLockConf(join(root, 'etc/keel/lock.conf'), false);
-  if (!settings || settings.fleetlockUrl || settings.endpoints.length === 0) return undefined;
-  const machineId = await machineIdOf(root);
-  if (!machineId) return undefined;
-  const { endpoints, cafile, certfile, keyfile, username, password } = settings;
-  const store = new FleetStore({ endpoints, cafile, certfile, keyfile, username, password }, { log });
-  return new AgentFleet({ store, group: settings.group || defaultGroup, machineId, policy, log });
+  const machineId = options.fleet ? await machineIdOf(root) : undefined;
+  if (!settings || settings.fleetlockUrl || settings.endpoints.length === 0 || !machineId)
+    return { openLock: () => openUpdateLock(root), fleet: undefined, close: async () => undefined };
+  const group = settings.group || defaultGroup;
+  const lockStore = openEtcdStore(settings);
+  const lock = new SemaphoreLock({ store: lockStore, group, ...maxHold(settings) });
+  const store = new FleetStore({ client: lockStore.client }, { log });
+  const fleet = new AgentFleet({ store, group, machineId, policy: config.rollout, log, ...(config.hostname !== undefined && { hostname: config.hostname }) });
+  let handedOut = false;
+  return {
+    openLock: async () => ((handedOut = true), lock),
+    fleet,
+    close: async () => {
+      if (!handedOut) await lock.close();
+    },
+  };
+}
+
+/** lock.conf's MAX_HOLD, as openRebootLock reads it. */
+function maxHold(settings: LockSettings): { maxHoldMs?: number } {
+  return settings.maxHold ? { maxHoldMs: readDurationMs(settings.maxHold, 'max hold time', { bare: 'seconds' }) } : {};
 }

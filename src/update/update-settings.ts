@@ -45,4 +45,8 @@ export interface UpdateSettings {
   /** Pre-reboot checks: a /bin/sh command that must exit 0, units that must be active. */
   preRebootCommand?: string;
   preRebootUnits?: string[];
+  /** Keel containers that must be active and healthy: `all` or names (PRE_REBOOT_CONTAINERS). */
+  preRebootContainers?: 'all' | string[];
+  /** A fleet group with no failed or rebooting node (PRE_REBOOT_GROUP_CLEAR). */
+  preRebootGroupClear?: string;
 }

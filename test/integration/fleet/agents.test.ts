@@ -11,7 +11,7 @@ import { hostEnv } from '../../../src/update/agent-host.js';
 import { writeVerdict } from '../../../src/update/health-gate.js';
 import { slotFilesIn } from '../../../src/update/slot-devices.js';
 import { loadUpdateConfig } from '../../../src/update/update-config.js';
-import { openUpdateFleet } from '../../../src/update/update-lock.js';
+import { openAgentEtcd } from '../../../src/update/update-lock.js';
 import { makeKey, publish, tempDir } from '../../unit/update/fixture.js';
 import { bootOnce, makeHostTree } from '../update/boot-tree.js';
 
@@ -25,7 +25,7 @@ const keel = join(process.cwd(), 'bin/keel');
 const key = makeKey();
 const ids = ['node-1', 'node-2', 'node-3'];
 let work: string;
-let etcd: EtcdCluster;
+let cluster: EtcdCluster;
 let store: FleetStore;
 
 interface Node {
@@ -44,7 +44,9 @@ async function startAgent(id: string): Promise<Node> {
   const log: string[] = [];
   const push = (level: string) => (m: string) => void log.push(`${level}: ${m}`);
   const logger = { error: push('error'), warning: push('warning'), notice: push('notice'), info: push('info'), debug: () => undefined };
-  const fleet = await openUpdateFleet(root, config.rollout, logger);
+  // One etcd client for the lock and the records, as `keel update agent` opens them.
+  const etcd = await openAgentEtcd(root, config, logger, { fleet: true });
+  const fleet = etcd.fleet;
   if (!fleet) throw new Error(`${id}: no fleet records although lock.conf names etcd`);
   const node: Node = { id, root, state: { kind: 'start' }, reboots: 0, log, env: undefined as never };
   node.env = hostEnv({
@@ -53,7 +55,8 @@ async function startAgent(id: string): Promise<Node> {
     log: logger,
     slotTarget: slotFilesIn(join(root, 'slots')),
     rebooter: async () => void node.reboots++,
-    openLock: async () => openRebootLock({ endpoints: etcd.endpoints }),
+    openLock: etcd.openLock,
+    onClose: etcd.close,
     fleet,
   });
   nodes.set(id, node);
@@ -82,7 +85,7 @@ async function boot(id: string, healthyOn: (version: string) => boolean = () => 
 }
 
 async function holders(): Promise<string[]> {
-  const lock = openRebootLock({ endpoints: etcd.endpoints });
+  const lock = openRebootLock({ endpoints: cluster.endpoints });
   try {
     return (await lock.status()).holders.map((h) => h.id);
   } finally {
@@ -91,7 +94,7 @@ async function holders(): Promise<string[]> {
 }
 
 async function fleetStatus(): Promise<any> {
-  const run = await execa(keel, ['fleet', 'status', '--json', '--endpoints', etcd.endpoints.join(',')], { reject: false });
+  const run = await execa(keel, ['fleet', 'status', '--json', '--endpoints', cluster.endpoints.join(',')], { reject: false });
   expect(run.exitCode, run.stderr).toBe(0);
   return JSON.parse(run.stdout);
 }
@@ -100,8 +103,8 @@ const stateOf = (status: any) => Object.fromEntries(status.nodes.filter((n: any)
 
 beforeAll(async () => {
   work = await tempDir('keel-fleet-agents-');
-  etcd = await startEtcd();
-  store = new FleetStore({ endpoints: etcd.endpoints });
+  cluster = await startEtcd();
+  store = new FleetStore({ endpoints: cluster.endpoints });
   for (const v of ['1.0.0', '2.0.0']) await publish(join(work, 'repo'), work, key.signer, v);
   for (const id of ids) {
     const root = join(work, id);
@@ -109,8 +112,8 @@ beforeAll(async () => {
     await makeHostTree(root, '1.0.0', {
       'usr/lib/keel/update-trust.pub': key.publicPem,
       'etc/machine-id': `${id}\n`,
-      'etc/keel/update.conf': `REBOOT_STRATEGY=etcd-lock\nSERVER=${join(work, 'repo')}\nPOSTPONE_WHILE_LOGGED_IN=false\nROLLOUT_MAX_FAILURES=1\n${preReboot}`,
-      'etc/keel/lock.conf': `ENDPOINTS=${etcd.endpoints.join(',')}\n`,
+      'etc/keel/update.conf': `REBOOT_STRATEGY=etcd-lock\nSERVER=${join(work, 'repo')}\nPOSTPONE_WHILE_LOGGED_IN=false\nROLLOUT_MAX_FAILURES=1\nHOSTNAME_OVERRIDE=host-${id}\n${preReboot}`,
+      'etc/keel/lock.conf': `ENDPOINTS=${cluster.endpoints.join(',')}\n`,
     });
     await mkdir(join(root, 'slots'), { recursive: true });
     await writeFile(join(root, 'slots/slot-a.img'), 'slot a\n');
@@ -120,7 +123,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const n of nodes.values()) await n.env.closeLock().catch(() => undefined);
   await store?.close();
-  await etcd?.stop();
+  await cluster?.stop();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -170,7 +173,7 @@ test('a failed health gate halts the rollout; the others never take the lock for
   expect(status.nodes.find((n: any) => n.record.machineId === 'node-1').record.lastError.message).toMatch(/2\.0\.0 failed its health gate and ran out of tries/);
 
   // Resumed: node-2 goes on and succeeds; node-3 still may not ask until its check passes.
-  const resume = await execa(keel, ['fleet', 'resume', '2.0.0', '--endpoints', etcd.endpoints.join(',')], { reject: false });
+  const resume = await execa(keel, ['fleet', 'resume', '2.0.0', '--endpoints', cluster.endpoints.join(',')], { reject: false });
   expect(resume.exitCode, resume.stderr).toBe(0);
   await drive(n2, () => n2.reboots === 1);
   await tick(n3.state, n3.env);
@@ -186,8 +189,8 @@ test('a failed health gate halts the rollout; the others never take the lock for
   expect({ started: rollout?.started.sort(), succeeded: rollout?.succeeded, halted: rollout?.halted }).toEqual({ started: ['node-1', 'node-2', 'node-3'], succeeded: ['node-2'], halted: undefined });
   status = await fleetStatus();
   expect(stateOf(status)).toEqual({ 'node-1': 'steady', 'node-2': 'steady', 'node-3': 'rebooting' });
-  expect(status.nodes.map((n: any) => [n.record.machineId, n.record.version])).toEqual([['node-1', '1.0.0'], ['node-2', '2.0.0'], ['node-3', '1.0.0']]);
-  const text = await execa(keel, ['fleet', 'status', '--endpoints', etcd.endpoints.join(',')], { reject: false });
+  expect(status.nodes.map((n: any) => [n.record.machineId, n.record.hostname, n.record.version])).toEqual([['node-1', 'host-node-1', '1.0.0'], ['node-2', 'host-node-2', '2.0.0'], ['node-3', 'host-node-3', '1.0.0']]);
+  const text = await execa(keel, ['fleet', 'status', '--endpoints', cluster.endpoints.join(',')], { reject: false });
   expect(text.exitCode, text.stderr).toBe(0);
   expect(text.stdout).toMatch(/^node-1 .* 1\.0\.0 \(a\) +steady .*2\.0\.0 failed its health gate and ran out of tries/m);
   expect(text.stdout).toMatch(/^node-3 .* 1\.0\.0 \(a\) +rebooting /m);
