@@ -14,6 +14,7 @@ import { fleetStatus, type FleetStatus } from '../fleet/fleet-status.js';
 import { formatFleetStatus, printable } from '../fleet/fleet-status-text.js';
 import { haltMessage } from '../fleet/rollout-record.js';
 import { connectionOptions, lockSettingsOf } from './lock-settings.js';
+import { fleetServe } from './fleet-serve.js';
 import { type Command, type CommandContext, type CommandGroup, type OptionSpec, printJson, stringOption } from './command.js';
 
 const { 'max-hold': _maxHold, ...etcdOptions } = connectionOptions;
@@ -165,6 +166,6 @@ const resumeCommand: Command = {
 /** `keel fleet`: node records, rollouts and their brake, from etcd. */
 export const fleetCommands: CommandGroup = {
   name: 'fleet',
-  summary: "the fleet's records in etcd: status, halt and resume a rollout",
-  commands: [status, haltCommand, resumeCommand],
+  summary: "the fleet's records in etcd: status, halt and resume a rollout, the dashboard",
+  commands: [status, haltCommand, resumeCommand, fleetServe],
 };

@@ -14,6 +14,7 @@ import { defaultMaxGroups, startFleetLockServer, type FleetLockTls } from '../lo
 import { openEtcdStore } from '../lock/open-reboot-lock.js';
 import { idProblem } from '../lock/semaphore.js';
 import { connectionOptions, lockSettingsOf } from './lock-settings.js';
+import { attachDashboard } from './fleet-serve.js';
 
 /** Most slots `--slots` may give a new group: every holder id sits in one etcd value. */
 export const maxServeSlots = 10_000;
@@ -88,6 +89,8 @@ export const serve: Command = {
     'client-ca': { type: 'string', valueName: 'FILE', description: 'require client certificates from this CA; the common name is the node id' },
     tokens: { type: 'string', valueName: 'FILE', description: "require bearer tokens: one 'node-id token' per line" },
     operators: { type: 'string', valueName: 'NAME,…', description: 'certificate or token names that may release any holder' },
+    dashboard: { type: 'boolean', description: 'also serve the fleet dashboard (/, /api/v1, /metrics) on this listener (docs/dashboard.md)' },
+    groups: { type: 'string', valueName: 'G,…', description: 'with --dashboard: groups to show (default --group)' },
   },
   maxPositionals: 0,
   details:
@@ -118,6 +121,7 @@ export const serve: Command = {
       throw new KeelError(code === 'EADDRINUSE' ? 'io' : 'usage', `--listen: cannot listen on ${host}:${port} (${code ?? (error as Error).message})`, { cause: error });
     }
     const { server, url } = started;
+    const dashboard = ctx.values.dashboard === true ? await attachDashboard(ctx, server, store, auth, log) : undefined;
     if (!auth) log.warning(`keel lock serve: no client authentication (--client-ca or --tokens): any client that reaches ${url} may take or release any node's slot; this mode is for Zincati clients on a trusted network`);
     else log.info(`keel lock serve: clients authenticate with ${[auth.clientCerts ? 'client certificates' : '', auth.tokens.length ? `${auth.tokens.length} bearer tokens` : ''].filter(Boolean).join(' or ')}; operators: ${[...auth.operators].join(', ') || 'none'}`);
     if (ctx.json) printJson(ctx, { listening: url, authenticated: Boolean(auth) });
@@ -132,6 +136,7 @@ export const serve: Command = {
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
     });
+    await dashboard?.close();
     await store.close();
     return 0;
   },

@@ -5,7 +5,7 @@
  * what etcd holds, so one broken writer never blinds an operator.
  */
 import { parseSemaphore } from '../lock/semaphore.js';
-import { parseFleetKey } from './fleet-keys.js';
+import { fleetPrefix, parseFleetKey } from './fleet-keys.js';
 import { readNodeRecord, type NodeRecord } from './node-record.js';
 import { newRollout, readRolloutRecord, withMarks, type Halt, type RolloutRecord } from './rollout-record.js';
 
@@ -74,6 +74,8 @@ function readEntries(input: FleetInput, warnings: string[]) {
   for (const [key, value] of [...input.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const parsed = parseFleetKey(input.group, key);
     if (!parsed) {
+      // The dashboard's audit trail (src/dashboard/audit-record.ts) lives beside the records.
+      if (key.startsWith(`${fleetPrefix(input.group)}audit/`)) continue;
       warnings.push(`${key}: expected nodes/<machine-id>, lost/<machine-id>, rollouts/<version> or rollouts/<version>/started|succeeded/<machine-id> under the group; skipping this key`);
       continue;
     }

@@ -1,0 +1,184 @@
+/**
+ * The dashboard as an HTTP handler (mountable beside the FleetLock server) and as a server
+ * of its own (`keel fleet serve`). Nothing a client sends may end it: every listener runs
+ * guarded (a throw is a 500 and a log line), bodies are bounded, the parser's refusals are
+ * answered by `listener-guard.ts`. Every answer carries a strict Content-Security-Policy.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { FleetLockAuth } from '../lock/fleetlock-auth.js';
+import type { Logger } from '../log.js';
+import { operatorOf, performAction, type Answer } from './dashboard-actions.js';
+import type { DashboardBackend } from './dashboard-backend.js';
+import { dashboardMetrics } from './dashboard-metrics.js';
+import { matchRoute, type Route } from './dashboard-routes.js';
+import { FleetFeed } from './fleet-feed.js';
+import { contentSecurityPolicy, pageHtml } from './page-html.js';
+import { pageScript } from './page-script.js';
+import { pageCss } from './page-style.js';
+import { SseHub } from './sse-hub.js';
+
+export interface DashboardOptions {
+  backend: DashboardBackend;
+  groups: readonly string[];
+  /** The lock server's authentication; actions need an identity in its operators. Undefined: read-only. */
+  auth?: FleetLockAuth;
+  log?: Logger;
+  now?: () => number;
+  maxStreams?: number;
+  /** First pause before reading etcd again after a failure (tests shorten it). */
+  retryMs?: number;
+}
+
+export interface Dashboard {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  feed: FleetFeed;
+  /** Reads every group and starts the watches; resolves even while etcd is away. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const maxBodyBytes = 16 * 1024;
+const common = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'content-security-policy': contentSecurityPolicy };
+
+function send(res: ServerResponse, status: number, body: string, type: string, extra: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, { ...common, 'content-type': type, 'content-length': Buffer.byteLength(body), ...extra });
+  res.end(body);
+}
+
+function sendJson(res: ServerResponse, answer: Answer): void {
+  send(res, answer.status, JSON.stringify(answer.body), 'application/json; charset=utf-8', { 'cache-control': 'no-store', ...answer.headers });
+}
+
+/** Runs a listener so that neither a throw nor a rejection escapes: 500 when nothing was sent yet. */
+export function guard<A extends unknown[]>(res: ServerResponse, log: Logger | undefined, fn: (...args: A) => unknown): (...args: A) => void {
+  const fail = (error: unknown) => {
+    try {
+      log?.error(`dashboard: internal error, answered 500: ${error instanceof Error ? error.message : String(error)}`);
+      if (!res.headersSent && !res.destroyed) sendJson(res, { status: 500, body: { kind: 'internal_error', value: 'the server failed on this request; it keeps serving' } });
+      else res.destroy();
+    } catch {
+      res.destroy();
+    }
+  };
+  return (...args: A) => {
+    try {
+      const result = fn(...args);
+      if (result instanceof Promise) result.catch(fail);
+    } catch (error) {
+      fail(error);
+    }
+  };
+}
+
+function certificateName(req: IncomingMessage): string | undefined {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (!socket.authorized || typeof socket.getPeerCertificate !== 'function') return undefined;
+  const cn = socket.getPeerCertificate().subject?.CN;
+  return typeof cn === 'string' && cn !== '' ? cn : undefined;
+}
+
+/** A cross-site page must not drive an operator's browser (client certificates are sent by it unasked). */
+function crossOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host !== req.headers.host;
+  } catch {
+    return true;
+  }
+}
+
+export function createDashboard(o: DashboardOptions): Dashboard {
+  const now = o.now ?? Date.now;
+  const feed = new FleetFeed(o.backend, o.groups, { now, ...(o.log ? { log: o.log } : {}), ...(o.retryMs !== undefined ? { retryMs: o.retryMs } : {}) });
+  const hub = new SseHub({ maxClients: o.maxStreams ?? 200 });
+  feed.subscribe((view) => hub.send(view));
+  const metrics = dashboardMetrics(() => feed.view(), now);
+  const served = new Set(o.groups);
+  const unknownGroup = (group: string): Answer => ({ status: 404, body: { kind: 'not_found', value: `group ${JSON.stringify(group)} is not served here (served: ${[...served].join(', ')})` } });
+
+  const action = async (req: IncomingMessage, res: ServerResponse, route: Extract<Route, { kind: 'action' }>, body: string) => {
+    if (!served.has(route.group)) return sendJson(res, unknownGroup(route.group));
+    if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) return sendJson(res, { status: 415, body: { kind: 'unsupported_media_type', value: `expected content-type: application/json, found ${JSON.stringify(req.headers['content-type'] ?? 'none').slice(0, 80)}` } });
+    if (crossOrigin(req)) return sendJson(res, { status: 403, body: { kind: 'cross_origin', value: 'expected a request from this dashboard\'s own page, found another origin; nothing was changed' } });
+    const operator = operatorOf(o.auth, { authorization: req.headers.authorization, certificateName: certificateName(req) });
+    if ('refused' in operator) {
+      o.log?.info(`dashboard: ${route.action} ${route.target} in group '${route.group}' refused: ${(operator.refused.body as { kind: string }).kind}`);
+      return sendJson(res, operator.refused);
+    }
+    const answer = await performAction(o.backend, { action: route.action, group: route.group, target: route.target, body }, operator.who, new Date(now()).toISOString());
+    o.log?.notice(`dashboard: ${operator.who.via} ${operator.who.name}: ${route.action} ${route.target} in group '${route.group}': ${answer.status}`);
+    sendJson(res, answer);
+    feed.changed(route.group);
+  };
+
+  const answer = async (req: IncomingMessage, res: ServerResponse, route: Route, body: string) => {
+    const view = () => feed.view();
+    switch (route.kind) {
+      case 'page':
+        return send(res, 200, pageHtml, 'text/html; charset=utf-8', { 'cache-control': 'no-cache' });
+      case 'script':
+        return send(res, 200, pageScript, 'text/javascript; charset=utf-8', { 'cache-control': 'no-cache' });
+      case 'style':
+        return send(res, 200, pageCss, 'text/css; charset=utf-8', { 'cache-control': 'no-cache' });
+      case 'view':
+        return sendJson(res, { status: 200, body: view() });
+      case 'groups':
+        return sendJson(res, { status: 200, body: { etcd: view().etcd, groups: o.groups.map((g) => ({ group: g, nodes: view().groups.find((v) => v.group === g)?.nodes.length ?? null })) } });
+      case 'group':
+      case 'node': {
+        const g = view().groups.find((v) => v.group === route.group);
+        if (!served.has(route.group)) return sendJson(res, unknownGroup(route.group));
+        if (!g) return sendJson(res, { status: 503, body: { kind: 'etcd_unavailable', value: `group ${route.group} has not been read from etcd yet: ${view().etcd.error ?? ''}` } });
+        if (route.kind === 'group') return sendJson(res, { status: 200, body: g });
+        const node = g.nodes.find((n) => n.machineId === route.machineId);
+        return sendJson(res, node ? { status: 200, body: node } : { status: 404, body: { kind: 'not_found', value: `no node ${JSON.stringify(route.machineId)} in group ${route.group}` } });
+      }
+      case 'events':
+        res.setHeader('content-security-policy', contentSecurityPolicy);
+        hub.open(req, res, view());
+        return;
+      case 'metrics':
+        return send(res, 200, await metrics.metrics(), metrics.contentType, { 'cache-control': 'no-store' });
+      case 'action':
+        return action(req, res, route, body);
+    }
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const route = matchRoute(req.method ?? 'GET', req.url ?? '/');
+    req.on('error', guard(res, o.log, (error: Error) => o.log?.debug(`dashboard: request stream: ${error.message}`)));
+    res.on('error', guard(res, o.log, (error: Error) => o.log?.debug(`dashboard: response stream: ${error.message}`)));
+    if ('status' in route) {
+      req.resume();
+      return sendJson(res, route);
+    }
+    if (route.kind !== 'action') {
+      req.resume();
+      return guard(res, o.log, () => answer(req, res, route, ''))();
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', guard(res, o.log, (chunk: Buffer) => {
+      if (size > maxBodyBytes) return;
+      size += chunk.length;
+      if (size <= maxBodyBytes) return void chunks.push(chunk);
+      sendJson(res, { status: 413, body: { kind: 'body_too_large', value: `expected a body under ${maxBodyBytes} bytes` } });
+      req.destroy();
+    }));
+    req.on('end', guard(res, o.log, () => (res.headersSent ? undefined : answer(req, res, route, Buffer.concat(chunks).toString('utf8')))));
+  };
+
+  return {
+    handle,
+    feed,
+    start: () => feed.start(),
+    async close() {
+      hub.close();
+      await feed.close();
+      await o.backend.close();
+    },
+  };
+}
