@@ -138,7 +138,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
       }
       case 'events':
         res.setHeader('content-security-policy', contentSecurityPolicy);
-        hub.open(req, res, view());
+        hub.open(res, view());
         return;
       case 'metrics':
         return send(res, 200, await metrics.metrics(), metrics.contentType, { 'cache-control': 'no-store' });

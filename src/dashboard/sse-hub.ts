@@ -4,7 +4,7 @@
  * A comment line every `heartbeatMs` keeps proxies from closing an idle stream and lets a
  * page notice a dead server. The number of streams is bounded: one more is answered 503.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { DashboardView } from './dashboard-view.js';
 
 export interface SseHubOptions {
@@ -35,7 +35,7 @@ export class SseHub {
   }
 
   /** Takes a request for the stream; false (and a 503) when there are too many. */
-  open(req: IncomingMessage, res: ServerResponse, first: DashboardView): boolean {
+  open(res: ServerResponse, first: DashboardView): boolean {
     if (this.clients.size >= (this.options.maxClients ?? 200)) {
       const body = JSON.stringify({ kind: 'too_many_streams', value: `the server keeps at most ${this.options.maxClients ?? 200} live pages open; close one or try again later` });
       res.writeHead(503, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'retry-after': '10' });
@@ -47,7 +47,7 @@ export class SseHub {
     res.write(`retry: 2000\n${sseMessage(first)}`);
     this.clients.add(res);
     const drop = () => this.clients.delete(res);
-    req.on('close', drop);
+    // The response's close, not the request's: a request emits 'close' once its (empty) body is read.
     res.on('close', drop);
     res.on('error', drop);
     return true;

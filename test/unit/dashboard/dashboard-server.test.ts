@@ -85,6 +85,25 @@ describe('pages and API', () => {
   });
 });
 
+describe('the event stream', () => {
+  test('sends the view at once and again after a watched change (regression: the stream was dropped when its request ended)', async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${url}/api/v1/events`, { signal: controller.signal });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.getReader();
+    let text = '';
+    const until = async (ok: () => boolean) => {
+      while (!ok()) text += new TextDecoder().decode((await reader.read()).value);
+    };
+    await until(() => text.includes('event: view'));
+    backend.revision = 12;
+    backend.watchers[0]!.change(12);
+    await until(() => text.includes('"revision":12'));
+    expect(text.match(/event: view/g)).toHaveLength(2);
+    controller.abort();
+  });
+});
+
 describe('actions', () => {
   const halt = '/api/v1/groups/web/rollouts/3.0.0/halt';
   test('without a token 401, with a non-operator 403, and nothing happens', async () => {
