@@ -7,10 +7,10 @@
  * it costs one election (~0.35 s with the test timings).
  */
 import { readFileSync } from 'node:fs';
-import { Etcd3, SortOrder, SortTarget, isRecoverableError, type IOptions, type Lease, type Watcher } from 'etcd3';
+import { CompareResult, CompareTarget, Etcd3, isRecoverableError, type IOptions, type Lease, type Watcher } from 'etcd3';
 import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry, type IBackoff } from 'cockatiel';
 import { KeelError } from '../errors.js';
-import type { CompareAndSwap, LockStore, VersionedValue } from './lock-store.js';
+import type { CompareAndSwap, LockStore, LockView, VersionedValue } from './lock-store.js';
 
 /**
  * A call to a member that lost its leader blocks until the election ends or the deadline
@@ -91,8 +91,15 @@ interface SharedWatch {
 /** A shared watcher with no waiter left is cancelled after this long. */
 const sharedWatchIdleMs = 5000;
 
-/** A dead waiter's queue key disappears this long after its process stops. */
-const waiterLeaseSeconds = 10;
+/** A dead waiter's queue key disappears this long after its process stops (default). */
+const defaultWaiterLeaseSeconds = 10;
+
+/** The end of a prefix range: the prefix with its last byte raised by one. */
+function prefixEnd(prefix: string): Buffer {
+  const end = Buffer.from(prefix);
+  end[end.length - 1]!++;
+  return end;
+}
 
 function versioned(kv: { value?: Buffer | null; version?: string | number | null } | undefined, revision: string | number | null | undefined): VersionedValue {
   return { value: kv?.value ? kv.value.toString('utf8') : undefined, version: Number(kv?.version ?? 0), revision: Number(revision ?? 0) };
@@ -106,20 +113,35 @@ export interface EtcdStoreObserver {
   onRequest?(kind: EtcdRequestKind): void;
 }
 
-/** The real LockStore. One client (one gRPC channel per member) per store. */
+/** What else a store may be given: a client to share, and its waiters' lease time. */
+export interface EtcdStoreExtras extends EtcdStoreObserver {
+  /** A client the process already has (its gRPC channels are shared; closing the store leaves it open). */
+  client?: Etcd3;
+  /** TTL of the lease binding this store's queue keys. Default 10 s. */
+  waiterLeaseSeconds?: number;
+}
+
+/**
+ * The real LockStore: its own client, or a client shared with the rest of the process.
+ * Each store has its own lease for its queue keys, so several agents on one client still
+ * each leave the queue when they stop.
+ */
 export class EtcdLockStore implements LockStore {
   readonly client: Etcd3;
-  /** One lease per client for its waiter keys, kept alive by etcd3; replaced if lost. */
+  /** This store's lease for its queue keys, kept alive by etcd3; replaced if lost. */
   private lease: Lease | undefined;
 
   private readonly callTimeoutMs: number;
+  private readonly ownsClient: boolean;
+  private readonly waiterLeaseSeconds: number;
+  private readonly observer: EtcdStoreObserver;
 
-  constructor(
-    connection: EtcdConnection,
-    private readonly observer: EtcdStoreObserver = {},
-  ) {
-    this.client = new Etcd3(etcdOptions(connection));
+  constructor(connection: EtcdConnection, extras: EtcdStoreExtras = {}) {
+    this.client = extras.client ?? new Etcd3(etcdOptions(connection));
+    this.ownsClient = extras.client === undefined;
     this.callTimeoutMs = connection.callTimeoutMs ?? defaultCallTimeoutMs;
+    this.waiterLeaseSeconds = extras.waiterLeaseSeconds ?? defaultWaiterLeaseSeconds;
+    this.observer = extras;
   }
 
   private sent(kind: EtcdRequestKind): void {
@@ -148,19 +170,113 @@ export class EtcdLockStore implements LockStore {
 
   async commit(change: CompareAndSwap): Promise<boolean> {
     this.sent('commit');
-    const ops = [
-      this.client.put(change.key).value(change.value),
-      ...Object.entries(change.puts ?? {}).map(([k, v]) => this.client.put(k).value(v)),
-      ...(change.deletes ?? []).map((k) => this.client.delete().key(k)),
+    const compare = [
+      { key: Buffer.from(change.key), target: CompareTarget.Version, result: CompareResult.Equal, version: change.expectedVersion },
+      ...Object.entries(change.expect ?? {}).map(([key, rev]) => ({ key: Buffer.from(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: rev })),
+    ];
+    const success = [
+      { request_put: { key: Buffer.from(change.key), value: Buffer.from(change.value) } },
+      ...Object.entries(change.puts ?? {}).map(([k, v]) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(v) } })),
+      ...Object.entries(change.rewrites ?? {}).map(([k, v]) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(v), ignore_lease: true } })),
+      ...(change.deletes ?? []).map((k) => ({ request_delete_range: { key: Buffer.from(k) } })),
     ];
     try {
-      const res = await this.client
-        .if(change.key, 'Version', '==', change.expectedVersion)
-        .then(...ops)
-        .commit();
+      const res = await this.client.kv.txn({ compare, success, failure: [] }, this.callOptions());
       return res.succeeded;
     } catch (error) {
       throw etcdError(error, `writing ${change.key}`);
+    }
+  }
+
+  private callOptions(): { deadline: Date } {
+    return { deadline: new Date(Date.now() + this.callTimeoutMs) };
+  }
+
+  async view(key: string, queuePrefix: string, queueLimit: number): Promise<LockView> {
+    this.sent('get');
+    try {
+      const res = await this.client.kv.txn(
+        { compare: [], success: [{ request_range: { key: Buffer.from(key) } }, { request_range: { key: Buffer.from(queuePrefix), range_end: prefixEnd(queuePrefix), limit: queueLimit } }], failure: [] },
+        this.callOptions(),
+      );
+      const semaphore = res.responses[0]?.response_range?.kvs?.[0];
+      const queue = (res.responses[1]?.response_range?.kvs ?? []).map((kv) => ({ key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) }));
+      return { semaphore: versioned(semaphore, res.header.revision), queue };
+    } catch (error) {
+      throw etcdError(error, `reading ${key}`);
+    }
+  }
+
+  async readKeys(keys: string[]): Promise<Map<string, { value: string; modRevision: number }>> {
+    this.sent('get');
+    try {
+      const res = await this.client.kv.txn({ compare: [], success: keys.map((k) => ({ request_range: { key: Buffer.from(k) } })), failure: [] }, this.callOptions());
+      const found = new Map<string, { value: string; modRevision: number }>();
+      for (const r of res.responses) for (const kv of r.response_range?.kvs ?? []) found.set(kv.key.toString('utf8'), { value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) });
+      return found;
+    } catch (error) {
+      throw etcdError(error, `reading ${keys.length} keys`);
+    }
+  }
+
+  private async leaseId(): Promise<string> {
+    if (!this.lease) {
+      const lease = this.client.lease(this.waiterLeaseSeconds);
+      lease.on('lost', () => {
+        if (this.lease === lease) this.lease = undefined;
+      });
+      this.lease = lease;
+    }
+    return this.lease.grant();
+  }
+
+  async enqueue(key: string, value: string, queuePrefix: string, semaphoreKey: string): Promise<{ revision: number; position: number; semaphore: VersionedValue }> {
+    this.sent('queue');
+    try {
+      const lease = await this.leaseId();
+      const count = { request_range: { key: Buffer.from(queuePrefix), range_end: Buffer.from(key), count_only: true } };
+      const semaphore = { request_range: { key: Buffer.from(semaphoreKey) } };
+      // Create only: an existing key keeps its place in the queue.
+      const res = await this.client.kv.txn(
+        {
+          compare: [{ key: Buffer.from(key), target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 }],
+          success: [{ request_put: { key: Buffer.from(key), value: Buffer.from(value), lease } }, count, semaphore],
+          failure: [count, semaphore],
+        },
+        this.callOptions(),
+      );
+      const [counted, read] = res.responses.slice(res.succeeded ? 1 : 0).map((r) => r.response_range);
+      return { revision: Number(res.header.revision), position: Number(counted?.count ?? 0), semaphore: versioned(read?.kvs?.[0], res.header.revision) };
+    } catch (error) {
+      this.lease = undefined;
+      throw etcdError(error, `queueing ${key}`);
+    }
+  }
+
+  async position(key: string, queuePrefix: string): Promise<number> {
+    this.sent('queue');
+    try {
+      const res = await this.client.kv.range({ key: Buffer.from(queuePrefix), range_end: Buffer.from(key), count_only: true }, this.callOptions());
+      return Number(res.count);
+    } catch (error) {
+      throw etcdError(error, `counting ${queuePrefix}`);
+    }
+  }
+
+  async confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string): Promise<boolean> {
+    this.sent('commit');
+    try {
+      const res = await this.client.kv.txn(
+        {
+          compare: [{ key: Buffer.from(holderKey), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: holderModRevision }],
+          success: [{ request_delete_range: { key: Buffer.from(queueKey) } }, { request_put: { key: Buffer.from(holderKey), value: Buffer.from(holderValue) } }],
+          failure: [],
+        },
+        this.callOptions(),
+      );
+      return res.succeeded;
+    } catch (error) {
+      throw etcdError(error, `confirming ${holderKey}`);
     }
   }
 
@@ -240,43 +356,6 @@ export class EtcdLockStore implements LockStore {
     });
   }
 
-  async register(key: string, value: string): Promise<number> {
-    this.sent('commit');
-    try {
-      if (!this.lease) {
-        const lease = this.client.lease(waiterLeaseSeconds);
-        lease.on('lost', () => {
-          if (this.lease === lease) this.lease = undefined;
-        });
-        this.lease = lease;
-      }
-      const lease = this.lease;
-      // Create only: an existing key keeps its create revision, so its place in the queue.
-      const res = await this.client.if(key, 'Create', '==', 0).then(lease.put(key).value(value)).else(this.client.get(key)).commit();
-      if (res.succeeded) return Number(res.header.revision);
-      return Number(res.responses[0]?.response_range?.kvs?.[0]?.create_revision ?? res.header.revision);
-    } catch (error) {
-      this.lease = undefined;
-      throw etcdError(error, `registering ${key}`);
-    }
-  }
-
-  async ahead(prefix: string, createRevision: number, limit: number): Promise<{ keys: string[]; revision: number }> {
-    this.sent('queue');
-    const start = Buffer.from(prefix);
-    const end = Buffer.from(prefix);
-    end[end.length - 1]!++;
-    try {
-      const res = await this.client.kv.range(
-        { key: start, range_end: end, sort_target: SortTarget.Create, sort_order: SortOrder.Descend, limit, max_create_revision: createRevision, keys_only: true },
-        { deadline: new Date(Date.now() + this.callTimeoutMs) },
-      );
-      return { keys: res.kvs.map((kv) => kv.key.toString('utf8')), revision: Number(res.header.revision) };
-    } catch (error) {
-      throw etcdError(error, `listing ${prefix}`);
-    }
-  }
-
   async remove(key: string): Promise<void> {
     this.sent('commit');
     try {
@@ -293,6 +372,6 @@ export class EtcdLockStore implements LockStore {
     }
     this.shared.clear();
     await this.lease?.revoke().catch(() => undefined);
-    this.client.close();
+    if (this.ownsClient) this.client.close();
   }
 }

@@ -58,13 +58,3 @@ export function holderIdOf(group: string, key: string): string | undefined {
   const prefix = holdersPrefix(group);
   return key.startsWith(prefix) ? decodeURIComponent(key.slice(prefix.length)) : undefined;
 }
-
-/** Prefix of keel's wait queue: one lease-bound key per waiting node, ordered by creation. */
-export function waitersPrefix(group: string): string {
-  return `com.coreos.airlock/groups/${checkGroup(group)}/v1/keel-waiters/`;
-}
-
-/** A waiting node's queue key. */
-export function waiterKey(group: string, id: string): string {
-  return waitersPrefix(group) + encodeURIComponent(id);
-}

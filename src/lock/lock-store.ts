@@ -1,10 +1,11 @@
 /**
- * The minimal key-value interface the lock needs, and nothing more: a read with the key's
- * version, one compare-and-swap commit, a prefix read, and a wait for the next change. The
- * etcd adapter (etcd-store.ts) is the real implementation; the unit tests' recording
- * double (test/unit/lock/memory-lock-store.ts) keeps etcd's version and revision rules, and
- * the same lock code runs against real etcd in the integration tests.
+ * The minimal key-value interface the lock needs, and nothing more: reads with versions,
+ * one compare-and-swap commit, the wait queue's reads and writes, and a wait for a key's
+ * next change. The etcd adapter (etcd-store.ts) is the real implementation; the unit
+ * tests' recording double (test/unit/lock/memory-lock-store.ts) keeps etcd's version and
+ * revision rules, and the same lock code runs against real etcd in the integration tests.
  */
+import type { QueueEntry } from './wait-queue.js';
 
 /** A key's value with its etcd version (0 = the key does not exist) and the store revision read at. */
 export interface VersionedValue {
@@ -20,36 +21,54 @@ export interface CompareAndSwap {
   /** The version read before; 0 means "create only if it does not exist". */
   expectedVersion: number;
   value: string;
-  /** Other keys written or deleted in the same transaction (keel's hold-time keys). */
+  /** Other keys written in the same transaction (keel's hold-time keys). */
   puts?: Record<string, string>;
+  /** Keys whose value is replaced while they keep their lease (a queue key handed a slot). */
+  rewrites?: Record<string, string>;
   deletes?: string[];
+  /** Mod revisions other keys must still have for the change to hold (0: must not exist). */
+  expect?: Record<string, number>;
+}
+
+/** The semaphore and the head of the wait queue, read at one revision. */
+export interface LockView {
+  semaphore: VersionedValue;
+  /** The first queue entries, in queue (key) order. */
+  queue: QueueEntry[];
 }
 
 export interface LockStore {
   get(key: string, signal?: AbortSignal): Promise<VersionedValue>;
   /** Keys and values under a prefix. */
   list(prefix: string, signal?: AbortSignal): Promise<Map<string, string>>;
-  /** True when the compare held and every write happened; false when the version moved. */
+  /** Reads the semaphore `key` and up to `queueLimit` entries of the queue under `queuePrefix`, in one request. */
+  view(key: string, queuePrefix: string, queueLimit: number, signal?: AbortSignal): Promise<LockView>;
+  /** Reads several keys at one revision; absent keys are missing from the map. */
+  readKeys(keys: string[], signal?: AbortSignal): Promise<Map<string, { value: string; modRevision: number }>>;
+  /** True when the compares held and every write happened; false when something moved. */
   commit(change: CompareAndSwap, signal?: AbortSignal): Promise<boolean>;
   /**
+   * Puts the queue key `key` bound to this store's lease (create only: a key that exists
+   * keeps its place), so a waiter that dies leaves the queue by itself. Resolves with the
+   * revision after the put, the number of queue keys before it (its place in line) and the
+   * semaphore `semaphoreKey` as it is once the key is in: a slot freed before that is seen
+   * here, one freed after it is handed to the queue.
+   */
+  enqueue(key: string, value: string, queuePrefix: string, semaphoreKey: string, signal?: AbortSignal): Promise<{ revision: number; position: number; semaphore: VersionedValue }>;
+  /** How many queue keys sort before `key`. */
+  position(key: string, queuePrefix: string, signal?: AbortSignal): Promise<number>;
+  /**
+   * Confirms a grant: deletes the queue key and writes the holder key's confirmed value,
+   * if the holder key still has `holderModRevision` (the grant was not taken back).
+   */
+  confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string, signal?: AbortSignal): Promise<boolean>;
+  /**
    * Resolves with the key's next value after `revision` (at once if it already changed),
-   * carried by the watch event itself so a waiter need not read again to see the semaphore
-   * is still full; resolves undefined when `timeoutMs` passes (a safety net, not the
-   * mechanism); rejects when `signal` aborts.
+   * carried by the watch event itself, with the revision of that change; resolves
+   * undefined when `timeoutMs` passes (a safety net, not the mechanism); rejects when
+   * `signal` aborts.
    */
   waitForChange(key: string, revision: number, timeoutMs: number, signal?: AbortSignal): Promise<VersionedValue | undefined>;
-  /**
-   * Puts `key` bound to this client's lease, so a waiter that dies leaves the queue by
-   * itself (the lease expires); a key that already exists keeps its place. Resolves with
-   * the key's create revision: its place in the queue.
-   */
-  register(key: string, value: string, signal?: AbortSignal): Promise<number>;
-  /**
-   * Up to `limit` keys under `prefix` created at or before `createRevision`, newest first:
-   * one's own queue key and the waiters just ahead of it, read in O(limit) however long
-   * the queue; and the revision read at.
-   */
-  ahead(prefix: string, createRevision: number, limit: number, signal?: AbortSignal): Promise<{ keys: string[]; revision: number }>;
   /** Deletes a key (no compare). */
   remove(key: string, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;

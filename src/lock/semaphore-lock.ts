@@ -1,22 +1,34 @@
 /**
- * The reboot lock over any LockStore: get, change the pure semaphore, compare-and-swap,
- * and on a lost race read again. Waiting watches, never polls: a waiter joins keel's queue
- * (a lease-bound sibling key, ordered by creation); the first total_slots waiters watch
- * the semaphore key (the watch event carries the new value, so they do not even read while
- * it stays full) and the rest each watch the waiter total_slots places ahead of them, so a
- * release wakes a handful of nodes instead of the whole fleet. Jittered backoff happens
- * only after errors. airlock nodes do not queue; they simply compete for free slots. Every step is idempotent for the same id, so a call whose
- * reply was lost (a leader killed mid-commit) is simply repeated: a re-read shows whether
- * the write landed.
+ * The reboot lock over any LockStore: read, change the pure semaphore, compare-and-swap,
+ * and on a lost race read again. Waiting watches, never polls: a node that finds no free
+ * slot joins keel's wait queue (wait-queue.ts) and watches only its own queue key; whoever
+ * frees a slot (a release, more slots, a slot given back) hands it to the head of the queue
+ * in the same transaction, so a hand-off costs one transaction and wakes exactly one node,
+ * at any queue length. Jittered backoff happens only after errors. airlock nodes do not
+ * queue; they simply take free slots, and a slot an airlock node frees is handed on at a
+ * waiter's next look (`safetyWakeMs`). Every step is idempotent for the same id, so a call
+ * whose reply was lost (a leader killed mid-commit) is simply repeated: a re-read shows
+ * whether the write landed.
  */
 import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { jitteredDelayMs, sleep } from '../backoff.js';
 import { expiredHolders } from './max-hold.js';
-import { holderIdOf, holderKey, holdersPrefix, semaphoreKey, checkGroup, waiterKey, waitersPrefix } from './group-keys.js';
-import type { LockStore, VersionedValue } from './lock-store.js';
+import { holderIdOf, holderKey, holdersPrefix, semaphoreKey, checkGroup } from './group-keys.js';
+import type { CompareAndSwap, LockStore, VersionedValue } from './lock-store.js';
 import type { AcquireOptions, LockHolder, LockStatus, RebootLock } from './reboot-lock.js';
 import { emptySemaphore, formatSemaphore, fullMessage, giveSlot, parseSemaphore, setTotalSlots, takeSlot, type Semaphore } from './semaphore.js';
+import { deadGrants, grantedValue, grantsFor, holderValue, isGranted, lookAgainMs, parseHolderValue, queueKey, queuePrefix } from './wait-queue.js';
+
+/** A change to the semaphore: its new value, keys to delete, and mod revisions that must hold. */
+interface Mutation {
+  semaphore: Semaphore;
+  deletes: string[];
+  expect?: Record<string, number>;
+}
+
+/** Queue entries read per change: the free slots seldom exceed it; more are handed on in a second round. */
+const queueReadLimit = 64;
 
 export interface SemaphoreLockOptions {
   store: LockStore;
@@ -38,12 +50,14 @@ export interface SemaphoreLockOptions {
 export class SemaphoreLock implements RebootLock {
   readonly group: string;
   private readonly key: string;
+  private readonly queue: string;
   private readonly now: () => number;
   private readonly random: () => number;
 
   constructor(private readonly options: SemaphoreLockOptions) {
     this.group = checkGroup(options.group);
     this.key = semaphoreKey(this.group);
+    this.queue = queuePrefix(this.group);
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
   }
@@ -80,14 +94,9 @@ export class SemaphoreLock implements RebootLock {
     const signal = options.signal;
     const what = `taking a slot in group '${this.group}' for ${id}`;
     const store = this.options.store;
-    const myKey = waiterKey(this.group, id);
-    let state: VersionedValue | undefined;
+    /** Our queue key once queued, the revision our wait starts after, and our place in line. */
+    const queued: { name?: string; key?: string; revision: number; position: number } = { revision: 0, position: 0 };
     let lastHolders: string[] = [];
-    let registered = false;
-    /** Our key's create revision: our place in the wait queue. */
-    let place = 0;
-    /** Waiters ahead of us once we are among the first total_slots (only ever decreases). */
-    let headIndex: number | undefined;
     let taken = false;
     // With wait the deadline is the signal's; without, the operation timeout.
     const deadline = wait ? Number.POSITIVE_INFINITY : this.deadline();
@@ -95,91 +104,149 @@ export class SemaphoreLock implements RebootLock {
       await this.retrying(what, signal, deadline, async () => {
         for (;;) {
           if (signal?.aborted) throw abortError(what, signal, lastHolders);
-          const current = state ?? (await store.get(this.key, signal));
-          state = undefined;
-          const semaphore = this.decode(current);
-          const free = semaphore.totalSlots - semaphore.holders.length;
-          // Queued waiters try only in queue order: a head whose place is within the free
-          // slots (or when full, to let max-hold expire holders); everyone else waits.
-          const mayTry = !registered || semaphore.holders.includes(id) || (headIndex !== undefined && (free <= 0 || headIndex < free));
-          if (mayTry) {
-            const attempt = await this.attempt(id, current, registered ? [myKey] : [], signal);
-            if (attempt.kind === 'taken') {
+          if (queued.key === undefined) {
+            const view = await store.view(this.key, this.queue, 8, signal);
+            const semaphore = this.decode(view.semaphore);
+            lastHolders = semaphore.holders;
+            if (semaphore.holders.includes(id)) {
+              await this.confirmIfPending(id, signal);
               taken = true;
               return;
             }
-            if (attempt.kind === 'full') lastHolders = attempt.holders;
-            if (!wait) {
-              if (attempt.kind === 'raced') continue;
-              throw new KeelError('conflict', `${fullMessage(this.group, semaphore.totalSlots, lastHolders)}; not waiting (use --wait to wait for a slot)`);
+            if (queued.name !== undefined) {
+              // A queue key we stopped watching and were not handed a slot through: drop it, queue afresh.
+              await store.remove(queued.name, signal);
+              queued.name = undefined;
             }
-            if (attempt.kind === 'raced' && registered) continue;
+            const free = semaphore.totalSlots - semaphore.holders.length;
+            const queueWaiting = view.queue.some((e) => !isGranted(e.value));
+            if (free > 0 && !queueWaiting) {
+              if (await this.take(id, view.semaphore, semaphore, signal)) {
+                taken = true;
+                return;
+              }
+              continue; // lost a race: read again
+            }
+            if (free <= 0 && this.options.maxHoldMs !== undefined && (await this.reclaim(semaphore.holders, signal))) continue;
+            if (free > 0) await this.handOn(signal);
+            if (!wait) throw new KeelError('conflict', `${fullMessage(this.group, semaphore.totalSlots, semaphore.holders)}; not waiting (use --wait to wait for a slot)`);
+            // Queue up once, under a name kept across retries (the put is create-only).
+            queued.name ??= queueKey(this.group, view.semaphore.revision, id);
+            const joined = await store.enqueue(queued.name, id, this.queue, this.key, signal);
+            Object.assign(queued, { key: queued.name, revision: joined.revision, position: joined.position });
+            const now = this.decode(joined.semaphore);
+            this.slotsSeen = now.totalSlots;
+            // A slot freed between our read and our key going in was handed to nobody: hand it on now.
+            if (now.holders.length < now.totalSlots) await this.handOn(signal);
+            continue;
           }
-          // Lost a race or found it full: queue up (once) instead of hammering the key.
-          if (!registered) {
-            place = await store.register(myKey, id, signal);
-            registered = true;
+          const event = await store.waitForChange(queued.key, queued.revision, lookAgainMs(this.options.safetyWakeMs ?? 10_000, queued.position, this.slotsSeen), signal);
+          if (event === undefined) {
+            const position = await this.lookAgain(id, queued.key, queued.position, signal);
+            if (position === undefined) queued.key = undefined; // a hand-off we missed: the read above settles it
+            else queued.position = position;
+            continue;
           }
-          if (semaphore.totalSlots > 0 && (headIndex === undefined || (free > 0 && headIndex >= free))) {
-            const read = await store.ahead(waitersPrefix(this.group), place, semaphore.totalSlots + 1, signal);
-            if (read.keys[0] !== myKey) {
-              // Our key went with an expired lease (a partition): queue again.
-              registered = false;
-              headIndex = undefined;
-              continue;
+          if (isGranted(event.value)) {
+            // The hand-off: the holder key was written in the same revision as our queue key.
+            if (await store.confirm(queued.key, holderKey(this.group, id), event.revision, holderValue(this.isoNow()), signal)) {
+              queued.key = undefined;
+              taken = true;
+              return;
             }
-            const ahead = read.keys.slice(1);
-            if (ahead.length >= semaphore.totalSlots) {
-              // Not yet among the first total_slots: wait for the waiter total_slots ahead to move.
-              await store.waitForChange(ahead[semaphore.totalSlots - 1]!, read.revision, this.options.safetyWakeMs ?? 10_000, signal);
-              continue;
-            }
-            headIndex = ahead.length;
-            if (headIndex < free) {
-              state = current;
-              continue;
-            }
+            // Not confirmed as read (a re-read value, or the grant was taken back): the read above settles it.
+            queued.key = undefined;
+            continue;
           }
-          state = await store.waitForChange(this.key, current.revision, this.options.safetyWakeMs ?? 10_000, signal);
+          queued.revision = event.revision;
+          if (event.value === undefined) {
+            // Our key went with an expired lease (a partition): read again and queue again.
+            queued.key = undefined;
+            queued.name = undefined;
+          }
         }
       });
     } catch (error) {
       if (signal?.aborted) throw abortError(what, signal, lastHolders);
       throw error;
     } finally {
-      if (registered && !taken) await store.remove(myKey).catch(() => undefined);
+      if (queued.key !== undefined && !taken) await store.remove(queued.key).catch(() => undefined);
     }
   }
 
-  /** One read-change-swap step of acquire: taken, lost the race, or full (with holders). */
-  private async attempt(
-    id: string,
-    current: VersionedValue,
-    alsoDelete: string[],
-    signal?: AbortSignal,
-  ): Promise<{ kind: 'taken' } | { kind: 'raced' } | { kind: 'full'; holders: string[]; totalSlots: number }> {
-    const semaphore = this.decode(current);
-    let taken = takeSlot(semaphore, id);
-    let deletes = [...alsoDelete];
-    if (!taken.ok && this.options.maxHoldMs !== undefined) {
-      const expired = expiredHolders(await this.holdersWithTimes(semaphore.holders, signal), this.now(), this.options.maxHoldMs);
-      if (expired.length > 0) {
-        this.options.log?.warning(`group '${this.group}': releasing ${expired.join(', ')}, held longer than the maximum hold time`);
-        const freed = expired.reduce((s, h) => giveSlot(s, h).semaphore, semaphore);
-        taken = takeSlot(freed, id);
-        deletes = [...deletes, ...expired.map((h) => holderKey(this.group, h))];
-      }
-    }
-    if (!taken.ok) return { kind: 'full', holders: taken.holders, totalSlots: taken.totalSlots };
-    if (!taken.changed) {
-      if (alsoDelete.length > 0) await this.options.store.remove(alsoDelete[0]!, signal).catch(() => undefined);
-      return { kind: 'taken' };
-    }
-    const committed = await this.options.store.commit(
-      { key: this.key, expectedVersion: current.version, value: formatSemaphore(taken.semaphore), puts: { [holderKey(this.group, id)]: new Date(this.now()).toISOString() }, deletes },
+  /** Slots of the semaphore as last seen by a waiter (scales how often deep waiters look again). */
+  private slotsSeen = 1;
+
+  private isoNow(): string {
+    return new Date(this.now()).toISOString();
+  }
+
+  /** Takes a free slot directly (nobody is queued): one compare-and-swap. */
+  private async take(id: string, current: VersionedValue, semaphore: Semaphore, signal?: AbortSignal): Promise<boolean> {
+    const taken = takeSlot(semaphore, id);
+    if (!taken.ok) return false;
+    return this.options.store.commit(
+      { key: this.key, expectedVersion: current.version, value: formatSemaphore(taken.semaphore), puts: { [holderKey(this.group, id)]: holderValue(this.isoNow()) } },
       signal,
     );
-    return committed ? { kind: 'taken' } : { kind: 'raced' };
+  }
+
+  /** A holder whose grant is still pending (its hand-off event was missed) confirms it, so no check takes it back. */
+  private async confirmIfPending(id: string, signal?: AbortSignal): Promise<void> {
+    const key = holderKey(this.group, id);
+    const read = await this.options.store.readKeys([key], signal);
+    const held = read.get(key);
+    const pending = held && parseHolderValue(held.value).pendingQueueKey;
+    if (held && pending) await this.options.store.confirm(pending, key, held.modRevision, holderValue(this.isoNow()), signal);
+  }
+
+  /**
+   * A queued node's look without an event (the safety net): hands on free slots nobody
+   * handed on, and near the head of the line gives back slots of dead grants and, when
+   * configured, of holders past the maximum hold time. Answers our place in line, or
+   * undefined when we already hold a slot (a hand-off whose event we missed).
+   */
+  private async lookAgain(id: string, key: string, position: number, signal?: AbortSignal): Promise<number | undefined> {
+    const store = this.options.store;
+    const view = await store.view(this.key, this.queue, 8, signal);
+    const semaphore = this.decode(view.semaphore);
+    if (semaphore.holders.includes(id)) return undefined;
+    this.slotsSeen = semaphore.totalSlots;
+    if (semaphore.totalSlots > semaphore.holders.length) {
+      await this.handOn(signal);
+    } else if (position < Math.max(1, semaphore.totalSlots)) {
+      await this.reclaim(semaphore.holders, signal);
+    }
+    return store.position(key, this.queue, signal);
+  }
+
+  /** Hands the free slots to the head of the queue. */
+  private async handOn(signal?: AbortSignal): Promise<void> {
+    await this.change(`handing free slots of group '${this.group}' on`, signal, () => undefined);
+  }
+
+  /** Gives back the slots of dead grants and of holders past the maximum hold time, handing them on; true when any went. */
+  private async reclaim(holders: string[], signal?: AbortSignal): Promise<boolean> {
+    const values = await this.options.store.list(holdersPrefix(this.group), signal);
+    const pending = [...values].flatMap(([k, v]) => {
+      const q = parseHolderValue(v).pendingQueueKey;
+      return q ? [k, q] : [];
+    });
+    const dead = pending.length ? deadGrants(this.group, holders, await this.options.store.readKeys(pending, signal)) : [];
+    const expired = expiredHolders(this.withTimes(holders, values), this.now(), this.options.maxHoldMs).filter((h) => !dead.some((d) => d.id === h));
+    if (dead.length === 0 && expired.length === 0) return false;
+    if (dead.length) this.options.log?.warning(`group '${this.group}': giving back the slots of ${dead.map((d) => d.id).join(', ')}, handed a slot while queued but gone before taking it`);
+    if (expired.length) this.options.log?.warning(`group '${this.group}': releasing ${expired.join(', ')}, held longer than the maximum hold time`);
+    await this.change(`giving back slots in group '${this.group}'`, signal, (s) => {
+      const gone = [...dead.map((d) => d.id), ...expired].filter((h) => s.holders.includes(h));
+      if (gone.length === 0) return undefined;
+      return {
+        semaphore: gone.reduce((acc, h) => giveSlot(acc, h).semaphore, s),
+        deletes: gone.map((h) => holderKey(this.group, h)),
+        expect: Object.fromEntries(dead.filter((d) => gone.includes(d.id)).map((d) => [d.holderKey, d.modRevision])),
+      };
+    });
+    return true;
   }
 
   async release(id: string, options: { signal?: AbortSignal } = {}): Promise<void> {
@@ -196,25 +263,47 @@ export class SemaphoreLock implements RebootLock {
     );
   }
 
-  /** Read, change, compare-and-swap, until the swap holds or there is nothing to change. */
-  private async change(what: string, signal: AbortSignal | undefined, mutate: (s: Semaphore, exists: boolean) => { semaphore: Semaphore; deletes: string[] } | undefined): Promise<void> {
+  /**
+   * Read, change, hand the free slots to the head of the queue, compare-and-swap, until the
+   * swap holds or there is nothing to do. Every change that frees a slot (a release, more
+   * slots, a slot given back) hands it on in the same transaction: the waiter it goes to
+   * wakes on its own key, and nobody else wakes.
+   */
+  private async change(what: string, signal: AbortSignal | undefined, mutate: (s: Semaphore, exists: boolean) => Mutation | undefined): Promise<void> {
     const store = this.options.store;
     await this.retrying(what, signal, this.deadline(), async () => {
       for (;;) {
-        const current = await store.get(this.key, signal);
-        const next = mutate(this.decode(current), current.version > 0);
-        if (!next) return;
-        if (await store.commit({ key: this.key, expectedVersion: current.version, value: formatSemaphore(next.semaphore), deletes: next.deletes }, signal)) return;
+        const view = await store.view(this.key, this.queue, queueReadLimit, signal);
+        const current = this.decode(view.semaphore);
+        const mutation = mutate(current, view.semaphore.version > 0);
+        const base = mutation?.semaphore ?? current;
+        const { grants, stale } = grantsFor(this.group, base, view.queue);
+        if (!mutation && grants.length === 0 && stale.length === 0) return;
+        const at = this.isoNow();
+        const next = grants.reduce((acc, g) => [...acc, g.id], [...base.holders]).sort();
+        const change: CompareAndSwap = {
+          key: this.key,
+          expectedVersion: view.semaphore.version,
+          value: formatSemaphore({ totalSlots: base.totalSlots, holders: next }),
+          puts: Object.fromEntries(grants.map((g) => [holderKey(this.group, g.id), holderValue(at, g.entry.key)])),
+          rewrites: Object.fromEntries(grants.map((g) => [g.entry.key, grantedValue(at)])),
+          deletes: [...(mutation?.deletes ?? []), ...stale.map((e) => e.key)],
+          expect: { ...mutation?.expect, ...Object.fromEntries(grants.map((g) => [g.entry.key, g.entry.modRevision])) },
+        };
+        if (!(await store.commit(change, signal))) continue;
+        // More free slots than the queue read held: hand on the rest.
+        if (view.queue.length < queueReadLimit || grants.length === 0) return;
+        mutate = () => undefined;
       }
     });
   }
 
-  private async holdersWithTimes(holders: string[], signal?: AbortSignal): Promise<LockHolder[]> {
-    const times = await this.options.store.list(holdersPrefix(this.group), signal);
+  private withTimes(holders: string[], values: Map<string, string>): LockHolder[] {
     const since = new Map<string, string>();
-    for (const [k, v] of times) {
+    for (const [k, v] of values) {
       const id = holderIdOf(this.group, k);
-      if (id !== undefined && !Number.isNaN(Date.parse(v))) since.set(id, v);
+      const parsed = parseHolderValue(v);
+      if (id !== undefined && parsed.since) since.set(id, parsed.since);
     }
     return holders.map((id) => (since.has(id) ? { id, since: since.get(id)! } : { id }));
   }
@@ -223,7 +312,7 @@ export class SemaphoreLock implements RebootLock {
     return this.retrying(`reading group '${this.group}'`, options.signal, this.deadline(), async () => {
       const state = await this.options.store.get(this.key, options.signal);
       const semaphore = this.decode(state);
-      return { group: this.group, totalSlots: semaphore.totalSlots, holders: await this.holdersWithTimes(semaphore.holders, options.signal) };
+      return { group: this.group, totalSlots: semaphore.totalSlots, holders: this.withTimes(semaphore.holders, await this.options.store.list(holdersPrefix(this.group), options.signal)) };
     });
   }
 

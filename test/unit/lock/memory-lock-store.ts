@@ -1,14 +1,22 @@
 /**
  * The unit tests' LockStore: in memory, with etcd's version and revision rules, recording
  * every commit and the requests made by kind (so a test can bound a waiter's reads), and
- * able to fail the next N calls as etcd being down would.
+ * able to fail the next N calls as etcd being down would. Leases are not modelled: a test
+ * ends a queued node's lease with `expire(key)`.
  */
 import { KeelError } from '../../../src/errors.js';
-import type { CompareAndSwap, LockStore, VersionedValue } from '../../../src/lock/lock-store.js';
+import type { CompareAndSwap, LockStore, LockView, VersionedValue } from '../../../src/lock/lock-store.js';
+
+interface Entry {
+  value: string;
+  version: number;
+  modRevision: number;
+  createRevision: number;
+}
 
 /** In-memory store with etcd's version and revision rules, for unit tests. */
 export class MemoryLockStore implements LockStore {
-  private data = new Map<string, { value: string; version: number; modRevision: number; createRevision: number }>();
+  private data = new Map<string, Entry>();
   private revision = 1;
   /** Revision at which each deleted key went, so a wait that starts late still sees the deletion. */
   private tombstones = new Map<string, number>();
@@ -27,11 +35,15 @@ export class MemoryLockStore implements LockStore {
     }
   }
 
+  private read(key: string): VersionedValue {
+    const entry = this.data.get(key);
+    return { value: entry?.value, version: entry?.version ?? 0, revision: this.revision };
+  }
+
   async get(key: string): Promise<VersionedValue> {
     this.requestCounts.get++;
     this.maybeFail();
-    const entry = this.data.get(key);
-    return { value: entry?.value, version: entry?.version ?? 0, revision: this.revision };
+    return this.read(key);
   }
 
   async list(prefix: string): Promise<Map<string, string>> {
@@ -40,17 +52,42 @@ export class MemoryLockStore implements LockStore {
     return new Map([...this.data].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k, v.value]));
   }
 
+  /** Keys under `prefix` in key order, as etcd's range returns them. */
+  private range(prefix: string, below?: string): [string, Entry][] {
+    return [...this.data].filter(([k]) => k.startsWith(prefix) && (below === undefined || k < below)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  async view(key: string, queuePrefix: string, queueLimit: number): Promise<LockView> {
+    this.requestCounts.get++;
+    this.maybeFail();
+    const queue = this.range(queuePrefix)
+      .slice(0, queueLimit)
+      .map(([k, v]) => ({ key: k, value: v.value, modRevision: v.modRevision }));
+    return { semaphore: this.read(key), queue };
+  }
+
+  async readKeys(keys: string[]): Promise<Map<string, { value: string; modRevision: number }>> {
+    this.requestCounts.get++;
+    this.maybeFail();
+    return new Map(keys.flatMap((k) => (this.data.has(k) ? [[k, { value: this.data.get(k)!.value, modRevision: this.data.get(k)!.modRevision }] as const] : [])));
+  }
+
   async commit(change: CompareAndSwap): Promise<boolean> {
     this.requestCounts.commit++;
     this.maybeFail();
     if ((this.data.get(change.key)?.version ?? 0) !== change.expectedVersion) return false;
+    for (const [k, rev] of Object.entries(change.expect ?? {})) if ((this.data.get(k)?.modRevision ?? 0) !== rev) return false;
     this.revision++;
-    const touched = [change.key, ...Object.keys(change.puts ?? {}), ...(change.deletes ?? [])];
-    for (const [k, v] of [[change.key, change.value] as const, ...Object.entries(change.puts ?? {})]) this.set(k, v);
+    const touched = [change.key, ...Object.keys(change.puts ?? {}), ...Object.keys(change.rewrites ?? {}), ...(change.deletes ?? [])];
+    for (const [k, v] of [[change.key, change.value] as const, ...Object.entries(change.puts ?? {}), ...Object.entries(change.rewrites ?? {})]) this.set(k, v);
     for (const k of change.deletes ?? []) this.deleteKey(k);
     this.commits.push(change);
-    for (const w of [...this.waiters]) if (touched.includes(w.key)) w.wake();
+    this.wake(touched);
     return true;
+  }
+
+  private wake(keys: string[]): void {
+    for (const w of [...this.waiters]) if (keys.includes(w.key)) w.wake();
   }
 
   private set(key: string, value: string): void {
@@ -61,37 +98,49 @@ export class MemoryLockStore implements LockStore {
   private deleteKey(key: string): void {
     if (!this.data.delete(key)) return;
     this.tombstones.set(key, this.revision);
-    for (const w of [...this.waiters]) if (w.key === key) w.wake();
   }
 
   /** Writes a key as another client would (no compare), waking watchers. */
   async put(key: string, value: string): Promise<void> {
     this.revision++;
     this.set(key, value);
-    for (const w of [...this.waiters]) if (w.key === key) w.wake();
+    this.wake([key]);
   }
 
-  async register(key: string, value: string): Promise<number> {
-    this.requestCounts.commit++;
-    this.maybeFail();
-    if (!this.data.has(key)) await this.put(key, value);
-    return this.data.get(key)!.createRevision;
+  /** Deletes a key as its lease expiring would. */
+  async expire(key: string): Promise<void> {
+    this.revision++;
+    this.deleteKey(key);
+    this.wake([key]);
   }
 
-  async ahead(prefix: string, createRevision: number, limit: number): Promise<{ keys: string[]; revision: number }> {
+  async enqueue(key: string, value: string, queuePrefix: string, semaphoreKey: string): Promise<{ revision: number; position: number; semaphore: VersionedValue }> {
     this.requestCounts.queue++;
     this.maybeFail();
-    const keys = [...this.data]
-      .filter(([k, v]) => k.startsWith(prefix) && v.createRevision <= createRevision)
-      .sort((a, b) => b[1].createRevision - a[1].createRevision)
-      .slice(0, limit)
-      .map(([k]) => k);
-    return { keys, revision: this.revision };
+    if (!this.data.has(key)) await this.put(key, value);
+    return { revision: this.revision, position: this.range(queuePrefix, key).length, semaphore: this.read(semaphoreKey) };
   }
 
-  /** Every key under `prefix`, oldest first (for assertions). */
+  async position(key: string, queuePrefix: string): Promise<number> {
+    this.requestCounts.queue++;
+    this.maybeFail();
+    return this.range(queuePrefix, key).length;
+  }
+
+  async confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string): Promise<boolean> {
+    this.requestCounts.commit++;
+    this.maybeFail();
+    if ((this.data.get(holderKey)?.modRevision ?? 0) !== holderModRevision) return false;
+    this.revision++;
+    this.deleteKey(queueKey);
+    this.set(holderKey, holderValue);
+    this.wake([queueKey, holderKey]);
+    return true;
+  }
+
+  /** Every key under `prefix`, in queue order (for assertions). */
   queueOf(prefix: string): string[] {
-    return [...this.data].filter(([k]) => k.startsWith(prefix)).sort((a, b) => a[1].createRevision - b[1].createRevision).map(([k]) => k);
+    return this.range(prefix).map(([k]) => k);
   }
 
   async remove(key: string): Promise<void> {
@@ -99,15 +148,22 @@ export class MemoryLockStore implements LockStore {
     this.maybeFail();
     this.revision++;
     this.deleteKey(key);
+    this.wake([key]);
+  }
+
+  /** The change event after `revision`, as etcd's watch carries it: the value and the revision of that change. */
+  private changedAfter(key: string, revision: number): VersionedValue | undefined {
+    const entry = this.data.get(key);
+    if (entry && entry.modRevision > revision) return { value: entry.value, version: entry.version, revision: entry.modRevision };
+    const gone = this.tombstones.get(key);
+    if (!entry && gone !== undefined && gone > revision) return { value: undefined, version: 0, revision: gone };
+    return undefined;
   }
 
   async waitForChange(key: string, revision: number, timeoutMs: number, signal?: AbortSignal): Promise<VersionedValue | undefined> {
     this.requestCounts.watch++;
-    const now = (): VersionedValue => {
-      const entry = this.data.get(key);
-      return { value: entry?.value, version: entry?.version ?? 0, revision: this.revision };
-    };
-    if (Math.max(this.data.get(key)?.modRevision ?? 0, this.data.has(key) ? 0 : (this.tombstones.get(key) ?? 0)) > revision) return now();
+    const already = this.changedAfter(key, revision);
+    if (already) return already;
     let timedOut = false;
     await new Promise<void>((resolve, reject) => {
       const waiter = {
@@ -130,7 +186,7 @@ export class MemoryLockStore implements LockStore {
       this.waiters.add(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
-    return timedOut ? undefined : now();
+    return timedOut ? undefined : this.changedAfter(key, revision);
   }
 
   async close(): Promise<void> {

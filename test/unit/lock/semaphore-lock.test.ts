@@ -142,7 +142,7 @@ describe('wait queue', () => {
     // queue order up to the slot count: nobody overtakes by more than the 3 heads
     r.order.forEach((id, position) => expect(Math.abs(id - position)).toBeLessThanOrEqual(3));
     expect(r.status.holders).toEqual([]);
-    expect(r.store.queueOf('com.coreos.airlock/groups/q/v1/keel-waiters/')).toEqual([]);
+    expect(r.store.queueOf('com.coreos.airlock/groups/q/v1/keel-queue/')).toEqual([]);
   });
 
   test('requests per acquisition grow with the slots, not with the waiters (no thundering herd)', async () => {
@@ -156,6 +156,89 @@ describe('wait queue', () => {
     const l = new SemaphoreLock({ store, group: 'q' });
     await l.acquire('a');
     await expect(l.acquire('b', { signal: AbortSignal.timeout(20) })).rejects.toMatchObject({ kind: 'unavailable' });
-    expect(store.queueOf('com.coreos.airlock/groups/q/v1/keel-waiters/')).toEqual([]);
+    expect(store.queueOf('com.coreos.airlock/groups/q/v1/keel-queue/')).toEqual([]);
+  });
+});
+
+describe('hand-off', () => {
+  const queue = 'com.coreos.airlock/groups/default/v1/keel-queue/';
+  const total = (store: MemoryLockStore) => Object.values(store.requestCounts).reduce((a, b) => a + b, 0);
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+
+  test('a release hands the slot to the head of the queue: a constant number of requests however long the queue', async () => {
+    const cost = async (waiters: number) => {
+      const { store, lock } = make();
+      await lock.acquire('holder');
+      const got: string[] = [];
+      const pending = Array.from({ length: waiters }, (_, i) => lock.acquire(`w${String(i).padStart(3, '0')}`).then(() => got.push(`w${String(i).padStart(3, '0')}`)));
+      await settle();
+      const before = total(store);
+      await lock.release('holder');
+      while (got.length === 0) await settle();
+      const spent = total(store) - before;
+      expect(got).toEqual(['w000']);
+      expect((await lock.status()).holders.map((h) => h.id)).toEqual(['w000']);
+      for (let i = 0; i < waiters; i++) await lock.release(`w${String(i).padStart(3, '0')}`);
+      await Promise.all(pending);
+      expect(store.queueOf(queue)).toEqual([]);
+      return spent;
+    };
+    const few = await cost(3);
+    const many = await cost(60);
+    // release: a read and a commit; the head: its watch and one confirm
+    expect(few).toBeLessThanOrEqual(4);
+    expect(many).toBe(few);
+  });
+
+  test('a grant to a node that died while queued is given back at the next look and goes to the next in line', async () => {
+    const { store, lock } = make({ safetyWakeMs: 30 });
+    await lock.acquire('a');
+    const doomed = store.queueOf(queue);
+    expect(doomed).toEqual([]);
+    // "dead" joins the queue from another process that then dies: its key, but no waiter
+    const deadKey = `${queue}0000000000000001/dead`;
+    await store.put(deadKey, 'dead');
+    const waiting = lock.acquire('b');
+    await settle();
+    await lock.release('a');
+    expect((await lock.status()).holders.map((h) => h.id)).toEqual(['dead']);
+    await store.expire(deadKey); // its lease runs out
+    await waiting;
+    expect((await lock.status()).holders.map((h) => h.id)).toEqual(['b']);
+    expect(store.queueOf(queue)).toEqual([]);
+  });
+
+  test('a waiter whose queue key expired (a partition) queues again and still gets the slot', async () => {
+    const { store, lock } = make();
+    await lock.acquire('a');
+    const waiting = lock.acquire('b');
+    await settle();
+    const [mine] = store.queueOf(queue);
+    await store.expire(mine!);
+    await settle();
+    expect(store.queueOf(queue)).toHaveLength(1);
+    await lock.release('a');
+    await waiting;
+    expect((await lock.status()).holders.map((h) => h.id)).toEqual(['b']);
+  });
+
+  test('an airlock node freeing a slot (no hand-off) is noticed at the next look', async () => {
+    const { store, lock } = make({ safetyWakeMs: 30 });
+    await store.put(key, '{"total_slots":1,"holders":["fcos-node"]}');
+    const waiting = lock.acquire('b');
+    await settle();
+    await store.put(key, '{"total_slots":1,"holders":[]}');
+    await waiting;
+    expect((await lock.status()).holders.map((h) => h.id)).toEqual(['b']);
+  });
+
+  test('more slots hand on to as many waiters at once', async () => {
+    const { lock } = make();
+    await lock.acquire('a');
+    const waiting = ['b', 'c', 'd'].map((id) => lock.acquire(id));
+    await settle();
+    await lock.setMax(4);
+    await Promise.all(waiting);
+    expect((await lock.status()).holders.map((h) => h.id)).toEqual(['a', 'b', 'c', 'd']);
   });
 });
