@@ -1,9 +1,11 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { KeelError } from '../errors.js';
 import { type Command, type CommandContext, type CommandGroup, printJson, stringOption, wholeNumberOption } from './command.js';
 import { readBundle } from '../update/release-bundle.js';
 import { expiresDaysRange, publishRelease, rotateRepositoryKey } from '../update/repository-writer.js';
+import { makePayloads, zstdLevelRange } from '../update/payload-maker.js';
 import { channelNameRule, isChannelName } from '../update/release.js';
 import { errnoOf, fsFailure, onPath } from '../host/fs-failure.js';
 import { generateKeyPairPem, signingKeyOfPem } from '../update/signing-key.js';
@@ -45,12 +47,15 @@ const publish: Command = {
     'expires-days': { type: 'string', valueName: 'N', wholeNumber: expiresDaysRange, description: `lifetime of the targets/snapshot metadata in days, ${expiresDaysRange.min}–${expiresDaysRange.max} (default 30; timestamp at most 7)` },
     rollout: { type: 'string', valueName: 'SPEC', description: 'rollout schedule: ISO=PERCENT,… e.g. 2025-01-01T00:00Z=10,2025-01-02T00:00Z=100' },
     groups: { type: 'string', valueName: 'G,…', description: 'only nodes in these groups take the release' },
+    'delta-from': { type: 'string', valueName: 'DIR', description: 'an older release bundle: also publish a zstd --patch-from delta from its slot' },
+    'zstd-level': { type: 'string', valueName: 'N', wholeNumber: zstdLevelRange, description: 'zstd level of the compressed and delta payloads, 1–19 (default 19)' },
     'rotate-to': { type: 'string', valueName: 'NEWKEY', description: 'instead of publishing: move every role to NEWKEY (a root signed by both)' },
   },
   details: 'The repository is plain files (metadata/ and targets/): serve it with any HTTP server or use the directory.',
   async run(ctx) {
     // Every argument is checked before any file is read or written.
     const days = wholeNumberOption(ctx.values, 'expires-days', expiresDaysRange);
+    const level = wholeNumberOption(ctx.values, 'zstd-level', zstdLevelRange);
     const channel = channelOf(ctx);
     const rollout = stringOption(ctx.values, 'rollout');
     const steps = rollout === undefined ? undefined : parseRolloutSpec(rollout);
@@ -64,16 +69,27 @@ const publish: Command = {
       return 0;
     }
     const bundle = await readBundle(required(ctx, 'bundle'));
-    const result = await publishRelease({
-      repoDir,
-      key,
-      bundle,
-      channel,
-      nowMs: Date.now(),
-      ...(days !== undefined && { expiresInDays: days }),
-      ...(steps !== undefined && { rollout: steps }),
-      ...(groups !== undefined && { groups: groups.split(',').filter(Boolean) }),
-    });
+    const deltaFrom = stringOption(ctx.values, 'delta-from');
+    const from = deltaFrom === undefined ? [] : [await readBundle(deltaFrom)];
+    // zstd's payload files are made beside the system's temporary files and copied into the repository.
+    const workDir = await onPath(tmpdir(), 'create a work directory', () => mkdtemp(join(tmpdir(), 'keel-payloads-')), 'nothing published');
+    let result;
+    try {
+      const payloads = await makePayloads({ bundle, from, workDir, ...(level !== undefined && { level }) });
+      result = await publishRelease({
+        repoDir,
+        key,
+        bundle,
+        channel,
+        payloads,
+        nowMs: Date.now(),
+        ...(days !== undefined && { expiresInDays: days }),
+        ...(steps !== undefined && { rollout: steps }),
+        ...(groups !== undefined && { groups: groups.split(',').filter(Boolean) }),
+      });
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
     if (ctx.json) printJson(ctx, { version: bundle.version, ...result });
     else ctx.stdout.write(`published ${bundle.version}: ${result.targets.join(', ')} (targets version ${result.targetsVersion})\n`);
     return 0;

@@ -233,7 +233,10 @@ class HostAgentEnv implements AgentEnv {
     const current = (await listEntries(this.esp)).find((e) => e.slot === booted.slot);
     const options = current?.fields.options ?? (await readFile(join(this.root, 'proc/cmdline'), 'utf8').catch(() => '')).trim();
     const boot = { esp: this.esp, slot: other, options, tries: entryTries };
-    await stageRelease({ repo: this.config.server!, target: this.slots(other), stateDir: this.stateDir, nowMs: this.now(), boot }, release);
+    // The running slot is passed so a delta can be used when its bytes are the delta's base (issue 14).
+    const source = this.slots(booted.slot);
+    const write = await stageRelease({ repo: this.config.server!, target: this.slots(other), source, stateDir: this.stateDir, nowMs: this.now(), boot, onNote: (m) => this.log.notice(m) }, release);
+    this.log.notice(`wrote ${release.version} into slot ${other} from the ${write.payload} payload: ${write.downloaded} bytes downloaded`);
     await this.change((x) => ({ ...x, staged: release }));
   }
 

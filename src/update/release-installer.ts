@@ -4,7 +4,7 @@ import { probeSlotTarget } from './slot-target.js';
 import { chooseRelease, type Choice } from './release-choice.js';
 import { releasesOf, type Release } from './release.js';
 import { maxVersion, readNodeState, updateNodeState } from './node-state.js';
-import type { SlotWriteResult } from './slot-writer.js';
+import type { SlotPayloadResult } from './payload-install.js';
 import { stageRelease } from './stage-release.js';
 import { fetchTrustedTargets } from './trusted-metadata.js';
 import { compareVersions } from './version-order.js';
@@ -30,10 +30,13 @@ export interface InstallRequest {
   wariness?: number;
   nowMs: number;
   onProgress?: (written: number, total: number) => void;
+  /** The running slot: a delta whose base it is may be used (stage-release.ts). */
+  source?: string;
+  onNote?: (message: string) => void;
 }
 
 export type InstallOutcome =
-  | { kind: 'installed'; release: Release; write: SlotWriteResult }
+  | { kind: 'installed'; release: Release; write: SlotPayloadResult }
   | { kind: 'none'; reason: string };
 
 /** Finds what to install: verified metadata → releases → choice. Records the highest version seen. */

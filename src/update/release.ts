@@ -7,6 +7,31 @@ import { isVersion } from './version-order.js';
  */
 export type FileRole = 'slot' | 'kernel' | 'initramfs';
 
+/** Transport forms of a slot (docs/update.md, "Payloads"): zstd of the slot, or a zstd patch from an older slot. */
+export type PayloadRole = 'slot-zstd' | 'slot-delta';
+
+/** A slot image as bytes: what a payload must produce, or the slot a delta starts from. */
+export interface SlotFacts {
+  length: number;
+  sha256: string;
+}
+
+/**
+ * A compressed form of the release's slot. The target's own length and SHA-256 cover the
+ * compressed object; `slot` (signed with it) the bytes it must decompress to, equal to the
+ * release's slot target.
+ */
+export interface CompressedPayload extends ReleaseFile {
+  /** zstd's window as a power of two: the decoder needs `--long=windowLog`. */
+  windowLog: number;
+  slot: SlotFacts;
+}
+
+/** A zstd `--patch-from` delta: applies only to the slot whose bytes hash to `from`. */
+export interface DeltaPayload extends CompressedPayload {
+  from: SlotFacts & { version: string };
+}
+
 export interface ReleaseFile {
   /** Target path inside the repository's targets/ directory. */
   path: string;
@@ -29,16 +54,27 @@ export interface Release {
   rollout?: RolloutStep[];
   /** Groups allowed to take it; absent = every group. */
   groups?: string[];
+  /** The slot zstd-compressed, when published. */
+  compressed?: CompressedPayload;
+  /** Deltas from older slots to this one. */
+  deltas?: DeltaPayload[];
 }
 
 /** What `custom.keel` holds on a target. */
 export interface TargetCustom {
   version: string;
   channel: string;
-  role: FileRole;
+  role: FileRole | PayloadRole;
   rollout?: RolloutStep[];
   groups?: string[];
+  /** Payload targets: the slot they produce, their zstd window and (deltas) the slot they start from. */
+  slot?: SlotFacts;
+  windowLog?: number;
+  from?: SlotFacts & { version: string };
 }
+
+/** The largest zstd window a node accepts (2 GiB): a bigger one is refused, not allocated. */
+export const maxWindowLog = 31;
 
 /** The subset of a TUF TargetFile keel reads. */
 export interface TargetLike {
@@ -72,6 +108,7 @@ export function targetPathOf(channel: string, version: string, name: string): st
 /** Groups the verified targets into releases; targets that are not keel's are ignored. */
 export function releasesOf(targets: Iterable<TargetLike>): Release[] {
   const byKey = new Map<string, Partial<Release> & { version: string; channel: string }>();
+  const payloads: [string, TargetCustom, ReleaseFile][] = [];
   for (const target of targets) {
     const custom = customOf(target.custom);
     const sha256 = target.hashes.sha256;
@@ -79,27 +116,55 @@ export function releasesOf(targets: Iterable<TargetLike>): Release[] {
     const key = `${custom.channel}\u0000${custom.version}`;
     const release = byKey.get(key) ?? { version: custom.version, channel: custom.channel };
     const file: ReleaseFile = { path: target.path, length: target.length, sha256 };
+    byKey.set(key, release);
+    if (custom.role === 'slot-zstd' || custom.role === 'slot-delta') {
+      payloads.push([key, custom, file]);
+      continue;
+    }
     release[custom.role] = file;
     if (custom.role === 'slot') {
       if (custom.rollout) release.rollout = custom.rollout;
       if (custom.groups) release.groups = custom.groups;
     }
-    byKey.set(key, release);
+  }
+  // A payload counts only when it names the very slot its release signs (same length and hash).
+  for (const [key, custom, file] of payloads) {
+    const release = byKey.get(key)!;
+    const { slot, windowLog, from } = custom;
+    if (!release.slot || !slot || windowLog === undefined || slot.length !== release.slot.length || slot.sha256 !== release.slot.sha256) continue;
+    if (custom.role === 'slot-zstd') release.compressed = { ...file, windowLog, slot };
+    else if (from) (release.deltas ??= []).push({ ...file, windowLog, slot, from });
   }
   return [...byKey.values()].filter((r): r is Release => r.slot !== undefined);
 }
+
+function slotFactsOf(v: unknown): SlotFacts | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const { length, sha256 } = v as Record<string, unknown>;
+  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) return undefined;
+  if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
+  return { length, sha256 };
+}
+
+const roles: readonly string[] = ['slot', 'kernel', 'initramfs', 'slot-zstd', 'slot-delta'];
 
 function customOf(custom: Record<string, unknown>): TargetCustom | undefined {
   const k = custom.keel as Record<string, unknown> | undefined;
   if (!k || typeof k !== 'object') return undefined;
   const { version, channel, role, rollout, groups } = k;
   if (typeof version !== 'string' || !isVersion(version) || typeof channel !== 'string') return undefined;
-  if (role !== 'slot' && role !== 'kernel' && role !== 'initramfs') return undefined;
-  const out: TargetCustom = { version, channel, role };
+  if (typeof role !== 'string' || !roles.includes(role)) return undefined;
+  const out: TargetCustom = { version, channel, role: role as TargetCustom['role'] };
   if (Array.isArray(rollout))
     out.rollout = rollout.filter(
       (s): s is RolloutStep => typeof s === 'object' && s !== null && typeof s.at === 'string' && typeof s.percent === 'number',
     );
   if (Array.isArray(groups)) out.groups = groups.filter((g): g is string => typeof g === 'string');
+  const slot = slotFactsOf(k.slot);
+  if (slot) out.slot = slot;
+  if (typeof k.windowLog === 'number' && Number.isInteger(k.windowLog) && k.windowLog >= 10 && k.windowLog <= maxWindowLog) out.windowLog = k.windowLog;
+  const from = slotFactsOf(k.from);
+  const fromVersion = (k.from as Record<string, unknown> | undefined)?.version;
+  if (from && typeof fromVersion === 'string' && isVersion(fromVersion)) out.from = { ...from, version: fromVersion };
   return out;
 }

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp } from '@tufjs/models';
 import { KeelError } from '../errors.js';
 import type { Bundle } from './release-bundle.js';
+import type { PayloadFile } from './payload-maker.js';
 import { channelNameRule, isChannelName, isReleaseFileName, targetPathOf, type RolloutStep } from './release.js';
 import type { SigningKey } from './signing-key.js';
 import { errnoOf, fsFailure, onPath } from '../host/fs-failure.js';
@@ -31,6 +32,8 @@ export interface PublishOptions {
   expiresInDays?: number;
   rollout?: RolloutStep[];
   groups?: string[];
+  /** Compressed and delta forms of the slot (payload-maker.ts), signed beside it. */
+  payloads?: PayloadFile[];
 }
 
 const specVersion = '1.0.31';
@@ -46,7 +49,7 @@ function checkPublishOptions(options: PublishOptions): void {
   const days = options.expiresInDays;
   if (days !== undefined && !(Number.isInteger(days) && days >= expiresDaysRange.min && days <= expiresDaysRange.max))
     throw new KeelError('invalid-input', `expiry of ${String(days)} days: expected a whole number from ${expiresDaysRange.min} to ${expiresDaysRange.max}; ${refused}`);
-  for (const file of options.bundle.files)
+  for (const file of [...options.bundle.files, ...(options.payloads ?? [])])
     if (!isReleaseFileName(file.name)) throw new KeelError('invalid-input', `release file name ${JSON.stringify(file.name)}: expected a plain file name; ${refused}`);
 }
 
@@ -77,6 +80,13 @@ export async function publishRelease(options: PublishOptions): Promise<{ targets
     if (file.role === 'slot' && options.rollout) keel.rollout = options.rollout.map((s) => ({ at: s.at, percent: s.percent }));
     if (file.role === 'slot' && options.groups) keel.groups = options.groups;
     targets.addTarget(new TargetFile({ path, length: file.size, hashes: { sha256: file.sha256 }, unrecognizedFields: { custom: { keel } as never } }));
+    added.push(path);
+  }
+  for (const p of options.payloads ?? []) {
+    const path = targetPathOf(channel, bundle.version, p.name);
+    await atomicCopy(p.source, join(releaseDir, p.name));
+    const keel: Record<string, unknown> = { version: bundle.version, channel, role: p.role, slot: p.slot, windowLog: p.windowLog, ...(p.from && { from: p.from }) };
+    targets.addTarget(new TargetFile({ path, length: p.size, hashes: { sha256: p.sha256 }, unrecognizedFields: { custom: { keel } as never } }));
     added.push(path);
   }
   await signChain(metadataDir, targets, key, nowMs, options.expiresInDays ?? 30);

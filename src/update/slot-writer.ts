@@ -123,7 +123,7 @@ async function* downloaded(stream: AsyncIterable<Buffer> & NodeJS.ReadableStream
   }
 }
 
-async function writeAt(handle: FileHandle, chunk: Buffer, position: number, path: string): Promise<void> {
+export async function writeAt(handle: FileHandle, chunk: Buffer, position: number, path: string): Promise<void> {
   let done = 0;
   while (done < chunk.length) done += (await onPath(path, 'write', () => handle.write(chunk, done, chunk.length - done, position + done))).bytesWritten;
 }
@@ -143,8 +143,8 @@ async function refuse(w: SlotWrite, target: SlotTarget, written: number, error: 
   return new KeelError(what.kind, `${what.message}; ${target.path} now holds up to ${written} unverified bytes of ${w.version}: it is not made bootable and no boot entry points at it; nothing installed`, { cause: error });
 }
 
-/** Hashes the first `length` bytes of an open file. */
-async function hashRange(handle: FileHandle, hash: Hash, length: number): Promise<void> {
+/** Hashes the first `length` bytes of an open file (payload-writer.ts uses it too). */
+export async function hashRange(handle: FileHandle, hash: Hash, length: number): Promise<void> {
   const buffer = Buffer.allocUnsafe(4 << 20);
   let position = 0;
   while (position < length) {

@@ -5,11 +5,12 @@ import { installEntry, removeSlotEntries } from './esp.js';
 import { openPayload, repositoryUrls } from './payload-source.js';
 import { recordPending } from './progress-record.js';
 import type { Release, ReleaseFile } from './release.js';
-import { writeSlot, type SlotWriteResult } from './slot-writer.js';
+import { writeSlotPayload, type SlotPayloadResult } from './payload-install.js';
 
 /**
  * The one staging step, shared by the agent and `keel update install`: a chosen release's
- * slot image streamed into the target and verified (slot-writer.ts); with `boot`, the slot's
+ * slot image streamed into the target and verified, from a delta, the zstd payload or the
+ * raw slot, whichever works first (payload-install.ts); with `boot`, the slot's
  * old boot entries removed first, then kernel and initramfs fetched and verified against the
  * signed metadata and a counted boot entry written on the ESP; last, the `.pending` record
  * that says the slot is complete. A failure at any step leaves no pending record and no entry
@@ -26,6 +27,10 @@ export interface StageRequest {
   stateDir: string;
   nowMs: number;
   onProgress?: (written: number, total: number) => void;
+  /** The running slot (device or file): a delta is used only when its bytes are the delta's base. */
+  source?: string;
+  /** Told why a payload form was not used (no matching delta, a failed delta, …). */
+  onNote?: (message: string) => void;
   /** Make the slot bootable (the agent); without it only the slot is staged (`keel update install`). */
   boot?: BootStaging;
 }
@@ -42,7 +47,7 @@ export interface BootStaging {
 }
 
 /** Stages `release` as described above; returns what the slot write did (resumed, bytes). */
-export async function stageRelease(req: StageRequest, release: Release): Promise<SlotWriteResult> {
+export async function stageRelease(req: StageRequest, release: Release): Promise<SlotPayloadResult> {
   const urls = repositoryUrls(req.repo);
   const { boot } = req;
   if (boot && (!release.kernel || !release.initramfs))
@@ -50,15 +55,18 @@ export async function stageRelease(req: StageRequest, release: Release): Promise
   // The slot is about to change: nothing may boot it until it is verified again.
   if (boot) await removeSlotEntries(boot.esp, boot.slot);
   const slot = boot?.slot ?? req.slot;
-  const write = await writeSlot({
-    url: urls.target(release.slot.path),
-    file: release.slot,
-    version: release.version,
-    target: req.target,
-    stateDir: req.stateDir,
-    ...(slot !== undefined && { slot }),
-    ...(req.onProgress !== undefined && { onProgress: req.onProgress }),
-  });
+  const write = await writeSlotPayload(
+    {
+      urls,
+      target: req.target,
+      stateDir: req.stateDir,
+      ...(slot !== undefined && { slot }),
+      ...(req.source !== undefined && { source: req.source }),
+      ...(req.onProgress !== undefined && { onProgress: req.onProgress }),
+      ...(req.onNote !== undefined && { onNote: req.onNote }),
+    },
+    release,
+  );
   if (boot) {
     const kernel = await fetchVerified(urls.target(release.kernel!.path), release.kernel!);
     const initramfs = await fetchVerified(urls.target(release.initramfs!.path), release.initramfs!);

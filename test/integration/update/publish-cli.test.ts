@@ -63,5 +63,5 @@ test.each([
 test('a good publish still works and writes only under --repo', async () => {
   const run = await publishWith('--bundle', bundle, '--expires-days', '3650', '--channel', 'beta-1.x');
   expect(run.exitCode, run.stderr).toBe(0);
-  expect((await readdir(join(work, 'repo/targets/beta-1.x/1.0.0'))).sort()).toEqual(['initrd.img', 'root.img', 'vmlinuz']);
+  expect((await readdir(join(work, 'repo/targets/beta-1.x/1.0.0'))).sort()).toEqual(['initrd.img', 'root.img', 'root.img.zst', 'vmlinuz']);
 });
