@@ -20,7 +20,8 @@ import { bootOnce, makeHostTree } from '../update/boot-tree.js';
 // The ticks run back to back, without the daemon's waits; the daemon's one fleet duty,
 // stateChanged on each change of state, is done by `drive`. The release 2.0.0 fails its
 // health gate on node-1: the rollout halts, the other two give their slot back; resume
-// lets them go on, and node-3's pre-reboot check keeps it from asking until it passes.
+// lets them go on, and node-3's pre-reboot check keeps it from asking until it passes;
+// node-2's PRE_REBOOT_GROUP_CLEAR keeps it from asking while node-1 reboots.
 const keel = join(process.cwd(), 'bin/keel');
 const key = makeKey();
 const ids = ['node-1', 'node-2', 'node-3'];
@@ -35,6 +36,7 @@ interface Node {
   state: AgentState;
   reboots: number;
   log: string[];
+  fleet: NonNullable<Awaited<ReturnType<typeof openAgentEtcd>>['fleet']>;
 }
 const nodes = new Map<string, Node>();
 
@@ -48,7 +50,7 @@ async function startAgent(id: string): Promise<Node> {
   const etcd = await openAgentEtcd(root, config, logger, { fleet: true });
   const fleet = etcd.fleet;
   if (!fleet) throw new Error(`${id}: no fleet records although lock.conf names etcd`);
-  const node: Node = { id, root, state: { kind: 'start' }, reboots: 0, log, env: undefined as never };
+  const node: Node = { id, root, state: { kind: 'start' }, reboots: 0, log, env: undefined as never, fleet };
   node.env = hostEnv({
     root,
     config,
@@ -108,7 +110,8 @@ beforeAll(async () => {
   for (const v of ['1.0.0', '2.0.0']) await publish(join(work, 'repo'), work, key.signer, v);
   for (const id of ids) {
     const root = join(work, id);
-    const preReboot = id === 'node-3' ? `PRE_REBOOT_COMMAND=test -e ${join(root, 'ready')} || { echo "drain not finished"; exit 1; }\n` : '';
+    const preReboot =
+      id === 'node-3' ? `PRE_REBOOT_COMMAND=test -e ${join(root, 'ready')} || { echo "drain not finished"; exit 1; }\n` : id === 'node-2' ? 'PRE_REBOOT_GROUP_CLEAR=default\n' : '';
     await makeHostTree(root, '1.0.0', {
       'usr/lib/keel/update-trust.pub': key.publicPem,
       'etc/machine-id': `${id}\n`,
@@ -137,6 +140,11 @@ test('a failed health gate halts the rollout; the others never take the lock for
   let status = await fleetStatus();
   expect(stateOf(status)).toEqual({ 'node-1': 'rebooting', 'node-2': 'staged', 'node-3': 'staged' });
   expect(status.nodes.find((n: any) => n.record.machineId === 'node-1').record.rebootSlot).toBeDefined();
+  // node-2 waits for its group to be clear: while node-1 reboots it does not even ask for the lock.
+  const early = nodes.get('node-2')!;
+  early.state = (await tick(early.state, early.env)).state;
+  expect(early.log.join('\n')).toMatch(/2\.0\.0 staged; not asking for a reboot slot: pre-reboot group default is not clear: node-1 \(host-node-1\) is rebooting; checking again in 60 s/);
+  expect(early.log.join('\n')).not.toMatch(/reboot lock not taken/);
 
   // 2.0.0 fails its health gate on node-1 until its tries run out; then 1.0.0 boots again.
   let badBoots = 0;
@@ -158,7 +166,9 @@ test('a failed health gate halts the rollout; the others never take the lock for
   let rollout = await store.readRollout('default', '2.0.0');
   expect(rollout?.failed.map((f) => f.machineId)).toEqual(['node-1']);
 
-  // Halted: node-2 takes the free slot, sees the halt and gives it back; node-3's check fails first.
+  // Halted: node-2 (its group clear now that node-1 is steady again) takes the free slot, sees
+  // the halt and gives it back; node-3's check fails first.
+  await back.fleet.flushed();
   const [n2, n3] = [nodes.get('node-2')!, nodes.get('node-3')!];
   await drive(n2, (s) => s.kind === 'staged' && s.postponements > 0);
   expect(n2.log.join('\n')).toMatch(/not rebooting into 2\.0\.0: rollout of 2\.0\.0 is halted .* by policy/);
