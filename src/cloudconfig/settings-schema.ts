@@ -92,11 +92,16 @@ const rollout = s.object(
 
 const unitName = s.string({ expected: 'a unit name such as web.service', check: (u) => (isValidUnitName(u) ? undefined : `expected a unit name such as web.service, found ${JSON.stringify(u)}`) });
 
-const containerName = s.string({ pattern: containerNamePattern, patternText: 'a container name of lowercase letters, digits, ., _ and - (at most 63)' });
 
 /** `pre_reboot.containers`: `all` keel containers, or a list of their names. */
 const allContainers = s.string({ expected: 'all or a list of container names', check: (v) => (v === 'all' ? undefined : `expected all or a list of container names, found ${JSON.stringify(v)}`) });
-const preRebootContainers = s.union([allContainers, s.list(containerName, { minItems: 1 })], { expected: 'all or a list of container names' });
+// In a list, `all` would reach update.conf as PRE_REBOOT_CONTAINERS=all, which means every container.
+const listedContainer = s.string({
+  pattern: containerNamePattern,
+  patternText: 'a container name of lowercase letters, digits, ., _ and - (at most 63)',
+  check: (v) => (v === 'all' ? 'expected container names, found all; write containers: all (not in a list) for every container' : undefined),
+});
+const preRebootContainers = s.union([allContainers, s.list(listedContainer, { minItems: 1 })], { expected: 'all or a list of container names' });
 
 /** `keel.update.pre_reboot`: checks before the agent asks for a reboot slot. */
 const preReboot = s.object(

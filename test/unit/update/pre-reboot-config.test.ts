@@ -61,6 +61,7 @@ describe('keel.update.pre_reboot containers and group_clear', () => {
     ['      containers: [web, "../x"]', 5, 25, /expected a container name of lowercase letters/],
     ['      containers: []', 5, 19, /all or a list of container names|at least 1/],
     ['      group_clear: "web/eu"', 5, 20, /expected a group name of letters, digits, \. and -/],
+    ['      containers: [web, all]', 5, 25, /expected container names, found all; write containers: all \(not in a list\)/],
   ])('%s is an error at its line and column', (line, lineNo, column, message) => {
     const { problems } = validateCloudConfig(doc(['keel:', '  update:', '    pre_reboot:', line]));
     const errors = problems.filter((p) => p.severity === 'error');
