@@ -92,7 +92,6 @@ const rollout = s.object(
 
 const unitName = s.string({ expected: 'a unit name such as web.service', check: (u) => (isValidUnitName(u) ? undefined : `expected a unit name such as web.service, found ${JSON.stringify(u)}`) });
 
-
 /** `pre_reboot.containers`: `all` keel containers, or a list of their names. */
 const allContainers = s.string({ expected: 'all or a list of container names', check: (v) => (v === 'all' ? undefined : `expected all or a list of container names, found ${JSON.stringify(v)}`) });
 // In a list, `all` would reach update.conf as PRE_REBOOT_CONTAINERS=all, which means every container.
