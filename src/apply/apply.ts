@@ -18,6 +18,7 @@ import { version } from '../version.js';
 import type { Host } from './host.js';
 import { enableUnit, maskUnit } from './unit-links.js';
 import { preflight } from './preflight.js';
+import { needsNetwork } from './network-phase.js';
 
 export type OutcomeStatus = 'done' | 'unchanged' | 'failed' | 'planned';
 
@@ -204,11 +205,18 @@ export async function applyPlan(plan: Plan, host: Host, options: { dryRun?: bool
     }
   }
   let performed = 0;
+  let waitedNetwork = false;
   for (const [index, op] of plan.operations.entries()) {
     const description = describeOperation(op);
     if (options.dryRun) {
       report.outcomes.push({ index, kind: op.kind, description, status: 'planned' });
       continue;
+    }
+    // The local phase ends here: what comes before needed only the disks.
+    if (!waitedNetwork && host.waitNetwork && needsNetwork(op)) {
+      waitedNetwork = true;
+      host.log.info(`[${index + 1}/${total}] waiting for the network before unit commands and commands`);
+      await host.waitNetwork();
     }
     host.log.info(`[${index + 1}/${total}] ${description}`);
     if (op.kind === 'daemon-reload' && !plan.live) {

@@ -17,4 +17,9 @@ export interface Host {
   now: Date;
   /** A short unique word for this run, so transient unit names never collide with a failed earlier run's. */
   runId: string;
+  /**
+   * Waits until the network is online; called once, before the first operation that needs
+   * it (network-phase.ts). Absent offline: nothing to wait for.
+   */
+  waitNetwork?: () => Promise<void>;
 }

@@ -17,6 +17,7 @@ import { formatPlan, planJson } from '../cloudconfig/plan-format.js';
 import { isLiveOperation } from '../cloudconfig/operation.js';
 import { applyFailed, applyPlan, type ApplyReport } from '../apply/apply.js';
 import { planForInstance } from '../apply/once-per-instance.js';
+import { detectionNeedsNetwork, waitNetworkOnline } from '../apply/network-phase.js';
 import { RootFs } from '../host/root-fs.js';
 import { Accounts } from '../host/accounts.js';
 import { daysSinceEpoch } from '../host/passwd-db.js';
@@ -54,6 +55,13 @@ async function loadDetected(ctx: CommandContext): Promise<Loaded | undefined> {
   const { detectDatasources } = await import('../cloudconfig/datasources/index.js');
   const metadataUrl = stringOption(ctx.values, 'metadata-url');
   const waitS = Number(process.env.KEEL_DATASOURCE_WAIT_S ?? '10');
+  // keel-cloudinit starts before the network: a source read over HTTP waits for it first.
+  const cmdline = await readFile('/proc/cmdline', 'utf8').catch(() => '');
+  if (rootOf(ctx).live && detectionNeedsNetwork(cmdline, metadataUrl)) {
+    ctx.stderr.write('keel: the datasource is read over the network: waiting for network-online.target\n');
+    const units = await connectUnits(process.env);
+    await waitNetworkOnline(units, createLogger(ctx.stderr)).finally(() => units.close());
+  }
   const found = await detectDatasources({ ...(metadataUrl ? { metadataUrl } : {}), deadlineMs: (Number.isFinite(waitS) ? waitS : 10) * 1000 });
   for (const [name, error] of Object.entries(found.errors)) if (!found.result) ctx.stderr.write(`keel: datasource ${name}: ${error.message}\n`);
   if (!found.result) return undefined;
@@ -202,6 +210,7 @@ export const applyCommand: Command = {
         log: createLogger(ctx.stderr),
         now,
         runId: now.getTime().toString(36),
+        ...(units ? { waitNetwork: () => waitNetworkOnline(units, createLogger(ctx.stderr)) } : {}),
       });
     } finally {
       await units?.close();
