@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Makes keel's single executable with Node's own single-executable support: bundle to one
 # CommonJS file, generate the blob, inject it into a stripped copy of this machine's node.
+# useCodeCache: the blob carries V8's code cache of the bundle, made here by this node, so a
+# start does not pre-parse the whole 2 MB bundle (about 2× faster `keel --help`; bench/cli.bench.mjs).
 set -euo pipefail
 out=${1:-build/keel}
 cd "$(dirname "$0")/.."
 mkdir -p "$(dirname "$out")" .cache/sea
 node scripts/build.mjs --sea
 cat > .cache/sea/sea-config.json <<JSON
-{ "main": "build/keel-sea.cjs", "output": ".cache/sea/keel.blob", "disableExperimentalSEAWarning": true }
+{ "main": "build/keel-sea.cjs", "output": ".cache/sea/keel.blob", "disableExperimentalSEAWarning": true, "useCodeCache": true }
 JSON
 node --experimental-sea-config .cache/sea/sea-config.json >/dev/null
 cp "$(command -v node)" "$out.tmp"

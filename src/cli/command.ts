@@ -48,15 +48,36 @@ export interface Command {
   run(ctx: CommandContext): Promise<number>;
 }
 
-/** A group of commands under one word: `keel lock acquire`. */
-export interface CommandGroup {
+/**
+ * A command of a group whose module is loaded only when that command runs or shows its own
+ * help: the group's --help needs no more than the name and summary. Keeps, e.g., apply's
+ * D-Bus and process stack out of `keel cloud-config validate`'s start-up.
+ */
+export interface LazyCommand {
   name: string;
+  /** Must equal the loaded command's summary (a unit test checks every group). */
   summary: string;
-  commands: Command[];
+  load(): Promise<Command>;
 }
 
-export function isGroup(entry: Command | CommandGroup): entry is CommandGroup {
+/** A group of commands under one word: `keel lock acquire`. */
+export interface CommandGroup<C extends Command | LazyCommand = Command> {
+  name: string;
+  summary: string;
+  commands: C[];
+}
+
+export function isGroup(entry: Command | CommandGroup<Command | LazyCommand>): entry is CommandGroup<Command | LazyCommand> {
   return 'commands' in entry;
+}
+
+export function isLazy(command: Command | LazyCommand): command is LazyCommand {
+  return 'load' in command;
+}
+
+/** The command itself, loading its module if it is lazy. */
+export async function loadedCommand(command: Command | LazyCommand): Promise<Command> {
+  return isLazy(command) ? command.load() : command;
 }
 
 const helpOption: OptionSpec = { type: 'boolean', short: 'h', description: 'show this help' };
@@ -79,7 +100,7 @@ export function commandHelp(prefix: string, command: Command): string {
 }
 
 /** The --help text of a group. */
-export function groupHelp(prefix: string, group: CommandGroup): string {
+export function groupHelp(prefix: string, group: CommandGroup<Command | LazyCommand>): string {
   const width = Math.max(...group.commands.map((c) => c.name.length)) + 2;
   const lines = [`usage: ${prefix} ${group.name} COMMAND [options]`, '', group.summary, '', 'commands:'];
   for (const c of group.commands) lines.push(`  ${c.name.padEnd(width)} ${c.summary}`);

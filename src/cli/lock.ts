@@ -3,14 +3,13 @@ import { KeelError } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { LockSettings } from '../lock/lock-settings.js';
 import { connectionOptions, lockSettingsOf } from './lock-settings.js';
-import { type Command, type CommandContext, type CommandGroup, type OptionSpec, printJson, stringOption } from './command.js';
+import { type Command, type CommandContext, type CommandGroup, type LazyCommand, type OptionSpec, printJson, stringOption } from './command.js';
 import { openEtcdStore, openRebootLock } from '../lock/open-reboot-lock.js';
 import { SemaphoreLock } from '../lock/semaphore-lock.js';
 import { defaultGroup } from '../lock/group-keys.js';
 import { formatElapsedMs, readDurationMs } from '../duration.js';
 import type { RebootLock } from '../lock/reboot-lock.js';
-import { serve } from './lock-serve.js';
-import { setupAuth } from './lock-setup-auth.js';
+import { agentRole, operatorRole } from '../lock/etcd-roles.js';
 
 const fleetlockOption: Record<string, OptionSpec> = {
   fleetlock: { type: 'string', valueName: 'URL', description: 'use this FleetLock server instead of etcd' },
@@ -148,8 +147,21 @@ const setMax: Command = {
   },
 };
 
+// serve (the FleetLock server and its dashboard) and setup-auth load their modules only when
+// they run: `keel lock status` on an operator's laptop need not evaluate them.
+const serve: LazyCommand = {
+  name: 'serve',
+  summary: 'serve the FleetLock protocol (Zincati, keel --fleetlock) over the etcd semaphore',
+  load: async () => (await import('./lock-serve.js')).serve,
+};
+const setupAuth: LazyCommand = {
+  name: 'setup-auth',
+  summary: `create keel's etcd roles (${agentRole}, ${operatorRole}) and users, then enable etcd authentication`,
+  load: async () => (await import('./lock-setup-auth.js')).setupAuth,
+};
+
 /** `keel lock`: reboot coordination: an etcd semaphore and a FleetLock server. */
-export const lockCommands: CommandGroup = {
+export const lockCommands: CommandGroup<Command | LazyCommand> = {
   name: 'lock',
   summary: 'reboot coordination: an etcd semaphore and a FleetLock server',
   commands: [status, acquire, release, setMax, serve, setupAuth],

@@ -1,5 +1,5 @@
 import { KeelError, exitCodeOf } from '../errors.js';
-import { type Command, type CommandGroup, commandHelp, groupHelp, isGroup, parseCommandArgs } from './command.js';
+import { type Command, type CommandGroup, type LazyCommand, commandHelp, groupHelp, isGroup, loadedCommand, parseCommandArgs } from './command.js';
 import { version } from '../version.js';
 
 /**
@@ -10,14 +10,14 @@ import { version } from '../version.js';
 interface Entry {
   name: string;
   summary: string;
-  load(): Promise<Command | CommandGroup>;
+  load(): Promise<Command | CommandGroup<Command | LazyCommand>>;
 }
 
 export const entries: Entry[] = [
   { name: 'cloud-config', summary: 'validate, plan and apply a cloud-config', load: async () => (await import('./cloud-config.js')).cloudConfigCommands },
   { name: 'update', summary: 'atomic A/B updates: status, check, apply, rollback, publish, install, agent', load: async () => (await import('./update.js')).updateCommands },
   { name: 'lock', summary: 'reboot coordination: an etcd semaphore and a FleetLock server', load: async () => (await import('./lock.js')).lockCommands },
-  { name: 'fleet', summary: "the fleet's records in etcd: status, halt and resume a rollout", load: async () => (await import('./fleet.js')).fleetCommands },
+  { name: 'fleet', summary: "the fleet's records in etcd: status, halt and resume a rollout, the dashboard", load: async () => (await import('./fleet.js')).fleetCommands },
   { name: 'containers', summary: 'containers run as systemd units: list, status, logs, restart, apply, render, supervise', load: async () => (await import('./containers.js')).containersCommands },
   { name: 'install', summary: 'write a keel disk image to a device, with a cloud-config for first boot', load: async () => (await import('./install.js')).installCommand },
 ];
@@ -61,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const command = entry.commands.find((c) => c.name === sub);
     if (!command) throw new KeelError('usage', `unknown command 'keel ${entry.name} ${sub}'; run 'keel ${entry.name} --help'`);
-    return await runCommand(`keel ${entry.name}`, command, args);
+    return await runCommand(`keel ${entry.name}`, await loadedCommand(command), args);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`keel: ${message}\n`);
