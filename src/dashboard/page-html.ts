@@ -15,6 +15,7 @@ export const pageHtml = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <title>keel fleet</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/app.css">
 </head>
 <body>
@@ -29,7 +30,7 @@ export const pageHtml = `<!doctype html>
   </details>
 </header>
 <div id="banner" class="banner" role="alert" hidden></div>
-<main id="groups"><p class="muted">Waiting for the first view…</p></main>
+<main id="groups"><p id="waiting" class="muted">Waiting for the first view…</p></main>
 <dialog id="confirm">
   <form id="confirm-form" method="dialog">
     <h2 id="confirm-title"></h2>

@@ -81,7 +81,7 @@ export const pageScript = String.raw`'use strict';
     return el('div', null, head, el('div', { class: 'scroll' }, el('table', { class: 'slots' }, el('thead', null, el('tr', null, el('th', null, 'Holder'), el('th', null, 'Hostname'), el('th', null, 'Held for'), el('th', null, ''))), body)));
   }
 
-  var columns = [['machineId', 'Machine ID', ''], ['hostname', 'Hostname', ''], ['version', 'Version', ''], ['state', 'State', ''], ['for', 'For', ''], ['lastCheck', 'Last check', 'wide'], ['error', 'Last error', '']];
+  var columns = [['machineId', 'Machine ID', ''], ['hostname', 'Hostname', 'wide'], ['version', 'Version', ''], ['state', 'State', ''], ['for', 'For', ''], ['lastCheck', 'Last check', 'wide'], ['error', 'Last error', '']];
   function sortValue(n, key) {
     if (key === 'for') return -Date.parse(n.stateSince);
     if (key === 'error') return n.lastError ? n.lastError.message : '';
@@ -126,8 +126,8 @@ export const pageScript = String.raw`'use strict';
       var tr = el('tr', { class: 'node' + (n.failed ? ' failed' : '') + (n.lost ? ' lost' : ''), 'data-node': n.machineId, tabindex: '0', 'aria-expanded': state.open[key] ? 'true' : 'false',
         onclick: function () { state.open[key] = !state.open[key]; render(); },
         onkeydown: function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); state.open[key] = !state.open[key]; render(); } } },
-        el('td', null, n.machineId), el('td', null, n.hostname), el('td', null, n.version + ' (' + n.slot + ')' + (n.staged ? ' → ' + n.staged : '')),
-        el('td', { class: 'state' }, (n.lost ? 'lost (was ' + n.state + ')' : n.state) + (n.holdsSlot ? ' 🔒' : '')), el('td', null, duration(since(n.stateSince))),
+        el('td', null, n.machineId), el('td', { class: 'wide' }, n.hostname), el('td', null, n.version + ' (' + n.slot + ')' + (n.staged ? ' → ' + n.staged : '')),
+        el('td', { class: 'state' }, n.lost ? 'lost (was ' + n.state + ')' : n.state, n.holdsSlot ? el('span', { class: 'pill slot', title: 'holds a reboot slot' }, 'slot') : null), el('td', null, duration(since(n.stateSince))),
         el('td', { class: 'wide' }, n.lastCheck ? duration(since(n.lastCheck)) + ' ago' : '-'), el('td', { class: n.lastError ? 'error' : '' }, n.lastError ? n.lastError.message.slice(0, 80) : '-'));
       body.appendChild(tr);
       if (state.open[key]) body.appendChild(detail(n));
@@ -155,7 +155,8 @@ export const pageScript = String.raw`'use strict';
     var v = state.view;
     if (!v) return;
     var main = $('groups');
-    if (main.querySelector('p.muted')) main.textContent = '';
+    var waiting = $('waiting');
+    if (waiting) waiting.remove();
     v.groups.forEach(function (g) {
       var s = sections[g.group];
       if (!s) {
@@ -169,7 +170,8 @@ export const pageScript = String.raw`'use strict';
       s.parts.rollouts.replaceChildren(rollouts(g));
       s.parts.slots.replaceChildren(slots(g));
       s.parts.nodes.replaceChildren(nodes(g, s));
-      s.parts.audit.replaceChildren(audit(g), g.warnings.length ? el('p', { class: 'error' }, g.warnings.length + ' record(s) could not be read: ' + g.warnings.slice(0, 3).join('; ')) : null);
+      s.parts.audit.replaceChildren(audit(g));
+      if (g.warnings.length) s.parts.audit.appendChild(el('p', { class: 'error' }, g.warnings.length + ' record(s) could not be read: ' + g.warnings.slice(0, 3).join('; ')));
     });
     var banner = $('banner');
     if (!v.etcd.connected) {

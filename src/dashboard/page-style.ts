@@ -42,6 +42,7 @@ tr.detail pre { white-space: pre-wrap; word-break: break-word; margin: .2rem 0; 
 .pill { display: inline-block; padding: 0 .45rem; border-radius: 999px; font-size: .8rem; border: 1px solid var(--line); }
 .pill.halted { color: var(--bad); border-color: var(--bad); }
 .pill.running { color: var(--ok); border-color: var(--ok); }
+.pill.slot { margin-left: .4rem; color: var(--warn); border-color: var(--warn); font-weight: normal; }
 .controls { display: flex; flex-wrap: wrap; gap: .4rem .8rem; margin-bottom: .4rem; font-size: .9rem; }
 .controls select, .controls input { font: inherit; padding: .15rem .3rem; }
 button { font: inherit; padding: .2rem .7rem; border-radius: 6px; border: 1px solid var(--line); background: var(--card); color: var(--fg); cursor: pointer; }
