@@ -31,7 +31,11 @@ export function planPayloads(release: Release, runningHashes: ReadonlyMap<number
   if (deltas.length === 0) note = `release ${release.version} offers no delta`;
   else if (!runningHashes) note = 'the running slot is not known here: no delta tried';
   else {
-    const match = deltas.find((d) => runningHashes.get(d.from.length) === d.from.sha256);
+    // Several can match (a slot whose first bytes are an older, shorter slot): the longest base
+    // is the most specific, and the smallest delta of those the cheapest.
+    const match = deltas
+      .filter((d) => runningHashes.get(d.from.length) === d.from.sha256)
+      .sort((a, b) => b.from.length - a.from.length || a.length - b.length)[0];
     if (match) attempts.push({ kind: 'delta', payload: match });
     else note = `no delta of ${release.version} starts from the running slot (offered from ${deltas.map((d) => `${d.from.version} ${d.from.sha256.slice(0, 12)}…`).join(', ')})`;
   }

@@ -37,28 +37,43 @@ export interface SlotPayloadResult extends SlotWriteResult {
 
 export async function writeSlotPayload(req: SlotPayloadRequest, release: Release): Promise<SlotPayloadResult> {
   const lengths = baseLengthsOf(release);
+  const base = join(spoolDirOf(req.stateDir), 'delta-base');
   let hashes: Map<number, string> | undefined;
-  if (req.source && lengths.length > 0) {
-    hashes = await hashPrefixes(req.source, lengths).catch((error: unknown) => {
-      req.onNote?.(`could not read the running slot ${req.source} (${(error as Error).message}); no delta tried`);
+  try {
+    if (req.source && lengths.length > 0) hashes = await runningHashes(req.source, lengths, base, req.stateDir).catch((error: unknown) => {
+      req.onNote?.(`could not take the running slot ${req.source} as a delta base (${(error as Error).message}); no delta tried`);
       return undefined;
     });
-  }
-  const plan = planPayloads(release, hashes);
-  if (plan.note && lengths.length > 0) req.onNote?.(plan.note);
-  for (const attempt of plan.attempts) {
-    try {
-      return await tryAttempt(req, release, attempt);
-    } catch (error) {
-      const resumable = error instanceof KeelError && error.kind === 'unavailable';
-      if (attempt.kind === 'raw' || (attempt.kind === 'zstd' && resumable)) throw error;
-      req.onNote?.(`${attempt.kind} payload ${attempt.payload.path} not used: ${(error as Error).message}; falling back`);
+    const plan = planPayloads(release, hashes);
+    if (plan.note && lengths.length > 0) req.onNote?.(plan.note);
+    for (const attempt of plan.attempts) {
+      try {
+        return await tryAttempt(req, release, attempt, base);
+      } catch (error) {
+        const resumable = error instanceof KeelError && error.kind === 'unavailable';
+        if (attempt.kind === 'raw' || (attempt.kind === 'zstd' && resumable)) throw error;
+        req.onNote?.(`${attempt.kind} payload ${attempt.payload.path} not used: ${(error as Error).message}; falling back`);
+      }
+      await rm(base, { force: true });
     }
+    throw new KeelError('internal', 'no payload attempt ran'); // the plan always ends with the raw slot
+  } finally {
+    await rm(base, { force: true }).catch(() => undefined);
   }
-  throw new KeelError('internal', 'no payload attempt ran'); // the plan always ends with the raw slot
 }
 
-async function tryAttempt(req: SlotPayloadRequest, release: Release, attempt: PayloadAttempt): Promise<SlotPayloadResult> {
+/**
+ * The running slot's prefix hashes. With one base length (the usual case) the prefix is copied
+ * into `base` while it is hashed, one read for both, since zstd needs it as a regular file;
+ * with several, each is hashed and the matching one copied later (tryAttempt).
+ */
+async function runningHashes(source: string, lengths: number[], base: string, stateDir: string): Promise<Map<number, string>> {
+  await mkdir(spoolDirOf(stateDir), { recursive: true });
+  if (lengths.length > 1) return hashPrefixes(source, lengths);
+  return new Map([[lengths[0]!, await copyPrefix(source, lengths[0]!, base)]]);
+}
+
+async function tryAttempt(req: SlotPayloadRequest, release: Release, attempt: PayloadAttempt, base: string): Promise<SlotPayloadResult> {
   const common = { target: req.target, stateDir: req.stateDir, ...(req.onProgress !== undefined && { onProgress: req.onProgress }) };
   if (attempt.kind === 'raw') {
     const r = await writeSlot({ ...common, url: req.urls.target(release.slot.path), file: release.slot, version: release.version, ...(req.slot !== undefined && { slot: req.slot }) });
@@ -70,13 +85,11 @@ async function tryAttempt(req: SlotPayloadRequest, release: Release, attempt: Pa
     return { resumedFrom: r.resumedFrom, bytes: release.slot.length, payload: 'zstd', downloaded: r.downloaded };
   }
   const { from } = attempt.payload;
-  const base = join(spoolDirOf(req.stateDir), `base-${from.sha256}`);
-  try {
-    await mkdir(spoolDirOf(req.stateDir), { recursive: true });
-    await copyPrefix(req.source!, from.length, base, from.sha256);
-    const r = await writePayload({ ...common, url, payload: attempt.payload, base });
-    return { resumedFrom: r.resumedFrom, bytes: release.slot.length, payload: 'delta', downloaded: r.downloaded };
-  } finally {
-    await rm(base, { force: true }).catch(() => undefined);
+  if (baseLengthsOf(release).length > 1) {
+    // Several bases were only hashed: copy this one now, and check it is still the one hashed.
+    const digest = await copyPrefix(req.source!, from.length, base);
+    if (digest !== from.sha256) throw new KeelError('verification', `${req.source}: its first ${from.length} bytes changed since they were hashed; not used`);
   }
+  const r = await writePayload({ ...common, url, payload: attempt.payload, base });
+  return { resumedFrom: r.resumedFrom, bytes: release.slot.length, payload: 'delta', downloaded: r.downloaded };
 }

@@ -146,6 +146,20 @@ describe('installing', () => {
     expect(sha(await readFile(join(n.dir, 'slot-b')))).toBe(sha(v2));
   });
 
+  test('deltas from two bases of different lengths: the one whose base the running slot is', async () => {
+    const repo = join(work, 'repo-two-bases');
+    await mkdir(repo);
+    const v1b = Buffer.concat([v1, randomBytes(4096)]);
+    await publish(repo, '1.0.0', v1);
+    await publish(repo, '1.0.1', v1b);
+    await publish(repo, '2.0.0', v2, [join(work, 'bundle-1.0.0'), join(work, 'bundle-1.0.1')]);
+    const n = await node('two-bases', v1b);
+    const outcome = await n.install(repo);
+    expect(n.notes).toEqual([]);
+    expect(outcome).toMatchObject({ write: { payload: 'delta', downloaded: (await stat(join(repo, 'targets/stable/2.0.0/slot.img.from-1.0.1.zst'))).size } });
+    expect(sha(await readFile(join(n.dir, 'slot-b')))).toBe(sha(v2));
+  });
+
   test('a repository signed by another key is refused before any payload is fetched', async () => {
     const n = await node('wrong-key', v1);
     const other = makeKey();

@@ -18,6 +18,13 @@ describe('the delta chooser', () => {
     expect(plan.attempts[0]).toMatchObject({ payload: { from: { version: '1.0.0' } } });
     expect(plan.note).toBeUndefined();
   });
+  test('two deltas whose bases the running slot both starts with: the longer base, then the smaller delta', () => {
+    const short = delta('1.0.0', 'd');
+    const long = { ...delta('1.0.1', 'e', 950), length: 90 };
+    const longSmaller = { ...delta('1.0.2', 'e', 950), length: 30 };
+    const plan = planPayloads(release({ deltas: [short, long, longSmaller] }), new Map([[900, h('d')], [950, h('e')]]));
+    expect(plan.attempts[0]).toEqual({ kind: 'delta', payload: longSmaller });
+  });
   test.each([
     ['another base (hash differs at the same length)', new Map([[900, h('f')], [950, h('f')]])],
     ['the running slot is shorter than every base', new Map<number, string>()],
