@@ -27,7 +27,7 @@ const seconds = (fn) => {
 sh(`head -c ${mib}M /dev/urandom > bundle/slot.img && echo kernel > bundle/vmlinuz && echo initramfs > bundle/initramfs.img`);
 writeFileSync(join(work, 'bundle/manifest.json'), JSON.stringify({ version: '2.0.0', artifacts: { slot: { path: 'slot.img' }, kernel: { path: 'vmlinuz' }, initramfs: { path: 'initramfs.img' } } }));
 sh(`zstd -q -1 -T0 bundle/slot.img -o payload.zst`);
-sh(`${keel} update keygen key >/dev/null && ${keel} update publish --key key --bundle bundle --repo repo >/dev/null`);
+sh(`${keel} update keygen key >/dev/null && ${keel} update publish --key key --bundle bundle --repo repo --zstd-level 1 >/dev/null`);
 
 const keelRuns = [];
 const peerRuns = [];
