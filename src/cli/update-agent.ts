@@ -3,6 +3,7 @@ import { KeelError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { type Command, type CommandContext, printJson, stringOption } from './command.js';
 import { runAgent, signalRunningAgent } from '../update/agent-daemon.js';
+import { startAgentMetrics } from '../update/agent-metrics.js';
 import { hostEnv } from '../update/agent-host.js';
 import { runHealthGate, writeVerdict } from '../update/health-gate.js';
 import { rollbackToOtherSlot } from '../update/manual-rollback.js';
@@ -145,11 +146,13 @@ const agent: Command = {
   async run(ctx) {
     const root = rootOf(ctx);
     const config = await loadUpdateConfig(root);
-    const env = await envOf(root, config, ctx, true);
+    const metrics = await startAgentMetrics(root, await envOf(root, config, ctx, true), createLogger(ctx.stderr));
+    const env = metrics.env;
     try {
       await runAgent({ env, log: createLogger(ctx.stderr), root });
     } finally {
       await env.closeLock();
+      await metrics.close();
     }
     return 0;
   },
