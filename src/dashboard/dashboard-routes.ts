@@ -11,8 +11,11 @@ import { machineIdProblem, versionProblem } from '../fleet/fleet-keys.js';
 import type { AuditAction } from './audit-record.js';
 import type { Answer } from './dashboard-actions.js';
 
+type FixedKind = 'page' | 'script' | 'style' | 'view' | 'groups' | 'events' | 'metrics';
+
+/** One member a kind, so `Extract<Route, { kind: … }>` narrows. */
 export type Route =
-  | { kind: 'page' | 'script' | 'style' | 'view' | 'groups' | 'events' | 'metrics' }
+  | { [K in FixedKind]: { kind: K } }[FixedKind]
   | { kind: 'group'; group: string }
   | { kind: 'node'; group: string; machineId: string }
   | { kind: 'action'; action: AuditAction; group: string; target: string };
@@ -51,9 +54,9 @@ export function matchRoute(method: string, url: string): Route | Answer {
   if (!segs) return bad(`expected a path of valid percent-encoded segments, found ${JSON.stringify(path.slice(0, 200))}`);
   const get = (route: Route): Route | Answer => (method === 'GET' || method === 'HEAD' ? route : methodNotAllowed(method, 'GET, HEAD'));
   const post = (route: Route): Route | Answer => (method === 'POST' ? route : methodNotAllowed(method, 'POST'));
-  const statics: Record<string, Route['kind']> = { '/': 'page', '/app.js': 'script', '/app.css': 'style', '/metrics': 'metrics', '/api/v1/view': 'view', '/api/v1/groups': 'groups', '/api/v1/events': 'events' };
+  const statics: Record<string, FixedKind> = { '/': 'page', '/app.js': 'script', '/app.css': 'style', '/metrics': 'metrics', '/api/v1/view': 'view', '/api/v1/groups': 'groups', '/api/v1/events': 'events' };
   const fixed = statics[path];
-  if (fixed) return get({ kind: fixed } as Route);
+  if (fixed) return get({ kind: fixed });
   const [api, v1, groups, group, sub, name, verb, ...extra] = segs;
   if (api !== 'api' || v1 !== 'v1' || groups !== 'groups' || group === undefined || extra.length > 0) return notFound(path);
   const groupBad = nameCheck('group', group, groupProblem(group));

@@ -10,6 +10,7 @@ import type { FleetLockAuth } from '../lock/fleetlock-auth.js';
 import type { Logger } from '../log.js';
 import { operatorOf, performAction, type Answer } from './dashboard-actions.js';
 import type { DashboardBackend } from './dashboard-backend.js';
+import type { DashboardView } from './dashboard-view.js';
 import { dashboardMetrics } from './dashboard-metrics.js';
 import { matchRoute, type Route } from './dashboard-routes.js';
 import { FleetFeed } from './fleet-feed.js';
@@ -90,60 +91,60 @@ function crossOrigin(req: IncomingMessage): boolean {
   }
 }
 
+const unknownGroup = (groups: readonly string[], group: string): Answer => ({ status: 404, body: { kind: 'not_found', value: `group ${JSON.stringify(group)} is not served here (served: ${groups.join(', ')})` } });
+
+/** The JSON answers that are read from the present view. */
+function viewAnswer(view: DashboardView, groups: readonly string[], route: Extract<Route, { kind: 'view' | 'groups' | 'group' | 'node' }>): Answer {
+  if (route.kind === 'view') return { status: 200, body: view };
+  if (route.kind === 'groups') return { status: 200, body: { etcd: view.etcd, groups: groups.map((g) => ({ group: g, nodes: view.groups.find((v) => v.group === g)?.nodes.length ?? null })) } };
+  if (!groups.includes(route.group)) return unknownGroup(groups, route.group);
+  const g = view.groups.find((v) => v.group === route.group);
+  if (!g) return { status: 503, body: { kind: 'etcd_unavailable', value: `group ${route.group} has not been read from etcd yet: ${view.etcd.error ?? ''}` } };
+  if (route.kind === 'group') return { status: 200, body: g };
+  const node = g.nodes.find((n) => n.machineId === route.machineId);
+  return node ? { status: 200, body: node } : { status: 404, body: { kind: 'not_found', value: `no node ${JSON.stringify(route.machineId)} in group ${route.group}` } };
+}
+
+/** An action's checks in order (group, content type, origin, operator), then the action itself. */
+async function actionAnswer(o: DashboardOptions, at: string, req: IncomingMessage, route: Extract<Route, { kind: 'action' }>, body: string): Promise<Answer> {
+  if (!o.groups.includes(route.group)) return unknownGroup(o.groups, route.group);
+  if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) return { status: 415, body: { kind: 'unsupported_media_type', value: `expected content-type: application/json, found ${JSON.stringify(req.headers['content-type'] ?? 'none').slice(0, 80)}` } };
+  if (crossOrigin(req)) return { status: 403, body: { kind: 'cross_origin', value: "expected a request from this dashboard's own page, found another origin; nothing was changed" } };
+  const operator = operatorOf(o.auth, { authorization: req.headers.authorization, certificateName: certificateName(req) });
+  if ('refused' in operator) {
+    o.log?.info(`dashboard: ${route.action} ${route.target} in group '${route.group}' refused: ${(operator.refused.body as { kind: string }).kind}`);
+    return operator.refused;
+  }
+  const answer = await performAction(o.backend, { action: route.action, group: route.group, target: route.target, body }, operator.who, at);
+  o.log?.notice(`dashboard: ${operator.who.via} ${operator.who.name}: ${route.action} ${route.target} in group '${route.group}': ${answer.status}`);
+  return answer;
+}
+
 export function createDashboard(o: DashboardOptions): Dashboard {
   const now = o.now ?? Date.now;
   const feed = new FleetFeed(o.backend, o.groups, { now, ...(o.log ? { log: o.log } : {}), ...(o.retryMs !== undefined ? { retryMs: o.retryMs } : {}) });
   const hub = new SseHub({ maxClients: o.maxStreams ?? 200 });
   feed.subscribe((view) => hub.send(view));
   const metrics = dashboardMetrics(() => feed.view(), now);
-  const served = new Set(o.groups);
-  const unknownGroup = (group: string): Answer => ({ status: 404, body: { kind: 'not_found', value: `group ${JSON.stringify(group)} is not served here (served: ${[...served].join(', ')})` } });
-
-  const action = async (req: IncomingMessage, res: ServerResponse, route: Extract<Route, { kind: 'action' }>, body: string) => {
-    if (!served.has(route.group)) return sendJson(res, unknownGroup(route.group));
-    if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) return sendJson(res, { status: 415, body: { kind: 'unsupported_media_type', value: `expected content-type: application/json, found ${JSON.stringify(req.headers['content-type'] ?? 'none').slice(0, 80)}` } });
-    if (crossOrigin(req)) return sendJson(res, { status: 403, body: { kind: 'cross_origin', value: 'expected a request from this dashboard\'s own page, found another origin; nothing was changed' } });
-    const operator = operatorOf(o.auth, { authorization: req.headers.authorization, certificateName: certificateName(req) });
-    if ('refused' in operator) {
-      o.log?.info(`dashboard: ${route.action} ${route.target} in group '${route.group}' refused: ${(operator.refused.body as { kind: string }).kind}`);
-      return sendJson(res, operator.refused);
-    }
-    const answer = await performAction(o.backend, { action: route.action, group: route.group, target: route.target, body }, operator.who, new Date(now()).toISOString());
-    o.log?.notice(`dashboard: ${operator.who.via} ${operator.who.name}: ${route.action} ${route.target} in group '${route.group}': ${answer.status}`);
-    sendJson(res, answer);
-    feed.changed(route.group);
-  };
+  const statics = { page: [pageHtml, 'text/html'], script: [pageScript, 'text/javascript'], style: [pageCss, 'text/css'] } as const;
 
   const answer = async (req: IncomingMessage, res: ServerResponse, route: Route, body: string) => {
-    const view = () => feed.view();
     switch (route.kind) {
       case 'page':
-        return send(res, 200, pageHtml, 'text/html; charset=utf-8', { 'cache-control': 'no-cache' });
       case 'script':
-        return send(res, 200, pageScript, 'text/javascript; charset=utf-8', { 'cache-control': 'no-cache' });
       case 'style':
-        return send(res, 200, pageCss, 'text/css; charset=utf-8', { 'cache-control': 'no-cache' });
-      case 'view':
-        return sendJson(res, { status: 200, body: view() });
-      case 'groups':
-        return sendJson(res, { status: 200, body: { etcd: view().etcd, groups: o.groups.map((g) => ({ group: g, nodes: view().groups.find((v) => v.group === g)?.nodes.length ?? null })) } });
-      case 'group':
-      case 'node': {
-        const g = view().groups.find((v) => v.group === route.group);
-        if (!served.has(route.group)) return sendJson(res, unknownGroup(route.group));
-        if (!g) return sendJson(res, { status: 503, body: { kind: 'etcd_unavailable', value: `group ${route.group} has not been read from etcd yet: ${view().etcd.error ?? ''}` } });
-        if (route.kind === 'group') return sendJson(res, { status: 200, body: g });
-        const node = g.nodes.find((n) => n.machineId === route.machineId);
-        return sendJson(res, node ? { status: 200, body: node } : { status: 404, body: { kind: 'not_found', value: `no node ${JSON.stringify(route.machineId)} in group ${route.group}` } });
-      }
+        return send(res, 200, statics[route.kind][0], `${statics[route.kind][1]}; charset=utf-8`, { 'cache-control': 'no-cache' });
       case 'events':
         res.setHeader('content-security-policy', contentSecurityPolicy);
-        hub.open(res, view());
+        hub.open(res, feed.view());
         return;
       case 'metrics':
         return send(res, 200, await metrics.metrics(), metrics.contentType, { 'cache-control': 'no-store' });
       case 'action':
-        return action(req, res, route, body);
+        sendJson(res, await actionAnswer(o, new Date(now()).toISOString(), req, route, body));
+        return feed.changed(route.group);
+      default:
+        return sendJson(res, viewAnswer(feed.view(), o.groups, route));
     }
   };
 
