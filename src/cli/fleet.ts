@@ -14,8 +14,7 @@ import { fleetStatus, type FleetStatus } from '../fleet/fleet-status.js';
 import { formatFleetStatus, printable } from '../fleet/fleet-status-text.js';
 import { haltMessage } from '../fleet/rollout-record.js';
 import { connectionOptions, lockSettingsOf } from './lock-settings.js';
-import { fleetServe } from './fleet-serve.js';
-import { type Command, type CommandContext, type CommandGroup, type OptionSpec, printJson, stringOption } from './command.js';
+import { type Command, type CommandContext, type CommandGroup, type LazyCommand, type OptionSpec, printJson, stringOption } from './command.js';
 
 const { 'max-hold': _maxHold, ...etcdOptions } = connectionOptions;
 const timeoutOption: Record<string, OptionSpec> = {
@@ -163,9 +162,16 @@ const resumeCommand: Command = {
   },
 };
 
+// serve (the dashboard, with prom-client) loads its modules only when it runs.
+const serveCommand: LazyCommand = {
+  name: 'serve',
+  summary: 'serve the fleet dashboard (live page, /api/v1 JSON, /metrics) from etcd',
+  load: async () => (await import('./fleet-serve.js')).fleetServe,
+};
+
 /** `keel fleet`: node records, rollouts and their brake, from etcd. */
-export const fleetCommands: CommandGroup = {
+export const fleetCommands: CommandGroup<Command | LazyCommand> = {
   name: 'fleet',
   summary: "the fleet's records in etcd: status, halt and resume a rollout, the dashboard",
-  commands: [status, haltCommand, resumeCommand, fleetServe],
+  commands: [status, haltCommand, resumeCommand, serveCommand],
 };

@@ -3,7 +3,8 @@
  * (version bar, rollouts, slots, sortable and filterable node table with a detail row per
  * node, audit trail) with DOM text nodes only, and asks for a confirmation before an action.
  * Plain ES2017 that every current browser runs as it is: no build step. Kept as a string
- * (String.raw, so its backslashes stay) so the single-file bundle carries it.
+ * (String.raw, so its backslashes stay) so the single-file bundle carries it; ASCII only,
+ * other characters as \u escapes (the bundle is ASCII: see scripts/build.mjs).
  */
 export const pageScript = String.raw`'use strict';
 (function () {
@@ -126,7 +127,7 @@ export const pageScript = String.raw`'use strict';
       var tr = el('tr', { class: 'node' + (n.failed ? ' failed' : '') + (n.lost ? ' lost' : ''), 'data-node': n.machineId, tabindex: '0', 'aria-expanded': state.open[key] ? 'true' : 'false',
         onclick: function () { state.open[key] = !state.open[key]; render(); },
         onkeydown: function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); state.open[key] = !state.open[key]; render(); } } },
-        el('td', null, n.machineId), el('td', { class: 'wide' }, n.hostname), el('td', null, n.version + ' (' + n.slot + ')' + (n.staged ? ' → ' + n.staged : '')),
+        el('td', null, n.machineId), el('td', { class: 'wide' }, n.hostname), el('td', null, n.version + ' (' + n.slot + ')' + (n.staged ? ' \u2192 ' + n.staged : '')),
         el('td', { class: 'state' }, n.lost ? 'lost (was ' + n.state + ')' : n.state, n.holdsSlot ? el('span', { class: 'pill slot', title: 'holds a reboot slot' }, 'slot') : null), el('td', null, duration(since(n.stateSince))),
         el('td', { class: 'wide' }, n.lastCheck ? duration(since(n.lastCheck)) + ' ago' : '-'), el('td', { class: n.lastError ? 'error' : '' }, n.lastError ? n.lastError.message.slice(0, 80) : '-'));
       body.appendChild(tr);
@@ -146,7 +147,7 @@ export const pageScript = String.raw`'use strict';
   function audit(g) {
     if (!g.audit.length) return el('p', { class: 'muted' }, 'No operator actions recorded.');
     var list = el('ul', { class: 'audit' });
-    g.audit.forEach(function (a) { list.appendChild(el('li', null, a.at + ' ', el('b', null, a.who.name), ' (' + a.who.via + ') ' + a.action + ' ' + a.target + (a.reason ? ': ' + a.reason : '') + ' → ' + a.result)); });
+    g.audit.forEach(function (a) { list.appendChild(el('li', null, a.at + ' ', el('b', null, a.who.name), ' (' + a.who.via + ') ' + a.action + ' ' + a.target + (a.reason ? ': ' + a.reason : '') + ' \u2192 ' + a.result)); });
     return list;
   }
 
@@ -194,7 +195,7 @@ export const pageScript = String.raw`'use strict';
     });
     source.addEventListener('error', function () {
       state.streamDown = true;
-      live.textContent = 'reconnecting…';
+      live.textContent = 'reconnecting\u2026';
       live.className = 'live off';
       var banner = $('banner');
       banner.textContent = 'Lost the connection to the dashboard server; showing the last known state and reconnecting.';
