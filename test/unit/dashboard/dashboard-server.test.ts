@@ -192,3 +192,31 @@ describe('a dashboard without operators', () => {
     }
   });
 });
+
+describe('bounded event streams', () => {
+  test('a stream beyond maxStreams is 503 with retry-after; closing one makes room', async () => {
+    const b = new FakeBackend(() => sampleInput());
+    const d = createDashboard({ backend: b, groups: ['web'], maxStreams: 1 });
+    const s = await startDashboardServer(d, '127.0.0.1', 0, undefined);
+    try {
+      await d.start();
+      const first = new AbortController();
+      const open = await fetch(`${s.url}/api/v1/events`, { signal: first.signal });
+      expect(open.status).toBe(200);
+      const refused = await fetch(`${s.url}/api/v1/events`);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('10');
+      expect((await refused.json()).kind).toBe('too_many_streams');
+      first.abort();
+      await expect.poll(async () => {
+        const again = await fetch(`${s.url}/api/v1/events`);
+        await again.body?.cancel();
+        return again.status;
+      }).toBe(200);
+    } finally {
+      s.server.closeAllConnections();
+      await new Promise((r) => s.server.close(r));
+      await d.close();
+    }
+  });
+});
