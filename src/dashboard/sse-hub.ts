@@ -12,6 +12,11 @@ export interface SseHubOptions {
   heartbeatMs?: number;
   /** Changes within this long after one are sent together. Default 100 ms. */
   coalesceMs?: number;
+  /**
+   * Views are sent whole: a large group's view waits so that a stream carries at most this
+   * many bytes a second (10,000 nodes are ~4 MB: one view every ~4 s). Default 1,000,000.
+   */
+  maxBytesPerSecond?: number;
 }
 
 /** One `event: view` message; JSON has no raw newlines, so one `data:` line. */
@@ -24,6 +29,7 @@ export class SseHub {
   private readonly heartbeat: NodeJS.Timeout;
   private pending: DashboardView | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private lastDelayMs = 0;
 
   constructor(private readonly options: SseHubOptions = {}) {
     this.heartbeat = setInterval(() => this.write(': keep-alive\n\n'), options.heartbeatMs ?? 15_000);
@@ -61,8 +67,12 @@ export class SseHub {
       this.timer = undefined;
       const v = this.pending;
       this.pending = undefined;
-      if (v) this.write(sseMessage(v));
-    }, this.options.coalesceMs ?? 100);
+      if (!v) return;
+      const text = sseMessage(v);
+      this.write(text);
+      // The next message waits as long as this one takes at the byte rate: the newest view then wins.
+      this.lastDelayMs = (Buffer.byteLength(text) / (this.options.maxBytesPerSecond ?? 1_000_000)) * 1000;
+    }, Math.max(this.options.coalesceMs ?? 100, this.lastDelayMs));
   }
 
   private write(text: string): void {
