@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Makes keel's single executable with Node's own single-executable support: bundle to one
 # CommonJS file, generate the blob, inject it into a stripped copy of this machine's node.
-# useCodeCache: the blob carries V8's code cache of the bundle, made here by this node, so a
-# start does not pre-parse the whole 2 MB bundle (about 2× faster `keel --help`; bench/cli.bench.mjs).
+# The blob's main is a small loader (scripts/build.mjs) that compiles the bundle, an asset, with
+# V8's code cache of it, another asset made by this node at build time after a warm-up run, so
+# a start neither pre-parses the 2 MB bundle nor recompiles the YAML parser (bench/cli.bench.mjs).
 set -euo pipefail
 out=${1:-build/keel}
 cd "$(dirname "$0")/.."
 mkdir -p "$(dirname "$out")" .cache/sea
 node scripts/build.mjs --sea
 cat > .cache/sea/sea-config.json <<JSON
-{ "main": "build/keel-sea.cjs", "output": ".cache/sea/keel.blob", "disableExperimentalSEAWarning": true, "useCodeCache": true }
+{ "main": "build/keel-sea-main.cjs", "output": ".cache/sea/keel.blob", "disableExperimentalSEAWarning": true, "useCodeCache": true,
+  "assets": { "keel.cjs": "build/keel-sea.cjs", "keel.cjs.cache": "build/keel-sea.cjs.cache" } }
 JSON
 node --experimental-sea-config .cache/sea/sea-config.json >/dev/null
 cp "$(command -v node)" "$out.tmp"

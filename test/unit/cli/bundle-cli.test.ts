@@ -48,9 +48,19 @@ test('a lazy command runs: plan of an example prints its operations; a bad flag 
 
 test('the code cache beside the bundle matches it for this node', () => {
   const source = readFileSync(join(repo, 'bin/keel.cjs'), 'utf8');
-  const loader = readFileSync(join(repo, 'bin/keel.mjs'), 'utf8');
+  const loader = readFileSync(join(repo, 'bin/keel-loader.cjs'), 'utf8');
   // The loader wraps the bundle in a function; compile the same text the same way.
   const [head, tail] = [...loader.matchAll(/const source = ("[^"]*") \+ readFileSync\(file, 'utf8'\) \+ ("[^"]*");/g)][0]!.slice(1).map((s) => JSON.parse(s) as string);
   const script = new Script(head + source + tail, { filename: 'keel.cjs', cachedData: readFileSync(join(repo, 'bin/keel.cjs.cache')) });
   expect(script.cachedDataRejected).toBe(false);
+  // The loader says so under KEEL_DEBUG when it is not; here it is used.
+  const r = spawnSync(join(repo, 'bin/keel'), ['--version'], { encoding: 'utf8', env: { ...process.env, KEEL_DEBUG: '1' } });
+  expect(r).toMatchObject({ status: 0, stderr: '' });
+});
+
+test('node bin/keel.mjs runs keel as bin/keel does', () => {
+  const r = spawnSync(process.execPath, [join(repo, 'bin/keel.mjs'), 'cloud-config', 'validate', 'cloud-config/examples/demo.yaml'], { cwd: repo, encoding: 'utf8' });
+  expect(r).toMatchObject({ status: 0, stdout: '', stderr: '' });
+  const usage = spawnSync(process.execPath, [join(repo, 'bin/keel.mjs'), 'no-such-command'], { cwd: repo, encoding: 'utf8' });
+  expect(usage).toMatchObject({ status: 2, stderr: "keel: unknown command 'no-such-command'; run 'keel --help'\n" });
 });
