@@ -115,7 +115,10 @@ export const pageScript = String.raw`'use strict';
     var rows = g.nodes.filter(function (n) {
       return (!f.state || (f.state === 'lost' ? n.lost : !n.lost && n.state === f.state)) && (!f.version || n.version === f.version) && (!text || (n.machineId + ' ' + n.hostname).toLowerCase().indexOf(text) >= 0);
     }).sort(function (a, b) { var x = sortValue(a, s.key), y = sortValue(b, s.key); return (x < y ? -1 : x > y ? 1 : 0) * s.dir; });
-    section.box.querySelector('.count').textContent = rows.length + ' of ' + g.nodes.length + ' nodes';
+    // A table of thousands of rows redrawn on every change would stall a phone: show the first rows, filter for the rest.
+    var shownMax = 500;
+    section.box.querySelector('.count').textContent = rows.length + ' of ' + g.nodes.length + ' nodes' + (rows.length > shownMax ? ', the first ' + shownMax + ' shown: filter to narrow' : '');
+    rows = rows.slice(0, shownMax);
     var head = el('tr');
     columns.forEach(function (c) {
       var th = el('th', { class: c[2], 'aria-sort': s.key === c[0] ? (s.dir > 0 ? 'ascending' : 'descending') : 'none' }, el('button', { type: 'button', class: 'sort', onclick: function () { state.sort[g.group] = { key: c[0], dir: s.key === c[0] ? -s.dir : 1 }; render(); } }, c[1]));
