@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { hardenListener } from '../dashboard/dashboard-listener.js';
 import type { AgentEnv } from './agent-tick.js';
 import type { AgentState } from './agent-state.js';
 import { configSources, mergeLayers, parseUpdateConf } from './update-config.js';
@@ -98,7 +97,9 @@ async function serveMetrics(registry: Registry, host: string, port: number, log:
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'expected GET\n');
     registry.metrics().then((text) => reply(200, text, registry.contentType), (error: Error) => reply(500, `metrics failed: ${error.message}\n`));
   });
-  hardenListener(server, log);
+  // A scraper sends a few hundred bytes: whatever the parser refuses is answered 400 and closed.
+  server.maxConnections = 100;
+  server.on('clientError', (_error, socket) => (socket.writable ? socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n') : socket.destroy()));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
