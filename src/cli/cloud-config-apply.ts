@@ -57,12 +57,16 @@ async function loadDetected(ctx: CommandContext): Promise<Loaded | undefined> {
   const waitS = Number(process.env.KEEL_DATASOURCE_WAIT_S ?? '10');
   // keel-cloudinit starts before the network: a source read over HTTP waits for it first.
   const cmdline = await readFile('/proc/cmdline', 'utf8').catch(() => '');
-  if (rootOf(ctx).live && detectionNeedsNetwork(cmdline, metadataUrl)) {
+  const remote = detectionNeedsNetwork(cmdline, metadataUrl);
+  if (remote && rootOf(ctx).live) {
     ctx.stderr.write('keel: the datasource is read over the network: waiting for network-online.target\n');
     const units = await connectUnits(process.env);
     await waitNetworkOnline(units, createLogger(ctx.stderr)).finally(() => units.close());
   }
-  const found = await detectDatasources({ ...(metadataUrl ? { metadataUrl } : {}), deadlineMs: (Number.isFinite(waitS) ? waitS : 10) * 1000 });
+  // A URL the command line names gets at least a minute: under emulation node's first fetch
+  // alone can outlast one 5 s request timeout (seen in the cloud-config-url e2e at load ~18).
+  const deadlineS = Math.max(Number.isFinite(waitS) ? waitS : 10, remote ? 60 : 0);
+  const found = await detectDatasources({ ...(metadataUrl ? { metadataUrl } : {}), deadlineMs: deadlineS * 1000 });
   for (const [name, error] of Object.entries(found.errors)) if (!found.result) ctx.stderr.write(`keel: datasource ${name}: ${error.message}\n`);
   if (!found.result) return undefined;
   ctx.stderr.write(`keel: user-data from ${found.result.source}\n`);

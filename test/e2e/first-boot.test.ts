@@ -2,8 +2,12 @@
 // grows the state partition, keel-cloudinit.service applies the NoCloud seed (hostname, users,
 // SSH key, file, unit, runcmd), SSH works with the injected key; a second boot of the same
 // disk does not apply again; a broken cloud-config leaves a booted host, its located error on
-// the console and in the journal, and nothing of it applied.
+// the console and in the journal, and nothing of it applied. A config that needs the network
+// (cloud-config-url= on the kernel command line, no seed disk) is still read and applied,
+// although keel-cloudinit starts before the network (docs/boot.md).
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -55,6 +59,15 @@ test('first boot applies the NoCloud seed; SSH with the injected key; a second b
       expect(await sh('systemctl show -p Result --value keel-cloudinit.service')).toBe('success');
       expect(await sh('systemctl is-enabled e2scrub_reap.service || true')).toBe('masked');
       expect(await sh('cat /usr/lib/keel/version; . /usr/lib/os-release; echo $VERSION_ID')).toBe(`${version}\n${version}`);
+      // The local phase: keel-cloudinit is not ordered after the network; it waited for
+      // network-online.target itself, after the files and users, before the unit commands and runcmd.
+      expect(await sh('systemctl show -p After --value keel-cloudinit.service')).not.toMatch(/network-online\.target/);
+      const steps = (await sh('sudo -n journalctl -b -o cat -u keel-cloudinit.service')).split('\n');
+      const at = (re: RegExp) => steps.findIndex((l) => re.test(l));
+      expect(at(/waiting for the network before/)).toBeGreaterThan(at(/write-file \/etc\/keel-e2e\/hello\.txt/));
+      expect(at(/network online after/)).toBeGreaterThan(at(/waiting for the network before/));
+      expect(at(/unit-command|start e2e-marker\.service/)).toBeGreaterThan(at(/network online after/));
+      expect(at(/run-commands/)).toBeGreaterThan(at(/network online after/));
       const firstBootCost = await sh('systemctl show -p ExecMainStartTimestampMonotonic -p ExecMainExitTimestampMonotonic --value keel-cloudinit.service');
       const [startUs, exitUs] = firstBootCost.split('\n').map(Number);
       process.stderr.write(`first boot: keel-cloudinit.service took ${((exitUs! - startUs!) / 1e6).toFixed(1)} s\n`);
@@ -106,5 +119,39 @@ test('a broken cloud-config: the host boots, the located error is on the console
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('cloud-config-url= on the command line: keel waits for the network, fetches it and applies it', async () => {
+  const userData = '#cloud-config\nhostname: keel-url\nwrite_files:\n  - path: /etc/keel-url/hello\n    content: "from the url"\nruncmd:\n  - \'echo "url-report: host=$(hostname) file=$(cat /etc/keel-url/hello)" >/dev/console\'\n';
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    requests.push(req.url ?? '');
+    if (req.url === '/user-data') res.writeHead(200, { 'content-type': 'text/cloud-config' }).end(userData);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const hostPort = (server.address() as AddressInfo).port;
+  try {
+    await withVm(
+      {
+        name: 'first-boot-url',
+        // No seed disk: the command line is the only datasource, served through a guestfwd.
+        boot: { kind: 'direct', append: `${cmdline} cloud-config-url=http://10.0.2.100/user-data` },
+        disks: [{ image: 'build/keel.img' }],
+        net: { ssh: false, restrict: true, guestForwards: [{ guestAddr: '10.0.2.100', guestPort: 80, hostPort }] },
+      },
+      async (vm) => {
+        await vm.waitFor(/keel-cloudinit.*read over the network: waiting for network-online\.target/, { timeoutMs: bootTimeoutMs });
+        await vm.waitFor(/keel-cloudinit.*user-data from cmdline:http:\/\/10\.0\.2\.100\/user-data/, { timeoutMs: bootTimeoutMs });
+        // The command's own output, not keel's log line quoting it (that one says host=$(hostname)).
+        const report = await vm.waitFor(/url-report: host=([a-z][\w-]*) file=(.*?)\s*$/, { timeoutMs: bootTimeoutMs });
+        expect(report.match.slice(1, 3)).toEqual(['keel-url', 'from the url']);
+        await vm.waitFor(readyMarker, { timeoutMs: bootTimeoutMs });
+        expect(requests).toContain('/user-data');
+      },
+    );
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 });
