@@ -74,6 +74,11 @@ export class FleetStore {
     return this.publisher.publish(group, record);
   }
 
+  /** The lease of this store's node records, for other keys that should go when the node does (its lock queue key). */
+  nodeLeaseId(): Promise<string> {
+    return this.publisher.leaseId();
+  }
+
   /** Removes a node's live record; its lost copy stays for the day. */
   withdrawNode(group: string, machineId: string): Promise<void> {
     return this.publisher.withdraw(group, machineId);

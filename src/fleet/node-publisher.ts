@@ -51,6 +51,11 @@ export class NodePublisher {
     return this.options.lostRefreshMs ?? 3_600_000;
   }
 
+  /** The id of the lease the node records ride on (granted on first use, replaced if lost). */
+  leaseId(): Promise<string> {
+    return this.leaseForNodes().grant();
+  }
+
   private leaseForNodes(): Lease {
     if (this.nodeLease) return this.nodeLease;
     const lease = this.client.lease(this.options.nodeLeaseSeconds ?? 60);

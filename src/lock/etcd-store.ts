@@ -117,8 +117,13 @@ export interface EtcdStoreObserver {
 export interface EtcdStoreExtras extends EtcdStoreObserver {
   /** A client the process already has (its gRPC channels are shared; closing the store leaves it open). */
   client?: Etcd3;
-  /** TTL of the lease binding this store's queue keys. Default 10 s. */
+  /** TTL of the lease binding this store's queue keys when it makes its own. Default 10 s. */
   waiterLeaseSeconds?: number;
+  /**
+   * A lease the process already keeps alive (an agent's node-record lease): its queue keys
+   * ride on it, so one agent keeps one lease alive, not two.
+   */
+  lease?: () => Promise<string>;
 }
 
 /**
@@ -135,6 +140,7 @@ export class EtcdLockStore implements LockStore {
   private readonly ownsClient: boolean;
   private readonly waiterLeaseSeconds: number;
   private readonly observer: EtcdStoreObserver;
+  private readonly sharedLease: (() => Promise<string>) | undefined;
 
   constructor(connection: EtcdConnection, extras: EtcdStoreExtras = {}) {
     this.client = extras.client ?? new Etcd3(etcdOptions(connection));
@@ -142,6 +148,7 @@ export class EtcdLockStore implements LockStore {
     this.callTimeoutMs = connection.callTimeoutMs ?? defaultCallTimeoutMs;
     this.waiterLeaseSeconds = extras.waiterLeaseSeconds ?? defaultWaiterLeaseSeconds;
     this.observer = extras;
+    this.sharedLease = extras.lease;
   }
 
   private sent(kind: EtcdRequestKind): void {
@@ -220,6 +227,7 @@ export class EtcdLockStore implements LockStore {
   }
 
   private async leaseId(): Promise<string> {
+    if (this.sharedLease) return this.sharedLease();
     if (!this.lease) {
       const lease = this.client.lease(this.waiterLeaseSeconds);
       lease.on('lost', () => {

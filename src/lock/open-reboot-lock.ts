@@ -8,7 +8,7 @@ import { KeelError } from '../errors.js';
 import type { LockSettings } from './lock-settings.js';
 import type { Logger } from '../log.js';
 import { readDurationMs } from '../duration.js';
-import { EtcdLockStore } from './etcd-store.js';
+import { EtcdLockStore, type EtcdStoreExtras } from './etcd-store.js';
 import { FleetLockClient } from './fleetlock-client.js';
 import type { ClientTls } from './http-call.js';
 import { defaultGroup } from './group-keys.js';
@@ -41,10 +41,10 @@ export function openRebootLock(settings: LockSettings, options: OpenOptions = {}
 }
 
 /** The etcd store for the settings; 'invalid-input' when no endpoint is given. */
-export function openEtcdStore(settings: LockSettings): EtcdLockStore {
+export function openEtcdStore(settings: LockSettings, extras: EtcdStoreExtras = {}): EtcdLockStore {
   if (settings.endpoints.length === 0)
     throw new KeelError('invalid-input', 'no etcd endpoints: set ENDPOINTS in /etc/keel/lock.conf, pass --endpoints, or use a FleetLock server (--fleetlock URL)');
-  return new EtcdLockStore({ endpoints: settings.endpoints, cafile: settings.cafile, certfile: settings.certfile, keyfile: settings.keyfile, username: settings.username, password: settings.password });
+  return new EtcdLockStore({ endpoints: settings.endpoints, cafile: settings.cafile, certfile: settings.certfile, keyfile: settings.keyfile, username: settings.username, password: settings.password }, extras);
 }
 
 /**

@@ -98,6 +98,7 @@ export class SemaphoreLock implements RebootLock {
     const queued: { name?: string; key?: string; revision: number; position: number } = { revision: 0, position: 0 };
     let lastHolders: string[] = [];
     let taken = false;
+    let raced = false;
     // With wait the deadline is the signal's; without, the operation timeout.
     const deadline = wait ? Number.POSITIVE_INFINITY : this.deadline();
     try {
@@ -120,15 +121,20 @@ export class SemaphoreLock implements RebootLock {
             }
             const free = semaphore.totalSlots - semaphore.holders.length;
             const queueWaiting = view.queue.some((e) => !isGranted(e.value));
-            if (free > 0 && !queueWaiting) {
+            // A free slot and nobody queued: take it directly. A waiter that loses that race
+            // queues instead of racing again, so many nodes arriving at once cost one
+            // transaction each, not one per slot taken before theirs.
+            if (free > 0 && !queueWaiting && !(wait && raced)) {
               if (await this.take(id, view.semaphore, semaphore, signal)) {
                 taken = true;
                 return;
               }
-              continue; // lost a race: read again
+              raced = true;
+              if (!wait) continue;
+              // Lost the race: queue with what we read rather than reading again.
             }
             if (free <= 0 && this.options.maxHoldMs !== undefined && (await this.reclaim(semaphore.holders, signal))) continue;
-            if (free > 0) await this.handOn(signal);
+            if (free > 0 && !wait && queueWaiting) await this.handOn(signal);
             if (!wait) throw new KeelError('conflict', `${fullMessage(this.group, semaphore.totalSlots, semaphore.holders)}; not waiting (use --wait to wait for a slot)`);
             // Queue up once, under a name kept across retries (the put is create-only).
             queued.name ??= queueKey(this.group, view.semaphore.revision, id);
@@ -136,8 +142,9 @@ export class SemaphoreLock implements RebootLock {
             Object.assign(queued, { key: queued.name, revision: joined.revision, position: joined.position });
             const now = this.decode(joined.semaphore);
             this.slotsSeen = now.totalSlots;
-            // A slot freed between our read and our key going in was handed to nobody: hand it on now.
-            if (now.holders.length < now.totalSlots) await this.handOn(signal);
+            // Free slots nobody handed on (freed before our key went in, or we lost the race for
+            // one): hand them on now; only the waiters that would get one do it.
+            if (joined.position < now.totalSlots - now.holders.length) await this.handOn(signal);
             continue;
           }
           const event = await store.waitForChange(queued.key, queued.revision, lookAgainMs(this.options.safetyWakeMs ?? 10_000, queued.position, this.slotsSeen), signal);

@@ -44,9 +44,11 @@ export async function openAgentEtcd(root: string, config: UpdateConfig, log: Log
   if (!settings || settings.fleetlockUrl || settings.endpoints.length === 0 || !machineId)
     return { openLock: () => openUpdateLock(root), fleet: undefined, close: async () => undefined };
   const group = settings.group || defaultGroup;
-  const lockStore = openEtcdStore(settings);
+  // One client and one lease per agent: the lock's queue key rides on the node record's lease.
+  let store: FleetStore | undefined;
+  const lockStore = openEtcdStore(settings, { lease: () => store!.nodeLeaseId() });
   const lock = new SemaphoreLock({ store: lockStore, group, ...maxHold(settings) });
-  const store = new FleetStore({ client: lockStore.client }, { log });
+  store = new FleetStore({ client: lockStore.client }, { log });
   const fleet = new AgentFleet({ store, group, machineId, policy: config.rollout, log, ...(config.hostname !== undefined && { hostname: config.hostname }) });
   let handedOut = false;
   return {

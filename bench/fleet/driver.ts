@@ -1,0 +1,331 @@
+// The fleet benchmark (bundled and run by bench/fleet.bench.mjs). Each scenario gets a fresh
+// three-member etcd cluster, so its memory and history are its own. Simulated agents run
+// keel's own lock (SemaphoreLock over EtcdLockStore, each with its own lease) and rollout
+// code (FleetStore: node records on their own lease, rollout starts, successes and
+// failures, the brake), sharing one etcd client per worker process. A "reboot" is a sleep.
+// Waiters: keel's queue with hand-off; polling (locksmith: try, sleep, try again); competing
+// with no queue (airlock's clients: everyone tries whenever the semaphore changes).
+import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Etcd3 } from 'etcd3';
+import { startEtcd, type EtcdCluster } from '../../test/harness/etcd.js';
+import { EtcdLockStore, etcdOptions, type EtcdRequestKind } from '../../src/lock/etcd-store.js';
+import { SemaphoreLock } from '../../src/lock/semaphore-lock.js';
+import { semaphoreKey } from '../../src/lock/group-keys.js';
+import { KeelError } from '../../src/errors.js';
+import { sleep } from '../../src/backoff.js';
+import { FleetStore } from '../../src/fleet/fleet-store.js';
+import { nodeRecord } from '../../src/fleet/node-record.js';
+import { parseRolloutPolicy } from '../../src/fleet/rollout-policy.js';
+
+type Mode = 'keel' | 'poll' | 'compete';
+
+interface Scenario {
+  name: string;
+  mode: Mode;
+  agents: number;
+  slots: number;
+  rebootMs: number;
+  pollMs: number;
+  /** Every n-th agent fails its health gate (0: none). */
+  failEvery: number;
+  maxFailures: string;
+  /** Stop the roll after this long (peers that would take far longer). */
+  capMs: number;
+}
+
+interface Role {
+  endpoints: string[];
+  group: string;
+  scenario: Scenario;
+  first: number;
+  count: number;
+}
+
+interface WorkerResult {
+  rebooted: number;
+  heldBack: number;
+  unfinished: number;
+  waitMs: number;
+  waitRequests: number;
+  lockRequests: number;
+  unaryRequests: number;
+  /** Wall-clock start of each reboot (ms since the epoch), for the brake's figure. */
+  rebootStarts: number[];
+  /** Requests while waiting, by kind. */
+  waitKinds: Record<string, number>;
+  errors: string[];
+}
+
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const version = '2.0.0';
+
+// ---------------------------------------------------------------- worker: the agents
+async function worker(): Promise<void> {
+  const role = JSON.parse(process.env.FLEET_BENCH_ROLE!) as Role;
+  const s = role.scenario;
+  // Deadlines of 5 s, not the agent's 700 ms: 10,000 agents on one small machine load it far
+  // beyond what one host's agent sees, and a deadline storm would measure the machine.
+  const client = new Etcd3({ ...etcdOptions({ endpoints: role.endpoints, callTimeoutMs: 5000 }) });
+  // Every unary call of this process (lock and records) goes through the pool: count them there.
+  const pool = (client as unknown as { pool: { exec: (...a: unknown[]) => Promise<unknown> } }).pool;
+  let unary = 0;
+  const exec = pool.exec.bind(pool);
+  pool.exec = (...a: unknown[]) => {
+    unary++;
+    return exec(...a);
+  };
+  await client.get('warm-up');
+  const semKey = semaphoreKey(role.group);
+  // Competing waiters share one watch of the semaphore per process, as one client would.
+  let changed: { promise: Promise<void>; resolve: () => void } | undefined;
+  const nextChange = () => {
+    if (!changed) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      changed = { promise, resolve };
+    }
+    return changed.promise;
+  };
+  if (s.mode === 'compete') {
+    const w = await client.watch().key(semKey).create();
+    w.on('data', () => {
+      const c = changed;
+      changed = undefined;
+      c?.resolve();
+    });
+  }
+  const result: WorkerResult = { rebooted: 0, heldBack: 0, unfinished: 0, waitMs: 0, waitRequests: 0, lockRequests: 0, unaryRequests: 0, rebootStarts: [], waitKinds: {}, errors: [] };
+  const policy = parseRolloutPolicy({ maxFailures: s.maxFailures });
+  const agents = Array.from({ length: role.count }, (_, i) => role.first + i);
+  const fleets = agents.map(() => new FleetStore({ client }, { nodeLeaseSeconds: 60 }));
+  process.send!('ready');
+  const deadline = await new Promise<number>((r) => process.once('message', (m) => r((m as { deadline: number }).deadline)));
+  const before = unary;
+  await Promise.all(
+    agents.map(async (n, i) => {
+      const id = `node-${String(n).padStart(5, '0')}`;
+      let waiting = false;
+      const fleet = fleets[i]!;
+      const store = new EtcdLockStore(
+        { endpoints: role.endpoints, callTimeoutMs: 5000 },
+        {
+          client,
+          // One lease per agent, as the agent has: the queue key rides on the node record's.
+          lease: () => fleet.nodeLeaseId(),
+          onRequest: (_kind: EtcdRequestKind) => {
+            result.lockRequests++;
+            if (waiting) {
+              result.waitRequests++;
+              result.waitKinds[_kind] = (result.waitKinds[_kind] ?? 0) + 1;
+            }
+          },
+        },
+      );
+      const lock = new SemaphoreLock({ store, group: role.group, safetyWakeMs: 10_000, operationTimeoutMs: 120_000 });
+      // As the agent's AgentFleet does, a record is written in the background: a reboot never waits for it.
+      const publish = (state: string, extra: Record<string, unknown> = {}) =>
+        void fleet.publishNode(role.group, nodeRecord({ machineId: id.replace('node-', '').padStart(32, '0'), hostname: id, version: '1.0.0', slot: 'a', state, stateSince: new Date().toISOString(), staged: version, updatedAt: new Date().toISOString(), ...extra })).catch((error: Error) => result.errors.push(`${id}: ${error.message}`));
+      const machineId = id.replace('node-', '').padStart(32, '0');
+      try {
+        publish('staged');
+        const rollout = await fleet.readRollout(role.group, version);
+        if (rollout?.halted) {
+          result.heldBack++;
+          return;
+        }
+        const stop = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+        const t0 = performance.now();
+        waiting = true;
+        try {
+          if (s.mode === 'keel') await lock.acquire(id, { signal: stop });
+          else {
+            for (;;) {
+              try {
+                await lock.acquire(id, { wait: false, signal: stop });
+                break;
+              } catch (error) {
+                if (!(error instanceof KeelError && error.kind === 'conflict') || stop.aborted) throw error;
+                if (s.mode === 'poll') await sleep(s.pollMs * (0.5 + Math.random()), stop);
+                else await Promise.race([nextChange(), sleep(30_000, stop)]);
+              }
+            }
+          }
+        } catch (error) {
+          if (stop.aborted) {
+            result.unfinished++;
+            result.waitMs += performance.now() - t0;
+            return;
+          }
+          throw error;
+        } finally {
+          waiting = false;
+        }
+        result.waitMs += performance.now() - t0;
+        const start = await fleet.recordStarted(role.group, version, machineId);
+        if (!start.ok) {
+          // The rollout halted while we waited: give the slot back, stay on the running version.
+          await lock.release(id);
+          result.heldBack++;
+          return;
+        }
+        publish('rebooting', { rebootSlot: { since: new Date().toISOString() } });
+        result.rebootStarts.push(Date.now());
+        await sleep(s.rebootMs);
+        const healthy = s.failEvery === 0 || n % s.failEvery !== s.failEvery - 1;
+        if (healthy) await fleet.recordSucceeded(role.group, version, machineId);
+        else await fleet.recordFailed(role.group, version, { machineId, error: 'health gate failed: web.service is not active' }, policy);
+        publish(healthy ? 'steady' : 'failed', { version: healthy ? version : '1.0.0' });
+        await lock.release(id);
+        result.rebooted++;
+      } catch (error) {
+        result.errors.push(`${id}: ${(error as Error).message}`);
+      } finally {
+        await store.close();
+      }
+    }),
+  );
+  result.unaryRequests = unary - before;
+  process.send!(result, () => process.exit(0));
+}
+
+// ---------------------------------------------------------------- main: etcd, workers, figures
+async function metrics(etcd: EtcdCluster): Promise<Map<string, number>> {
+  const sums = new Map<string, number>();
+  for (const m of etcd.members) {
+    const text = await (await fetch(`${m.clientUrl}/metrics`)).text();
+    for (const line of text.split('\n')) {
+      const hit = /^grpc_server_msg_received_total\{grpc_method="(\w+)",grpc_service="[\w.]+",grpc_type="\w+"\} (\S+)$/.exec(line);
+      if (hit) sums.set(hit[1]!, (sums.get(hit[1]!) ?? 0) + Number(hit[2]));
+    }
+  }
+  return sums;
+}
+
+function peakMemoryMiB(etcd: EtcdCluster): number {
+  let peak = 0;
+  for (const m of etcd.members) {
+    const pid = m.process?.pid;
+    if (!pid) continue;
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    if (hwm) peak = Math.max(peak, Number(hwm[1]) / 1024);
+  }
+  return peak;
+}
+
+/** The most holders the semaphore ever had, from etcd's history of the key after `fromRevision`. */
+async function maxHoldersInHistory(client: Etcd3, key: string, fromRevision: number): Promise<{ max: number; versions: number }> {
+  const end = Number((await client.get('history-end').exec()).header.revision);
+  let max = 0;
+  let versions = 0;
+  await new Promise<void>((resolve, reject) => {
+    void client
+      .watch()
+      .key(key)
+      .startRevision(String(fromRevision + 1))
+      .create()
+      .then((w) => {
+        const done = () => void w.cancel().then(() => resolve());
+        w.on('put', (kv) => {
+          versions++;
+          max = Math.max(max, (JSON.parse(kv.value.toString()) as { holders: string[] | null }).holders?.length ?? 0);
+        });
+        w.on('data', (res) => Number(res.header.revision) >= end && done());
+        w.on('error', reject);
+        // An idle key after the roll: the watch's first response already carries the end revision.
+        setTimeout(done, 5000);
+      }, reject);
+  });
+  return { max, versions };
+}
+
+async function run(s: Scenario): Promise<void> {
+  const etcd = await startEtcd({ members: 3 });
+  try {
+    const group = `bench-${s.mode}`;
+    const client = new Etcd3(etcdOptions({ endpoints: etcd.endpoints, callTimeoutMs: 5000 }));
+    await new SemaphoreLock({ store: new EtcdLockStore({ endpoints: etcd.endpoints }, { client }), group }).setMax(s.slots);
+    const workers = env('FLEET_BENCH_WORKERS', 4);
+    const per = Math.ceil(s.agents / workers);
+    const children = Array.from({ length: workers }, (_, w) =>
+      fork(process.argv[1]!, ['--worker'], { env: { ...process.env, FLEET_BENCH_ROLE: JSON.stringify({ endpoints: etcd.endpoints, group, scenario: s, first: w * per, count: Math.max(0, Math.min(per, s.agents - w * per)) } satisfies Role) } }),
+    );
+    await Promise.all(children.map((c) => new Promise((r) => c.once('message', r))));
+    const before = await metrics(etcd);
+    const startRevision = Number((await client.get('roll-start').exec()).header.revision);
+    const t0 = performance.now();
+    const deadline = Date.now() + s.capMs;
+    const results = await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<WorkerResult>((resolve, reject) => {
+            c.once('message', (m) => resolve(m as WorkerResult));
+            c.once('exit', (code) => code !== 0 && reject(new Error(`worker exited ${code}`)));
+            c.send({ deadline });
+          }),
+      ),
+    );
+    const totalS = (performance.now() - t0) / 1000;
+    const after = await metrics(etcd);
+    const history = await maxHoldersInHistory(client, semaphoreKey(group), startRevision);
+    const fleet = new FleetStore({ client });
+    const rollout = await fleet.readRollout(group, version);
+    await fleet.close();
+    client.close();
+    const sum = (f: (r: WorkerResult) => number) => results.reduce((n, r) => n + f(r), 0);
+    const rebooted = sum((r) => r.rebooted);
+    const waitS = sum((r) => r.waitMs) / 1000;
+    const msgs = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+    const ideal = (s.agents / s.slots) * (s.rebootMs / 1000);
+    const errors = results.flatMap((r) => r.errors);
+    const label = { keel: 'keel (queue, hand-off)', poll: `polling every ${s.pollMs / 1000} s (locksmith's way)`, compete: "competing, no queue (airlock's clients)" }[s.mode];
+    const unfinished = sum((r) => r.unfinished);
+    console.log(`${s.name}, ${label}: ${s.agents} agents, ${s.slots} slots, ${s.rebootMs} ms reboots, ${workers} worker processes`);
+    if (unfinished > 0) console.log(`  stopped at the cap of ${(s.capMs / 1000).toFixed(0)} s with ${rebooted} rebooted and ${unfinished} still waiting (pace ${((rebooted / s.agents) * 100).toFixed(1)} % of the fleet in ${totalS.toFixed(0)} s; at that pace the roll takes ${((totalS * s.agents) / Math.max(1, rebooted)).toFixed(0)} s)`);
+    else console.log(`  total ${totalS.toFixed(1)} s against the ideal ${ideal.toFixed(1)} s: ${((ideal / totalS) * 100).toFixed(1)} % of ideal`);
+    console.log(
+      `  etcd requests while waiting: ${(sum((r) => r.waitRequests) / Math.max(1, waitS)).toFixed(3)} per waiting agent per second (${sum((r) => r.waitRequests)} over ${waitS.toFixed(0)} agent-seconds); whole roll: ${(sum((r) => r.unaryRequests) / s.agents).toFixed(1)} unary requests per agent (lock ${(sum((r) => r.lockRequests) / s.agents).toFixed(1)}, records the rest), ${(msgs('LeaseKeepAlive') / s.agents / totalS).toFixed(3)} lease keep-alives per agent per second`,
+    );
+    const kinds: Record<string, number> = {};
+    for (const r of results) for (const [k, v] of Object.entries(r.waitKinds)) kinds[k] = (kinds[k] ?? 0) + v;
+    console.log(`  requests while waiting, per agent: ${Object.entries(kinds).map(([k, v]) => `${k} ${(v / s.agents).toFixed(2)}`).join(', ')}`);
+    console.log(`  most holders in etcd's history of the semaphore: ${history.max} of ${s.slots} slots (${history.versions} versions); etcd peak memory ${peakMemoryMiB(etcd).toFixed(0)} MiB (largest member)`);
+    if (s.failEvery > 0) {
+      const haltAt = rollout?.halted ? Date.parse(rollout.halted.at) : undefined;
+      const starts = results.flatMap((r) => r.rebootStarts);
+      const after = haltAt === undefined ? 0 : starts.filter((t) => t > haltAt).length;
+      console.log(
+        `  brake: ${rollout?.halted ? `halted after ${rollout.failed.length} failures (${s.maxFailures} of the group), ${rebooted} nodes rebooted in all, ${after} of them into ${version} after the halt (the slots then held: at most ${s.slots}); ${sum((r) => r.heldBack)} held back on their running version` : 'never halted'}`,
+      );
+      if (!rollout?.halted || after > s.slots) process.exitCode = 1;
+    }
+    if (errors.length) console.log(`  ERRORS (${errors.length}): ${errors.slice(0, 3).join('; ')}`);
+    if (errors.length || history.max > s.slots || (s.mode === 'keel' && unfinished > 0)) process.exitCode = 1;
+  } finally {
+    await etcd.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const agents = env('FLEET_BENCH_AGENTS', 10_000);
+  const slots = env('FLEET_BENCH_SLOTS', 100);
+  const rebootMs = env('FLEET_BENCH_REBOOT_MS', 1000);
+  const ideal = (agents / slots) * rebootMs;
+  const capMs = env('FLEET_BENCH_PEER_CAP_MS', 2 * ideal);
+  const only = (process.env.FLEET_BENCH_ONLY ?? 'keel,poll,compete,brake,small,small-poll').split(',');
+  const base = { agents, slots, rebootMs, pollMs: 5000, failEvery: 0, maxFailures: '100%', capMs: 20 * ideal };
+  const scenarios: Scenario[] = [
+    { ...base, name: `${agents}-agent roll`, mode: 'keel' },
+    { ...base, name: `${agents}-agent roll`, mode: 'poll', capMs },
+    { ...base, name: `${agents}-agent roll`, mode: 'compete', capMs },
+    { ...base, name: `${agents}-agent roll, 5 % fail their health gate, max_failures 1 %`, mode: 'keel', failEvery: 20, maxFailures: '1%' },
+    { ...base, name: "1,000-agent roll (last session's lock: 46.7 s, 43 % of ideal)", mode: 'keel', agents: 1000, slots: 10, rebootMs: 200, capMs: 200_000 },
+    { ...base, name: '1,000-agent roll', mode: 'poll', agents: 1000, slots: 10, rebootMs: 200, pollMs: 1000, capMs: 200_000 },
+  ];
+  const chosen = scenarios.filter((s, i) => only.includes(['keel', 'poll', 'compete', 'brake', 'small', 'small-poll'][i]!));
+  console.log(`fleet bench: load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} before the first roll`);
+  for (const s of chosen) await run(s);
+}
+
+if (process.argv.includes('--worker')) await worker();
+else await main();
