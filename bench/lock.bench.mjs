@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // Reboot-lock benchmark: bundles bench/lock/driver.ts (with the same etcd3 .proto plugin
 // as the keel bundle) and runs it against a real three-member etcd cluster it starts.
-// Knobs (environment): LOCK_BENCH_AGENTS (1000), LOCK_BENCH_WORKERS (4), LOCK_BENCH_SLOTS (10),
-// LOCK_BENCH_REBOOT_MS (200), LOCK_BENCH_POLL_MS (1000), LOCK_BENCH_WAITERS (100).
+// Knobs (environment): LOCK_BENCH_WAITERS (100). Fleet rolls: bench/fleet.bench.mjs.
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
