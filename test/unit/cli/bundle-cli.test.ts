@@ -1,7 +1,7 @@
 // The built ./bin/keel as a user runs it: lazy commands (loaded only when they run) behave as
 // eager ones did, and the code cache made at build time is one this node accepts.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
 import { beforeAll, expect, test } from 'vitest';
@@ -46,13 +46,17 @@ test('a lazy command runs: plan of an example prints its operations; a bad flag 
   expect(keel(['lock', 'serve', '--no-such-flag'])).toMatchObject({ code: 2 });
 });
 
-test('the code cache beside the bundle matches it for this node', () => {
+test('the code caches beside the bundle (one per command group) match it for this node', () => {
   const source = readFileSync(join(repo, 'bin/keel.cjs'), 'utf8');
   const loader = readFileSync(join(repo, 'bin/keel-loader.cjs'), 'utf8');
   // The loader wraps the bundle in a function; compile the same text the same way.
   const [head, tail] = [...loader.matchAll(/const source = ("[^"]*") \+ readFileSync\(file, 'utf8'\) \+ ("[^"]*");/g)][0]!.slice(1).map((s) => JSON.parse(s) as string);
-  const script = new Script(head + source + tail, { filename: 'keel.cjs', cachedData: readFileSync(join(repo, 'bin/keel.cjs.cache')) });
-  expect(script.cachedDataRejected).toBe(false);
+  const caches = readdirSync(join(repo, 'bin')).filter((f) => /^keel\.cjs\.[a-z-]+\.cache$/.test(f));
+  expect(caches).toEqual(expect.arrayContaining(['keel.cjs.default.cache', 'keel.cjs.cloud-config.cache', 'keel.cjs.lock.cache']));
+  for (const cache of caches) {
+    const script = new Script(head + source + tail, { filename: 'keel.cjs', cachedData: readFileSync(join(repo, 'bin', cache)) });
+    expect(script.cachedDataRejected, cache).toBe(false);
+  }
   // The loader says so under KEEL_DEBUG when it is not; here it is used.
   const r = spawnSync(join(repo, 'bin/keel'), ['--version'], { encoding: 'utf8', env: { ...process.env, KEEL_DEBUG: '1' } });
   expect(r).toMatchObject({ status: 0, stderr: '' });
