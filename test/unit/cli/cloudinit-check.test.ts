@@ -13,11 +13,10 @@ const script = join(import.meta.dirname, '../../../images/rootfs/usr/lib/keel/ke
 let root: string;
 let bin: string;
 
-/** The fake tools: blkid lists the devices named in ROOT/labels/LABEL (one per line). */
+/** The fake tools: blkid -o export lists the device named in each ROOT/labels/LABEL. */
 function fakeTools(): void {
   const tools: Record<string, string> = {
-    blkid: `#!/bin/sh\nfor a; do case $a in LABEL=*) l=\${a#LABEL=};; esac; done\ncat "$KEEL_CHECK_ROOT/labels/$l" 2>/dev/null\n`,
-    blockdev: `#!/bin/sh\nwc -c <"$2"\n`,
+    blkid: `#!/bin/sh\necho DEVNAME=/dev/vda1; echo LABEL=keel-state; echo\nfor f in "$KEEL_CHECK_ROOT"/labels/*; do [ -f "$f" ] && printf 'DEVNAME=%s\\nTYPE=iso9660\\nLABEL=%s\\n\\n' "$(cat "$f")" "\${f##*/}"; done\nexit 0\n`,
     mount: `#!/bin/sh\nfor a; do dev=$target; target=$a; done\n[ -d "$dev.d" ] || exit 32\ncp -r "$dev.d/." "$target/"\n`,
     umount: `#!/bin/sh\nrm -rf "$1"/* && exit 0\n`,
   };
@@ -42,7 +41,10 @@ function seed(label: string, files: Record<string, string | Buffer>, name = labe
   mkdirSync(`${dev}.d`, { recursive: true });
   for (const [f, text] of Object.entries(files)) writeFileSync(join(`${dev}.d`, f), text);
   writeFileSync(dev, Buffer.concat(Object.entries(files).map(([f, body]) => Buffer.concat([Buffer.from(f), Buffer.from(body)]))));
-  writeFileSync(join(root, 'labels', label), `${dev}\n`);
+  writeFileSync(join(root, 'labels', label), dev);
+  // The size as sysfs gives it, in 512-byte sectors.
+  mkdirSync(join(root, 'sys/class/block', name), { recursive: true });
+  writeFileSync(join(root, 'sys/class/block', name, 'size'), `${Math.ceil(readFileSync(dev).length / 512)}\n`);
   return dev;
 }
 
