@@ -33,6 +33,7 @@ export class FleetFeed {
   private readonly listeners = new Set<(view: DashboardView) => void>();
   private etcd: EtcdState;
   private closed = false;
+  private reported = false;
   private readonly now: () => number;
 
   constructor(
@@ -86,7 +87,9 @@ export class FleetFeed {
 
   private setEtcd(connected: boolean, error?: string): void {
     if (this.etcd.connected === connected && this.etcd.error === error) return;
-    if (connected !== this.etcd.connected) this.options.log?.[connected ? 'info' : 'warning'](`dashboard: etcd ${connected ? 'reached again' : `unreachable (${error}); showing the last known state`}`);
+    // Logged on each change, and on the first failure (the state starts as not connected).
+    if (connected !== this.etcd.connected || !this.reported) this.options.log?.[connected ? 'info' : 'warning'](`dashboard: etcd ${connected ? 'reached' : `unreachable (${error}); showing the last known state and retrying`}`);
+    this.reported = true;
     this.etcd = { connected, since: connected === this.etcd.connected ? this.etcd.since : this.iso(), ...(error !== undefined ? { error } : {}) };
     this.publish();
   }

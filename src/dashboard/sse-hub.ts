@@ -10,7 +10,7 @@ import type { DashboardView } from './dashboard-view.js';
 export interface SseHubOptions {
   maxClients?: number;
   heartbeatMs?: number;
-  /** Changes within this long after one are sent together. Default 100 ms. */
+  /** Changes within this long after one are sent together. Default 50 ms. */
   coalesceMs?: number;
   /**
    * Views are sent whole: a large group's view waits so that a stream carries at most this
@@ -72,7 +72,7 @@ export class SseHub {
       this.write(text);
       // The next message waits as long as this one takes at the byte rate: the newest view then wins.
       this.lastDelayMs = (Buffer.byteLength(text) / (this.options.maxBytesPerSecond ?? 1_000_000)) * 1000;
-    }, Math.max(this.options.coalesceMs ?? 100, this.lastDelayMs));
+    }, Math.max(this.options.coalesceMs ?? 50, this.lastDelayMs));
   }
 
   private write(text: string): void {
