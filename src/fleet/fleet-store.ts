@@ -179,6 +179,31 @@ export class FleetStore {
     return this.changeRollout(group, version, (r, c) => recordSucceeded(r, machineId, c.at), { machineId });
   }
 
+  /**
+   * The same marks as `recordSucceeded` in one write, without reading first: a success
+   * needs no compare (it is allowed while halted and never contends with the brake), and
+   * this is on the reboot path of every node, between its health gate and handing its
+   * slot on. Retried like any change until the operation deadline.
+   */
+  async markSucceeded(group: string, version: string, machineId: string): Promise<void> {
+    const deadline = this.now() + (this.options.operationTimeoutMs ?? 30_000);
+    const at = new Date(this.now()).toISOString();
+    for (let attempts = 1; ; attempts++) {
+      try {
+        await this.client
+          .if(rolloutMarkKey(group, version, 'started', machineId), 'Create', '>', 0)
+          .then(this.client.put(rolloutMarkKey(group, version, 'succeeded', machineId)).value(at))
+          .else(this.client.put(rolloutMarkKey(group, version, 'started', machineId)).value(at), this.client.put(rolloutMarkKey(group, version, 'succeeded', machineId)).value(at))
+          .commit();
+        return;
+      } catch (error) {
+        const e = etcdError(error, `marking ${machineId} succeeded on ${version}`);
+        if (e.kind !== 'unavailable' || this.now() >= deadline) throw e;
+        await sleep(Math.min(1000, 25 * 2 ** Math.min(attempts, 6)) * (0.5 + this.random() / 2));
+      }
+    }
+  }
+
   /** Counts a failure; the rollout halts when failures reach the policy's limit for the live group. */
   recordFailed(group: string, version: string, failure: { machineId: string; error: string }, policy: RolloutPolicy): Promise<RolloutChange> {
     return this.changeRollout(group, version, (r, c) => recordFailed(r, { ...failure, at: c.at }, policy, c.groupSize), { machineId: failure.machineId, needsGroupSize: true });

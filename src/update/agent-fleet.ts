@@ -115,7 +115,7 @@ export class AgentFleet {
 
   async succeeded(version: string): Promise<void> {
     try {
-      await this.o.store.recordSucceeded(this.o.group, version, this.o.machineId);
+      await this.o.store.markSucceeded(this.o.group, version, this.o.machineId);
     } catch (error) {
       this.o.log.warning(`fleet: cannot record ${version} as succeeded (${(error as Error).message}); the node record still shows it`);
     }

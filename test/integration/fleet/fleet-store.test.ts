@@ -179,3 +179,20 @@ describe('node records in etcd', () => {
     expect(BigInt(kvs[0]!.lease).toString(16)).not.toBe(lease);
   });
 });
+
+describe('a success in one write', () => {
+  test('marks succeeded (and started when the start was not seen), keeps the start time, and counts while halted', async () => {
+    const store = open();
+    await store.recordStarted('quick', '2.0.0', 'a1');
+    const startedOf = async (id: string) => Object.entries(await store.client.getAll().prefix('/keel/fleet/quick/rollouts/2.0.0/started/').strings()).filter(([k]) => k.endsWith(`/${id}`)).map(([, v]) => v);
+    const startedAt = await startedOf('a1');
+    expect(startedAt).toHaveLength(1);
+    await store.halt('quick', '2.0.0', 'operator pause');
+    await store.markSucceeded('quick', '2.0.0', 'a1');
+    await store.markSucceeded('quick', '2.0.0', 'b2');
+    await store.markSucceeded('quick', '2.0.0', 'b2'); // a repeat after a lost reply changes nothing
+    const r = await store.readRollout('quick', '2.0.0');
+    expect(r).toMatchObject({ started: ['a1', 'b2'], succeeded: ['a1', 'b2'], halted: { reason: 'operator pause' } });
+    expect(await startedOf('a1')).toEqual(startedAt);
+  });
+});
