@@ -114,8 +114,11 @@ async function main(): Promise<void> {
     { id: 'b', label: 'one Debian package (iproute2)', version: '1.0.2', change: (d: string) => changePackage(d, 'iproute2'), goal: 15 },
     { id: 'c', label: 'new kernel (modules)', version: '1.0.3', change: changeKernel, goal: undefined },
   ];
-  const rows: string[][] = [];
   const baseSlot = baseBundle.files.find((f) => f.role === 'slot')!;
+  // Each release's rows print as soon as they are measured: at -19 on a loaded machine one
+  // release's payloads take minutes (822 s at load ~14).
+  console.log(`base slot: ${baseSlot.size} bytes (${(baseSlot.size / 2 ** 20).toFixed(1)} MiB); zstd -${level}`);
+  console.log(['release', 'form', 'bytes downloaded', 'of raw slot', 'goal', 'install'].join(' | '));
   for (const c of cases) {
     const made = await slotOf(c.id, c.version, c.change);
     const bundle = await readBundle(made.bundle);
@@ -141,15 +144,12 @@ async function main(): Promise<void> {
       if (write.payload !== form) throw new Error(`${c.id}: expected the ${form} form, installed ${write.payload}`);
       const pct = (100 * write.downloaded) / raw;
       const goal = form === 'zstd' ? 65 : form === 'delta' ? c.goal : undefined;
-      rows.push([`(${c.id}) ${c.label}`, form, String(write.downloaded), `${pct.toFixed(1)} %`, goal === undefined ? '' : `${pct <= goal ? 'meets' : 'misses'} ≤ ${goal} %`, `${seconds.toFixed(1)} s`]);
+      console.log([`(${c.id}) ${c.label}`, form, String(write.downloaded), `${pct.toFixed(1)} %`, goal === undefined ? '' : `${pct <= goal ? 'meets' : 'misses'} ≤ ${goal} %`, `${seconds.toFixed(1)} s`].join(' | '));
     }
     rmSync(join(work, `payloads-${c.id}`), { recursive: true, force: true });
     rmSync(repo, { recursive: true, force: true });
-    console.log(`(${c.id}) ${c.label}: ${JSON.stringify(made.what ?? '')} files changed; slot built in ${made.built.toFixed(1)} s; payloads made in ${publishS.toFixed(0)} s (zstd -${level})`);
+    console.log(`  (${c.id}): ${made.what === undefined ? '' : `${String(made.what)} files changed; `}slot built in ${made.built.toFixed(1)} s; payloads made in ${publishS.toFixed(0)} s; load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
   }
-  console.log(`base slot: ${baseSlot.size} bytes (${(baseSlot.size / 2 ** 20).toFixed(1)} MiB); zstd -${level}; load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
-  console.log(['release', 'form', 'bytes downloaded', 'of raw slot', 'goal', 'install'].join(' | '));
-  for (const r of rows) console.log(r.join(' | '));
   rmSync(work, { recursive: true, force: true });
 }
 
