@@ -108,6 +108,8 @@ async function worker(): Promise<void> {
   process.send!('ready');
   const deadline = await new Promise<number>((r) => process.once('message', (m) => r((m as { deadline: number }).deadline)));
   const before = unary;
+  // Progress for the main process (FLEET_BENCH_PROGRESS=1 prints it): rebooted so far.
+  const progress = setInterval(() => process.send!({ progress: result.rebooted + result.heldBack }), 5000);
   await Promise.all(
     agents.map(async (n, i) => {
       const id = `node-${String(n).padStart(5, '0')}`;
@@ -196,6 +198,7 @@ async function worker(): Promise<void> {
       }
     }),
   );
+  clearInterval(progress);
   result.unaryRequests = unary - before;
   process.send!(result, () => process.exit(0));
 }
@@ -266,11 +269,17 @@ async function run(s: Scenario): Promise<void> {
     const startRevision = Number((await client.get('roll-start').exec()).header.revision);
     const t0 = performance.now();
     const deadline = Date.now() + s.capMs;
+    const done = children.map(() => 0);
     const results = await Promise.all(
       children.map(
-        (c) =>
+        (c, w) =>
           new Promise<WorkerResult>((resolve, reject) => {
-            c.once('message', (m) => resolve(m as WorkerResult));
+            c.on('message', (m) => {
+              if (typeof m === 'object' && m !== null && 'progress' in m) {
+                done[w] = (m as { progress: number }).progress;
+                if (process.env.FLEET_BENCH_PROGRESS) console.error(`  [${((performance.now() - t0) / 1000).toFixed(0)} s] ${done.reduce((a, b) => a + b, 0)} of ${s.agents} through`);
+              } else resolve(m as WorkerResult);
+            });
             c.once('exit', (code) => code !== 0 && reject(new Error(`worker exited ${code}`)));
             c.send({ deadline });
           }),
