@@ -4,11 +4,10 @@ import { createLogger } from '../log.js';
 import type { LockSettings } from '../lock/lock-settings.js';
 import { connectionOptions, lockSettingsOf } from './lock-settings.js';
 import { type Command, type CommandContext, type CommandGroup, type LazyCommand, type OptionSpec, printJson, stringOption } from './command.js';
-import { openEtcdStore, openRebootLock } from '../lock/open-reboot-lock.js';
-import { SemaphoreLock } from '../lock/semaphore-lock.js';
 import { defaultGroup } from '../lock/group-keys.js';
 import { formatElapsedMs, readDurationMs } from '../duration.js';
-import type { RebootLock } from '../lock/reboot-lock.js';
+import type { LockStatus, RebootLock } from '../lock/reboot-lock.js';
+import { gatewayLockStatus } from '../lock/etcd-gateway.js';
 import { agentRole, operatorRole } from '../lock/etcd-roles.js';
 
 const fleetlockOption: Record<string, OptionSpec> = {
@@ -46,9 +45,11 @@ function holderId(ctx: CommandContext): string {
   throw new KeelError('usage', 'no --id given and /etc/machine-id is missing or empty; pass --id ID');
 }
 
-async function withLock<T>(ctx: CommandContext, fn: (lock: RebootLock, settings: LockSettings) => Promise<T>): Promise<T> {
-  const settings = lockSettingsOf(ctx);
+// The lock's clients (etcd3's gRPC, ~110 ms to load) are imported when a command opens one:
+// `keel lock status` reads etcd through its JSON gateway instead (etcd-gateway.ts).
+async function withLock<T>(ctx: CommandContext, fn: (lock: RebootLock, settings: LockSettings) => Promise<T>, settings = lockSettingsOf(ctx)): Promise<T> {
   const token = fleetlockToken(ctx);
+  const { openRebootLock } = await import('../lock/open-reboot-lock.js');
   const lock = openRebootLock(settings, { log: createLogger(ctx.stderr), operationTimeoutMs: 10_000, ...(token ? { fleetlockToken: token } : {}) });
   try {
     return await fn(lock, settings);
@@ -64,19 +65,26 @@ const status: Command = {
   options: { ...connectionOptions, ...fleetlockOption },
   maxPositionals: 0,
   async run(ctx) {
-    return withLock(ctx, async (lock) => {
-      const s = await lock.status();
-      const now = Date.now();
-      const holders = s.holders.map((h) => ({ ...h, ...(h.since ? { heldForMs: Math.max(0, now - Date.parse(h.since)) } : {}) }));
-      if (ctx.json) printJson(ctx, { group: s.group, totalSlots: s.totalSlots, available: Math.max(0, s.totalSlots - s.holders.length), holders });
-      else {
-        ctx.stdout.write(`group: ${s.group}\nslots: ${s.totalSlots} (${Math.max(0, s.totalSlots - s.holders.length)} available)\nholders:${holders.length === 0 ? ' none' : ''}\n`);
-        for (const h of holders) ctx.stdout.write(`  ${h.id}  ${h.heldForMs !== undefined ? `held ${formatElapsedMs(h.heldForMs)} (since ${h.since})` : 'held since unknown (not taken by keel)'}\n`);
-      }
-      return 0;
-    });
+    const settings = lockSettingsOf(ctx);
+    fleetlockToken(ctx); // an unreadable --fleetlock-token fails here as in every lock command
+    // etcd through its JSON gateway; FleetLock, or a gateway that cannot answer, through the lock's client.
+    const useGateway = !settings.fleetlockUrl && settings.endpoints.length > 0;
+    const viaGateway = useGateway ? await gatewayLockStatus(settings, settings.group ?? defaultGroup, { operationTimeoutMs: 10_000 }) : undefined;
+    printStatus(ctx, viaGateway ?? (await withLock(ctx, (lock) => lock.status(), settings)));
+    return 0;
   },
 };
+
+/** The status as text or JSON, with how long each holder has held its slot. */
+function printStatus(ctx: CommandContext, s: LockStatus): void {
+  const now = Date.now();
+  const holders = s.holders.map((h) => ({ ...h, ...(h.since ? { heldForMs: Math.max(0, now - Date.parse(h.since)) } : {}) }));
+  if (ctx.json) printJson(ctx, { group: s.group, totalSlots: s.totalSlots, available: Math.max(0, s.totalSlots - s.holders.length), holders });
+  else {
+    ctx.stdout.write(`group: ${s.group}\nslots: ${s.totalSlots} (${Math.max(0, s.totalSlots - s.holders.length)} available)\nholders:${holders.length === 0 ? ' none' : ''}\n`);
+    for (const h of holders) ctx.stdout.write(`  ${h.id}  ${h.heldForMs !== undefined ? `held ${formatElapsedMs(h.heldForMs)} (since ${h.since})` : 'held since unknown (not taken by keel)'}\n`);
+  }
+}
 
 const acquire: Command = {
   name: 'acquire',
@@ -135,6 +143,7 @@ const setMax: Command = {
     const text = ctx.positionals[0]!;
     if (!/^\d+$/.test(text)) throw new KeelError('usage', `set-max: expected a whole number of slots, found '${text}'`);
     const settings = lockSettingsOf(ctx);
+    const [{ openEtcdStore }, { SemaphoreLock }] = await Promise.all([import('../lock/open-reboot-lock.js'), import('../lock/semaphore-lock.js')]);
     const lock = new SemaphoreLock({ store: openEtcdStore(settings), group: settings.group ?? defaultGroup, operationTimeoutMs: 10_000 });
     try {
       await lock.setMax(Number(text));
