@@ -97,6 +97,20 @@ describe('plain etcd', () => {
     await expectCliShows(settings);
   });
 
+  test("the status read loads neither etcd3's gRPC nor node's http2 and tls (the ~110 ms it saves)", async () => {
+    // bin/keel's loader run in a node that prints the built-in modules it loaded, at exit.
+    const probe = `process.argv = [process.argv[0], ${JSON.stringify(keel)}, ...process.argv.slice(1)];
+      process.on('exit', () => process.stderr.write('loaded: ' + process.moduleLoadList.join(',') + '\\n'));
+      require(${JSON.stringify(join(process.cwd(), 'bin/keel-loader.cjs'))});`;
+    const r = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
+      execFile(process.execPath, ['-e', probe, 'lock', 'status', '--group', group, '--endpoints', etcd.endpoints.join(',')], { encoding: 'utf8' }, (error, stdout, stderr) => (error ? reject(error) : resolve({ stdout, stderr }))),
+    );
+    expect(r.stdout).toContain(`group: ${group}\n`);
+    const loaded = r.stderr.split('loaded: ')[1]!.trim().split(',');
+    expect(loaded).toContain('NativeModule http');
+    expect(loaded.filter((m) => /^NativeModule (http2|tls|_tls_wrap)$/.test(m))).toEqual([]);
+  });
+
   test('a semaphore value keel does not understand: exit 1, refusing, as before', async () => {
     await etcd.etcdctl(['put', 'com.coreos.airlock/groups/bad/v1/semaphore', 'not json']);
     const r = await run(['lock', 'status', '--group', 'bad', '--endpoints', etcd.endpoints.join(',')]);
