@@ -6,7 +6,7 @@
  * Exit 1 only when some file has an error or cannot be read: warnings alone exit 0 (CoreOS's
  * validator exiting on warnings was a long-standing complaint).
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { formatProblem, hasErrors, type Problem } from '../problem.js';
 import { readUserData, UserDataError } from '../cloudconfig/user-data.js';
 import { validateMultipart } from '../cloudconfig/multipart-config.js';
@@ -66,7 +66,7 @@ export const validateCommand: Command = {
       const name = file === '-' ? '<stdin>' : file;
       let bytes: Buffer;
       try {
-        bytes = file === '-' ? await readStdin() : await readFile(file);
+        bytes = file === '-' ? await readStdin() : readFileSync(file);
       } catch (error) {
         ctx.stderr.write(`keel: cannot read ${name}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; expected a readable file; not validated\n`);
         failed = true;

@@ -7,7 +7,7 @@
 import type { Problem } from '../problem.js';
 import { hasErrors } from '../problem.js';
 import { instanceIdProblem, type Metadata } from './metadata.js';
-import { localInstanceId, userDataSha256 } from './instance-id.js';
+import { localInstanceId, userDataSha256 } from './user-data-digest.js';
 import { type Plan, type PlanInput, planCloudConfig } from './plan.js';
 import { substituteMetadata } from './substitute.js';
 import { validateMultipart } from './multipart-config.js';
