@@ -68,7 +68,7 @@ bin/keel.mjs: $(SOURCES) node_modules/.package-lock.json
 build: bin/keel.mjs
 
 # Node's single-executable support: a CommonJS bundle injected into a stripped copy of this node.
-$(BUILD)/keel: $(SOURCES) node_modules/.package-lock.json scripts/make-sea.sh
+$(BUILD)/keel: $(SOURCES) node_modules/.package-lock.json scripts/make-sea.sh scripts/build.mjs
 	scripts/make-sea.sh $@
 
 keel-sea: $(BUILD)/keel
