@@ -5,6 +5,9 @@
 //      by itself, v3 is recorded as failed and not retried;
 //   3. the VM is killed during the download of v4: it boots v2 again and the agent resumes
 //      (HTTP Range) and moves on to v4.
+// v2 is published with a zstd payload and a delta from v1 (issue 14): the agent takes the delta
+// (only its bytes are downloaded). Through all of it, a file written under /etc on v1 stays, and
+// a container counting its starts in a named volume keeps counting (v2, the rollback, v4).
 // `keel update status` is checked after each. The repository is served from 127.0.0.1 and a
 // real etcd runs on the host; the guest reaches both at qemu's user-mode gateway 10.0.2.2.
 // v1..v4 are the release's slot image re-packed (erofs) with a different version file (and,
@@ -25,6 +28,7 @@ import { startEtcd, type EtcdCluster } from '../harness/etcd.js';
 import { openRebootLock } from '../../src/lock/open-reboot-lock.js';
 import { readBundle } from '../../src/update/release-bundle.js';
 import { publishRelease } from '../../src/update/repository-writer.js';
+import { makePayloads, type PayloadFile } from '../../src/update/payload-maker.js';
 import { generateKeyPairPem, signingKeyOfPem } from '../../src/update/signing-key.js';
 import { serveDirectory, type StaticServer } from '../integration/update/static-server.js';
 
@@ -42,6 +46,11 @@ let vm: Vm | undefined;
 let etcd: EtcdCluster;
 let server: StaticServer;
 let slowV4 = true;
+/** Paths the guest asked the repository for. */
+const requested = new Set<string>();
+let v2Payloads: PayloadFile[] = [];
+/** The counter container's value after each test: it only grows. */
+const counts: number[] = [];
 const pair = generateKeyPairPem();
 const key = signingKeyOfPem(pair.privatePem);
 
@@ -64,15 +73,34 @@ async function repack(tree: string, version: string, broken: boolean): Promise<s
   return out;
 }
 
-/** A release bundle for `version` around its slot image, published into the repository. */
-async function publishVersion(version: string, slot: string): Promise<void> {
+/** A release bundle for `version` around its slot image, published into the repository (with payloads when `deltaFrom` is given). */
+async function publishVersion(version: string, slot: string, deltaFrom?: string): Promise<PayloadFile[]> {
+  const dir = await bundleOf(version, slot);
+  const bundle = await readBundle(dir);
+  const payloads = deltaFrom ? await makePayloads({ bundle, from: [await readBundle(await bundleOf(deltaFrom, join(work, `slot-${deltaFrom}.img`)))], workDir: join(work, `payloads-${version}`), level: 3 }) : [];
+  await publishRelease({ repoDir: join(work, 'repo'), key, bundle, channel: 'stable', nowMs: Date.now(), payloads });
+  return payloads;
+}
+
+async function bundleOf(version: string, slot: string): Promise<string> {
   const dir = join(work, `bundle-${version}`);
   await mkdir(dir, { recursive: true });
   await cp(slot, join(dir, 'slot.img'));
   await cp(join(release, 'vmlinuz'), join(dir, 'vmlinuz'));
   await cp(join(release, 'initramfs.img'), join(dir, 'initramfs.img'));
   await writeFile(join(dir, 'manifest.json'), JSON.stringify({ version, artifacts: { slot: { path: 'slot.img' }, kernel: { path: 'vmlinuz' }, initramfs: { path: 'initramfs.img' } } }));
-  await publishRelease({ repoDir: join(work, 'repo'), key, bundle: await readBundle(dir), channel: 'stable', nowMs: Date.now() });
+  return dir;
+}
+
+/** The counter container's count (the named volume on the state partition), once it has one. */
+async function count(atLeast: number): Promise<number> {
+  const end = Date.now() + 10 * minute;
+  for (;;) {
+    const n = Number((await vm!.ssh('cat /var/lib/containers/storage/volumes/counter/_data/count 2>/dev/null || echo 0').catch(() => ({ stdout: '0' }))).stdout.trim());
+    if (n >= atLeast) return n;
+    if (Date.now() > end) throw new Error(`the counter container's count stayed ${n}, expected at least ${atLeast}`);
+    await new Promise((r) => setTimeout(r, 5000));
+  }
 }
 
 async function status(): Promise<any> {
@@ -104,7 +132,12 @@ beforeAll(async () => {
     if (!existsSync(join(release, f))) throw new Error(`build/release/${f} is missing: run make image`);
   work = await mkdtemp(join(tmpdir(), 'keel-e2e-update-'));
   etcd = await startEtcd();
-  server = await serveDirectory(work, { rateFor: (path) => (slowV4 && path.includes(`/${v.v4}/slot.img`) ? 2 << 20 : undefined) });
+  server = await serveDirectory(work, {
+    rateFor: (path) => {
+      requested.add(path);
+      return slowV4 && path.includes(`/${v.v4}/slot.img`) ? 2 << 20 : undefined;
+    },
+  });
   etcdPort = Number(new URL(etcd.endpoints[0]!).port);
   repoPort = Number(new URL(server.url).port);
   await execa('make', ['-s', 'keel-sea'], { cwd: repoRoot });
@@ -127,13 +160,24 @@ beforeAll(async () => {
   const waitOnline = join(tree, 'etc/systemd/system/systemd-networkd-wait-online.service.d');
   await mkdir(waitOnline, { recursive: true });
   await writeFile(join(waitOnline, 'zz-e2e-slow.conf'), '[Service]\nExecStart=\nExecStart=-/lib/systemd/systemd-networkd-wait-online --any --timeout=900\n');
+  // A container that counts its starts in a named volume (on the state partition); userns host
+  // keeps the volume's owner the same at every start.
+  await mkdir(join(tree, 'etc/keel/containers'), { recursive: true });
+  await writeFile(
+    join(tree, 'etc/keel/containers/counter.yaml'),
+    'name: counter\nimage: localhost/keel/demo-web:1\nuserns: host\nvolumes: ["counter:/data"]\n' +
+      'command: "n=$(cat /data/count 2>/dev/null || echo 0); n=$((n+1)); echo $n > /data/count; echo counter=$n; exec sleep 2147483647"\n',
+  );
   await mkdir(join(tree, 'root/.ssh'), { recursive: true, mode: 0o700 });
   await writeFile(join(tree, 'root/.ssh/authorized_keys'), `${testSshKey().publicKey}\n`, { mode: 0o600 });
   const slots: Record<string, string> = {};
   for (const [name, version] of Object.entries(v)) slots[name] = await repack(tree, version, name === 'v3');
   // The disk: the image's layout with v1 in slot a (images/make-disk.sh, as make image does).
   await execa('nice', [join(repoRoot, 'images/make-disk.sh'), join(work, 'disk.img'), slots.v1!, join(release, 'vmlinuz'), join(release, 'initramfs.img'), join(tree, 'usr/lib/systemd/boot/efi/systemd-bootx64.efi'), v.v1, join(tree, 'etc/mke2fs.conf')]);
-  await publishVersion(v.v2, slots.v2!);
+  // Room for the state partition to grow into on first boot (as on a real disk): a delta needs
+  // its base's size there, the spool its payload's.
+  await execa('truncate', ['-s', '+1G', join(work, 'disk.img')]);
+  v2Payloads = await publishVersion(v.v2, slots.v2!, v.v1);
   await cp(slots.v3!, join(work, 'slot-v3.img'));
   await cp(slots.v4!, join(work, 'slot-v4.img'));
   vm = await startVm({
@@ -154,7 +198,8 @@ afterAll(async () => {
 
 test('v1 finds v2, writes slot b, takes the lock, reboots into v2, passes the health gate, releases the lock', async () => {
   await vm!.waitFor(new RegExp(`keel-boot: ready slot=a version=${v.v1.replace(/\./g, '\\.')}`), { timeoutMs: 12 * minute });
-  const machineId = (await vm!.ssh('cat /etc/machine-id')).stdout.trim();
+  // At once, before the agent reboots: a host change under /etc (the overlay's upper, on state).
+  const machineId = (await vm!.ssh('cat /etc/machine-id; echo e2e-etc-survives > /etc/keel-e2e-marker')).stdout.trim();
   // The agent writes slot b and reboots by itself; the next boot is v2 in slot b.
   await vm!.waitFor(new RegExp(`keel-boot: ready slot=b version=${v.v2.replace(/\./g, '\\.')}`), { timeoutMs: 15 * minute });
   const s = await waitStatus('v2 marked good', (x) => x.agentState === 'steady' && x.lockHeld === false && x.booted.state === 'good', 5 * minute);
@@ -165,6 +210,12 @@ test('v1 finds v2, writes slot b, takes the lock, reboots into v2, passes the he
   expect(previous).toMatch(/took the reboot lock/);
   expect(await lockHolders()).toEqual([]);
   expect(machineId).toMatch(/^[0-9a-f]{32}$/);
+  // By delta: the agent says so, and only the delta's bytes were asked for.
+  const delta = v2Payloads.find((p) => p.role === 'slot-delta')!;
+  expect(previous).toContain(`wrote ${v.v2} into slot b from the delta payload: ${delta.size} bytes downloaded`);
+  expect([...requested].filter((p) => p.includes(`/${v.v2}/`)).sort()).toEqual([`/repo/targets/stable/${v.v2}/initramfs.img`, `/repo/targets/stable/${v.v2}/${delta.name}`, `/repo/targets/stable/${v.v2}/vmlinuz`]);
+  expect((await vm!.ssh('cat /etc/keel-e2e-marker')).stdout.trim()).toBe('e2e-etc-survives');
+  counts.push(await count(1));
 }, 40 * minute);
 
 test('v3 fails its health gate: it boots back into v2 by itself and is not retried', async () => {
@@ -175,6 +226,9 @@ test('v3 fails its health gate: it boots back into v2 by itself and is not retri
   expect(s).toMatchObject({ booted: { slot: 'b', version: v.v2, state: 'good' }, other: { slot: 'a', version: v.v3, state: 'bad' }, failedVersions: [v.v3], lockHeld: false, staged: null });
   expect(s.lastError).toMatch(/failed its health gate and ran out of tries: rolled back/);
   expect(await lockHolders()).toEqual([]);
+  // The rollback touched neither /etc's host files nor the volume: the count went on.
+  expect((await vm!.ssh('cat /etc/keel-e2e-marker')).stdout.trim()).toBe('e2e-etc-survives');
+  counts.push(await count(counts.at(-1)! + 1));
 }, 40 * minute);
 
 test('killed during the download: the VM boots v2 again and the agent resumes', async () => {
@@ -193,4 +247,6 @@ test('killed during the download: the VM boots v2 again and the agent resumes', 
   const s = await waitStatus('v4 marked good', (x) => x.agentState === 'steady' && x.booted.state === 'good' && x.lockHeld === false, 5 * minute);
   expect(s).toMatchObject({ booted: { slot: 'a', version: v.v4, state: 'good' }, other: { slot: 'b', version: v.v2, state: 'good' }, failedVersions: [v.v3] });
   expect(await lockHolders()).toEqual([]);
+  expect((await vm!.ssh('cat /etc/keel-e2e-marker')).stdout.trim()).toBe('e2e-etc-survives');
+  counts.push(await count(counts.at(-1)! + 1));
 }, 40 * minute);
