@@ -3,7 +3,7 @@
 // keel bundle) and runs it; each roll gets its own three-member etcd cluster.
 // Knobs (environment): FLEET_BENCH_AGENTS (10000), FLEET_BENCH_SLOTS (100),
 // FLEET_BENCH_REBOOT_MS (1000), FLEET_BENCH_WORKERS (4), FLEET_BENCH_PEER_CAP_MS (2× ideal),
-// FLEET_BENCH_ARRIVAL_MS (10000: agents stage over it), FLEET_BENCH_ONLY (keel,poll,compete,brake,small,small-poll).
+// FLEET_BENCH_ARRIVAL_MS (half the ideal roll: agents stage over it), FLEET_BENCH_ONLY (keel,poll,compete,brake,small,small-poll).
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';

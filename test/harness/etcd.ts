@@ -27,6 +27,8 @@ export interface EtcdOptions {
   /** Put each member in its own network namespace on a test-made bridge (needs root). */
   netns?: boolean;
   tls?: EtcdTls;
+  /** Raft timings; default 10/100 ms (one member) or 20/200 ms (three): fast elections for the fault tests. */
+  timings?: { heartbeatMs: number; electionMs: number };
 }
 
 /** A running member set. Every method fails loudly; `stop()` is safe to call twice. */
@@ -66,7 +68,7 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdCluster>
     rmSync(root, { recursive: true, force: true });
     throw error;
   }
-  const [heartbeatMs, electionMs] = count === 1 ? [10, 100] : [20, 200];
+  const [heartbeatMs, electionMs] = options.timings ? [options.timings.heartbeatMs, options.timings.electionMs] : count === 1 ? [10, 100] : [20, 200];
   const config: MemberConfig = {
     initialCluster: members.map((m) => `${m.name}=${m.peerUrl}`).join(','),
     token: `keel-${tag}`,
