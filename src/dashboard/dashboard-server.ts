@@ -5,9 +5,9 @@
  * answered by `listener-guard.ts`. Every answer carries a strict Content-Security-Policy.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TLSSocket } from 'node:tls';
 import type { FleetLockAuth } from '../lock/fleetlock-auth.js';
 import type { Logger } from '../log.js';
+import { certificateName, guarded } from '../host/request-guard.js';
 import { operatorOf, performAction, type Answer } from './dashboard-actions.js';
 import type { DashboardBackend } from './dashboard-backend.js';
 import type { DashboardView } from './dashboard-view.js';
@@ -50,34 +50,6 @@ function send(res: ServerResponse, status: number, body: string, type: string, e
 
 function sendJson(res: ServerResponse, answer: Answer): void {
   send(res, answer.status, JSON.stringify(answer.body), 'application/json; charset=utf-8', { 'cache-control': 'no-store', ...answer.headers });
-}
-
-/** Runs a listener so that neither a throw nor a rejection escapes: 500 when nothing was sent yet. */
-export function guard<A extends unknown[]>(res: ServerResponse, log: Logger | undefined, fn: (...args: A) => unknown): (...args: A) => void {
-  const fail = (error: unknown) => {
-    try {
-      log?.error(`dashboard: internal error, answered 500: ${error instanceof Error ? error.message : String(error)}`);
-      if (!res.headersSent && !res.destroyed) sendJson(res, { status: 500, body: { kind: 'internal_error', value: 'the server failed on this request; it keeps serving' } });
-      else res.destroy();
-    } catch {
-      res.destroy();
-    }
-  };
-  return (...args: A) => {
-    try {
-      const result = fn(...args);
-      if (result instanceof Promise) result.catch(fail);
-    } catch (error) {
-      fail(error);
-    }
-  };
-}
-
-function certificateName(req: IncomingMessage): string | undefined {
-  const socket = req.socket as Partial<TLSSocket>;
-  if (!socket.authorized || typeof socket.getPeerCertificate !== 'function') return undefined;
-  const cn = socket.getPeerCertificate().subject?.CN;
-  return typeof cn === 'string' && cn !== '' ? cn : undefined;
 }
 
 /** A cross-site page must not drive an operator's browser (client certificates are sent by it unasked). */
@@ -150,26 +122,26 @@ export function createDashboard(o: DashboardOptions): Dashboard {
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const route = matchRoute(req.method ?? 'GET', req.url ?? '/');
-    req.on('error', guard(res, o.log, (error: Error) => o.log?.debug(`dashboard: request stream: ${error.message}`)));
-    res.on('error', guard(res, o.log, (error: Error) => o.log?.debug(`dashboard: response stream: ${error.message}`)));
+    req.on('error', guarded(res, 'dashboard', o.log, (error: Error) => o.log?.debug(`dashboard: request stream: ${error.message}`)));
+    res.on('error', guarded(res, 'dashboard', o.log, (error: Error) => o.log?.debug(`dashboard: response stream: ${error.message}`)));
     if ('status' in route) {
       req.resume();
       return sendJson(res, route);
     }
     if (route.kind !== 'action') {
       req.resume();
-      return guard(res, o.log, () => answer(req, res, route, ''))();
+      return guarded(res, 'dashboard', o.log, () => answer(req, res, route, ''))();
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', guard(res, o.log, (chunk: Buffer) => {
+    req.on('data', guarded(res, 'dashboard', o.log, (chunk: Buffer) => {
       if (size > maxBodyBytes) return;
       size += chunk.length;
       if (size <= maxBodyBytes) return void chunks.push(chunk);
       sendJson(res, { status: 413, body: { kind: 'body_too_large', value: `expected a body under ${maxBodyBytes} bytes` } });
       req.destroy();
     }));
-    req.on('end', guard(res, o.log, () => (res.headersSent ? undefined : answer(req, res, route, Buffer.concat(chunks).toString('utf8')))));
+    req.on('end', guarded(res, 'dashboard', o.log, () => (res.headersSent ? undefined : answer(req, res, route, Buffer.concat(chunks).toString('utf8')))));
   };
 
   return {

@@ -1,4 +1,5 @@
 /**
+ * size: the fleet's one etcd edge: rollout changes, group reads at one revision and watches share its retry and range helpers
  * The fleet's etcd edge: node records (published through NodePublisher), rollout records
  * changed by compare-and-swap on their mod revision, a whole group read at one revision for
  * `keel fleet status`, and watches for `--watch`. The connection is the lock's

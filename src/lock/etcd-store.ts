@@ -1,4 +1,5 @@
 /**
+ * size: the one etcd adapter of the lock: each LockStore method is a short request; the shared watch is its only state
  * The LockStore over etcd v3 (npm `etcd3`). Writes are one transaction guarded by
  * `version(key) == <read version>` (0 = create only), as airlock does. Every unary call has
  * a deadline, each host a short circuit breaker and the pool a quick retry, built with

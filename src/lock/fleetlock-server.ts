@@ -9,9 +9,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { certificateName, guarded } from '../host/request-guard.js';
 import { authorize, identify, type FleetLockAuth } from './fleetlock-auth.js';
 import { parseRequest, type FleetLockError } from './fleetlock-protocol.js';
 import { GroupLocks } from './group-locks.js';
@@ -67,42 +67,6 @@ function send(res: ServerResponse, status: number, body?: unknown): void {
   const text = body === undefined ? '' : JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
-}
-
-/**
- * Runs a listener so that neither a throw nor a rejected promise escapes it: the request
- * is answered 500 (when nothing was sent yet), the error logged, and the server goes on.
- */
-export function guarded<A extends unknown[]>(res: ServerResponse, log: Logger | undefined, fn: (...args: A) => unknown): (...args: A) => void {
-  const fail = (error: unknown) => {
-    try {
-      log?.error(`fleetlock: internal error, answered 500: ${error instanceof Error ? error.message : String(error)}`);
-    } catch {
-      // a logger that throws must not take the server down either
-    }
-    try {
-      if (!res.headersSent && !res.destroyed) send(res, 500, { kind: 'internal_error', value: 'the server failed on this request; it keeps serving' });
-      else res.destroy();
-    } catch {
-      res.destroy();
-    }
-  };
-  return (...args: A) => {
-    try {
-      const result = fn(...args);
-      if (result instanceof Promise) result.catch(fail);
-    } catch (error) {
-      fail(error);
-    }
-  };
-}
-
-/** The verified client certificate's common name, if the connection has one. */
-function certificateName(req: IncomingMessage): string | undefined {
-  const socket = req.socket as Partial<TLSSocket>;
-  if (!socket.authorized || typeof socket.getPeerCertificate !== 'function') return undefined;
-  const cn = socket.getPeerCertificate().subject?.CN;
-  return typeof cn === 'string' && cn !== '' ? cn : undefined;
 }
 
 /** Builds the request handler; `startFleetLockServer` wraps it in an http(s).Server. */
@@ -167,11 +131,11 @@ export function fleetLockHandler(options: FleetLockServerOptions): (req: Incomin
   return (req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('error', guarded(res, log, (error: Error) => log?.debug(`fleetlock: request stream: ${error.message}`)));
-    res.on('error', guarded(res, log, (error: Error) => log?.debug(`fleetlock: response stream: ${error.message}`)));
+    req.on('error', guarded(res, 'fleetlock', log, (error: Error) => log?.debug(`fleetlock: request stream: ${error.message}`)));
+    res.on('error', guarded(res, 'fleetlock', log, (error: Error) => log?.debug(`fleetlock: response stream: ${error.message}`)));
     req.on(
       'data',
-      guarded(res, log, (chunk: Buffer) => {
+      guarded(res, 'fleetlock', log, (chunk: Buffer) => {
         if (size > maxBodyBytes) return;
         size += chunk.length;
         if (size > maxBodyBytes) {
@@ -182,7 +146,7 @@ export function fleetLockHandler(options: FleetLockServerOptions): (req: Incomin
     );
     req.on(
       'end',
-      guarded(res, log, () => (res.headersSent ? undefined : answer(req, res, Buffer.concat(chunks).toString('utf8')))),
+      guarded(res, 'fleetlock', log, () => (res.headersSent ? undefined : answer(req, res, Buffer.concat(chunks).toString('utf8')))),
     );
   };
 }

@@ -1,4 +1,5 @@
 /**
+ * size: acquire is one state machine (read, take, queue, wait, confirm) kept in one function so its retries read top to bottom
  * The reboot lock over any LockStore: read, change the pure semaphore, compare-and-swap,
  * and on a lost race read again. Waiting watches, never polls: a node that finds no free
  * slot joins keel's wait queue (wait-queue.ts) and watches only its own queue key; whoever

@@ -1,3 +1,4 @@
+// size: the update agent's one host env (slots, boot entries, lock, fleet, payload forms); its methods are the agent's edges, each short
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
