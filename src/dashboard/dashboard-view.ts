@@ -5,8 +5,7 @@
  * each node's state history as seen by this server. Built on `fleetStatus`, so the page and
  * `keel fleet status` never disagree; bad records are warnings, never a failure.
  */
-import { fleetStatus, type FleetInput } from '../fleet/fleet-status.js';
-import type { Halt } from '../fleet/rollout-record.js';
+import { fleetStatus, type FleetInput, type RolloutLine } from '../fleet/fleet-status.js';
 import { auditPrefix, readAuditRecord, type AuditRecord } from './audit-record.js';
 
 export interface VersionBar {
@@ -16,15 +15,8 @@ export interface VersionBar {
   failed: number;
 }
 
-export interface RolloutView {
-  version: string;
-  state: 'running' | 'halted';
-  started: number;
-  succeeded: number;
-  failed: number;
-  failedNodes: string[];
-  halted?: Halt;
-}
+/** A rollout as the page shows it: the status line's own shape. */
+export type RolloutView = RolloutLine;
 
 export interface SlotView {
   holder: string;
