@@ -12,11 +12,11 @@
  * authentication is on, which etcd does on purpose), the status read says so and the caller
  * uses the gRPC client.
  */
-import { readFileSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { KeelError } from '../errors.js';
 import { jitteredDelayMs, sleep } from '../backoff.js';
 import type { EtcdConnection } from './etcd-store.js';
+import { readEtcdTlsFiles } from './etcd-tls-files.js';
 import { holderIdOf, holdersPrefix, semaphoreKey } from './group-keys.js';
 import type { LockHolder, LockStatus } from './reboot-lock.js';
 import { emptySemaphore, parseSemaphore } from './semaphore.js';
@@ -78,16 +78,7 @@ export class EtcdGateway {
   constructor(private readonly connection: EtcdConnection) {
     if (connection.endpoints.length === 0) throw new KeelError('invalid-input', 'endpoints: expected at least one etcd endpoint (http://host:2379), found none');
     this.timeoutMs = connection.callTimeoutMs ?? defaultRequestTimeoutMs;
-    const read = (file: string | undefined, what: string) => {
-      if (!file) return undefined;
-      try {
-        return readFileSync(file);
-      } catch (error) {
-        throw new KeelError('invalid-input', `${what}: cannot read ${file} (${(error as Error).message}); cannot connect to etcd`, { cause: error });
-      }
-    };
-    const [ca, cert, key] = [read(connection.cafile, 'cafile'), read(connection.certfile, 'certfile'), read(connection.keyfile, 'keyfile')];
-    if (Boolean(cert) !== Boolean(key)) throw new KeelError('invalid-input', 'certfile and keyfile: expected both or neither, found only one; cannot connect to etcd');
+    const { ca, cert, key } = readEtcdTlsFiles(connection);
     // As etcd3: TLS files mean TLS whatever the endpoint's scheme says.
     this.tls = ca || cert ? { ...(ca ? { ca } : {}), ...(cert ? { cert, key } : {}) } : undefined;
   }

@@ -7,10 +7,10 @@
  * with etcd3's defaults a leader kill stalls a write ~7 s (breaker open 5 s); with these
  * it costs one election (~0.35 s with the test timings).
  */
-import { readFileSync } from 'node:fs';
 import { CompareResult, CompareTarget, Etcd3, isRecoverableError, type IOptions, type Lease, type Watcher } from 'etcd3';
 import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry, type IBackoff } from 'cockatiel';
 import { KeelError } from '../errors.js';
+import { readEtcdTlsFiles } from './etcd-tls-files.js';
 import type { CompareAndSwap, LockStore, LockView, VersionedValue } from './lock-store.js';
 
 /**
@@ -37,18 +37,7 @@ export interface EtcdConnection {
 export function etcdOptions(connection: EtcdConnection): IOptions {
   if (connection.endpoints.length === 0) throw new KeelError('invalid-input', 'endpoints: expected at least one etcd endpoint (http://host:2379), found none');
   const callTimeoutMs = connection.callTimeoutMs ?? defaultCallTimeoutMs;
-  const read = (file: string | undefined, what: string) => {
-    if (!file) return undefined;
-    try {
-      return readFileSync(file);
-    } catch (error) {
-      throw new KeelError('invalid-input', `${what}: cannot read ${file} (${(error as Error).message}); cannot connect to etcd`, { cause: error });
-    }
-  };
-  const ca = read(connection.cafile, 'cafile');
-  const cert = read(connection.certfile, 'certfile');
-  const key = read(connection.keyfile, 'keyfile');
-  if (Boolean(cert) !== Boolean(key)) throw new KeelError('invalid-input', 'certfile and keyfile: expected both or neither, found only one; cannot connect to etcd');
+  const { ca, cert, key } = readEtcdTlsFiles(connection);
   const options: IOptions = {
     hosts: connection.endpoints,
     dialTimeout: callTimeoutMs,

@@ -2,11 +2,11 @@
 // (their node records published through FleetStore, a reboot slot taken through the real
 // semaphore lock), a rollout under way, and `./bin/keel fleet serve` (or `lock serve
 // --dashboard`) as a child process with an operator token file.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEtcd, type EtcdCluster } from '../../harness/etcd.js';
+import { startServe, type ServeProcess } from '../../harness/serve-process.js';
 import { FleetStore } from '../../../src/fleet/fleet-store.js';
 import { nodeRecord, type NodeRecord } from '../../../src/fleet/node-record.js';
 import { EtcdLockStore } from '../../../src/lock/etcd-store.js';
@@ -67,39 +67,6 @@ export async function startFleet(): Promise<Fleet> {
   };
 }
 
-export interface ServeProcess {
-  url: string;
-  log(): string;
-  stop(): Promise<void>;
-}
-
-/** Starts `keel ARGS…` that prints "listening on URL"; rejects with its log if it exits or stays silent for 15 s. */
-export async function startServe(args: readonly string[]): Promise<ServeProcess> {
-  const child: ChildProcess = spawn(join(process.cwd(), 'bin/keel'), [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  child.stderr!.on('data', (c) => (log += c));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (c) => {
-      out += c;
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`keel ${args.slice(0, 2).join(' ')} exited ${code}: ${log}`)));
-    setTimeout(() => reject(new Error(`keel ${args.slice(0, 2).join(' ')} did not start in 15 s: ${log}`)), 15_000);
-  });
-  return {
-    url,
-    log: () => log,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
 /** `keel fleet serve` on a free loopback port for `fleet`, alice an operator, bob not. */
 export function startFleetServe(fleet: Fleet, extra: string[] = []): Promise<ServeProcess> {
   return startServe(['fleet', 'serve', '--endpoints', fleet.etcd.endpoints.join(','), '--group', group, '--listen', '127.0.0.1:0', '--tokens', fleet.tokensFile, '--operators', 'alice', ...extra]);
@@ -129,3 +96,5 @@ export async function nextEvent<T>(url: string, ok: (view: T) => boolean, signal
     }
   }
 }
+
+export { startServe, type ServeProcess };
