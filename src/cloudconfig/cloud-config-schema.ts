@@ -11,6 +11,7 @@ import type { CommandLine, DropIn, FileEncoding, Unit, User, WriteFile } from '.
 import { unitCommands, type UnitCommand } from '../systemd/unit-command.js';
 import { containersSchema } from './containers-schema.js';
 import { coreosLocksmithSchema, coreosUpdateSchema, etcdSchema, keelLockSchema, keelUpdateSchema } from './settings-schema.js';
+import { reportEtcdChecks } from './etcd-checks.js';
 
 /** `[options ]type base64[ comment]` as in authorized_keys; anything else is kept but warned about. */
 const sshKeyShape = /(^|\s)(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)\s+[A-Za-z0-9+/]+={0,3}(\s|$)/;
@@ -260,6 +261,7 @@ export const cloudConfigSchema = s.object(
     description: 'keel cloud-config (#cloud-config)',
     refine: (v, ctx) => {
       warnOverrides(v, ctx);
+      reportEtcdChecks(v, ctx);
       const total = ((v.write_files as (WriteFile | undefined)[] | undefined) ?? []).reduce((sum, f) => sum + (f?.content.length ?? 0), 0);
       if (total > maxFileContentBytes) ctx.error('write_files', `the files hold ${total} bytes together; expected at most ${maxFileContentBytes}; refusing to write them`);
       return v;

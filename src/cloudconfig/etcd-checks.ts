@@ -1,0 +1,148 @@
+/**
+ * What in `coreos.etcd2` / `keel.etcd` would break the member when etcd.service starts at boot.
+ * etcd reads these settings only then, and on a fresh host nobody is watching its journal, so
+ * the mistakes it dies of are caught here, each at the line of the flag that causes it.
+ *
+ * Errors are values etcd refuses outright (a URL it does not parse, half a TLS pair, https
+ * without a certificate): the config is refused, as for any malformed value. Warnings are
+ * settings that parse but disagree with each other (the member's name missing from
+ * initial_cluster, its peer URLs not the ones the cluster lists, a loopback address advertised
+ * to other hosts): the rest of the host is still set up, so an operator can log in and fix it.
+ * Pure: the merged ETCD_* environment in, findings out.
+ */
+import type { RefineContext } from '../schema/index.js';
+
+/** One finding, at the etcd flag (snake_case, as in the document) it is about. */
+export interface EtcdFinding {
+  flag: string;
+  severity: 'error' | 'warning';
+  message: string;
+}
+
+/** The flags that hold URL lists (etcd's `types.NewURLs` rules apply to each item). */
+const urlListFlags = ['listen_client_urls', 'listen_peer_urls', 'advertise_client_urls', 'initial_advertise_peer_urls', 'listen_metrics_urls'] as const;
+
+const urlShape = 'scheme://host:port (http, https, unix or unixs; no path)';
+
+/** Why etcd would refuse `text` as a URL, or undefined when it accepts it. */
+export function etcdUrlProblem(text: string): string | undefined {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)(.*)$/i.exec(text.trim());
+  if (!m) return 'not a URL';
+  const [, scheme, authority, rest] = m;
+  if (!['http', 'https', 'unix', 'unixs'].includes(scheme!.toLowerCase())) return `scheme ${scheme} is not http, https, unix or unixs`;
+  const hostPort = /^(\[[^\]]+\]|[^:@\[\]]+):(\d{1,5})$/i.exec(authority!);
+  if (!hostPort || Number(hostPort[2]) > 65535) return 'no host:port';
+  if (rest !== '') return `a path or query ${JSON.stringify(rest)} after host:port`;
+  return undefined;
+}
+
+/** The host of a URL etcd accepts, without IPv6 brackets, lowercased. */
+function hostOf(url: string): string {
+  const authority = /^[a-z]+:\/\/([^/?#]*)/i.exec(url.trim())?.[1] ?? '';
+  return authority.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
+}
+
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+const split = (value: string) => value.split(',').map((u) => u.trim()).filter(Boolean);
+
+/** `name=url,name=url` → entries, or the text of the first entry that is not one. */
+function clusterEntries(value: string): { entries: { name: string; url: string }[]; bad?: string } {
+  const entries: { name: string; url: string }[] = [];
+  for (const item of split(value)) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) return { entries, bad: item };
+    entries.push({ name: item.slice(0, eq).trim(), url: item.slice(eq + 1).trim() });
+  }
+  return { entries };
+}
+
+/**
+ * Checks the merged etcd environment (`ETCD_*` → value). `hostname` is the config's host name:
+ * Debian's etcd.service names the member after the host (`ETCD_NAME=%H`) when `name` is unset.
+ */
+export function checkEtcdMember(env: Record<string, string>, hostname?: string): EtcdFinding[] {
+  const flag = (name: string) => env[`ETCD_${name.toUpperCase()}`];
+  const out: EtcdFinding[] = [];
+  const error = (f: string, message: string) => out.push({ flag: f, severity: 'error', message });
+  const warn = (f: string, message: string) => out.push({ flag: f, severity: 'warning', message });
+
+  for (const f of urlListFlags) {
+    const value = flag(f);
+    if (value === undefined) continue;
+    for (const url of split(value)) {
+      const problem = etcdUrlProblem(url);
+      if (problem) error(f, `expected etcd URLs of the form ${urlShape}, found ${JSON.stringify(url)} (${problem}); etcd would fail to start`);
+    }
+  }
+  const cluster = flag('initial_cluster') === undefined ? undefined : clusterEntries(flag('initial_cluster')!);
+  if (cluster?.bad !== undefined) error('initial_cluster', `expected name=URL entries separated by commas, found ${JSON.stringify(cluster.bad)}; etcd would fail to start`);
+  for (const { name, url } of cluster?.entries ?? []) {
+    const problem = etcdUrlProblem(url);
+    if (problem) error('initial_cluster', `member ${JSON.stringify(name)}: expected a peer URL of the form ${urlShape}, found ${JSON.stringify(url)} (${problem}); etcd would fail to start`);
+  }
+
+  checkTlsPairs(flag, error);
+  checkMembership(flag, cluster?.entries ?? [], hostname, warn);
+  return out;
+}
+
+type Flag = (name: string) => string | undefined;
+type Report = (flag: string, message: string) => void;
+
+/** Half a TLS pair, or an https listener without one: etcd exits at start-up. */
+function checkTlsPairs(flag: Flag, error: Report): void {
+  for (const [side, cert, key, urls, auto] of [
+    ['client', 'cert_file', 'key_file', 'listen_client_urls', 'auto_tls'],
+    ['peer', 'peer_cert_file', 'peer_key_file', 'listen_peer_urls', 'peer_auto_tls'],
+  ] as const) {
+    const [c, k] = [flag(cert), flag(key)];
+    if (c !== undefined && k === undefined) error(cert, `${cert} is set but ${key} is not; expected both (etcd serves ${side} TLS with the pair); etcd would fail to start or serve without TLS`);
+    if (k !== undefined && c === undefined) error(key, `${key} is set but ${cert} is not; expected both (etcd serves ${side} TLS with the pair); etcd would fail to start or serve without TLS`);
+    const https = split(flag(urls) ?? '').find((u) => /^(https|unixs):/i.test(u));
+    if (https && c === undefined && k === undefined && flag(auto) !== 'true')
+      error(urls, `${https} serves ${side} TLS but neither ${cert} nor ${key} is set; expected both (or ${auto}: true); etcd would fail to start`);
+  }
+}
+
+/** The member's place in a static cluster: its name listed, its peer URLs those listed, nothing advertised on loopback. */
+function checkMembership(flag: Flag, entries: { name: string; url: string }[], hostname: string | undefined, warn: Report): void {
+  const names = [...new Set(entries.map((e) => e.name))];
+  const multi = names.length > 1 || flag('discovery') !== undefined || flag('discovery_srv') !== undefined;
+  const name = flag('name') ?? hostname;
+  const nameFlag = flag('name') !== undefined ? 'name' : 'initial_cluster';
+  if (entries.length > 0 && name !== undefined && !names.includes(name)) {
+    const whose = flag('name') !== undefined ? `member name ${JSON.stringify(name)}` : `member name ${JSON.stringify(name)} (the host name; name is not set)`;
+    warn(nameFlag, `${whose} is not in initial_cluster (${names.join(', ')}); expected one of them; etcd will refuse to start`);
+  } else if (entries.length > 0 && name !== undefined) {
+    const listed = entries.filter((e) => e.name === name).map((e) => e.url).sort();
+    const own = split(flag('initial_advertise_peer_urls') ?? 'http://localhost:2380').sort();
+    // A `$private_ipv4` left by `keel cloud-config validate` (no metadata) is only known at boot.
+    const unexpanded = [...listed, ...own].some((u) => u.includes('$'));
+    if (!unexpanded && listed.join(',') !== own.join(','))
+      warn(flag('initial_advertise_peer_urls') !== undefined ? 'initial_advertise_peer_urls' : 'initial_cluster',
+        `initial_cluster lists ${listed.join(',')} for ${JSON.stringify(name)}, but the member advertises ${own.join(',')}${flag('initial_advertise_peer_urls') === undefined ? ' (etcd\'s default)' : ''}; expected the same URLs; etcd will refuse to start unless they resolve to the same addresses`);
+  }
+  if (!multi) return;
+  for (const f of ['advertise_client_urls', 'initial_advertise_peer_urls']) {
+    const loop = split(flag(f) ?? '').find((u) => isLoopback(hostOf(u)));
+    if (loop) warn(f, `${loop} is a loopback address, advertised to the other hosts of a ${names.length > 1 ? `${names.length}-member ` : ''}cluster; expected an address they can reach; they will not reach this member there`);
+  }
+}
+
+/**
+ * Reports the checks of the document's merged etcd settings at the flag's line: in `keel.etcd`
+ * when it sets the flag (keel: wins), else in `coreos.etcd2`.
+ */
+export function reportEtcdChecks(v: Record<string, unknown>, ctx: RefineContext): void {
+  const envOf = (section: unknown, key: string) => ((section as Record<string, { environment?: Record<string, string> } | undefined> | undefined)?.[key])?.environment;
+  const etcd2 = envOf(v.coreos, 'etcd2');
+  const keelEtcd = envOf(v.keel, 'etcd');
+  if (!etcd2 && !keelEtcd) return;
+  const merged = { ...etcd2, ...keelEtcd };
+  const has = (env: Record<string, string> | undefined, flag: string) => env !== undefined && Object.hasOwn(env, `ETCD_${flag.toUpperCase()}`);
+  for (const f of checkEtcdMember(merged, typeof v.hostname === 'string' ? v.hostname : undefined)) {
+    const inKeel = has(keelEtcd, f.flag) || (!has(etcd2, f.flag) && keelEtcd !== undefined);
+    ctx.at([...(inKeel ? ['keel', 'etcd'] : ['coreos', 'etcd2']), f.flag], f.severity, f.message);
+  }
+}
