@@ -11,6 +11,7 @@
  * Pure: the merged ETCD_* environment in, findings out.
  */
 import type { RefineContext } from '../schema/index.js';
+import type { WriteFile } from './model.js';
 
 /** One finding, at the etcd flag (snake_case, as in the document) it is about. */
 export interface EtcdFinding {
@@ -84,6 +85,7 @@ export function checkEtcdMember(env: Record<string, string>, hostname?: string):
 
   checkTlsPairs(flag, error);
   checkMembership(flag, cluster?.entries ?? [], hostname, warn);
+  checkDataDirs(flag, warn);
   return out;
 }
 
@@ -130,6 +132,43 @@ function checkMembership(flag: Flag, entries: { name: string; url: string }[], h
   }
 }
 
+/** The TLS files etcd reads at start-up (as user etcd). */
+const tlsFileFlags = ['cert_file', 'key_file', 'trusted_ca_file', 'peer_cert_file', 'peer_key_file', 'peer_trusted_ca_file'] as const;
+
+/** Whether user `etcd` can read a file written with `owner` (`user[:group]`, default root) and `mode`; undefined for numeric ids. */
+function etcdCanRead(owner: string | undefined, mode: number): boolean | undefined {
+  const [user = 'root', group = user] = (owner ?? 'root').split(':');
+  if ([user, group].some((x) => /^\d+$/.test(x) && x !== '0')) return undefined;
+  return (mode & 0o004) !== 0 || (user === 'etcd' && (mode & 0o400) !== 0) || (group === 'etcd' && (mode & 0o040) !== 0);
+}
+
+/**
+ * write_files entries that write one of etcd's TLS files so that etcd.service, which runs as
+ * user etcd, cannot read it (a key left root:root 0600): etcd would exit at start-up.
+ */
+export function unreadableTlsFiles(env: Record<string, string>, files: readonly WriteFile[]): { index: number; message: string }[] {
+  const out: { index: number; message: string }[] = [];
+  for (const flag of tlsFileFlags) {
+    const path = env[`ETCD_${flag.toUpperCase()}`];
+    if (path === undefined) continue;
+    files.forEach((f, index) => {
+      if (f.path !== path || f.append || etcdCanRead(f.owner, f.permissions) !== false) return;
+      const mode = f.permissions.toString(8).padStart(4, '0');
+      out.push({ index, message: `${path} is etcd's ${flag}, written ${f.owner ?? 'root:root'} ${mode}, but etcd.service runs as user etcd; expected owner: etcd (or a mode etcd can read); etcd would fail to start` });
+    });
+  }
+  return out;
+}
+
+/** Where the data lives: etcd (user etcd) can create it only in its own /var/lib/etcd, which is on the state partition. */
+function checkDataDirs(flag: Flag, warn: Report): void {
+  for (const f of ['data_dir', 'wal_dir']) {
+    const dir = flag(f);
+    if (dir !== undefined && !/^\/var\/lib\/etcd(\/|$)/.test(dir))
+      warn(f, `${dir} is outside /var/lib/etcd, the one directory user etcd owns (on the state partition); expected a path under /var/lib/etcd; etcd will fail to start unless the directory exists and belongs to etcd`);
+  }
+}
+
 /**
  * Reports the checks of the document's merged etcd settings at the flag's line: in `keel.etcd`
  * when it sets the flag (keel: wins), else in `coreos.etcd2`.
@@ -145,4 +184,9 @@ export function reportEtcdChecks(v: Record<string, unknown>, ctx: RefineContext)
     const inKeel = has(keelEtcd, f.flag) || (!has(etcd2, f.flag) && keelEtcd !== undefined);
     ctx.at([...(inKeel ? ['keel', 'etcd'] : ['coreos', 'etcd2']), f.flag], f.severity, f.message);
   }
+  // Indexes are the document's only when every entry was valid (an invalid one is left out, and is an error anyway).
+  const files = (v.write_files as WriteFile[] | undefined) ?? [];
+  if (files.length !== ctx.itemCount('write_files')) return;
+  for (const { index, message } of unreadableTlsFiles(merged, files))
+    ctx.at(['write_files', index, files[index]!.owner !== undefined ? 'owner' : 'path'], 'warning', message);
 }

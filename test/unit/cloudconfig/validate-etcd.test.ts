@@ -35,6 +35,12 @@ const cases: [file: string, expected: Expect[]][] = [
     ['warning', 'coreos.etcd2.initial_advertise_peer_urls', 6, 34, 'initial_cluster lists http://10.77.0.11:2380 for "a", but the member advertises http://10.77.0.21:2380; expected the same URLs; etcd will refuse to start unless they resolve to the same addresses'],
     ['error', 'keel.etcd.cert_file', 9, 16, 'cert_file is set but key_file is not; expected both (etcd serves client TLS with the pair); etcd would fail to start or serve without TLS'],
   ]],
+  // etcd.service runs as user etcd: a TLS file it cannot read stops it at start-up.
+  ['tls-key-unreadable.yaml', [
+    ['warning', 'write_files[2].path', 9, 11, "/etc/etcd/member-key.pem is etcd's key_file, written root:root 0600, but etcd.service runs as user etcd; expected owner: etcd (or a mode etcd can read); etcd would fail to start"],
+    ['warning', 'write_files[4].owner', 17, 12, "/etc/etcd/peer.pem is etcd's peer_cert_file, written root:wheel 0640, but etcd.service runs as user etcd; expected owner: etcd (or a mode etcd can read); etcd would fail to start"],
+  ]],
+  ['data-dir-outside.yaml', [['warning', 'keel.etcd.wal_dir', 5, 14, '/srv/etcd-wal is outside /var/lib/etcd, the one directory user etcd owns (on the state partition); expected a path under /var/lib/etcd; etcd will fail to start unless the directory exists and belongs to etcd']]],
 ];
 
 describe('etcd member validation, at line and column', () => {
