@@ -160,8 +160,9 @@ async function performLive(host: Host, op: Operation, failures: string[]): Promi
       break;
     case 'unit-command':
       try {
-        const r = await units.runUnitCommand(op.unit, op.command);
-        if (r.result !== 'done') failures.push(`unit ${op.unit}: ${op.command} job ended with result '${r.result}', expected 'done'`);
+        const r = await units.runUnitCommand(op.unit, op.command, op.noBlock ? { noBlock: true } : {});
+        const expected = op.noBlock ? 'queued' : 'done';
+        if (r.result !== expected) failures.push(`unit ${op.unit}: ${op.command} job ${op.noBlock ? 'answered' : 'ended with'} result '${r.result}', expected '${expected}'`);
       } catch (error) {
         failures.push(`unit ${op.unit}: ${op.command} failed: ${(error as Error).message}`);
       }

@@ -57,7 +57,8 @@ export type Operation =
   | { kind: 'mask-unit'; unit: string; runtime: boolean; path: string }
   | { kind: 'enable-unit'; unit: string; runtime: boolean }
   | { kind: 'daemon-reload' }
-  | { kind: 'unit-command'; unit: string; command: UnitCommand }
+  /** `noBlock`: queue the job and go on (`systemctl --no-block`), for a unit whose readiness waits on other hosts. */
+  | { kind: 'unit-command'; unit: string; command: UnitCommand; noBlock?: true }
   /** Live host: run a `#!` user-data script (already written to `path`) as a transient unit. */
   | { kind: 'run-script'; path: string; unitName: string }
   /** Live host: run `runcmd` lines in order. */

@@ -55,7 +55,7 @@ export function describeOperation(op: Operation): string {
     case 'daemon-reload':
       return 'daemon-reload';
     case 'unit-command':
-      return `unit-command ${op.command} ${op.unit}`;
+      return `unit-command ${op.command} ${op.unit}${op.noBlock ? ' (no-block)' : ''}`;
     case 'run-script':
       return `run-script ${op.path} as ${op.unitName}`;
     case 'record-instance':

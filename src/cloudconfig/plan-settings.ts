@@ -1,6 +1,6 @@
 /**
- * keel's own configuration files and etcd's environment, from `keel.update`/`coreos.update`,
- * `keel.lock`/`coreos.locksmith`, `keel.etcd`/`coreos.etcd2` and `coreos.oem`.
+ * keel's own configuration files, from `keel.update`/`coreos.update`, `keel.lock`/`coreos.locksmith`
+ * and `coreos.oem`.
  *
  * /etc/keel/update.conf and /etc/keel/lock.conf are env files (`KEY=value`, values quoted
  * with "" when needed; read them with parseEnvFile from src/systemd/env-file.ts), like
@@ -38,8 +38,8 @@
  *   MAX_HOLD                 release a dead holder after this long, e.g. 2h
  *   WINDOW_START, WINDOW_LENGTH  as in update.conf
  *
- * etcd: /etc/systemd/system/etcd.service.d/20-cloudinit.conf with one `Environment=` per
- * ETCD_* variable. OEM: /etc/oem-release with ID, NAME, VERSION_ID, HOME_URL, BUG_REPORT_URL.
+ * etcd's drop-in and unit: plan-etcd.ts. OEM: /etc/oem-release with ID, NAME, VERSION_ID,
+ * HOME_URL, BUG_REPORT_URL.
  */
 import type { CloudConfig } from './model.js';
 import type { LockSettings } from '../lock/lock-settings.js';
@@ -50,7 +50,6 @@ import { formatDuration } from '../duration.js';
 
 export const updateConfPath = '/etc/keel/update.conf';
 export const lockConfPath = '/etc/keel/lock.conf';
-export const etcdDropInPath = '/etc/systemd/system/etcd.service.d/20-cloudinit.conf';
 export const oemReleasePath = '/etc/oem-release';
 
 const str = (v: string | number | boolean | undefined) => (v === undefined ? undefined : String(v));
@@ -104,15 +103,6 @@ export function lockConf(l: LockSettings): string | undefined {
   return printEnvFile([generatedBy('lock settings'), 'keys: see src/cloudconfig/plan-settings.ts'], pairs);
 }
 
-/** A systemd `Environment=` assignment: quoted whole, `%` doubled (unit files expand specifiers). */
-function environmentLine(key: string, value: string): string {
-  return `Environment="${`${key}=${value}`.replace(/[\\"]/g, (c) => `\\${c}`).replace(/%/g, '%%')}"`;
-}
-
-export function etcdDropIn(environment: Record<string, string>): string {
-  return ['# ' + generatedBy('etcd settings'), '[Service]', ...Object.entries(environment).map(([k, v]) => environmentLine(k, v)), ''].join('\n');
-}
-
 export function oemRelease(oem: Record<string, string>): string {
   return Object.entries(oem).map(([k, v]) => `${k.toUpperCase().replace(/-/g, '_')}=${quoteEnvValue(v)}`).join('\n') + '\n';
 }
@@ -124,12 +114,4 @@ export function planSettings(b: PlanBuilder, config: CloudConfig | undefined): v
   if (update) b.add({ kind: 'write-keel-config', purpose: 'update', file: { path: updateConfPath, content: bytes(update), mode: 0o644 } });
   const lock = lockConf(config.lock);
   if (lock) b.add({ kind: 'write-keel-config', purpose: 'lock', file: { path: lockConfPath, content: bytes(lock), mode: config.lock.password ? 0o600 : 0o644 } });
-}
-
-/** etcd's drop-in belongs with the units (before the one daemon-reload). */
-export function planEtcd(b: PlanBuilder, config: CloudConfig | undefined): boolean {
-  const env = config?.etcd?.environment;
-  if (!env || Object.keys(env).length === 0) return false;
-  b.add({ kind: 'write-etcd-environment', file: { path: etcdDropInPath, content: bytes(etcdDropIn(env)), mode: 0o644 } });
-  return true;
 }

@@ -49,9 +49,11 @@ function checkedUnits(b: PlanBuilder, units: Unit[]): Unit[] {
 /**
  * Adds the writes, masks, enables and the daemon-reload for `units`, and returns the
  * commands to run afterwards (networkd's restart first). `extraUnitWrite` says an earlier
- * step already wrote a unit file (etcd's drop-in), so the daemon-reload is needed anyway.
+ * step already wrote a unit file (etcd's drop-in), so the daemon-reload is needed anyway;
+ * `networkFilesWritten`, that write_files put a file in networkd's directories, which the
+ * running networkd reads only when restarted (a static address for etcd's URLs, say).
  */
-export function planUnits(b: PlanBuilder, units: Unit[], extraUnitWrite: boolean): PlannedUnitCommand[] {
+export function planUnits(b: PlanBuilder, units: Unit[], extraUnitWrite: boolean, networkFilesWritten = false): PlannedUnitCommand[] {
   const good = checkedUnits(b, units);
   let changed = extraUnitWrite;
   for (const u of good) {
@@ -79,7 +81,7 @@ export function planUnits(b: PlanBuilder, units: Unit[], extraUnitWrite: boolean
   }
   if (changed) b.add({ kind: 'daemon-reload' });
   const commands: PlannedUnitCommand[] = [];
-  const networkd = good.some((u) => isNetworkdUnit(u.name) && (u.content !== undefined || u.dropIns.length > 0 || u.command !== undefined));
+  const networkd = networkFilesWritten || good.some((u) => isNetworkdUnit(u.name) && (u.content !== undefined || u.dropIns.length > 0 || u.command !== undefined));
   if (networkd) commands.push({ unit: networkdService, command: 'restart' });
   for (const u of good) {
     if (u.command === undefined) continue;

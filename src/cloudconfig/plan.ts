@@ -17,7 +17,8 @@ import { PlanBuilder, bytes } from './plan-context.js';
 import { planSystem } from './plan-system.js';
 import { planUsers } from './plan-users.js';
 import { maxFileBytes, planFiles } from './plan-files.js';
-import { planEtcd, planSettings } from './plan-settings.js';
+import { planSettings } from './plan-settings.js';
+import { etcdUnitOf, planEtcd, waitsForJob, withEtcdMember } from './plan-etcd.js';
 import { planContainers } from './plan-containers.js';
 import { planUnits } from './plan-units.js';
 import { bootcmdArtifacts, firstBootArtifacts, scriptsDir } from './plan-commands.js';
@@ -63,10 +64,12 @@ export function planCloudConfig(input: PlanInput): Plan {
   planSettings(b, config);
   planContainers(b, config);
 
-  const configUnits = (config?.units ?? []).map((u) => etcdUnitOf(b, u));
+  const configUnits = withEtcdMember(b, (config?.units ?? []).map((u) => etcdUnitOf(b, u)), config, input.live);
   // Unit commands are computed with the units but, offline, go into the first-boot script.
   const probe = new PlanBuilder();
-  const unitCommands = planUnits(probe, configUnits, false);
+  // A live networkd reads files written into its directories only when restarted; at boot it reads them anyway.
+  const networkFiles = input.live && (config?.writeFiles ?? []).some((f) => /^\/(etc|run)\/systemd\/network\/[^/]+\.(network|netdev|link)$/.test(posix.normalize(f.path)));
+  const unitCommands = planUnits(probe, configUnits, false, networkFiles);
   const script = input.userData.kind === 'script' ? input.userData.text : undefined;
   if (script !== undefined && bytes(script).length > maxFileBytes) b.refuse(`the user-data script is ${bytes(script).length} bytes; expected at most ${maxFileBytes}; refusing to apply`);
   const runcmd = config?.runcmd ?? [];
@@ -85,7 +88,7 @@ export function planCloudConfig(input: PlanInput): Plan {
   if (!input.live && configUnits.some((u) => u.runtime))
     b.note('runtime units are written under /run of an offline root; /run is empty when the host boots, so they will not be there');
   if (input.live) {
-    for (const c of unitCommands) b.add({ kind: 'unit-command', unit: c.unit, command: c.command });
+    for (const c of unitCommands) b.add({ kind: 'unit-command', unit: c.unit, command: c.command, ...(waitsForJob(c) ? {} : { noBlock: true as const }) });
     if (script !== undefined) b.add({ kind: 'run-script', path: scriptPath, unitName: `keel-script-${safeInstanceName(input.instanceId)}.service` });
     if (runcmd.length > 0) b.add({ kind: 'run-commands', commands: runcmd });
   }
@@ -94,16 +97,6 @@ export function planCloudConfig(input: PlanInput): Plan {
   b.errors.push(...conflicts(b.operations));
   if (b.errors.length > 0) throw new KeelError('conflict', b.errors.join('\n'));
   return { instanceId: input.instanceId, userDataSha256: input.userDataSha256, live: input.live, operations: b.operations, notes: b.notes };
-}
-
-/**
- * CoreOS configs name etcd's unit `etcd2.service`; keel's (Debian's) is `etcd.service`, where
- * `coreos.etcd2` settings go too. A bare reference (no content of its own) is taken as etcd.service.
- */
-function etcdUnitOf(b: PlanBuilder, u: Unit): Unit {
-  if (u.name !== 'etcd2.service' || u.content !== undefined) return u;
-  b.note('etcd2.service is called etcd.service on keel; applying its settings to etcd.service');
-  return { ...u, name: 'etcd.service' };
 }
 
 /** Describes an operation that writes a path, for conflict messages. */

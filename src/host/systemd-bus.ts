@@ -196,6 +196,15 @@ export class SystemdBus extends SystemdLink {
     await this.manager('KillUnit', 'ssi', [name, who, signal], name);
   }
 
+  /**
+   * Queues a unit job (`StartUnit`, `RestartUnit`, ...) and returns its object path without
+   * waiting for it, as `systemctl --no-block` does: for a unit whose readiness waits on others.
+   */
+  async queueJob(method: 'StartUnit' | 'StopUnit' | 'RestartUnit' | 'ReloadUnit' | 'TryRestartUnit' | 'ReloadOrRestartUnit' | 'ReloadOrTryRestartUnit', unit: string, mode: JobMode = 'replace'): Promise<string> {
+    const [job] = await this.manager(method, 'ss', [unit, mode], unit);
+    return String(job);
+  }
+
   /** Queues a job with `method` and waits for its JobRemoved. */
   private job(method: string, unit: string, mode: JobMode): Promise<JobResult> {
     return this.waitForJob(unit, () => this.manager(method, 'ss', [unit, mode], unit));

@@ -19,6 +19,17 @@ const commandMethods: Record<UnitCommand, (bus: SystemdBus, unit: string) => Pro
   'reload-or-try-restart': (bus, unit) => bus.reloadOrTryRestartUnit(unit),
 };
 
+/** The D-Bus method of each unit command, for a job queued without waiting. */
+const jobMethods = {
+  start: 'StartUnit',
+  stop: 'StopUnit',
+  restart: 'RestartUnit',
+  reload: 'ReloadUnit',
+  'try-restart': 'TryRestartUnit',
+  'reload-or-restart': 'ReloadOrRestartUnit',
+  'reload-or-try-restart': 'ReloadOrTryRestartUnit',
+} as const satisfies Record<UnitCommand, string>;
+
 export class SystemdUnitManager implements UnitManager {
   /** Wraps an existing client; `close()` then leaves it open unless `owned`. */
   constructor(
@@ -38,7 +49,11 @@ export class SystemdUnitManager implements UnitManager {
     await this.bus.daemonReload();
   }
 
-  async runUnitCommand(unit: string, command: UnitCommand): Promise<UnitCommandResult> {
+  async runUnitCommand(unit: string, command: UnitCommand, options: { noBlock?: boolean } = {}): Promise<UnitCommandResult> {
+    if (options.noBlock) {
+      await this.bus.queueJob(jobMethods[command], unit);
+      return { unit, command, result: 'queued' };
+    }
     const job = await commandMethods[command](this.bus, unit);
     return { unit, command, result: job.result };
   }

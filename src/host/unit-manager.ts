@@ -8,14 +8,17 @@ import type { UnitCommand } from '../systemd/unit-command.js';
 export interface UnitCommandResult {
   unit: string;
   command: UnitCommand;
-  /** systemd's job result: `done`, `failed`, `timeout`, `dependency`, `canceled`, `skipped`. */
+  /** systemd's job result: `done`, `failed`, `timeout`, `dependency`, `canceled`, `skipped`; `queued` for a job not waited for. */
   result: string;
 }
 
 export interface UnitManager {
   daemonReload(): Promise<void>;
-  /** Runs a unit command and waits for its job to finish. */
-  runUnitCommand(unit: string, command: UnitCommand): Promise<UnitCommandResult>;
+  /**
+   * Runs a unit command and waits for its job to finish; with `noBlock`, only queues the job
+   * (`systemctl --no-block`) and answers `result: 'queued'`.
+   */
+  runUnitCommand(unit: string, command: UnitCommand, options?: { noBlock?: boolean }): Promise<UnitCommandResult>;
   /** Runs a command line as a transient service (for `#!` user-data and runcmd on a live host). */
   runTransient(name: string, argv: string[]): Promise<UnitCommandResult>;
   close(): Promise<void>;

@@ -32,6 +32,8 @@ const base: BaseEntry[] = [
   { path: 'lib/systemd/system/worker@.service', mode: 0o644, content: '[Service]\nExecStart=/bin/echo %i\n[Install]\nWantedBy=multi-user.target\n' },
   { path: 'lib/systemd/system/existing.service', mode: 0o644, content: '[Service]\nExecStart=/bin/true\n' },
   { path: 'lib/systemd/system/e2scrub_reap.service', mode: 0o644, content: '[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=default.target\n' },
+  // Debian's etcd-server unit, as the image ships it (disabled): cloud-config's etcd settings enable it.
+  { path: 'lib/systemd/system/etcd.service', mode: 0o644, content: '[Unit]\nDescription=etcd - highly-available key value store\nAfter=network.target\nWants=network-online.target\n[Service]\nEnvironment=ETCD_DATA_DIR=/var/lib/etcd/default\nType=notify\nUser=etcd\nExecStart=/usr/bin/etcd $DAEMON_ARGS\nRestart=on-abnormal\n[Install]\nWantedBy=multi-user.target\nAlias=etcd2.service\n' },
   { path: 'etc/systemd/system', mode: 0o755 },
 ];
 

@@ -12,9 +12,9 @@ export class RecordingUnits implements UnitManager {
   async daemonReload(): Promise<void> {
     this.calls.push('daemon-reload');
   }
-  async runUnitCommand(unit: string, command: UnitCommand): Promise<UnitCommandResult> {
-    this.calls.push(`${command} ${unit}`);
-    return { unit, command, result: this.results[unit] ?? 'done' };
+  async runUnitCommand(unit: string, command: UnitCommand, options: { noBlock?: boolean } = {}): Promise<UnitCommandResult> {
+    this.calls.push(`${command} ${unit}${options.noBlock ? ' (no-block)' : ''}`);
+    return { unit, command, result: this.results[unit] ?? (options.noBlock ? 'queued' : 'done') };
   }
   async runTransient(name: string, argv: string[]): Promise<UnitCommandResult> {
     this.calls.push(`transient ${name} ${argv.join(' ')}`);

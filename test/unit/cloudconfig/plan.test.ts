@@ -226,7 +226,9 @@ describe('settings', () => {
       'write-keel-config lock /etc/keel/lock.conf 0600 root:root',
       'write-keel-config container /etc/keel/containers/web.yaml 0644 root:root',
       'write-etcd-environment /etc/systemd/system/etcd.service.d/20-cloudinit.conf 0644 root:root',
+      'enable-unit etcd.service',
       'daemon-reload',
+      'unit-command start etcd.service (no-block)',
       'record-instance iid-test',
     ]);
   });
@@ -235,7 +237,7 @@ describe('settings', () => {
 describe('CoreOS compatibility', () => {
   test('a bare etcd2.service is taken as etcd.service, with a note', () => {
     const plan = planCloudConfig(input(config({ units: [unit('etcd2.service', { command: 'start' })] })));
-    expect(lines(plan.operations)).toContain('unit-command start etcd.service');
+    expect(lines(plan.operations)).toContain('unit-command start etcd.service (no-block)');
     expect(plan.notes).toEqual(['etcd2.service is called etcd.service on keel; applying its settings to etcd.service']);
   });
 
