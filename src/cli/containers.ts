@@ -206,7 +206,10 @@ const supervise: Command = {
     const root = rootOf(ctx);
     const settings = await readSettings(root);
     const etcd = ctx.values.etcd as string[] | undefined;
-    if (etcd?.length) settings.discoveryEndpoints = etcd;
+    if (etcd?.length) {
+      settings.discoveryEndpoints = etcd;
+      delete settings.discoveryTls; // the local member's files are for the local member
+    }
     const controller = new AbortController();
     const stop = () => controller.abort();
     process.once('SIGTERM', stop);
@@ -222,12 +225,14 @@ const endpoints: Command = {
   summary: 'list service discovery entries in etcd, all or one container name',
   usage: '[NAME]',
   maxPositionals: 1,
-  options: { root: rootOption, etcd: { type: 'string', multiple: true, valueName: 'URL', description: 'etcd endpoint (default: discovery.endpoints of supervisor.yaml)' } },
+  options: { root: rootOption, etcd: { type: 'string', multiple: true, valueName: 'URL', description: "etcd endpoint (default: discovery.endpoints of supervisor.yaml, else this host's etcd member)" } },
   json: true,
   async run(ctx) {
-    const etcd = (ctx.values.etcd as string[] | undefined) ?? (await readSettings(rootOf(ctx))).discoveryEndpoints;
-    if (etcd.length === 0) throw new KeelError('usage', 'no etcd endpoint: give --etcd URL or set discovery.endpoints in /etc/keel/supervisor.yaml');
-    const client = await etcdClient(etcd);
+    const flag = ctx.values.etcd as string[] | undefined;
+    const settings = flag ? undefined : await readSettings(rootOf(ctx));
+    const etcd = flag ?? settings!.discoveryEndpoints;
+    if (etcd.length === 0) throw new KeelError('usage', 'no etcd endpoint: give --etcd URL, set discovery.endpoints in /etc/keel/supervisor.yaml, or configure this host\'s etcd member in cloud-config');
+    const client = await etcdClient(etcd, settings?.discoveryTls);
     try {
       const list = await listEndpoints(client, ctx.positionals[0]);
       if (ctx.json) printJson(ctx, list);

@@ -5,6 +5,7 @@
 import type { LockSettings } from '../lock/lock-settings.js';
 import { type CommandContext, type OptionSpec, stringOption } from './command.js';
 import { defaultLockConfPath, readLockConf } from '../lock/lock-conf.js';
+import { readLocalMember, withLocalMember } from '../lock/local-member.js';
 import { checkGroup, defaultGroup } from '../lock/group-keys.js';
 import { readDurationMs } from '../duration.js';
 
@@ -20,13 +21,16 @@ export const connectionOptions: Record<string, OptionSpec> = {
   password: { type: 'string', valueName: 'PW', description: 'etcd password (or KEEL_ETCD_PASSWORD in the environment)' },
   'max-hold': { type: 'string', valueName: 'D', description: 'release holders older than D when the group is full (off by default)' },
 };
-/** lock.conf (if any) with the command-line flags laid over it. */
+/**
+ * lock.conf (if any) with the command-line flags laid over it; where neither names etcd nor a
+ * FleetLock server, the etcd member cloud-config configured on this host (local-member.ts).
+ */
 export function lockSettingsOf(ctx: CommandContext): LockSettings {
   const configPath = stringOption(ctx.values, 'config');
   const base = readLockConf(configPath ?? defaultLockConfPath, configPath !== undefined) ?? { endpoints: [] };
   const flag = (name: string) => stringOption(ctx.values, name);
   const endpoints = flag('endpoints');
-  const settings: LockSettings = { ...base, ...(endpoints !== undefined ? { endpoints: endpoints.split(',').map((e) => e.trim()).filter(Boolean) } : {}) };
+  let settings: LockSettings = { ...base, ...(endpoints !== undefined ? { endpoints: endpoints.split(',').map((e) => e.trim()).filter(Boolean) } : {}) };
   const overrides: [keyof LockSettings, string | undefined][] = [
     ['group', flag('group')],
     ['cafile', flag('cacert')],
@@ -38,6 +42,7 @@ export function lockSettingsOf(ctx: CommandContext): LockSettings {
     ['maxHold', flag('max-hold')],
   ];
   for (const [k, v] of overrides) if (v !== undefined) (settings as unknown as Record<string, string>)[k] = v;
+  settings = withLocalMember(settings, readLocalMember('/'));
   checkGroup(settings.group ?? defaultGroup);
   if (settings.maxHold) readDurationMs(settings.maxHold, '--max-hold', { bare: 'seconds' });
   return settings;

@@ -14,9 +14,11 @@
 import type { CloudConfig, Unit } from './model.js';
 import { type PlanBuilder, bytes, generatedBy } from './plan-context.js';
 import type { PlannedUnitCommand } from './plan-units.js';
+import { etcdMemberDropInPath } from '../lock/local-member.js';
 
 export const etcdUnit = 'etcd.service';
-export const etcdDropInPath = '/etc/systemd/system/etcd.service.d/20-cloudinit.conf';
+/** Read back by src/lock/local-member.ts, which makes the member every client's default. */
+export const etcdDropInPath = etcdMemberDropInPath;
 
 /** A systemd `Environment=` assignment: quoted whole, `%` doubled (unit files expand specifiers). */
 function environmentLine(key: string, value: string): string {

@@ -7,6 +7,7 @@
 import type { Etcd3, Lease } from 'etcd3';
 import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleAll, retry } from 'cockatiel';
 import { KeelError } from '../errors.js';
+import { readEtcdTlsFiles } from '../lock/etcd-tls-files.js';
 import type { ContainerSpec } from './spec.js';
 
 export const servicesPrefix = '/keel/services/';
@@ -54,11 +55,16 @@ async function loadEtcd3(): Promise<typeof import('etcd3')> {
   }
 }
 
-/** An etcd client with deadlines and a short breaker (etcd3's defaults stall ~7 s after a leader loss). */
-export async function etcdClient(endpoints: string[]): Promise<Etcd3> {
+/**
+ * An etcd client with deadlines and a short breaker (etcd3's defaults stall ~7 s after a leader
+ * loss), over TLS with `tls`'s files (the CA, and the client pair a member with client_cert_auth asks for).
+ */
+export async function etcdClient(endpoints: string[], tls: { cafile?: string; certfile?: string; keyfile?: string } = {}): Promise<Etcd3> {
   const { Etcd3 } = await loadEtcd3();
+  const { ca, cert, key } = readEtcdTlsFiles(tls);
   return new Etcd3({
     hosts: endpoints,
+    ...(ca || cert ? { credentials: { rootCertificate: ca as Buffer, ...(key ? { privateKey: key } : {}), ...(cert ? { certChain: cert } : {}) } } : {}),
     dialTimeout: 2000,
     faultHandling: {
       host: () => circuitBreaker(handleAll, { halfOpenAfter: 500, breaker: new ConsecutiveBreaker(3) }),

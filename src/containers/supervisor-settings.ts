@@ -13,11 +13,14 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { KeelError } from '../errors.js';
 import { durationValueMs } from '../duration.js';
+import { type LocalMember, readLocalMember } from '../lock/local-member.js';
 
 export const settingsFile = 'etc/keel/supervisor.yaml';
 
 export interface SupervisorSettings {
   discoveryEndpoints: string[];
+  /** TLS files for the discovery endpoints: the local etcd member's when discovery uses it by default. */
+  discoveryTls?: { cafile?: string; certfile?: string; keyfile?: string };
   /** Advertised address; default: the first non-loopback IPv4 address, else 127.0.0.1. */
   discoveryAddress: string | undefined;
   discoveryTtlSeconds: number;
@@ -73,11 +76,24 @@ async function readOptional(path: string): Promise<string | undefined> {
   }
 }
 
-/** Reads the settings under `root`: supervisor.yaml, with containers.conf's endpoints when it names none. */
+/**
+ * Discovery on the host's own etcd member when nothing names endpoints (pure): its advertised
+ * client URLs and TLS files, and its advertised address as the one announced unless set.
+ */
+export function withLocalMemberDiscovery(settings: SupervisorSettings, member: LocalMember | undefined): SupervisorSettings {
+  if (!member || settings.discoveryEndpoints.length > 0) return settings;
+  const { endpoints, address, ...tls } = member;
+  return { ...settings, discoveryEndpoints: endpoints, discoveryAddress: settings.discoveryAddress ?? address, ...(Object.keys(tls).length > 0 ? { discoveryTls: tls } : {}) };
+}
+
+/**
+ * Reads the settings under `root`: supervisor.yaml, with containers.conf's endpoints when it
+ * names none, and the local etcd member (src/lock/local-member.ts) when neither does.
+ */
 export async function readSettings(root: string): Promise<SupervisorSettings> {
   const yaml = await readOptional(join(root, settingsFile));
   const settings = yaml === undefined ? { ...defaultSettings } : parseSettings(yaml);
   const env = await readOptional(join(root, cloudConfigEnvFile));
   if (settings.discoveryEndpoints.length === 0 && env !== undefined) settings.discoveryEndpoints = endpointsOfEnvFile(env);
-  return settings;
+  return withLocalMemberDiscovery(settings, readLocalMember(root));
 }

@@ -82,7 +82,7 @@ export class Supervisor {
   async run(signal: AbortSignal): Promise<void> {
     this.machineId = (await readFile(join(this.o.root, 'etc/machine-id'), 'utf8').catch(() => 'unknown')).trim() || 'unknown';
     if (this.o.settings.discoveryEndpoints.length > 0) {
-      this.announcer = new Announcer(await etcdClient(this.o.settings.discoveryEndpoints), this.o.settings.discoveryTtlSeconds, (m) => this.o.log.warning(m));
+      this.announcer = new Announcer(await etcdClient(this.o.settings.discoveryEndpoints, this.o.settings.discoveryTls), this.o.settings.discoveryTtlSeconds, (m) => this.o.log.warning(m));
       this.o.log.info(`discovery: announcing to ${this.o.settings.discoveryEndpoints.join(', ')} as ${this.machineId}`);
     }
     await this.connect(signal);

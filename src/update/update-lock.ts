@@ -1,6 +1,5 @@
-import { join } from 'node:path';
 import type { RebootLock } from '../lock/reboot-lock.js';
-import { readLockConf } from '../lock/lock-conf.js';
+import { readHostLockSettings } from '../lock/local-member.js';
 import { openEtcdStore, openRebootLock } from '../lock/open-reboot-lock.js';
 import { SemaphoreLock } from '../lock/semaphore-lock.js';
 import { defaultGroup } from '../lock/group-keys.js';
@@ -14,11 +13,12 @@ import type { UpdateConfig } from './update-config.js';
 
 /**
  * Opens the reboot lock the strategy uses from /etc/keel/lock.conf (etcd endpoints or a
- * FleetLock URL, group), through the lock area's factory. Without a lock.conf it is
+ * FleetLock URL, group), through the lock area's factory; where it names neither, the etcd
+ * member cloud-config configured on this host (src/lock/local-member.ts). Without either it is
  * locksmith's default: etcd on 127.0.0.1:2379, which `best-effort` tolerates being absent.
  */
 export async function openUpdateLock(root: string): Promise<RebootLock> {
-  const settings = readLockConf(join(root, 'etc/keel/lock.conf'), false) ?? { endpoints: ['http://127.0.0.1:2379'] };
+  const settings = readHostLockSettings(root) ?? { endpoints: ['http://127.0.0.1:2379'] };
   if (settings.endpoints.length === 0 && !settings.fleetlockUrl) settings.endpoints = ['http://127.0.0.1:2379'];
   return openRebootLock(settings);
 }
@@ -39,7 +39,7 @@ export interface AgentEtcd {
  * machine id, or `fleet` false) nothing is published and the lock is `openUpdateLock`'s.
  */
 export async function openAgentEtcd(root: string, config: UpdateConfig, log: Logger, options: { fleet: boolean }): Promise<AgentEtcd> {
-  const settings = readLockConf(join(root, 'etc/keel/lock.conf'), false);
+  const settings = readHostLockSettings(root);
   const machineId = options.fleet ? await machineIdOf(root) : undefined;
   if (!settings || settings.fleetlockUrl || settings.endpoints.length === 0 || !machineId)
     return { openLock: () => openUpdateLock(root), fleet: undefined, close: async () => undefined };
