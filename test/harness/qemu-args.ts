@@ -2,6 +2,7 @@
  * The qemu command line of a test VM, built from a plain description (pure: no files are
  * touched, no ports are chosen here). qemu.ts prepares the files this names and runs it.
  */
+import { segmentArgs, type SegmentNic } from './vm-segment.js';
 
 /** How the VM boots. */
 export type BootSpec =
@@ -44,6 +45,8 @@ export interface QemuSpec {
   boot: BootSpec;
   drives: DriveSpec[];
   net?: UserNetSpec;
+  /** A second NIC on a private segment with other guests (vm-segment.ts). */
+  segment?: SegmentNic;
   memoryMiB: number;
   cpus: number;
   machine: string;
@@ -76,6 +79,7 @@ export function qemuArgs(spec: QemuSpec): string[] {
   args.push(...bootArgs(spec.boot));
   spec.drives.forEach((d, i) => args.push(...driveArgs(d, i)));
   if (spec.net) args.push(...netArgs(spec.net));
+  if (spec.segment) args.push(...segmentArgs(spec.segment));
   args.push(...(spec.extraArgs ?? []));
   return args;
 }

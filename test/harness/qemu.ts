@@ -115,6 +115,7 @@ export class Vm {
       boot: bootSpec(this.boot, this.workDir),
       drives: this.drives,
       net: net ? await this.ports.netSpec(net) : undefined,
+      ...(o.segment ? { segment: o.segment } : {}),
       memoryMiB: o.memoryMiB ?? 1024,
       cpus: o.cpus ?? 1,
       machine: o.machine ?? 'q35',

@@ -5,6 +5,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SeedSpec } from './seed.js';
+import type { SegmentNic } from './vm-segment.js';
 
 /** The repository root: paths in VmOptions are relative to it. */
 export const repoRoot = process.env.KEEL_REPO ?? fileURLToPath(new URL('../..', import.meta.url));
@@ -46,6 +47,8 @@ export interface VmOptions {
   disks?: VmDisk[];
   seed?: SeedSpec;
   net?: VmNet | false;
+  /** A second NIC on a private L2 segment shared with the test's other guests (vm-segment.ts). */
+  segment?: SegmentNic;
   memoryMiB?: number;
   cpus?: number;
   machine?: string;
