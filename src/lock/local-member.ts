@@ -9,7 +9,7 @@
  * - endpoints: the member's `advertise_client_urls` (http/https only), else etcd's own default
  *   `http://localhost:2379`; TLS files are the member's own: `trusted_ca_file` verifies its
  *   certificate, `cert_file`/`key_file` are presented when it asks for a client certificate
- *   (`client_cert_auth`), so that pair needs the clientAuth usage too, as etcd's docs advise.
+ *   (`client_cert_auth`), so that pair needs the clientAuth usage too.
  * - address: the host of the first advertised URL when it is not loopback: the address other
  *   hosts reach this one at, which container discovery announces.
  */
