@@ -109,6 +109,8 @@ function checkTlsPairs(flag: Flag, error: Report): void {
 
 /** The member's place in a static cluster: its name listed, its peer URLs those listed, nothing advertised on loopback. */
 function checkMembership(flag: Flag, entries: { name: string; url: string }[], hostname: string | undefined, warn: Report): void {
+  // A v2 proxy (CoreOS workers' `proxy: on`) is no member: initial_cluster lists the members it forwards to.
+  if ((flag('proxy') ?? 'off') !== 'off') return;
   const names = [...new Set(entries.map((e) => e.name))];
   const multi = names.length > 1 || flag('discovery') !== undefined || flag('discovery_srv') !== undefined;
   const name = flag('name') ?? hostname;

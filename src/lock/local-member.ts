@@ -56,6 +56,8 @@ const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /
 /** The connection to the member configured by `env` (ETCD_* → value), or undefined when none is (pure). */
 export function localMemberOf(env: Record<string, string>): LocalMember | undefined {
   if (!Object.keys(env).some((k) => k.startsWith('ETCD_'))) return undefined;
+  // A v2 proxy (`proxy: on`) serves no v3 API, which every keel client speaks.
+  if ((env.ETCD_PROXY ?? 'off') !== 'off') return undefined;
   const advertised = (env.ETCD_ADVERTISE_CLIENT_URLS ?? '').split(',').map((u) => u.trim()).filter((u) => /^https?:\/\/[^/]/i.test(u) && URL.canParse(u));
   const endpoints = advertised.length > 0 ? advertised : ['http://localhost:2379'];
   const member: LocalMember = { endpoints };

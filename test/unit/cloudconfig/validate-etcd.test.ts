@@ -96,6 +96,11 @@ describe('checkEtcdMember', () => {
     ]);
   });
 
+  test("a v2 proxy (CoreOS workers' proxy: on) is not a member: its name need not be in initial_cluster", () => {
+    expect(checkEtcdMember({ ETCD_PROXY: 'on', ETCD_INITIAL_CLUSTER: 'a=http://10.0.0.1:2380,b=http://10.0.0.2:2380' }, 'worker-7')).toEqual([]);
+    expect(checkEtcdMember({ ETCD_PROXY: 'off', ETCD_INITIAL_CLUSTER: 'a=http://10.0.0.1:2380' }, 'worker-7')).toHaveLength(1);
+  });
+
   test('auto_tls stands in for the certificate pair', () => {
     expect(checkEtcdMember({ ETCD_LISTEN_CLIENT_URLS: 'https://10.0.0.1:2379', ETCD_AUTO_TLS: 'true' })).toEqual([]);
   });

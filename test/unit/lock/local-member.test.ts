@@ -34,6 +34,7 @@ describe('environmentOfDropIn reads what etcdDropIn writes', () => {
 describe('localMemberOf', () => {
   test.each([
     ['no etcd settings: no member', {}, undefined],
+    ['a v2 proxy serves no v3 API: no member', { ETCD_PROXY: 'on', ETCD_ADVERTISE_CLIENT_URLS: 'http://10.0.0.1:2379' }, undefined],
     ["no advertise URL: etcd's default", { ETCD_NAME: 'a' }, { endpoints: ['http://localhost:2379'] }],
     ['TLS: the CA and the client pair from the member', tlsMember, { endpoints: ['https://10.77.0.11:2379'], cafile: '/etc/etcd/tls/ca.pem', certfile: '/etc/etcd/tls/member.pem', keyfile: '/etc/etcd/tls/member-key.pem', address: '10.77.0.11' }],
     ['plain http: TLS files are not used', { ...tlsMember, ETCD_ADVERTISE_CLIENT_URLS: 'http://10.77.0.11:2379' }, { endpoints: ['http://10.77.0.11:2379'], address: '10.77.0.11' }],
