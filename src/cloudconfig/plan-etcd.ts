@@ -15,18 +15,17 @@ import type { CloudConfig, Unit } from './model.js';
 import { type PlanBuilder, bytes, generatedBy } from './plan-context.js';
 import type { PlannedUnitCommand } from './plan-units.js';
 import { etcdMemberDropInPath } from '../lock/local-member.js';
+import { environmentAssignment } from '../systemd/unit-file.js';
 
 export const etcdUnit = 'etcd.service';
 /** Read back by src/lock/local-member.ts, which makes the member every client's default. */
 export const etcdDropInPath = etcdMemberDropInPath;
 
-/** A systemd `Environment=` assignment: quoted whole, `%` doubled (unit files expand specifiers). */
-function environmentLine(key: string, value: string): string {
-  return `Environment="${`${key}=${value}`.replace(/[\\"]/g, (c) => `\\${c}`).replace(/%/g, '%%')}"`;
-}
 
 /**
  * The drop-in: the environment, plus what a member needs at boot that Debian's unit lacks.
+ * Values go through the unit-file model's one encoder for `Environment=` (quoted and
+ * C-escaped where needed), so no value can end its line and add a directive of its own.
  * It listens on the addresses of its URLs, which a static address (networkd) may not carry yet
  * at network.target, and Debian's `Restart=on-abnormal` leaves it dead after the clean exit
  * that a bind failure, a missing TLS file or a start timeout while waiting for peers is.
@@ -41,7 +40,7 @@ export function etcdDropIn(environment: Record<string, string>): string {
     '[Service]',
     'Restart=on-failure',
     'RestartSec=5s',
-    ...Object.entries(environment).map(([k, v]) => environmentLine(k, v)),
+    ...Object.entries(environment).map(([k, v]) => `Environment=${environmentAssignment(k, v)}`),
     '',
   ].join('\n');
 }

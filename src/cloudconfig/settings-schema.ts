@@ -4,7 +4,7 @@
  * Each refines to the part of the model it sets (only the fields given), so `keel:` can be
  * laid over `coreos:` field by field.
  */
-import { absolutePath, duration, nonEmpty, s, text, timezone, url, urlList } from '../schema/index.js';
+import { absolutePath, duration, nonEmpty, s, timezone, url, urlList } from '../schema/index.js';
 import type { EtcdSettings } from './model.js';
 import type { LockSettings } from '../lock/lock-settings.js';
 import { rebootStrategies, type RebootStrategy, type UpdateSettings, type WeeklyWindow } from '../update/update-settings.js';
@@ -235,8 +235,14 @@ function maxHoldText(ms: number): string {
   return `${Math.round(ms / 60_000)}m`;
 }
 
+/** An etcd flag's value: one line (etcd's flags never span lines; a line break here is a mistake or an attack on the unit file). */
+const etcdValue = s.string({
+  coerce: 'silent',
+  check: (v) => (/[\x00-\x1f\x7f]/.test(v) ? `expected a value on one line without control characters, found ${JSON.stringify(v)}; refusing to write it into etcd's unit` : undefined),
+});
+
 /** `coreos.etcd2` / `keel.etcd`: any etcd flag name → `ETCD_<UPPER_SNAKE>` environment. */
-export const etcdSchema = s.map(text, {
+export const etcdSchema = s.map(etcdValue, {
   description: 'etcd member flags (name, discovery, initial_cluster, advertise_client_urls…), written as ETCD_* environment',
   keyPattern: /^[A-Za-z][A-Za-z0-9_-]*$/,
   keyPatternText: 'an etcd flag name such as advertise_client_urls',

@@ -32,9 +32,14 @@ export interface LocalMember {
   address?: string;
 }
 
-/** One `Environment=` value as keel writes it (`"K=V"`, `\` escapes, `%%`), or a bare `K=V`. */
+const cEscapes: Record<string, string> = { a: '\x07', b: '\b', t: '\t', n: '\n', v: '\v', f: '\f', r: '\r' };
+
+/** One `Environment=` value as keel writes it (environmentAssignment: bare, or quoted with C escapes; `%%`). */
 function assignmentOf(value: string): [string, string] | undefined {
-  const unquoted = /^"(.*)"$/s.test(value) ? value.slice(1, -1).replace(/\\(.)/gs, '$1') : value;
+  // systemd expands specifiers first, then unquotes; keel's writer never lets `%` and `\` meet, so the order here is free.
+  const unquoted = /^"(.*)"$/s.test(value)
+    ? value.slice(1, -1).replace(/\\(x[0-9a-fA-F]{2}|.)/gs, (_, c: string) => (c.length === 3 ? String.fromCharCode(parseInt(c.slice(1), 16)) : (cEscapes[c] ?? c)))
+    : value;
   const text = unquoted.replace(/%%/g, '%');
   const eq = text.indexOf('=');
   return eq > 0 ? [text.slice(0, eq), text.slice(eq + 1)] : undefined;

@@ -64,8 +64,8 @@ test('a TLS member of a static cluster, applied offline', async () => {
   const dropIn = await readFile(join(root, 'etc/systemd/system/etcd.service.d/20-cloudinit.conf'), 'utf8');
   expect(dropIn).toContain('After=network-online.target\n');
   expect(dropIn).toContain('Restart=on-failure\n');
-  expect(dropIn).toContain('Environment="ETCD_KEY_FILE=/etc/etcd/tls/member-key.pem"\n');
-  expect(dropIn).toContain('Environment="ETCD_INITIAL_CLUSTER=keel-1=https://10.77.0.11:2380,keel-2=https://10.77.0.12:2380,keel-3=https://10.77.0.13:2380"\n');
+  expect(dropIn).toContain("Environment=ETCD_KEY_FILE=/etc/etcd/tls/member-key.pem\n");
+  expect(dropIn).toContain("Environment=ETCD_INITIAL_CLUSTER=keel-1=https://10.77.0.11:2380,keel-2=https://10.77.0.12:2380,keel-3=https://10.77.0.13:2380\n");
   // Started at every boot by multi-user.target (the image ships it disabled).
   expect(await readlink(join(root, 'etc/systemd/system/multi-user.target.wants/etcd.service'))).toBe('/lib/systemd/system/etcd.service');
   // Nothing to run at first boot for it: the enabled unit is enough.

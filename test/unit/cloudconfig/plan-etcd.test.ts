@@ -5,6 +5,8 @@ import { describe, expect, test } from 'vitest';
 import { planCloudConfig } from '../../../src/cloudconfig/plan.js';
 import { describeOperation } from '../../../src/cloudconfig/plan-format.js';
 import { etcdDropIn } from '../../../src/cloudconfig/plan-etcd.js';
+import { environmentOfDropIn } from '../../../src/lock/local-member.js';
+import { parseUnitFile, unitValues } from '../../../src/systemd/unit-file.js';
 import type { Operation } from '../../../src/cloudconfig/operation.js';
 import { config, file, input, unit } from './plan-fixtures.js';
 
@@ -94,7 +96,7 @@ describe('static addresses from write_files', () => {
 });
 
 test('the drop-in: network-online ordering, restart on failure, then the environment', () => {
-  expect(etcdDropIn({ ETCD_NAME: 'keel-1', ETCD_INITIAL_CLUSTER_TOKEN: '50%"x"' })).toBe(
+  expect(etcdDropIn({ ETCD_NAME: 'keel-1', ETCD_INITIAL_CLUSTER_TOKEN: '50%"x" y' })).toBe(
     [
       '# written by keel cloud-config (etcd settings); re-applied only with --force',
       '[Unit]',
@@ -104,9 +106,20 @@ test('the drop-in: network-online ordering, restart on failure, then the environ
       '[Service]',
       'Restart=on-failure',
       'RestartSec=5s',
-      'Environment="ETCD_NAME=keel-1"',
-      'Environment="ETCD_INITIAL_CLUSTER_TOKEN=50%%\\"x\\""',
+      'Environment=ETCD_NAME=keel-1',
+      'Environment="ETCD_INITIAL_CLUSTER_TOKEN=50%%\\"x\\" y"',
       '',
     ].join('\n'),
   );
+});
+
+test('a value with line breaks stays inside its Environment= line (the drop-in used to take it as directives)', () => {
+  const hostile = 'keel-1\n[Service]\nExecStartPre=/bin/touch /tmp/owned\n';
+  const text = etcdDropIn({ ETCD_NAME: hostile });
+  const unit = parseUnitFile(text);
+  expect(unit.sections.map((s) => s.name)).toEqual(['Unit', 'Service']);
+  expect(unitValues(unit, 'Service', 'ExecStartPre')).toEqual([]);
+  expect(text).toContain('Environment="ETCD_NAME=keel-1\\n[Service]\\nExecStartPre=/bin/touch /tmp/owned\\n"\n');
+  // and it reads back as the value it was
+  expect(environmentOfDropIn(text)).toEqual({ ETCD_NAME: hostile });
 });

@@ -40,6 +40,8 @@ const cases: [file: string, expected: Expect[]][] = [
     ['warning', 'write_files[2].path', 9, 11, "/etc/etcd/member-key.pem is etcd's key_file, written root:root 0600, but etcd.service runs as user etcd; expected owner: etcd (or a mode etcd can read); etcd would fail to start"],
     ['warning', 'write_files[4].owner', 17, 12, "/etc/etcd/peer.pem is etcd's peer_cert_file, written root:wheel 0640, but etcd.service runs as user etcd; expected owner: etcd (or a mode etcd can read); etcd would fail to start"],
   ]],
+  // Hostile input: a line break would have ended the drop-in's Environment= line (it no longer can: plan-etcd.test.ts).
+  ['line-break-injection.yaml', [['error', 'keel.etcd.name', 5, 11, 'expected a value on one line without control characters, found "keel-1\\n[Service]\\nExecStartPre=/bin/touch /tmp/owned\\n"; refusing to write it into etcd\'s unit']]],
   ['data-dir-outside.yaml', [['warning', 'keel.etcd.wal_dir', 5, 14, '/srv/etcd-wal is outside /var/lib/etcd, the one directory user etcd owns (on the state partition); expected a path under /var/lib/etcd; etcd will fail to start unless the directory exists and belongs to etcd']]],
 ];
 
