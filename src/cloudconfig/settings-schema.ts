@@ -235,7 +235,7 @@ function maxHoldText(ms: number): string {
   return `${Math.round(ms / 60_000)}m`;
 }
 
-/** An etcd flag's value: one line (etcd's flags never span lines; a line break here is a mistake or an attack on the unit file). */
+/** An etcd flag's value: one line (etcd's flags never span lines; a line break here is a mistake, which the unit would not show as written). */
 const etcdValue = s.string({
   coerce: 'silent',
   check: (v) => (/[\x00-\x1f\x7f]/.test(v) ? `expected a value on one line without control characters, found ${JSON.stringify(v)}; refusing to write it into etcd's unit` : undefined),
