@@ -29,6 +29,8 @@ export interface SlotWrite {
   onProgress?: (written: number, total: number) => void;
   /** Bytes between durable progress records. */
   syncEveryBytes?: number;
+  /** A last check of the verified bytes at their path (dm-verity), before a file is renamed into place. */
+  check?: (path: string) => Promise<void>;
 }
 
 export interface SlotWriteResult {
@@ -100,6 +102,7 @@ export async function writeSlot(w: SlotWrite): Promise<SlotWriteResult> {
     const again = readBack.digest('hex');
     if (again !== file.sha256) throw new KeelError('io', `${dataPath}: read back SHA-256 ${again}, wrote ${file.sha256}: the target does not keep what is written`);
     await handle.close();
+    await w.check?.(dataPath);
     if (target.kind === 'file') {
       await onPath(w.target, `rename ${dataPath} onto`, () => rename(dataPath, w.target));
       await syncDirectory(dirname(w.target)).catch(() => undefined);
