@@ -60,6 +60,8 @@ export async function writeSlotPayload(req: SlotPayloadRequest, release: Release
         return await tryAttempt(checked, release, attempt, base);
       } catch (error) {
         const resumable = error instanceof KeelError && error.kind === 'unavailable';
+        // The raw writer says what it left behind; a compressed form's check failure says it here.
+        if (checkFailed && attempt.kind !== 'raw') throw new KeelError((error as KeelError).kind, `${(error as Error).message}; not made bootable, nothing installed`, { cause: error });
         if (checkFailed || attempt.kind === 'raw' || (attempt.kind === 'zstd' && resumable)) throw error;
         req.onNote?.(`${attempt.kind} payload ${attempt.payload.path} not used: ${(error as Error).message}; falling back`);
       }
