@@ -90,8 +90,10 @@ const publish: Command = {
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }
-    if (ctx.json) printJson(ctx, { version: bundle.version, ...result });
-    else ctx.stdout.write(`published ${bundle.version}: ${result.targets.join(', ')} (targets version ${result.targetsVersion})\n`);
+    // A release without verity facts is published, but nodes refuse it by default: say so now.
+    const verity = bundle.verity ? `dm-verity root hash ${bundle.verity.rootHash} signed` : 'no dm-verity facts in the manifest: nodes refuse it unless ALLOW_RELEASES_WITHOUT_VERITY=true';
+    if (ctx.json) printJson(ctx, { version: bundle.version, ...result, verityRootHash: bundle.verity?.rootHash ?? null });
+    else ctx.stdout.write(`published ${bundle.version}: ${result.targets.join(', ')} (targets version ${result.targetsVersion}); ${verity}\n`);
     return 0;
   },
 };

@@ -42,10 +42,11 @@ async function bundle(version: string, damage?: Damage, options: { verity?: bool
 }
 
 /** A repository of its own holding one release, published by the CLI (raw slot plus zstd payload). */
-async function repoWith(b: { dir: string }): Promise<string> {
+async function repoWith(b: { dir: string; verity?: VerityFacts }): Promise<string> {
   const repo = join(work, `repo-${Math.random()}`);
   const run = await execa(keel, ['update', 'publish', '--key', join(work, 'key.pem'), '--bundle', b.dir, '--repo', repo, '--zstd-level', '3'], { reject: false });
   expect(run.exitCode, run.stderr).toBe(0);
+  expect(run.stdout).toMatch(b.verity ? `; dm-verity root hash ${b.verity.rootHash} signed` : '; no dm-verity facts in the manifest: nodes refuse it unless ALLOW_RELEASES_WITHOUT_VERITY=true');
   return repo;
 }
 
@@ -74,7 +75,11 @@ afterAll(async () => {
 describe('keel update install with verity', () => {
   test('installs the slot; veritysetup verify passes on what was written', async () => {
     const b = await bundle('2.0.0');
-    const { run, target } = await install(await repoWith(b), ['--json']);
+    const repo = await repoWith(b);
+    // The manifest's object is signed on the slot target as it was.
+    const targets = JSON.parse(await readFile(join(repo, 'metadata/targets.json'), 'utf8')).signed.targets;
+    expect(targets['stable/2.0.0/root.img'].custom.keel.verity).toEqual(b.verity);
+    const { run, target } = await install(repo, ['--json']);
     expect(run.exitCode, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ installed: '2.0.0', verity: { rootHash: b.verity!.rootHash, hashOffset: b.verity!.hashOffset } });
     expect(oracle(target, b.verity!).exitCode).toBe(0);
