@@ -85,6 +85,7 @@ export function formatStatus(r: StatusReport): string {
     `booted:       slot ${r.booted.slot ?? '?'}, ${r.booted.version ?? 'unknown version'} (${r.booted.state})`,
     `verity:       ${verityLine(r.booted, 'booted')}`,
     `other slot:   ${r.other.slot ?? '?'}: ${r.other.version ? `${r.other.version} (${r.other.state})` : r.other.state}`,
+    ...(r.other.version && r.other.state !== 'partial' ? [`other verity: ${verityLine(r.other, 'other')}`] : []),
     `staged:       ${r.staged ?? 'nothing'}`,
     `agent:        ${r.agentState ?? 'not run yet'}${r.lockHeld ? ', holding the reboot lock' : ''}`,
     `last check:   ${r.lastCheck ?? 'never'}${r.lastCheckResult ? ` (${r.lastCheckResult})` : ''}`,
@@ -92,14 +93,13 @@ export function formatStatus(r: StatusReport): string {
   ];
   if (r.download) lines.push(`download:     ${r.download.version}: ${r.download.written} of ${r.download.length} bytes, resumable`);
   if (r.failedVersions.length) lines.push(`failed:       ${r.failedVersions.join(', ')} (never installed again)`);
-  if (r.other.version && r.other.state !== 'partial') lines.push(`other verity: ${verityLine(r.other, 'other')}`);
   lines.push(`policy:       ${r.strategy ?? '?'} on channel ${r.channel ?? '?'} from ${r.server ?? 'no server'}`);
   return lines.join('\n') + '\n';
 }
 
 /** One slot's verity state in words. */
 function verityLine(s: SlotReport, which: 'booted' | 'other'): string {
-  if (s.verity === 'on') return `${which === 'booted' ? 'on' : 'on at its next boot'}, root hash ${s.rootHash}`;
-  if (s.verity === 'off') return `off (keel.verity=off: the slot is ${which === 'booted' ? 'mounted' : 'to be mounted'} without dm-verity)`;
+  if (s.verity === 'on') return `${which === 'booted' ? 'on' : 'on in its boot entry'}, root hash ${s.rootHash}`;
+  if (s.verity === 'off') return `off (keel.verity=off${which === 'booted' ? '' : ' in its boot entry'}: the slot is mounted without dm-verity)`;
   return which === 'booted' ? 'unknown (no VERITY= in /run/keel/boot.env)' : 'unknown (its boot entry carries no keel.verity=)';
 }

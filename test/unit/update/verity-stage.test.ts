@@ -208,8 +208,7 @@ describe('keel update status', () => {
     expect(report.other).toEqual({ slot: 'b', version: '2.0.0', state: 'bad', verity: 'on', rootHash: hash('d') });
     const text = formatStatus(report);
     expect(text).toContain(`verity:       on, root hash ${hash('c')}\n`);
-    expect(text).toContain('other slot:   b: 2.0.0 (bad)\n');
-    expect(text).toContain(`other verity: on at its next boot, root hash ${hash('d')}\n`);
+    expect(text).toContain(`other slot:   b: 2.0.0 (bad)\nother verity: on in its boot entry, root hash ${hash('d')}\n`);
   });
 
   test('keel.verity=off and an initramfs that recorded nothing are said as such', async () => {
