@@ -50,11 +50,13 @@ export async function writeSlotPayload(req: SlotPayloadRequest, release: Release
     if (plan.note && lengths.length > 0) req.onNote?.(plan.note);
     // Every form yields the same signed bytes, so a failed check of them would fail again: no fallback.
     let checkFailed = false;
-    const check = req.check && (async (path: string) => req.check!(path).catch((error: unknown) => {
-      checkFailed = true;
-      throw error;
-    }));
-    const checked = { ...req, ...(check && { check }) };
+    const { check } = req;
+    const noted = (path: string) =>
+      check!(path).catch((error: unknown) => {
+        checkFailed = true;
+        throw error;
+      });
+    const checked: SlotPayloadRequest = check ? { ...req, check: noted } : req;
     for (const attempt of plan.attempts) {
       try {
         return await tryAttempt(checked, release, attempt, base);
