@@ -7,6 +7,8 @@ import { makeBundle, makeKey, tempDir } from '../../unit/update/fixture.js';
 import { checkForRelease } from '../../../src/update/release-installer.js';
 import { stageRelease } from '../../../src/update/stage-release.js';
 import type { VerityFacts } from '../../../src/update/verity-facts.js';
+import { readBundle } from '../../../src/update/release-bundle.js';
+import { publishRelease } from '../../../src/update/repository-writer.js';
 
 // Issue 15, the update side: slots made with Debian's real `veritysetup format`, published by
 // `./bin/keel update publish` (so the zstd payload is what installs) or by the library, installed
@@ -156,5 +158,17 @@ describe("the agent's staging step into a loop device", () => {
     expect(await readdir(join(n.dir, 'boot/loader/entries'))).toEqual(['keel-1.0.0.conf']);
     expect(await readFile(join(n.dir, 'boot/loader/entries/keel-1.0.0.conf'), 'utf8')).toBe(n.entryA);
     await expect(stat(join(n.dir, 'boot/keel/b'))).rejects.toThrow(/ENOENT/);
+  });
+
+  test('the raw slot form (no compressed payload) fails the same way and says the device holds unverified bytes', async () => {
+    const b = await bundle('2.0.0', 'data');
+    const repo = join(work, `repo-raw-${Math.random()}`);
+    await publishRelease({ repoDir: repo, key: key.signer, bundle: await readBundle(b.dir), channel: 'stable', nowMs: Date.now() });
+    const n = await node(repo);
+    const error = await n.stage().catch((e: unknown) => e as Error);
+    expect((error as Error).message).toMatch(
+      new RegExp(`^${n.device}: veritysetup verify found .*; ${n.device} now holds up to 1500000 unverified bytes of 2\\.0\\.0: it is not made bootable and no boot entry points at it; nothing installed$`),
+    );
+    expect(await readdir(join(n.dir, 'boot/loader/entries'))).toEqual(['keel-1.0.0.conf']);
   });
 });
