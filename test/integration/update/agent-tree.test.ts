@@ -136,6 +136,8 @@ test('v1 finds v2, writes slot b, takes the lock, reboots, passes the health gat
   expect(await readdir(join(root, 'boot/loader/entries'))).toEqual(expect.arrayContaining(['keel-1.0.0.conf', 'keel-2.0.0.conf']));
   expect(await lockHolders()).toEqual([]);
   expect(await status()).toMatchObject({ booted: { slot: 'b', version: '2.0.0', state: 'good' }, other: { slot: 'a', version: '1.0.0', state: 'good' }, staged: null, lastError: null, lockHeld: false });
+  // Booted through dm-verity with the signed root hash, as the initramfs records it.
+  expect((await status()).booted).toMatchObject({ verity: 'on', rootHash: signed.rootHash });
 });
 
 test('v3 fails its health gate: rebooted until its tries run out, v2 boots by itself, v3 is never retried', async () => {
