@@ -46,6 +46,8 @@ let disk: string;
 let vm: Vm | undefined;
 let server: StaticServer;
 const verity: Record<string, Verity> = {};
+/** v2's and v3's slots, made while the guest boots v1 (the other core is idle then). */
+let laterSlots: Promise<void>;
 
 const esc = (s: string) => s.replace(/\./g, '\\.');
 const since = () => `${((Date.now() - t0) / 1000).toFixed(0)} s`;
@@ -108,6 +110,7 @@ async function flipByte(offset: number): Promise<void> {
  * release's own root hash, and B verifies against it. Returns B's byte offset on the disk.
  */
 async function updateToB(version: string): Promise<number> {
+  await laterSlots;
   vm!.options.onReboot = 'stop';
   await publish(version);
   await vm!.waitFor(/reboot: Restarting system/, { timeoutMs: 15 * minute });
@@ -167,16 +170,20 @@ beforeAll(async () => {
   await mkdir(join(tree, 'root/.ssh'), { recursive: true, mode: 0o700 });
   await writeFile(join(tree, 'root/.ssh/authorized_keys'), `${testSshKey().publicKey}\n`, { mode: 0o600 });
   const v1 = await makeSlot(tree, v.v1);
-  await makeSlot(tree, v.v2);
-  await makeSlot(tree, v.v3);
   disk = join(work, 'disk.img');
   await execa('nice', [join(repoRoot, 'images/make-disk.sh'), disk, v1, join(release, 'vmlinuz'), join(release, 'initramfs.img'), join(tree, 'usr/lib/systemd/boot/efi/systemd-bootx64.efi'), v.v1, join(tree, 'etc/mke2fs.conf')]);
-  await rm(tree, { recursive: true, force: true });
   // The raw disk itself (no overlay): the test flips bytes in it while the guest is off.
   vm = await startVm({ name: 'verity-e2e', boot: { kind: 'uefi' }, disks: [{ file: disk, format: 'raw' }], memoryMiB: 768, net: { ssh: true, restrict: false } });
+  laterSlots = (async () => {
+    await makeSlot(tree, v.v2);
+    await makeSlot(tree, v.v3);
+    await rm(tree, { recursive: true, force: true });
+  })();
+  laterSlots.catch(() => undefined); // awaited (and reported) by the step that needs them
 }, 15 * minute);
 
 afterAll(async () => {
+  await laterSlots?.catch(() => undefined);
   await vm?.close();
   await server?.close();
   if (work) await rm(work, { recursive: true, force: true });
