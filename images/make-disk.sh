@@ -3,7 +3,9 @@
 # each filesystem as its own file (vfat filled with mtools, the slot image as given, ext4 for
 # state) and dd them into place. The ESP gets systemd-boot as the removable-media loader,
 # loader.conf, one boot entry for slot A (no try counter: the shipped image is known good)
-# and slot A's kernel and initramfs under /keel/a/.
+# and slot A's kernel and initramfs under /keel/a/. The entry carries the slot's dm-verity root
+# hash and hash offset (keel.verity=, from SLOT.img.verity.json made by images/make-slot.sh): the
+# initramfs maps the slot through dm-verity and refuses to mount it otherwise.
 # usage: make-disk.sh OUT.img SLOT.img VMLINUZ INITRAMFS SYSTEMD_BOOT_EFI VERSION MKE2FS_CONF
 set -euo pipefail
 out=$1 slot=$2 vmlinuz=$3 initramfs=$4 sdboot=$5 version=$6 mke2fs_conf=$7
@@ -12,6 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/layout.env"
 mib=$((1024 * 1024))
 slot_bytes=$(stat -c %s "$slot")
+verity=$("$here/verity-cmdline.sh" "$slot.verity.json")
 ((slot_bytes <= SLOT_MIB * mib)) || { echo "make-disk: slot image is $((slot_bytes / mib)) MiB, the slot partition $SLOT_MIB MiB; refusing" >&2; exit 1; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/keel-disk.XXXXXX")
@@ -34,7 +37,7 @@ version $version
 sort-key keel
 linux /keel/a/vmlinuz
 initrd /keel/a/initramfs.img
-options $KERNEL_CMDLINE keel.slot=a
+options $KERNEL_CMDLINE keel.slot=a $verity
 CONF
 export MTOOLS_SKIP_CHECK=1
 mmd -i "$esp" ::/EFI ::/EFI/BOOT ::/loader ::/loader/entries ::/keel ::/keel/a ::/keel/b

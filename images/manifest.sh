@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Writes the JSON manifests keel's consumers verify against, on stdout:
-#   manifest.sh release VERSION DIR   the update bundle in DIR (slot.img, vmlinuz, initramfs.img)
+#   manifest.sh release VERSION DIR   the update bundle in DIR (slot.img, vmlinuz, initramfs.img, and
+#                                     slot.img.verity.json from images/make-slot.sh, copied in as "verity")
 #   manifest.sh disk VERSION FILE     the whole-disk image the installer writes
 # Sizes are bytes; sha256 is lowercase hex of the file's full content.
 set -euo pipefail
@@ -13,6 +14,9 @@ entry() { # name path
 }
 case "$kind" in
   release)
+    # The slot's dm-verity layout and root hash: what the signed metadata carries to the boot entry.
+    verity=$target/slot.img.verity.json
+    [ -s "$verity" ] || { echo "manifest.sh: $verity is missing; expected images/make-slot.sh's verity sidecar; no manifest" >&2; exit 1; }
     cat <<JSON
 {
   "kind": "keel-release",
@@ -23,7 +27,8 @@ case "$kind" in
     $(entry slot "$target/slot.img"),
     $(entry kernel "$target/vmlinuz"),
     $(entry initramfs "$target/initramfs.img")
-  }
+  },
+  "verity": $(cat "$verity")
 }
 JSON
     ;;

@@ -36,15 +36,17 @@ $(IMAGE_CACHE)/rootfs.stamp $(BUILD)/vmlinuz &: $(IMAGE_CACHE)/base.path $(BUILD
 $(BUILD)/initramfs.img: $(IMAGE_CACHE)/rootfs.stamp images/initramfs/init images/initramfs/build.sh images/initramfs-lib.sh
 	nice images/initramfs/build.sh $(IMAGE_ROOTFS) $@
 
-# The OS slot: erofs lz4hc, reproducible (images/make-slot.sh: the same tree gives the same bytes).
+# The OS slot: erofs lz4hc with its dm-verity hash area appended, reproducible (images/make-slot.sh:
+# the same tree gives the same bytes); slot-a.img.verity.json holds the root hash and layout.
 $(BUILD)/slot-a.img: $(IMAGE_CACHE)/rootfs.stamp images/make-slot.sh
 	nice images/make-slot.sh $(IMAGE_ROOTFS) $@ "$(KEEL_VERSION)"
 
-$(BUILD)/kernel-cmdline: images/layout.env
+# Slot A's command line for direct boots: the slot and its dm-verity root hash (images/verity-cmdline.sh).
+$(BUILD)/kernel-cmdline: images/layout.env $(BUILD)/slot-a.img images/verity-cmdline.sh
 	@mkdir -p $(BUILD)
-	. images/layout.env && echo "$$KERNEL_CMDLINE keel.slot=a" > $@
+	. images/layout.env && echo "$$KERNEL_CMDLINE keel.slot=a $$(images/verity-cmdline.sh $(BUILD)/slot-a.img.verity.json)" > $@
 
-$(BUILD)/keel.img: $(BUILD)/slot-a.img $(BUILD)/vmlinuz $(BUILD)/initramfs.img images/make-disk.sh images/layout.env
+$(BUILD)/keel.img: $(BUILD)/slot-a.img $(BUILD)/vmlinuz $(BUILD)/initramfs.img images/make-disk.sh images/layout.env images/verity-cmdline.sh
 	nice images/make-disk.sh $@ $(BUILD)/slot-a.img $(BUILD)/vmlinuz $(BUILD)/initramfs.img \
 	  $(IMAGE_ROOTFS)/usr/lib/systemd/boot/efi/systemd-bootx64.efi "$(KEEL_VERSION)" $(IMAGE_ROOTFS)/etc/mke2fs.conf
 
@@ -55,6 +57,7 @@ $(BUILD)/keel.img.json: $(BUILD)/keel.img images/manifest.sh
 $(BUILD)/release/manifest.json: $(BUILD)/slot-a.img $(BUILD)/vmlinuz $(BUILD)/initramfs.img images/manifest.sh images/layout.env
 	rm -rf $(BUILD)/release && mkdir -p $(BUILD)/release
 	ln $(BUILD)/slot-a.img $(BUILD)/release/slot.img
+	cp $(BUILD)/slot-a.img.verity.json $(BUILD)/release/slot.img.verity.json
 	cp $(BUILD)/vmlinuz $(BUILD)/initramfs.img $(BUILD)/release/
 	images/manifest.sh release "$(KEEL_VERSION)" $(BUILD)/release > $@.tmp && mv $@.tmp $@
 
@@ -66,4 +69,4 @@ test-e2e: image
 
 image-clean:
 	rm -rf $(IMAGE_ROOTFS) $(IMAGE_CACHE)/rootfs.stamp $(BUILD)/keel.img $(BUILD)/keel.img.json $(BUILD)/slot-a.img \
-	  $(BUILD)/vmlinuz $(BUILD)/initramfs.img $(BUILD)/kernel-cmdline $(BUILD)/release
+	  $(BUILD)/slot-a.img.verity.json $(BUILD)/vmlinuz $(BUILD)/initramfs.img $(BUILD)/kernel-cmdline $(BUILD)/release

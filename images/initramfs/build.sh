@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Assembles keel's initramfs (a zstd-compressed newc cpio): busybox-static with its applets,
 # /init (images/initramfs/init), the kernel modules needed to reach disks and mount the
-# slot, state and /etc overlay (with their dependencies, in load order), and mke2fs,
-# e2fsck, resize2fs and sfdisk with their libraries, all taken from the OS tree so they
+# slot through dm-verity, state and /etc overlay (with their dependencies, in load order), and
+# mke2fs, e2fsck, resize2fs, sfdisk and veritysetup with their libraries, all taken from the OS tree so they
 # match its kernel and packages. The steps shared with the PXE installer's initramfs are
 # in images/initramfs-lib.sh.
 # usage: build.sh ROOTFS_DIR OUT_FILE
@@ -13,13 +13,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 initramfs_begin initramfs "$rootfs" sysroot state
 initramfs_busybox "$here/init"
 
-# Modules: what a VM or server needs to see its disk and mount keel's filesystems. Every
+# Modules: what a VM or server needs to see its disk, map the slot through dm-verity
+# (dm-verity pulls dm-mod, dm-bufio and reed_solomon) and mount keel's filesystems. Every
 # one is required: an image that cannot reach its disk must not build.
-initramfs_modules require virtio_pci virtio_blk virtio_scsi sd_mod nvme ahci ata_piix erofs squashfs overlay ext4 crc32c_generic
+initramfs_modules require virtio_pci virtio_blk virtio_scsi sd_mod nvme ahci ata_piix dm-verity erofs squashfs overlay ext4 crc32c_generic
 
-# e2fsprogs, sfdisk and blkid (busybox-static has none that know GPT resizing or erofs)
-# with the shared libraries ldd names inside the OS tree.
-for bin in /usr/sbin/mke2fs /usr/sbin/e2fsck /usr/sbin/resize2fs /usr/sbin/sfdisk /usr/sbin/blkid; do
+# e2fsprogs, sfdisk and blkid (busybox-static has none that know GPT resizing or erofs) and
+# veritysetup (cryptsetup-bin: maps the slot through dm-verity) with the shared libraries ldd
+# names inside the OS tree.
+for bin in /usr/sbin/mke2fs /usr/sbin/e2fsck /usr/sbin/resize2fs /usr/sbin/sfdisk /usr/sbin/blkid /usr/sbin/veritysetup; do
   initramfs_copy_with_libs "$rootfs" "$bin" "$bin"
 done
 ln -s mke2fs "$t/usr/sbin/mkfs.ext4"

@@ -6,7 +6,7 @@ import { type Command, type CommandContext, type CommandGroup, printJson, string
 import { readBundle } from '../update/release-bundle.js';
 import { expiresDaysRange, publishRelease, rotateRepositoryKey } from '../update/repository-writer.js';
 import { makePayloads, zstdLevelRange } from '../update/payload-maker.js';
-import { channelNameRule, isChannelName } from '../update/release.js';
+import { channelNameRule, isChannelName, type Release } from '../update/release.js';
 import { errnoOf, fsFailure, onPath } from '../host/fs-failure.js';
 import { generateKeyPairPem, signingKeyOfPem } from '../update/signing-key.js';
 import { installRelease } from '../update/release-installer.js';
@@ -90,8 +90,10 @@ const publish: Command = {
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }
-    if (ctx.json) printJson(ctx, { version: bundle.version, ...result });
-    else ctx.stdout.write(`published ${bundle.version}: ${result.targets.join(', ')} (targets version ${result.targetsVersion})\n`);
+    // A release without verity facts is published, but nodes refuse it by default: say so now.
+    const verity = bundle.verity ? `dm-verity root hash ${bundle.verity.rootHash} signed` : 'no dm-verity facts in the manifest: nodes refuse it unless ALLOW_RELEASES_WITHOUT_VERITY=true';
+    if (ctx.json) printJson(ctx, { version: bundle.version, ...result, verityRootHash: bundle.verity?.rootHash ?? null });
+    else ctx.stdout.write(`published ${bundle.version}: ${result.targets.join(', ')} (targets version ${result.targetsVersion}); ${verity}\n`);
     return 0;
   },
 };
@@ -108,8 +110,10 @@ const install: Command = {
     channel: { type: 'string', valueName: 'C', description: 'channel to follow (default stable)' },
     state: { type: 'string', valueName: 'DIR', description: 'trusted metadata and progress records (default /var/lib/keel/update)' },
     root: { type: 'string', valueName: 'DIR', description: 'host root for the running version (default /)' },
+    'allow-without-verity': { type: 'boolean', description: 'accept a release whose signed metadata has no dm-verity root hash (refused by default)' },
   },
-  details: 'Exits 1 on any verification failure; a file target is replaced only by a complete, verified image, and an interrupted run resumes.',
+  details:
+    'Exits 1 on any verification failure; a file target is replaced only by a complete image whose SHA-256 and dm-verity tree (veritysetup verify, against the signed root hash) check out, and an interrupted run resumes.',
   async run(ctx) {
     const channel = channelOf(ctx);
     const target = required(ctx, 'target');
@@ -129,16 +133,25 @@ const install: Command = {
       onProgress: bar,
       ...(wanted !== undefined && { wanted }),
       ...(running !== undefined && { runningVersion: running }),
+      allowWithoutVerity: ctx.values['allow-without-verity'] === true,
     });
     bar.done();
     if (ctx.json) {
-      printJson(ctx, outcome.kind === 'installed' ? { installed: outcome.release.version, target, bytes: outcome.release.slot.length, sha256: outcome.release.slot.sha256, resumedFrom: outcome.write.resumedFrom } : { installed: null, reason: outcome.reason });
+      printJson(ctx, outcome.kind === 'installed' ? { installed: outcome.release.version, target, bytes: outcome.release.slot.length, sha256: outcome.release.slot.sha256, resumedFrom: outcome.write.resumedFrom, verity: verityJson(outcome.release) } : { installed: null, reason: outcome.reason });
     } else if (outcome.kind === 'installed') {
-      ctx.stdout.write(`installed ${outcome.release.version} into ${target}: ${outcome.release.slot.length} bytes, sha256 ${outcome.release.slot.sha256} verified after writing${outcome.write.resumedFrom ? ` (resumed at byte ${outcome.write.resumedFrom})` : ''}\n`);
+      const { release } = outcome;
+      const verity = release.verity ? `, dm-verity root hash ${release.verity.rootHash} verified` : ', no dm-verity (allowed by --allow-without-verity)';
+      ctx.stdout.write(`installed ${release.version} into ${target}: ${release.slot.length} bytes, sha256 ${release.slot.sha256} verified after writing${verity}${outcome.write.resumedFrom ? ` (resumed at byte ${outcome.write.resumedFrom})` : ''}\n`);
     } else ctx.stdout.write(`nothing to install: ${outcome.reason}\n`);
     return 0;
   },
 };
+
+/** The verity facts `install --json` reports: what was checked, or null when the release had none. */
+function verityJson(release: Release): { rootHash: string; hashOffset: number; dataSize: number } | null {
+  const v = release.verity;
+  return v ? { rootHash: v.rootHash, hashOffset: v.hashOffset, dataSize: v.dataSize } : null;
+}
 
 const keygen: Command = {
   name: 'keygen',

@@ -236,7 +236,8 @@ class HostAgentEnv implements AgentEnv {
     const boot = { esp: this.esp, slot: other, options, tries: entryTries };
     // The running slot is passed so a delta can be used when its bytes are the delta's base (issue 14).
     const source = this.slots(booted.slot);
-    const write = await stageRelease({ repo: this.config.server!, target: this.slots(other), source, stateDir: this.stateDir, nowMs: this.now(), boot, onNote: (m) => this.log.notice(m) }, release);
+    const allowWithoutVerity = this.config.allowWithoutVerity;
+    const write = await stageRelease({ repo: this.config.server!, target: this.slots(other), source, stateDir: this.stateDir, nowMs: this.now(), boot, allowWithoutVerity, onNote: (m) => this.log.notice(m) }, release);
     this.log.notice(`wrote ${release.version} into slot ${other} from the ${write.payload} payload: ${write.downloaded} bytes downloaded`);
     await this.change((x) => ({ ...x, staged: release }));
   }

@@ -1,4 +1,6 @@
+import { KeelError } from '../errors.js';
 import type { Slot } from './agent-state.js';
+import { verityBlockBytes } from './verity-facts.js';
 
 /**
  * Boot Loader Specification entries as keel writes them, pure. A name is
@@ -57,15 +59,50 @@ export function slotOfEntry(fields: Record<string, string>): Slot | undefined {
   return m ? (m[1] as Slot) : undefined;
 }
 
-/** A kernel command line moved to another slot: `keel.slot=` replaced (or added). */
-export function optionsForSlot(options: string, slot: Slot): string {
-  const kept = options.split(/\s+/).filter((w) => w && !w.startsWith('keel.slot='));
-  return [...kept, `keel.slot=${slot}`].join(' ');
+/**
+ * How the slot an entry boots is verified: dm-verity with the signed root hash and the hash
+ * area's offset, or `off` (only for a release the trust configuration allowed without verity).
+ */
+export type EntryVerity = { rootHash: string; hashOffset: number } | 'off';
+
+/** Words of the kernel command line that keel owns and replaces for each entry. */
+const ownedWords = /^keel\.(slot|verity|verity\.hashoffset)=/;
+
+/** The words that tell the initramfs how to open the slot; a value that is not a root hash or an offset is refused. */
+export function verityWords(verity: EntryVerity): string[] {
+  if (verity === 'off') return ['keel.verity=off'];
+  const { rootHash, hashOffset } = verity;
+  if (typeof rootHash !== 'string' || !/^[0-9a-f]{64}$/.test(rootHash))
+    throw new KeelError('verification', `verity root hash ${JSON.stringify(String(rootHash).slice(0, 80))}: expected 64 lowercase hex digits; no boot entry written`);
+  if (!Number.isSafeInteger(hashOffset) || hashOffset <= 0 || hashOffset % verityBlockBytes !== 0)
+    throw new KeelError('verification', `verity hash offset ${String(hashOffset)}: expected a positive multiple of 4096 bytes; no boot entry written`);
+  return [`keel.verity=${rootHash}`, `keel.verity.hashoffset=${hashOffset}`];
+}
+
+/**
+ * A kernel command line moved to another slot: `keel.slot=` replaced (or added) and, when
+ * `verity` is given, the old slot's `keel.verity=`/`keel.verity.hashoffset=` replaced by the
+ * new release's, so an entry never carries another slot's root hash.
+ */
+export function optionsForSlot(options: string, slot: Slot, verity?: EntryVerity): string {
+  const words = options.split(/\s+/).filter(Boolean);
+  const kept = words.filter((w) => (verity === undefined ? !w.startsWith('keel.slot=') : !ownedWords.test(w)));
+  return [...kept, `keel.slot=${slot}`, ...(verity === undefined ? [] : verityWords(verity))].join(' ');
+}
+
+/** The verity state a kernel command line asks for: the root hash and offset, `off`, or undefined (none). */
+export function verityOfOptions(options: string): EntryVerity | undefined {
+  const word = (name: string) => options.split(/\s+/).find((w) => w.startsWith(`keel.${name}=`))?.slice(name.length + 6);
+  const hash = word('verity');
+  if (hash === undefined) return undefined;
+  if (hash === 'off') return 'off';
+  return { rootHash: hash, hashOffset: Number(word('verity.hashoffset')) };
 }
 
 /** The text of keel's entry for a release in a slot. */
-export function entryText(version: string, slot: Slot, options: string): string {
-  return [`title keel ${version} (slot ${slot})`, `version ${version}`, 'sort-key keel', `linux /keel/${slot}/vmlinuz`, `initrd /keel/${slot}/initramfs.img`, `options ${optionsForSlot(options, slot)}`, ''].join('\n');
+export function entryText(version: string, slot: Slot, options: string, verity?: EntryVerity): string {
+  if (/[\r\n]/.test(options) || /[\r\n]/.test(version)) throw new KeelError('invalid-input', 'a boot entry line with a line break: refusing to write the entry');
+  return [`title keel ${version} (slot ${slot})`, `version ${version}`, 'sort-key keel', `linux /keel/${slot}/vmlinuz`, `initrd /keel/${slot}/initramfs.img`, `options ${optionsForSlot(options, slot, verity)}`, ''].join('\n');
 }
 
 /** The other slot. */

@@ -4,7 +4,7 @@ import { KeelError } from '../errors.js';
 import { syncDirectory, writeFileCrashSafe } from '../host/crash-safe-write.js';
 import { errnoOf } from '../host/fs-failure.js';
 import type { Slot } from './agent-state.js';
-import { entryFileName, entryHealth, entryText, parseEntryName, parseEntryText, slotOfEntry, type EntryHealth } from './boot-entry.js';
+import { entryFileName, entryHealth, entryText, parseEntryName, parseEntryText, slotOfEntry, type EntryHealth, type EntryVerity } from './boot-entry.js';
 
 /**
  * The EFI system partition as the updater uses it (mounted at /boot on keel): per-slot
@@ -49,14 +49,16 @@ export async function removeSlotEntries(esp: string, slot: Slot): Promise<void> 
 }
 
 /** Puts a release's kernel and initramfs for `slot` on the ESP and adds its entry with `tries` attempts. */
-export async function installEntry(esp: string, input: { version: string; slot: Slot; options: string; kernel: Buffer; initramfs: Buffer; tries: number }): Promise<string> {
+export async function installEntry(esp: string, input: { version: string; slot: Slot; options: string; verity?: EntryVerity; kernel: Buffer; initramfs: Buffer; tries: number }): Promise<string> {
+  // Built first: a hostile root hash or offset is refused before anything lands on the ESP.
+  const text = entryText(input.version, input.slot, input.options, input.verity);
   const kernelDir = join(esp, 'keel', input.slot);
   await mkdir(kernelDir, { recursive: true });
   await writeFileCrashSafe(join(kernelDir, 'vmlinuz'), input.kernel);
   await writeFileCrashSafe(join(kernelDir, 'initramfs.img'), input.initramfs);
   await mkdir(join(esp, 'loader/entries'), { recursive: true });
   const fileName = entryFileName(input.version, input.tries);
-  await writeFileCrashSafe(join(esp, 'loader/entries', fileName), Buffer.from(entryText(input.version, input.slot, input.options)));
+  await writeFileCrashSafe(join(esp, 'loader/entries', fileName), Buffer.from(text));
   await setDefault(esp, undefined); // the newest good entry sorts first
   return fileName;
 }

@@ -41,6 +41,26 @@ export async function bootedSlotOf(root: string): Promise<'a' | 'b' | undefined>
   return m ? (m[1] as 'a' | 'b') : undefined;
 }
 
+/**
+ * Whether the booted slot is mapped through dm-verity, as the initramfs recorded it in
+ * /run/keel/boot.env: `VERITY=<root hash>` (verified, the hash it opened the slot with),
+ * `VERITY=off` (keel.verity=off), or nothing readable (an older initramfs, or not a keel boot).
+ */
+export type BootVerity = { state: 'on'; rootHash: string } | { state: 'off' } | { state: 'unknown' };
+
+/** Reads VERITY= from the text of boot.env; anything but a root hash or `off` is unknown. */
+export function bootVerityOfEnv(env: string): BootVerity {
+  const value = /^VERITY=(\S*)\s*$/m.exec(env)?.[1];
+  if (value === 'off') return { state: 'off' };
+  if (value && /^[0-9a-f]{64}$/.test(value)) return { state: 'on', rootHash: value };
+  return { state: 'unknown' };
+}
+
+/** The booted slot's verity state under `root`. */
+export async function bootVerityOf(root: string): Promise<BootVerity> {
+  return bootVerityOfEnv(await readFile(join(root, 'run/keel/boot.env'), 'utf8').catch(() => ''));
+}
+
 /** Active user sessions, as logind lists them in /run/systemd/sessions. */
 export async function userSessionsOf(root: string): Promise<number> {
   const dir = join(root, 'run/systemd/sessions');

@@ -25,6 +25,8 @@ export interface SlotPayloadRequest {
   onProgress?: (written: number, total: number) => void;
   /** Told why a form was not used or failed. */
   onNote?: (message: string) => void;
+  /** Run on the written, hash-verified bytes before they count (dm-verity, slot-verity.ts). */
+  check?: (path: string) => Promise<void>;
 }
 
 export type PayloadKind = PayloadAttempt['kind'];
@@ -46,12 +48,23 @@ export async function writeSlotPayload(req: SlotPayloadRequest, release: Release
     });
     const plan = planPayloads(release, hashes);
     if (plan.note && lengths.length > 0) req.onNote?.(plan.note);
+    // Every form yields the same signed bytes, so a failed check of them would fail again: no fallback.
+    let checkFailed = false;
+    const { check } = req;
+    const noted = (path: string) =>
+      check!(path).catch((error: unknown) => {
+        checkFailed = true;
+        throw error;
+      });
+    const checked: SlotPayloadRequest = check ? { ...req, check: noted } : req;
     for (const attempt of plan.attempts) {
       try {
-        return await tryAttempt(req, release, attempt, base);
+        return await tryAttempt(checked, release, attempt, base);
       } catch (error) {
         const resumable = error instanceof KeelError && error.kind === 'unavailable';
-        if (attempt.kind === 'raw' || (attempt.kind === 'zstd' && resumable)) throw error;
+        // The raw writer says what it left behind; a compressed form's check failure says it here.
+        if (checkFailed && attempt.kind !== 'raw') throw new KeelError((error as KeelError).kind, `${(error as Error).message}; not made bootable, nothing installed`, { cause: error });
+        if (checkFailed || attempt.kind === 'raw' || (attempt.kind === 'zstd' && resumable)) throw error;
         req.onNote?.(`${attempt.kind} payload ${attempt.payload.path} not used: ${(error as Error).message}; falling back`);
       }
       await rm(base, { force: true });
@@ -74,7 +87,7 @@ async function runningHashes(source: string, lengths: number[], base: string, st
 }
 
 async function tryAttempt(req: SlotPayloadRequest, release: Release, attempt: PayloadAttempt, base: string): Promise<SlotPayloadResult> {
-  const common = { target: req.target, stateDir: req.stateDir, ...(req.onProgress !== undefined && { onProgress: req.onProgress }) };
+  const common = { target: req.target, stateDir: req.stateDir, ...(req.onProgress !== undefined && { onProgress: req.onProgress }), ...(req.check && { check: req.check }) };
   if (attempt.kind === 'raw') {
     const r = await writeSlot({ ...common, url: req.urls.target(release.slot.path), file: release.slot, version: release.version, ...(req.slot !== undefined && { slot: req.slot }) });
     return { ...r, payload: 'raw', downloaded: r.bytes };

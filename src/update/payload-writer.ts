@@ -33,6 +33,8 @@ export interface PayloadWrite {
   onProgress?: (written: number, total: number) => void;
   syncEveryBytes?: number;
   run?: StreamCommand;
+  /** A last check of the verified bytes at their path (dm-verity), before a file is renamed into place. */
+  check?: (path: string) => Promise<void>;
 }
 
 export interface PayloadWriteResult {
@@ -105,6 +107,7 @@ export async function writePayload(w: PayloadWrite): Promise<PayloadWriteResult>
     const again = readBack.digest('hex');
     if (again !== payload.slot.sha256) throw new KeelError('io', `${dataPath}: read back SHA-256 ${again}, wrote ${payload.slot.sha256}: the target does not keep what is written`);
     await out.close();
+    await w.check?.(dataPath);
     if (target.kind === 'file') {
       await onPath(w.target, `rename ${dataPath} onto`, () => rename(dataPath, w.target));
       await syncDirectory(dirname(w.target)).catch(() => undefined);

@@ -8,6 +8,7 @@ import { onPath } from '../host/fs-failure.js';
 import { describeJson, isJsonObject, parseJsonObject } from './json-shape.js';
 import { realPathInside } from './contained-path.js';
 import { isVersion } from './version-order.js';
+import { verityFactsOf, type VerityFacts } from './verity-facts.js';
 
 /**
  * A release bundle as `make image` leaves it in build/release/: the slot image, kernel,
@@ -28,6 +29,8 @@ export interface BundleFile {
 export interface Bundle {
   version: string;
   files: BundleFile[];
+  /** The slot's dm-verity facts (manifest "verity"), signed with the slot target when publishing. */
+  verity?: VerityFacts;
 }
 
 const refused = 'nothing published';
@@ -69,8 +72,13 @@ export async function readBundle(dir: string): Promise<Bundle> {
       throw new KeelError('verification', `${source}: SHA-256 ${sha256}, the manifest says ${raw.sha256}; ${refused}`);
     files.push({ role, source, name, size: info.size, sha256 });
   }
-  if (!files.some((f) => f.role === 'slot')) throw new KeelError('invalid-input', `${manifestPath}: names no slot image (role "slot", or a *.img/*.erofs/*.squashfs file); ${refused}`);
-  return { version, files };
+  const slot = files.find((f) => f.role === 'slot');
+  if (!slot) throw new KeelError('invalid-input', `${manifestPath}: names no slot image (role "slot", or a *.img/*.erofs/*.squashfs file); ${refused}`);
+  if (manifest.verity === undefined) return { version, files };
+  // Checked against the slot file now, so a repository never signs verity facts its slot cannot hold.
+  const checked = verityFactsOf(manifest.verity, slot.size);
+  if ('problem' in checked) throw new KeelError('invalid-input', `${manifestPath}: ${checked.problem}; ${refused}`);
+  return { version, files, verity: checked.facts };
 }
 
 /** SHA-256 of a file, streamed. */

@@ -33,6 +33,8 @@ export interface InstallRequest {
   /** The running slot: a delta whose base it is may be used (stage-release.ts). */
   source?: string;
   onNote?: (message: string) => void;
+  /** Accept a release without signed verity facts (stage-release.ts). */
+  allowWithoutVerity?: boolean;
 }
 
 export type InstallOutcome =

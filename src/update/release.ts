@@ -1,4 +1,5 @@
 import { isVersion } from './version-order.js';
+import { verityFactsOf, type VerityFacts } from './verity-facts.js';
 
 /**
  * A release as the signed targets metadata describes it. Each file of a release is one TUF
@@ -58,6 +59,10 @@ export interface Release {
   compressed?: CompressedPayload;
   /** Deltas from older slots to this one. */
   deltas?: DeltaPayload[];
+  /** The slot's dm-verity facts, signed on the slot target (verity-facts.ts). */
+  verity?: VerityFacts;
+  /** Why the signed verity object was refused: such a release is never installed. */
+  verityProblem?: string;
 }
 
 /** What `custom.keel` holds on a target. */
@@ -71,6 +76,8 @@ export interface TargetCustom {
   slot?: SlotFacts;
   windowLog?: number;
   from?: SlotFacts & { version: string };
+  /** Slot targets: the verity object as signed, checked against the slot's length in releasesOf. */
+  verity?: unknown;
 }
 
 /** The largest zstd window a node accepts (2 GiB): a bigger one is refused, not allocated. */
@@ -125,6 +132,11 @@ export function releasesOf(targets: Iterable<TargetLike>): Release[] {
     if (custom.role === 'slot') {
       if (custom.rollout) release.rollout = custom.rollout;
       if (custom.groups) release.groups = custom.groups;
+      if (custom.verity !== undefined) {
+        const checked = verityFactsOf(custom.verity, target.length);
+        if ('facts' in checked) release.verity = checked.facts;
+        else release.verityProblem = checked.problem;
+      }
     }
   }
   // A payload counts only when it names the very slot its release signs (same length and hash).
@@ -160,6 +172,7 @@ function customOf(custom: Record<string, unknown>): TargetCustom | undefined {
       (s): s is RolloutStep => typeof s === 'object' && s !== null && typeof s.at === 'string' && typeof s.percent === 'number',
     );
   if (Array.isArray(groups)) out.groups = groups.filter((g): g is string => typeof g === 'string');
+  if (k.verity !== undefined) out.verity = k.verity;
   const slot = slotFactsOf(k.slot);
   if (slot) out.slot = slot;
   if (typeof k.windowLog === 'number' && Number.isInteger(k.windowLog) && k.windowLog >= 10 && k.windowLog <= maxWindowLog) out.windowLog = k.windowLog;

@@ -79,6 +79,7 @@ export async function publishRelease(options: PublishOptions): Promise<{ targets
     const keel: Record<string, unknown> = { version: bundle.version, channel, role: file.role };
     if (file.role === 'slot' && options.rollout) keel.rollout = options.rollout.map((s) => ({ at: s.at, percent: s.percent }));
     if (file.role === 'slot' && options.groups) keel.groups = options.groups;
+    if (file.role === 'slot' && bundle.verity) keel.verity = { ...bundle.verity };
     targets.addTarget(new TargetFile({ path, length: file.size, hashes: { sha256: file.sha256 }, unrecognizedFields: { custom: { keel } as never } }));
     added.push(path);
   }

@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { Readable } from 'node:stream';
 import { KeelError } from '../errors.js';
 import { fsFailure, onPath } from '../host/fs-failure.js';
 import { syncDirectory } from '../host/crash-safe-write.js';
@@ -29,6 +30,8 @@ export interface SlotWrite {
   onProgress?: (written: number, total: number) => void;
   /** Bytes between durable progress records. */
   syncEveryBytes?: number;
+  /** A last check of the verified bytes at their path (dm-verity), before a file is renamed into place. */
+  check?: (path: string) => Promise<void>;
 }
 
 export interface SlotWriteResult {
@@ -49,7 +52,9 @@ export async function writeSlot(w: SlotWrite): Promise<SlotWriteResult> {
   const dataSize = isBlock ? 0 : ((await stat(dataPath).catch(() => undefined))?.size ?? 0);
   if (!isBlock && dataSize < offset) offset = 0;
   // The source is opened before the target, so a missing or refused download writes nothing.
-  let opened = await openPayload(w.url, offset);
+  // A record covering every byte (killed during the checks after the last chunk) needs no
+  // download: a Range request at the end would be refused with 416.
+  let opened = offset === file.length ? { stream: Readable.from([]), offset } : await openPayload(w.url, offset);
   if (opened.offset !== offset && opened.offset !== 0) {
     opened.stream.destroy(); // a source that starts somewhere else: take it from the first byte
     opened = await openPayload(w.url, 0);
@@ -100,6 +105,7 @@ export async function writeSlot(w: SlotWrite): Promise<SlotWriteResult> {
     const again = readBack.digest('hex');
     if (again !== file.sha256) throw new KeelError('io', `${dataPath}: read back SHA-256 ${again}, wrote ${file.sha256}: the target does not keep what is written`);
     await handle.close();
+    await w.check?.(dataPath);
     if (target.kind === 'file') {
       await onPath(w.target, `rename ${dataPath} onto`, () => rename(dataPath, w.target));
       await syncDirectory(dirname(w.target)).catch(() => undefined);

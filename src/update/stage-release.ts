@@ -6,15 +6,19 @@ import { openPayload, repositoryUrls } from './payload-source.js';
 import { recordPending } from './progress-record.js';
 import type { Release, ReleaseFile } from './release.js';
 import { writeSlotPayload, type SlotPayloadResult } from './payload-install.js';
+import { checkSlotVerity } from './slot-verity.js';
+import type { RunCommand } from '../host/process.js';
 
 /**
  * The one staging step, shared by the agent and `keel update install`: a chosen release's
  * slot image streamed into the target and verified, from a delta, the zstd payload or the
  * raw slot, whichever works first (payload-install.ts); with `boot`, the slot's
  * old boot entries removed first, then kernel and initramfs fetched and verified against the
- * signed metadata and a counted boot entry written on the ESP; last, the `.pending` record
- * that says the slot is complete. A failure at any step leaves no pending record and no entry
- * that boots what was written.
+ * signed metadata and a counted boot entry written on the ESP, carrying the release's signed
+ * dm-verity root hash; last, the `.pending` record that says the slot is complete. The written
+ * bytes are checked by `veritysetup` against that root hash before they count (slot-verity.ts);
+ * a release without verity facts is refused unless the trust configuration allows it. A
+ * failure at any step leaves no pending record and no entry that boots what was written.
  */
 export interface StageRequest {
   /** The repository: an http(s) URL or a directory. */
@@ -33,6 +37,10 @@ export interface StageRequest {
   onNote?: (message: string) => void;
   /** Make the slot bootable (the agent); without it only the slot is staged (`keel update install`). */
   boot?: BootStaging;
+  /** Accept a release whose signed metadata has no verity facts (ALLOW_RELEASES_WITHOUT_VERITY); its entry boots with `keel.verity=off`. */
+  allowWithoutVerity?: boolean;
+  /** The process edge veritysetup runs through (a fake in unit tests). */
+  run?: RunCommand;
 }
 
 /** Where and how the staged slot becomes bootable. */
@@ -52,6 +60,8 @@ export async function stageRelease(req: StageRequest, release: Release): Promise
   const { boot } = req;
   if (boot && (!release.kernel || !release.initramfs))
     throw new KeelError('verification', `release ${release.version} has no kernel or initramfs target; cannot make it bootable`);
+  refuseUnverified(release, req.allowWithoutVerity ?? false);
+  const { verity } = release;
   // The slot is about to change: nothing may boot it until it is verified again.
   if (boot) await removeSlotEntries(boot.esp, boot.slot);
   const slot = boot?.slot ?? req.slot;
@@ -64,13 +74,15 @@ export async function stageRelease(req: StageRequest, release: Release): Promise
       ...(req.source !== undefined && { source: req.source }),
       ...(req.onProgress !== undefined && { onProgress: req.onProgress }),
       ...(req.onNote !== undefined && { onNote: req.onNote }),
+      ...(verity && { check: (path: string) => checkSlotVerity(path, verity, req.run) }),
     },
     release,
   );
   if (boot) {
     const kernel = await fetchVerified(urls.target(release.kernel!.path), release.kernel!);
     const initramfs = await fetchVerified(urls.target(release.initramfs!.path), release.initramfs!);
-    await installEntry(boot.esp, { version: release.version, slot: boot.slot, options: boot.options, kernel, initramfs, tries: boot.tries });
+    const entryVerity = verity ? { rootHash: verity.rootHash, hashOffset: verity.hashOffset } : ('off' as const);
+    await installEntry(boot.esp, { version: release.version, slot: boot.slot, options: boot.options, verity: entryVerity, kernel, initramfs, tries: boot.tries });
   }
   await recordPending(req.stateDir, {
     version: release.version,
@@ -81,6 +93,17 @@ export async function stageRelease(req: StageRequest, release: Release): Promise
     updatedAt: new Date(req.nowMs).toISOString(),
   });
   return write;
+}
+
+/** The option that accepts releases without verity facts, for messages. */
+export const allowWithoutVeritySetting = 'ALLOW_RELEASES_WITHOUT_VERITY=true in update.conf (keel update install: --allow-without-verity)';
+
+/** Refuses, before anything is written, a release whose verity facts are malformed, or missing and not allowed. */
+function refuseUnverified(release: Release, allow: boolean): void {
+  if (release.verityProblem)
+    throw new KeelError('verification', `release ${release.version}: signed ${release.verityProblem}; refusing it, nothing installed`);
+  if (!release.verity && !allow)
+    throw new KeelError('verification', `release ${release.version}: its signed metadata has no dm-verity root hash, expected one on the slot target; refusing it, nothing installed (${allowWithoutVeritySetting} accepts such releases)`);
 }
 
 /** Fetches a small target into memory, checking its signed length and SHA-256. */

@@ -39,6 +39,11 @@ export interface UpdateConfig {
   preReboot: PreRebootChecks;
   /** HOSTNAME_OVERRIDE: the hostname the node record shows instead of the machine's (several agents on one machine). */
   hostname?: string;
+  /**
+   * ALLOW_RELEASES_WITHOUT_VERITY: install releases whose signed metadata has no dm-verity root
+   * hash (their entries boot with `keel.verity=off`). Default false: such releases are refused.
+   */
+  allowWithoutVerity: boolean;
 }
 
 export const configSources = ['usr/lib/keel/update.conf', 'etc/keel/update.conf', 'run/keel/update.conf'];
@@ -93,6 +98,7 @@ export function updateConfigOf(values: Record<string, string>, sources: KeySourc
     maxDownloadAttempts: number('MAX_DOWNLOAD_ATTEMPTS', 5, 1, 100),
     rollout: rolloutOf(values, where, problems),
     preReboot: preRebootOf(values, where, problems),
+    allowWithoutVerity: flagOf(values, 'ALLOW_RELEASES_WITHOUT_VERITY', where, problems),
   };
   if (values.SERVER) config.server = values.SERVER;
   const hostname = hostnameOf(values, where, problems);
@@ -115,6 +121,18 @@ function checkInterval(values: Record<string, string>, where: (key: string) => s
   if (ms !== undefined && ms > 0) return ms;
   problems.push(`${where(key)}: expected ${durationText} or a number of minutes, above zero, found '${text}'`);
   return 300_000;
+}
+
+/**
+ * A yes/no key that widens trust: only an explicit true/yes/1/on enables it, only false/no/0/off
+ * (or nothing) leaves it off, and anything else is a problem rather than a guess.
+ */
+function flagOf(values: Record<string, string>, key: string, where: (key: string) => string, problems: string[]): boolean {
+  const text = values[key]?.trim() ?? '';
+  if (/^(1|true|yes|on)$/i.test(text)) return true;
+  if (text === '' || /^(0|false|no|off)$/i.test(text)) return false;
+  problems.push(`${where(key)}: expected true or false, found '${text}'`);
+  return false;
 }
 
 /** A hostname as DNS writes one (letters, digits, '.', '-', '_'; at most 253), for the node record. */

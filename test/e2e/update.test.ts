@@ -10,7 +10,7 @@
 // a container counting its starts in a named volume keeps counting (v2, the rollback, v4).
 // `keel update status` is checked after each. The repository is served from 127.0.0.1 and a
 // real etcd runs on the host; the guest reaches both at qemu's user-mode gateway 10.0.2.2.
-// v1..v4 are the release's slot image re-packed (erofs) with a different version file (and,
+// v1..v4 are the release's slot image re-packed (images/make-slot.sh: erofs + dm-verity) with a different version file (and,
 // for v3, a failing check in /usr/lib/keel/health.d) and the current keel executable: no
 // image rebuild. The update settings are baked into the slots as the image's defaults
 // (/usr/lib/keel/update.conf, the pinned /usr/lib/keel/update-trust.pub, /etc/keel/lock.conf)
@@ -69,7 +69,8 @@ async function repack(tree: string, version: string, broken: boolean): Promise<s
     await chmod(check, 0o755);
   }
   const out = join(work, `slot-${version}.img`);
-  await execa('nice', ['mkfs.erofs', '-zlz4', '--quiet', out, tree]);
+  // make-slot.sh: erofs with its dm-verity hash area and the sidecar bundleOf puts in the manifest.
+  await execa('nice', [join(repoRoot, 'images/make-slot.sh'), tree, out, version], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
   return out;
 }
 
@@ -88,7 +89,8 @@ async function bundleOf(version: string, slot: string): Promise<string> {
   await cp(slot, join(dir, 'slot.img'));
   await cp(join(release, 'vmlinuz'), join(dir, 'vmlinuz'));
   await cp(join(release, 'initramfs.img'), join(dir, 'initramfs.img'));
-  await writeFile(join(dir, 'manifest.json'), JSON.stringify({ version, artifacts: { slot: { path: 'slot.img' }, kernel: { path: 'vmlinuz' }, initramfs: { path: 'initramfs.img' } } }));
+  const verity = JSON.parse(await readFile(join(work, `slot-${version}.img.verity.json`), 'utf8'));
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify({ version, artifacts: { slot: { path: 'slot.img' }, kernel: { path: 'vmlinuz' }, initramfs: { path: 'initramfs.img' } }, verity }));
   return dir;
 }
 

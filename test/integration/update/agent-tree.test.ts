@@ -124,6 +124,9 @@ test('v1 finds v2, writes slot b, takes the lock, reboots, passes the health gat
   expect(Buffer.compare(await readFile(join(slots, 'slot-b.img')), images['2.0.0']!)).toBe(0);
   expect(await readdir(join(root, 'boot/loader/entries'))).toEqual(expect.arrayContaining(['keel-1.0.0.conf', 'keel-2.0.0+3.conf']));
   expect(await readFile(join(root, 'boot/keel/b/vmlinuz'), 'utf8')).toBe('kernel 2.0.0\n');
+  // The entry carries the dm-verity root hash signed for 2.0.0's slot (checked with veritysetup before it was written).
+  const signed = JSON.parse(await readFile(join(work, 'repo/metadata/targets.json'), 'utf8')).signed.targets['stable/2.0.0/root.img'].custom.keel.verity;
+  expect(await readFile(join(root, 'boot/loader/entries/keel-2.0.0+3.conf'), 'utf8')).toMatch(new RegExp(`^options .*keel\\.slot=b keel\\.verity=${signed.rootHash} keel\\.verity\\.hashoffset=${signed.hashOffset}$`, 'm'));
   expect(await lockHolders()).toEqual(['node-1']);
   expect(await status()).toMatchObject({ booted: { slot: 'a', version: '1.0.0', state: 'good' }, other: { slot: 'b', version: '2.0.0', state: 'trying' }, staged: '2.0.0', agentState: 'rebooting', lockHeld: true });
 
@@ -133,6 +136,8 @@ test('v1 finds v2, writes slot b, takes the lock, reboots, passes the health gat
   expect(await readdir(join(root, 'boot/loader/entries'))).toEqual(expect.arrayContaining(['keel-1.0.0.conf', 'keel-2.0.0.conf']));
   expect(await lockHolders()).toEqual([]);
   expect(await status()).toMatchObject({ booted: { slot: 'b', version: '2.0.0', state: 'good' }, other: { slot: 'a', version: '1.0.0', state: 'good' }, staged: null, lastError: null, lockHeld: false });
+  // Booted through dm-verity with the signed root hash, as the initramfs records it.
+  expect((await status()).booted).toMatchObject({ verity: 'on', rootHash: signed.rootHash });
 });
 
 test('v3 fails its health gate: rebooted until its tries run out, v2 boots by itself, v3 is never retried', async () => {

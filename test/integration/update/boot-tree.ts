@@ -8,7 +8,9 @@ import { compareVersions } from '../../../src/update/version-order.js';
  * choice among loader/entries (loader.conf `default`, else the newest entry with tries left,
  * bad entries last; the counter of a counted entry is decremented before the boot), then the
  * booted slot's version appears at /usr/lib/keel/version and keel.slot= on /proc/cmdline,
- * and /run starts empty. The e2e test does the same with the real systemd-boot in qemu.
+ * and /run starts empty but for what the initramfs writes there: /run/keel/boot.env with SLOT=
+ * and VERITY= (the entry's keel.verity= value). The e2e test does the same with the real
+ * systemd-boot and initramfs in qemu.
  */
 export async function bootOnce(root: string, versionOfSlot: (slot: 'a' | 'b', entryVersion: string) => string = (_s, v) => v): Promise<{ slot: 'a' | 'b'; version: string; entry: string }> {
   const dir = join(root, 'boot/loader/entries');
@@ -37,6 +39,8 @@ export async function bootOnce(root: string, versionOfSlot: (slot: 'a' | 'b', en
   await writeFile(join(root, 'usr/lib/keel/version'), `${version}\n`);
   await rm(join(root, 'run'), { recursive: true, force: true });
   await mkdir(join(root, 'run/keel'), { recursive: true });
+  const verity = /(?:^|\s)keel\.verity=(\S+)/.exec(chosen.fields.options ?? '')?.[1] ?? '';
+  await writeFile(join(root, 'run/keel/boot.env'), `SLOT=${slot}\nVERITY=${verity}\n`);
   return { slot, version, entry: chosen.file };
 }
 
