@@ -25,6 +25,7 @@ initramfs_copy_with_libs '' "$(command -v sgdisk)" /usr/sbin/sgdisk
 initramfs_copy_with_libs '' "$(command -v mkfs.vfat)" /usr/sbin/mkfs.vfat
 initramfs_copy_with_libs '' "$(command -v mcopy)" /usr/bin/mcopy
 initramfs_copy_with_libs '' "$(command -v blkdiscard)" /usr/sbin/blkdiscard
+initramfs_copy_with_libs '' "$(command -v wipefs)" /usr/sbin/wipefs
 # mtools converts file names through iconv: glibc's gconv table and the DOS code page.
 gconv=/usr/lib/x86_64-linux-gnu/gconv  # glibc's compiled-in path (the initramfs has no merged /usr)
 mkdir -p "$t$gconv"
