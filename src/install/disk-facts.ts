@@ -67,7 +67,7 @@ function linkedNames(devRoot: string, name: string): string[] {
     }
     for (const entry of entries) {
       try {
-        if (basename(realpathSync(join(full, entry))) === name) found.push(`/dev/${dir}/${entry}`);
+        if (basename(realpathSync(join(full, entry))) === name) found.push(join(full, entry));
       } catch {
         // a dangling link names nothing
       }
@@ -107,8 +107,9 @@ export async function readDiskFacts(opts: DiskFactsOptions): Promise<DiskFacts[]
     if (opts.only ? !opts.only.includes(name) : sysDisk.includes('/devices/virtual/')) continue;
     const path = join(devRoot, name);
     const target = readSysBlock(sysDisk, path);
-    const vendor = read(join(sysDisk, 'device/vendor'));
+    // SCSI and NVMe disks name a model; a virtio disk's device/vendor is only a PCI id (0x1af4).
     const model = read(join(sysDisk, 'device/model'));
+    const vendor = model ? read(join(sysDisk, 'device/vendor')) : '';
     const medium = target.devNums.map((n) => mediumNums.get(n)).find(Boolean);
     disks.push({
       name,
