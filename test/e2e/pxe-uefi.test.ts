@@ -11,7 +11,8 @@ import { installFetches, pxeMarkers, pxeUserData, secondsSince, startPxeServer, 
 let pxe: PxeServer;
 
 beforeAll(async () => {
-  pxe = await startPxeServer(pxeUserData('pxe-uefi-node'), { device: '/dev/sda' });
+  // No disk named: keel install --device auto takes the only blank disk.
+  pxe = await startPxeServer(pxeUserData('pxe-uefi-node'), { device: 'auto' });
 });
 
 afterAll(async () => {
@@ -35,6 +36,7 @@ test('a blank UEFI machine with an e1000e NIC and a SATA disk installs keel over
       await vm.waitFor(/EFI stub: Loaded initrd/, { timeoutMs: 300_000 });
       await vm.waitFor(pxeMarkers.start, { timeoutMs: 120_000 });
       await vm.waitFor(pxeMarkers.network, { timeoutMs: 120_000 });
+      await vm.waitFor(/--device auto: \/dev\/sda \(the only blank non-removable disk\)/, { timeoutMs: 300_000 });
       const done = await vm.waitFor(pxeMarkers.done, { timeoutMs: 1_200_000 });
       expect(done.line.text).toMatch(/install complete/);
       expect(pxe.served).toEqual(expect.arrayContaining(installFetches));
