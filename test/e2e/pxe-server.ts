@@ -43,6 +43,8 @@ runcmd:
 }
 
 export interface PxeServer {
+  /** The server as the guest reaches it: http://10.0.2.2:PORT. */
+  baseUrl: string;
   /** TFTP root for the VM's user network: boot.ipxe. */
   tftpRoot: string;
   /** Request paths in arrival order. */
@@ -74,6 +76,7 @@ export async function startPxeServer(userData: string, opts: { device?: string }
   if (opts.device) script = script.replace(/^set install-device .*$/m, `set install-device ${opts.device}`);
   writeFileSync(join(tftpRoot, 'boot.ipxe'), script);
   return {
+    baseUrl: `http://10.0.2.2:${port}`,
     tftpRoot,
     served,
     close: async () => {
