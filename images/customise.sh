@@ -9,8 +9,11 @@ set -euo pipefail
 base=$1 out=$2 keel=$3 version=$4 kernel_out=$5
 here=$(cd "$(dirname "$0")" && pwd)
 
-rm -rf "$out" && mkdir -p "$(dirname "$out")"
-cp -a "$base" "$out"
+# The base's contents, not the path: in a worktree the base (and a stale rootfs) can be a
+# symlink into another tree's cache, and `cp -a LINK OUT` copies the link, so everything
+# below would customise that shared base in place.
+rm -rf "$out" && mkdir -p "$out"
+cp -a "$base/." "$out/"
 rm -f "$out/.complete"
 
 # --- trim: package caches, docs (copyright files stay), man pages, locales, logs

@@ -14,7 +14,8 @@ rm -rf "$base" "$base.tmp"
 mkdir -p .cache/image
 start=$(date +%s.%N)
 echo "debootstrap: $suite minbase + $pkgs" >&2
-debootstrap --variant=minbase --include="$pkgs" "$suite" "$base.tmp" "$mirror" >&2 \
+# non-free-firmware: the firmware packages of packages.txt (hardware.txt's drivers)
+debootstrap --variant=minbase --components=main,non-free-firmware --include="$pkgs" "$suite" "$base.tmp" "$mirror" >&2 \
   || { echo "debootstrap: failed, see $base.tmp/debootstrap/debootstrap.log" >&2; exit 1; }
 mv "$base.tmp" "$base"
 touch "$base/.complete"

@@ -87,3 +87,23 @@ initramfs_pack() {
   mv "$out.tmp" "$out"
   echo "$initramfs_tag: $out $(du -k "$out" | cut -f1) KiB ($(wc -l < "$t/lib/modules/load-order") modules, kernel $kver)" >&2
 }
+
+# hardware_modules FAMILY...: the modules images/hardware.txt lists under those families.
+hardware_modules() {
+  awk -v fams=" $* " '!/^#/ && NF >= 2 && index(fams, " " $1 " ") { print $2 }' "$(dirname "${BASH_SOURCE[0]}")/hardware.txt"
+}
+
+# initramfs_firmware: the firmware files the tree's modules name (modinfo -F firmware), from
+# the OS tree's usr/lib/firmware (already trimmed to what kept modules load), so a NIC whose
+# driver needs firmware (bnx2x, bnx2, tg3, ice, r8169) comes up before switch_root too.
+initramfs_firmware() {
+  local fw=$initramfs_rootfs/usr/lib/firmware name n=0
+  [ -d "$fw" ] || return 0
+  while IFS= read -r name; do
+    [ -n "$name" ] && [ -e "$fw/$name" ] || continue
+    mkdir -p "$t/lib/firmware/$(dirname "$name")"
+    cp -L "$fw/$name" "$t/lib/firmware/$name"
+    n=$((n + 1))
+  done < <(cd "$t/lib/modules" && xargs -r modinfo -F firmware < load-order 2>/dev/null | sort -u)
+  echo "$initramfs_tag: $n firmware files ($(du -sk "$t/lib/firmware" 2>/dev/null | cut -f1 || echo 0) KiB)" >&2
+}

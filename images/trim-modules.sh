@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Keeps only the kernel modules a keel host uses: virtio and common VM/server disks and NICs,
-# the filesystems keel mounts (ext4, erofs, squashfs, overlay, vfat, iso9660 for cidata
+# Keeps only the kernel modules a keel host uses: the drivers images/hardware.txt lists (server
+# and VM NICs, disk controllers, USB, platform) with their dependencies, the filesystems keel mounts (ext4, erofs, squashfs, overlay, vfat, iso9660 for cidata
 # seeds, fuse), the network stack podman and netavark need (bridge, veth, netfilter, nft,
 # vxlan...), crypto and libraries. Sound, graphics, wireless, media, infiniband and the
-# like go (most of the ~400 MiB of modules).
-# usage: trim-modules.sh /usr/lib/modules/<kver> (inside a rootfs)
+# like go (most of the ~400 MiB of modules). Firmware under usr/lib/firmware is kept only
+# where a kept module names it (modinfo -F firmware), so whole firmware packages can be
+# installed for the few files the listed drivers load.
+# usage: trim-modules.sh /usr/lib/modules/<kver> (inside a rootfs, before depmod)
 set -euo pipefail
 dir=$1/kernel
+hardware=$(cd "$(dirname "$0")" && pwd)/hardware.txt
 keep=(
   'arch/*' 'crypto/*' 'lib/*' 'block/*' 'mm/*' 'security/*' 'virt/*'
   'fs/ext4/*' 'fs/jbd2/*' 'fs/mbcache.ko' 'fs/erofs/*' 'fs/squashfs/*' 'fs/overlayfs/*'
@@ -32,13 +35,48 @@ drop=('net/wireless/*' 'net/mac80211/*' 'net/bluetooth/*' 'net/nfc/*' 'net/ieee8
   'net/batman-adv/*' 'net/atm/*' 'net/appletalk/*' 'net/x25/*' 'net/lapb/*' 'net/phonet/*'
   'net/rds/*' 'net/tipc/*' 'net/dccp/*' 'net/smc/*' 'net/9p/*' 'net/rfkill/*' 'net/dsa/*'
   'net/caif/*' 'net/qrtr/*' 'net/hsr/*' 'net/mptcp/*' 'net/l2tp/*' 'net/mctp/*' 'net/nsh/*')
+# The listed drivers and what they depend on, from the untrimmed tree's modules.dep (paths
+# relative to $dir); a listed driver that is neither a module nor built in stops the build.
+declare -A listed=()
+while IFS= read -r rel; do listed[$rel]=1; done < <(awk '
+  FNR == NR { if ($0 !~ /^#/ && NF >= 2) { n = $2; gsub(/-/, "_", n); want[n] = $2 }; next }
+  { b = $1; sub(/:$/, "", b); sub(/.*\//, "", b); sub(/\.ko.*/, "", b); gsub(/-/, "_", b)
+    if (b in want) { found[b] = 1; for (i = 1; i <= NF; i++) { f = $i; sub(/:$/, "", f); sub(/^kernel\//, "", f); print f } } }
+  END { for (n in want) if (!(n in found)) print "missing " want[n] }' "$hardware" "$1/modules.dep")
+for rel in "${!listed[@]}"; do
+  [[ $rel == missing\ * ]] || continue
+  unset "listed[$rel]"
+  m=${rel#missing }
+  grep -qE "/${m//[-_]/[-_]}\.ko" "$1/modules.builtin" \
+    || { echo "trim-modules: $m (images/hardware.txt) is not a module or built into kernel $(basename "$1"); cannot build" >&2; exit 1; }
+done
+
 before=$(du -sm "$dir" | cut -f1)
 while IFS= read -r -d '' ko; do
   rel=${ko#"$dir"/}
   ok=''
   for p in "${keep[@]}"; do [[ $rel == $p ]] && { ok=1; break; }; done
   for p in "${drop[@]}"; do [[ $rel == $p ]] && { ok=''; break; }; done
+  [ -n "${listed[$rel]:-}" ] && ok=1
   [ -n "$ok" ] || rm -f "$ko"
 done < <(find "$dir" -name '*.ko*' -print0)
 find "$dir" -type d -empty -delete
 echo "trim-modules: $before MiB -> $(du -sm "$dir" | cut -f1) MiB of modules" >&2
+
+# Firmware: only the files the kept modules load (a symlink's target too).
+fw=$(dirname "$(dirname "$1")")/firmware
+[ -d "$fw" ] || exit 0
+fw_before=$(du -sk "$fw" | cut -f1)
+declare -A wanted=()
+while IFS= read -r name; do
+  [ -n "$name" ] || continue
+  wanted[$name]=1
+  [ -L "$fw/$name" ] && [ -e "$fw/$name" ] && wanted[$(realpath --relative-to="$fw" "$fw/$name")]=1
+done < <(find "$dir" -name '*.ko*' -print0 | xargs -0 -r modinfo -F firmware 2>/dev/null | sort -u)
+while IFS= read -r -d '' f; do
+  rel=${f#"$fw"/}
+  name=${rel%.xz}; name=${name%.zst}
+  [ -n "${wanted[$name]:-}" ] || rm -f "$f"
+done < <(find "$fw" \( -type f -o -type l \) -print0)
+find "$fw" -type d -empty -delete
+echo "trim-modules: $fw_before KiB -> $(du -sk "$fw" 2>/dev/null | cut -f1 || echo 0) KiB of firmware" >&2

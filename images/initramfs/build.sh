@@ -16,7 +16,8 @@ initramfs_busybox "$here/init"
 # Modules: what a VM or server needs to see its disk, map the slot through dm-verity
 # (dm-verity pulls dm-mod, dm-bufio and reed_solomon) and mount keel's filesystems. Every
 # one is required: an image that cannot reach its disk must not build.
-initramfs_modules require virtio_pci virtio_blk virtio_scsi sd_mod nvme ahci ata_piix dm-verity erofs squashfs overlay ext4 crc32c_generic
+# The disk controllers are images/hardware.txt's storage family (RAID and SAS included).
+initramfs_modules require virtio_pci $(hardware_modules storage) dm-verity erofs squashfs overlay ext4 crc32c_generic
 
 # e2fsprogs, sfdisk and blkid (busybox-static has none that know GPT resizing or erofs) and
 # veritysetup (cryptsetup-bin: maps the slot through dm-verity) with the shared libraries ldd

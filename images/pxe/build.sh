@@ -14,9 +14,10 @@ initramfs_begin pxe "$rootfs" tmp
 initramfs_busybox "$here/init"
 install -m 0755 "$here/udhcpc.script" "$t/etc/udhcpc.script"
 
-# Network cards and disks of VMs and common servers. The OS tree's modules are trimmed: a
-# driver it does not ship is skipped here too, but without virtio_net the installer is useless.
-initramfs_modules skip virtio_pci virtio_net virtio_blk virtio_scsi e1000 e1000e igb ixgbe sd_mod nvme ahci ata_piix af_packet
+# Network cards, disks and USB of VMs and common servers (images/hardware.txt), with the
+# firmware they load. A listed driver missing from the OS tree stops the build.
+initramfs_modules require virtio_pci af_packet $(hardware_modules nic storage usb)
+initramfs_firmware
 grep -q virtio_net "$t/lib/modules/load-order" || { echo "pxe: virtio_net not found for kernel $kver in $rootfs; cannot build" >&2; exit 1; }
 
 initramfs_copy_with_libs '' "$keel" /usr/bin/keel
@@ -24,6 +25,7 @@ initramfs_copy_with_libs '' "$(command -v sgdisk)" /usr/sbin/sgdisk
 initramfs_copy_with_libs '' "$(command -v mkfs.vfat)" /usr/sbin/mkfs.vfat
 initramfs_copy_with_libs '' "$(command -v mcopy)" /usr/bin/mcopy
 initramfs_copy_with_libs '' "$(command -v blkdiscard)" /usr/sbin/blkdiscard
+initramfs_copy_with_libs '' "$(command -v wipefs)" /usr/sbin/wipefs
 # mtools converts file names through iconv: glibc's gconv table and the DOS code page.
 gconv=/usr/lib/x86_64-linux-gnu/gconv  # glibc's compiled-in path (the initramfs has no merged /usr)
 mkdir -p "$t$gconv"

@@ -3,8 +3,10 @@
  * target free and large enough, a local image's SHA-256), then streams the image onto the
  * target, moves the GPT backup header to the target's end and places the cloud-config as a
  * NoCloud seed partition. A streamed (URL) image that fails verification after the write
- * has its partition tables wiped, so a half-good disk never boots.
+ * has its partition tables wiped, so a half-good disk never boots. `--device auto` picks the
+ * disk by the rule in disk-choice.ts; old signatures are wiped (wipefs -a) before the write.
  */
+import { existsSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -13,7 +15,9 @@ import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RunCommand } from '../host/process.js';
 import { formatProblem, hasErrors } from '../problem.js';
+import { resolveAutoDevice } from './auto-device.js';
 import { findDeviceUsers, type TargetDevice } from './device-users.js';
+import type { DiskFacts } from './disk-choice.js';
 import { addSeedPartition, fixBackupHeader, readGpt, verifyGpt } from './gpt.js';
 import { isGzipped, manifestCandidates, parseDiskManifest, type DiskManifest } from './manifest.js';
 import type { ProgressState } from './progress.js';
@@ -23,6 +27,7 @@ import { inspectTarget } from './target-device.js';
 import { hashStream, writeStream, type WriteResult } from './write-image.js';
 
 export interface InstallOptions {
+  /** A block device or file, or 'auto' (disk-choice.ts). */
   device: string;
   image: string;
   /** Defaults to `<image>.json` (then `<image>.manifest.json`). */
@@ -39,12 +44,17 @@ export interface InstallEnv {
   randomBytes(n: number): Uint8Array;
   readMountinfo(): string;
   readSwaps(): string;
-  /** The process edge: sgdisk, blkdiscard, blockdev, mkfs.vfat and mcopy run through it. */
+  /** The process edge: wipefs, sgdisk, blkdiscard, blockdev, mkfs.vfat and mcopy run through it. */
   run: RunCommand;
+  /** For --device auto: the kernel command line and the facts of every disk (disk-facts.ts). */
+  cmdline?(): string;
+  diskFacts?(): Promise<DiskFacts[]>;
 }
 
 export interface InstallReport {
   device: string;
+  /** How --device auto chose it. */
+  deviceRule?: 'named' | 'only-blank-disk';
   deviceBytes: number;
   image: string;
   version: string;
@@ -128,6 +138,19 @@ async function openImage(ref: string): Promise<{ stream: Readable; size?: number
   return { stream: src.stream.pipe(gunzip) };
 }
 
+/**
+ * Erases every filesystem, RAID and partition-table signature on the disk and its partitions
+ * (wipefs -a), so nothing of the old contents is found again beyond the image's end (an md
+ * superblock or a backup GPT at the old disk's end) or by a tool that probes partitions.
+ */
+async function wipeSignatures(env: InstallEnv, target: TargetDevice): Promise<void> {
+  const parts = target.names.slice(1).map((n) => `/dev/${n}`).filter((p) => existsSync(p));
+  const r = await env.run('wipefs', ['-a', ...parts, target.path]).catch((error: unknown) => ({ exitCode: -1, stdout: '', stderr: (error as Error).message }));
+  if (r.exitCode !== 0) throw new KeelError('io', `wipefs -a ${target.path}: ${r.stderr.trim() || `exit ${r.exitCode}`}; nothing written`);
+  const erased = r.stdout.split('\n').filter((l) => l.trim()).length;
+  env.log.info(`old signatures wiped from ${target.path}${parts.length ? ` and ${parts.length} partitions` : ''}: ${erased ? `${erased} erased` : 'none found'}`);
+}
+
 /** Zeroes the first `bytes` of a block device with blkdiscard -z; false if it cannot. */
 async function zeroRange(env: InstallEnv, device: string, bytes: number): Promise<boolean> {
   const r = await env.run('blkdiscard', ['-z', '-o', '0', '-l', String(bytes), device]).catch((error: unknown) => ({ exitCode: -1, stderr: (error as Error).message }));
@@ -153,6 +176,7 @@ async function writeImage(image: string, manifest: DiskManifest, target: TargetD
   const src = await openImage(image);
   if (src.size !== undefined && src.size !== manifest.size)
     throw new KeelError('verification', `${image} is ${src.size} bytes, its manifest says ${manifest.size}; refusing to install`);
+  if (target.kind === 'block') await wipeSignatures(env, target);
   // Zeroing the range first (cheap where the disk supports write-zeroes or discard) lets
   // the write skip the image's empty blocks; without it every byte is written.
   const zeroed = target.kind === 'block' && (await zeroRange(env, target.path, manifest.size));
@@ -193,13 +217,20 @@ async function placeCloudConfig(device: string, source: string, userData: Buffer
   return { source, bytes: userData.length, partition: part.number, label: 'CIDATA', instanceId };
 }
 
+async function chooseAuto(minBytes: number, env: InstallEnv) {
+  const { cmdline, diskFacts } = env;
+  if (!cmdline || !diskFacts) throw new KeelError('internal', '--device auto: this installer was built without the disk survey');
+  return resolveAutoDevice(minBytes, { log: env.log, cmdline, diskFacts });
+}
+
 /** Installs the image; throws a KeelError (nothing or a wiped table left behind) on failure. */
 export async function install(opts: InstallOptions, env: InstallEnv): Promise<InstallReport> {
   const { log } = env;
   const t0 = env.now();
   const { manifest } = await loadManifest(opts, log);
   const userData = opts.cloudConfig ? await loadCloudConfig(opts.cloudConfig, log) : undefined;
-  const target = inspectTarget(opts.device);
+  const auto = opts.device === 'auto' ? await chooseAuto(manifest.size, env) : undefined;
+  const target = inspectTarget(auto?.path ?? opts.device);
   checkTarget(target, manifest, env);
   log.info(`install: keel ${manifest.version} (${manifest.size} bytes) onto ${target.path} (${target.kind}, ${target.sizeBytes} bytes)`);
   if (!isUrl(opts.image)) await verifyLocalImage(opts.image, manifest, env);
@@ -215,6 +246,7 @@ export async function install(opts: InstallOptions, env: InstallEnv): Promise<In
   }
   return {
     device: target.path,
+    deviceRule: auto?.rule,
     deviceBytes: target.sizeBytes,
     image: opts.image,
     version: manifest.version,

@@ -32,11 +32,15 @@ export function inspectTarget(path: string, sysRoot = '/sys'): TargetDevice {
   const num = devNumber(st.rdev);
   const sysLink = join(sysRoot, 'dev/block', num);
   if (!existsSync(sysLink)) throw new KeelError('not-found', `device ${path} (${num}) has no ${sysLink}; nothing written`);
-  const sysDir = realpathSync(sysLink);
+  return readSysBlock(realpathSync(sysLink), path);
+}
+
+/** The TargetDevice of the block device whose /sys/devices/… directory is `sysDir`. */
+export function readSysBlock(sysDir: string, path: string): TargetDevice {
   const name = basename(sysDir);
   const partitionOf = existsSync(join(sysDir, 'partition')) ? basename(join(sysDir, '..')) : undefined;
   const names = [name];
-  const devNums = [num];
+  const devNums = [readTrim(join(sysDir, 'dev'))];
   const holders = readdirSync(join(sysDir, 'holders'));
   for (const entry of readdirSync(sysDir)) {
     const sub = join(sysDir, entry);

@@ -13,16 +13,30 @@ export type BootSpec =
   /** Legacy BIOS (SeaBIOS): used for network boot through qemu's iPXE ROM. */
   | { kind: 'bios' };
 
+/**
+ * The controller a disk hangs on: virtio-blk (/dev/vdX), a SATA disk on an AHCI controller
+ * (/dev/sdX, as on most servers' onboard ports) or an NVMe drive (/dev/nvmeXn1).
+ */
+export type DiskBus = 'virtio' | 'ahci' | 'nvme';
+
 /** One disk as qemu sees it; `file` is what qemu opens (an overlay, never the built image). */
 export interface DriveSpec {
   file: string;
   format: 'qcow2' | 'raw';
   readOnly?: boolean;
+  /** Default virtio. */
+  bus?: DiskBus;
   /** Firmware boot order (lower first); omitted = not a boot candidate by index. */
   bootIndex?: number;
-  /** Guest-visible serial number: shows up as /dev/disk/by-id/virtio-<serial>. */
+  /**
+   * Guest-visible serial number: /dev/disk/by-id/virtio-<serial> (virtio), ata-QEMU_HARDDISK_<serial>
+   * (ahci), nvme-QEMU_NVMe_Ctrl_<serial> (nvme). NVMe needs one: disk<i> when omitted.
+   */
   serial?: string;
 }
+
+/** The network card: virtio-net, or an Intel 82574L (e1000e), a NIC real servers carry. */
+export type NicModel = 'virtio' | 'e1000e';
 
 /** qemu user-mode networking: the only kind tests use. */
 export interface UserNetSpec {
@@ -39,6 +53,13 @@ export interface UserNetSpec {
   bootFile?: string;
   /** Network card boot order (lower first); set to make the VM try PXE. */
   bootIndex?: number;
+  /** Default virtio. */
+  model?: NicModel;
+  /**
+   * The card's option ROM (qemu's romfile=): omitted = qemu's own (Debian's iPXE, which
+   * gives both SeaBIOS and OVMF a network boot); '' = none.
+   */
+  romFile?: string;
 }
 
 export interface QemuSpec {
@@ -77,7 +98,10 @@ export function qemuArgs(spec: QemuSpec): string[] {
   if (spec.qmpSocket) args.push('-qmp', `unix:${spec.qmpSocket},server=on,wait=off`);
   if (spec.pidFile) args.push('-pidfile', spec.pidFile);
   args.push(...bootArgs(spec.boot));
-  spec.drives.forEach((d, i) => args.push(...driveArgs(d, i)));
+  // One AHCI controller (six ports) for all SATA disks, added only when one is asked for.
+  if (spec.drives.some((d) => d.bus === 'ahci')) args.push('-device', 'ahci,id=ahci');
+  let ahciPort = 0;
+  spec.drives.forEach((d, i) => args.push(...driveArgs(d, i, d.bus === 'ahci' ? ahciPort++ : 0)));
   if (spec.net) args.push(...netArgs(spec.net));
   if (spec.segment) args.push(...segmentArgs(spec.segment));
   args.push(...(spec.extraArgs ?? []));
@@ -98,11 +122,28 @@ function bootArgs(boot: BootSpec): string[] {
   }
 }
 
-function driveArgs(d: DriveSpec, i: number): string[] {
+function driveArgs(d: DriveSpec, i: number, ahciPort: number): string[] {
   const id = `disk${i}`;
   const drive = [`file=${d.file}`, `format=${d.format}`, 'if=none', `id=${id}`, ...(d.readOnly ? ['readonly=on'] : [])];
-  const device = ['virtio-blk-pci', `drive=${id}`, ...(d.serial ? [`serial=${d.serial}`] : []), ...(d.bootIndex !== undefined ? [`bootindex=${d.bootIndex}`] : [])];
+  const serial = d.serial ?? (d.bus === 'nvme' ? id : undefined);
+  const device = [
+    ...diskDevice(d.bus ?? 'virtio', ahciPort),
+    `drive=${id}`,
+    ...(serial ? [`serial=${serial}`] : []),
+    ...(d.bootIndex !== undefined ? [`bootindex=${d.bootIndex}`] : []),
+  ];
   return ['-drive', drive.join(','), '-device', device.join(',')];
+}
+
+function diskDevice(bus: DiskBus, ahciPort: number): string[] {
+  switch (bus) {
+    case 'virtio':
+      return ['virtio-blk-pci'];
+    case 'ahci':
+      return ['ide-hd', `bus=ahci.${ahciPort}`];
+    case 'nvme':
+      return ['nvme'];
+  }
 }
 
 function netArgs(net: UserNetSpec): string[] {
@@ -113,7 +154,12 @@ function netArgs(net: UserNetSpec): string[] {
   for (const f of net.guestForwards ?? []) opts.push(`guestfwd=tcp:${f.guestAddr}:${f.guestPort}-tcp:127.0.0.1:${f.hostPort}`);
   if (net.tftpRoot) opts.push(`tftp=${net.tftpRoot}`);
   if (net.bootFile) opts.push(`bootfile=${net.bootFile}`);
-  const device = ['virtio-net-pci', 'netdev=net0', ...(net.bootIndex !== undefined ? [`bootindex=${net.bootIndex}`] : [])];
+  const device = [
+    net.model === 'e1000e' ? 'e1000e' : 'virtio-net-pci',
+    'netdev=net0',
+    ...(net.bootIndex !== undefined ? [`bootindex=${net.bootIndex}`] : []),
+    ...(net.romFile !== undefined ? [`romfile=${net.romFile}`] : []),
+  ];
   return ['-netdev', opts.join(','), '-device', device.join(',')];
 }
 

@@ -22,7 +22,7 @@ export async function prepareDrives(vmName: string, workDir: string, disks: VmDi
 }
 
 async function prepareDisk(vmName: string, overlay: string, disk: VmDisk): Promise<DriveSpec> {
-  const common = { bootIndex: disk.bootIndex, serial: disk.serial };
+  const common = { bus: disk.bus, bootIndex: disk.bootIndex, serial: disk.serial };
   if ('image' in disk) {
     const base = repoPath(disk.image);
     if (!existsSync(base)) throw new Error(`vm ${vmName}: ${base} does not exist (run make image first)`);

@@ -4,6 +4,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DiskBus, NicModel } from './qemu-args.js';
 import type { SeedSpec } from './seed.js';
 import type { SegmentNic } from './vm-segment.js';
 
@@ -19,11 +20,18 @@ export type VmBoot =
   | { kind: 'uefi'; varsTemplate?: string }
   | { kind: 'bios' };
 
+/** Where any disk sits and how the firmware and the guest see it (bus: default virtio). */
+interface VmDiskPlace {
+  bus?: DiskBus;
+  bootIndex?: number;
+  serial?: string;
+}
+
 /** A disk: an overlay on a built image (default), a blank disk, or a file used as it is. */
 export type VmDisk =
-  | { image: string; format?: 'raw' | 'qcow2'; sizeMiB?: number; bootIndex?: number; serial?: string }
-  | { blankMiB: number; bootIndex?: number; serial?: string }
-  | { file: string; format: 'raw' | 'qcow2'; readOnly?: boolean; bootIndex?: number; serial?: string };
+  | ({ image: string; format?: 'raw' | 'qcow2'; sizeMiB?: number } & VmDiskPlace)
+  | ({ blankMiB: number } & VmDiskPlace)
+  | ({ file: string; format: 'raw' | 'qcow2'; readOnly?: boolean } & VmDiskPlace);
 
 export interface VmNet {
   /** Forward a free 127.0.0.1 port to the guest's port 22 (default true). */
@@ -36,6 +44,10 @@ export interface VmNet {
   tftpRoot?: string;
   bootFile?: string;
   bootIndex?: number;
+  /** The network card (default virtio). */
+  model?: NicModel;
+  /** The card's option ROM file; '' for none (default: qemu's iPXE ROM for the model). */
+  romFile?: string;
 }
 
 export type RebootMode = 'reset' | 'restart' | 'stop';

@@ -34,6 +34,8 @@ export class VmPorts {
       tftpRoot: net.tftpRoot ? repoPath(net.tftpRoot) : undefined,
       bootFile: net.bootFile,
       bootIndex: net.bootIndex,
+      model: net.model,
+      romFile: net.romFile,
     };
   }
 

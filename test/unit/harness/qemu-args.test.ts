@@ -50,6 +50,51 @@ test('drives become virtio-blk devices with boot index, serial and read-only', (
 
 test.each([
   {
+    name: 'one sata disk on a new ahci controller',
+    drives: [{ file: '/w/disk0.qcow2', format: 'qcow2', bus: 'ahci', bootIndex: 0 }] as const,
+    devices: ['ahci,id=ahci', 'ide-hd,bus=ahci.0,drive=disk0,bootindex=0'],
+  },
+  {
+    name: 'two sata disks share the controller, one port each; the seed stays virtio',
+    drives: [
+      { file: '/w/disk0.qcow2', format: 'qcow2', bus: 'ahci', serial: 'sys' },
+      { file: '/w/disk1.qcow2', format: 'qcow2', bus: 'ahci' },
+      { file: '/w/seed.img', format: 'raw', readOnly: true, serial: 'cidata' },
+    ] as const,
+    devices: ['ahci,id=ahci', 'ide-hd,bus=ahci.0,drive=disk0,serial=sys', 'ide-hd,bus=ahci.1,drive=disk1', 'virtio-blk-pci,drive=disk2,serial=cidata'],
+  },
+  {
+    name: 'nvme gets the serial it must have, its own or disk<i>',
+    drives: [
+      { file: '/w/disk0.qcow2', format: 'qcow2', bus: 'nvme', bootIndex: 0 },
+      { file: '/w/disk1.qcow2', format: 'qcow2', bus: 'nvme', serial: 'data1' },
+    ] as const,
+    devices: ['nvme,drive=disk0,serial=disk0,bootindex=0', 'nvme,drive=disk1,serial=data1'],
+  },
+  {
+    name: 'virtio stays the default, with no controller added',
+    drives: [{ file: '/w/disk0.qcow2', format: 'qcow2', bus: 'virtio' }] as const,
+    devices: ['virtio-blk-pci,drive=disk0'],
+  },
+])('disk bus: $name', ({ drives, devices }) => {
+  const args = qemuArgs({ ...base, drives: [...drives] });
+  expect(valuesOf(args, '-device').filter((d) => d !== 'virtio-rng-pci')).toEqual(devices);
+  expect(valuesOf(args, '-drive')).toEqual(drives.map((d, i) => `file=${d.file},format=${d.format},if=none,id=disk${i}${'readOnly' in d ? ',readonly=on' : ''}`));
+});
+
+test.each([
+  { name: 'virtio by default', net: {}, device: 'virtio-net-pci,netdev=net0' },
+  { name: 'e1000e booting first', net: { model: 'e1000e', bootIndex: 0 } as const, device: 'e1000e,netdev=net0,bootindex=0' },
+  { name: 'no option rom', net: { model: 'virtio', romFile: '' } as const, device: 'virtio-net-pci,netdev=net0,romfile=' },
+  { name: 'another option rom', net: { model: 'e1000e', romFile: '/r/efi-e1000e.rom' } as const, device: 'e1000e,netdev=net0,romfile=/r/efi-e1000e.rom' },
+])('nic model: $name', ({ net, device }) => {
+  const args = qemuArgs({ ...base, net });
+  expect(valuesOf(args, '-device').filter((d) => d !== 'virtio-rng-pci')).toEqual([device]);
+  expect(valuesOf(args, '-netdev')).toEqual(['user,id=net0']);
+});
+
+test.each([
+  {
     name: 'ssh forward, restricted',
     net: { sshPort: 2222, restrict: true },
     netdev: 'user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22',
