@@ -72,7 +72,9 @@ export async function openPayload(url: string, offset = 0, timeoutMs = 30_000): 
   if (!/^https?:/.test(url)) throw new KeelError('invalid-input', `${url}: expected an http(s) URL or a directory`);
   const get = url.startsWith('https:') ? https.get : http.get;
   return new Promise((resolvePromise, reject) => {
-    const request = get(url, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, timeout: timeoutMs }, (response) => {
+    let response: http.IncomingMessage | undefined;
+    const request = get(url, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, timeout: timeoutMs }, (answer) => {
+      response = answer;
       const status = response.statusCode ?? 0;
       if (status === 206 && offset > 0) {
         const start = /bytes (\d+)-/.exec(String(response.headers['content-range'] ?? ''))?.[1];
@@ -87,7 +89,12 @@ export async function openPayload(url: string, offset = 0, timeoutMs = 30_000): 
         reject(new FetchStatusError(url, status));
       }
     });
-    request.on('timeout', () => request.destroy(new KeelError('unavailable', `${url}: no answer within ${timeoutMs} ms`)));
+    request.on('timeout', () => {
+      // Bytes waiting in the response are ours to read: the reader is slow (a slot written under
+      // load, zstd expanding a delta), not the network. The socket idles because we stopped it.
+      if (response !== undefined && response.readableLength > 0) return void request.setTimeout(timeoutMs);
+      request.destroy(new KeelError('unavailable', `${url}: no answer within ${timeoutMs} ms`));
+    });
     request.on('error', (error) =>
       reject(error instanceof KeelError ? error : new KeelError('unavailable', `${url}: ${error.message}; will retry later`, { cause: error })),
     );
