@@ -5,7 +5,9 @@
 # For UEFI firmware that network-boots without iPXE (its own PXE over TFTP, or HTTP boot),
 # keel-install.efi is the kernel, the installer initramfs and its command line in one file.
 PXE_BASE_URL ?= http://10.0.2.2:8080
-PXE_DEVICE ?= /dev/vda
+# The disk: `auto` lets the installer choose the one blank disk and refuse when that is not
+# clear (docs/install.md); a site with several blank disks names one here or per machine.
+PXE_DEVICE ?= auto
 # iPXE expands $${base-url} when it runs the script.
 PXE_CLOUD_CONFIG_URL ?= $${base-url}/user-data
 # keel-install.efi's command line is fixed when it is built: no iPXE variables in it.
