@@ -22,19 +22,45 @@ export function printEnvFile(comment: string[], pairs: [string, string | undefin
 
 /**
  * Reads an env file: `KEY=value`, `KEY="value"` or `KEY='value'`, `#` comments, an optional
- * `export ` prefix. Later keys win, as when a shell sources the file.
+ * `export ` prefix. Later keys win, as when a shell sources the file. A quoted value runs to
+ * its closing quote, across line breaks, as the shell and systemd read it: a value holding
+ * `\nOTHER=x` (which printEnvFile quotes) stays one value, never a second key.
  */
 export function parseEnvFile(text: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim().replace(/^export\s+/, '');
-    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-    if (!m) continue;
-    const value = m[2] ?? '';
-    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) out[m[1]!] = value.slice(1, -1).replace(/\\(.)/g, '$1');
-    else if (value.startsWith("'") && value.endsWith("'") && value.length >= 2) out[m[1]!] = value.slice(1, -1);
-    else out[m[1]!] = value;
+  const assignment = /[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)=/y;
+  for (let at = 0; at < text.length; ) {
+    assignment.lastIndex = at;
+    const m = assignment.exec(text);
+    if (!m) {
+      at = lineEndAfter(text, at);
+      continue;
+    }
+    const read = readValue(text, assignment.lastIndex);
+    out[m[1]!] = read.value;
+    at = lineEndAfter(text, read.end);
   }
   return out;
+}
+
+/** The value at `from`: quoted up to its closing quote, else the rest of the line. */
+function readValue(text: string, from: number): { value: string; end: number } {
+  const quote = text[from];
+  if (quote === '"' || quote === "'") {
+    const close = quote === '"' ? /(?:[^"\\]|\\[^])*"/y : /[^']*'/y;
+    close.lastIndex = from + 1;
+    if (close.exec(text)) {
+      const body = text.slice(from + 1, close.lastIndex - 1);
+      return { value: quote === '"' ? body.replace(/\\([^])/g, '$1') : body, end: close.lastIndex };
+    }
+    // Never closed: the rest of the line as it stands.
+  }
+  const end = lineEndAfter(text, from) - 1;
+  return { value: text.slice(from, end).replace(/\r$/, '').trimEnd(), end };
+}
+
+/** The index after the line break that ends the line holding `at` (or the text's end). */
+function lineEndAfter(text: string, at: number): number {
+  const newline = text.indexOf('\n', at);
+  return newline < 0 ? text.length + 1 : newline + 1;
 }

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import fc from 'fast-check';
 import { environmentAssignment, execLine, execWord, parseUnitFile, plainValue, printUnitFile, unitFileOf, unitListValues, unitValues } from '../../../src/systemd/unit-file.js';
 import { KeelError } from '../../../src/errors.js';
 import { installLinks } from '../../../src/systemd/install-links.js';
@@ -127,6 +128,28 @@ describe('env files', () => {
 
   test('reads export prefixes, single quotes and comments', () => {
     expect(parseEnvFile("# c\nexport A='x y'\nB=2\n\nnot a line\n")).toEqual({ A: 'x y', B: '2' });
+  });
+
+  test('a quoted value with a line break is one value, not a second key (as the shell and systemd read it)', () => {
+    const hostile = 'default\nREBOOT_STRATEGY=off';
+    const text = printEnvFile([], [['GROUP', hostile], ['REBOOT_STRATEGY', 'etcd-lock']]);
+    expect(parseEnvFile(text)).toEqual({ GROUP: hostile, REBOOT_STRATEGY: 'etcd-lock' });
+    expect(parseEnvFile("A='x\nB=1'\nC=2\n")).toEqual({ A: 'x\nB=1', C: '2' });
+  });
+
+  test('a quote never closed is kept as the rest of its line; CRLF files read as LF', () => {
+    expect(parseEnvFile('A="open\nB=2\n')).toEqual({ A: '"open', B: '2' });
+    expect(parseEnvFile('A="x y"\r\nB=2\r\n')).toEqual({ A: 'x y', B: '2' });
+  });
+
+  test('print then parse round-trips any value (fast-check)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom('A', 'B_2', 'GROUP'), fc.string({ unit: 'binary' }))), (pairs) => {
+        const expected = Object.fromEntries(pairs);
+        expect(parseEnvFile(printEnvFile(['c'], pairs))).toEqual(expected);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
