@@ -9,7 +9,7 @@
 import { Etcd3, type IOptions, type Watcher } from 'etcd3';
 import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { etcdError, etcdOptions, type EtcdConnection } from '../lock/etcd-store.js';
+import { etcdError, etcdOptions, type EtcdConnection } from '../lock/etcd-connection.js';
 import { holdersPrefix, semaphoreKey } from '../lock/group-keys.js';
 import { fleetPrefix, nodesPrefix, parseFleetKey, rolloutKey, rolloutMarkKey, rolloutMarksPrefix } from './fleet-keys.js';
 import type { FleetInput } from './fleet-status.js';

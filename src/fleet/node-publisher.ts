@@ -9,18 +9,19 @@
  *
  * The 24 h lease is replaced hourly (the records are rewritten onto a fresh one), so a lost
  * copy always outlives the node's last sign of life by 23 to 24 hours, however long the
- * node ran without a state change. One node lease per publisher: an agent process shares
- * it across every node it publishes (the benchmark runs many agents per process), which
- * batches the keep-alives into one stream message per lease.
+ * node ran without a state change. One node lease per publisher, kept alive by the client's
+ * lease keeper (lease-keeper.ts): every publisher of a process that shares one client (the
+ * benchmark runs thousands of agents per process) sends its keep-alives on one stream.
  */
-import type { Etcd3, Lease } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../log.js';
-import { etcdError } from '../lock/etcd-store.js';
+import { etcdError } from '../lock/etcd-connection.js';
+import { leaseKeeperFor, type KeptLease } from '../lock/lease-keeper.js';
 import { lostKey, nodeKey } from './fleet-keys.js';
 import { formatNodeRecord, type NodeRecord } from './node-record.js';
 
 export interface NodePublisherOptions {
-  /** TTL of the lease binding `nodes/` keys; etcd3 renews it every third of it. Default 60 s. */
+  /** TTL of the lease binding `nodes/` keys; renewed every third of it. Default 60 s. */
   nodeLeaseSeconds?: number;
   /** How long a lost copy lives. Default 24 h. */
   lostLeaseSeconds?: number;
@@ -31,7 +32,7 @@ export interface NodePublisherOptions {
 }
 
 export class NodePublisher {
-  private nodeLease: Lease | undefined;
+  private nodeLease: KeptLease | undefined;
   private lost: { id: string; grantedMs: number } | undefined;
   /** Every record this publisher keeps alive, by node key, to write again when the lease is lost. */
   private readonly published = new Map<string, { group: string; record: NodeRecord }>();
@@ -56,10 +57,10 @@ export class NodePublisher {
     return this.leaseForNodes().grant();
   }
 
-  private leaseForNodes(): Lease {
+  private leaseForNodes(): KeptLease {
     if (this.nodeLease) return this.nodeLease;
-    const lease = this.client.lease(this.options.nodeLeaseSeconds ?? 60);
-    lease.on('lost', (error) => {
+    const lease = leaseKeeperFor(this.client).lease(this.options.nodeLeaseSeconds ?? 60);
+    lease.onLost((error) => {
       if (this.nodeLease !== lease) return;
       this.nodeLease = undefined;
       // etcd dropped the node keys with the lease: write them again on a new one.
