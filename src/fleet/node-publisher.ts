@@ -31,9 +31,11 @@ export interface NodePublisherOptions {
   log?: Logger;
 }
 
+/** The lost copies' lease of each client, by TTL (see `leaseForLost`). */
+const lostLeases = new WeakMap<Etcd3, Map<number, { id: Promise<string>; grantedMs: number }>>();
+
 export class NodePublisher {
   private nodeLease: KeptLease | undefined;
-  private lost: { id: string; grantedMs: number } | undefined;
   /** Every record this publisher keeps alive, by node key, to write again when the lease is lost. */
   private readonly published = new Map<string, { group: string; record: NodeRecord }>();
   private readonly refresh: NodeJS.Timeout;
@@ -71,14 +73,24 @@ export class NodePublisher {
     return lease;
   }
 
-  private async leaseForLost(): Promise<string> {
-    if (this.lost && this.now() - this.lost.grantedMs < this.lostRefreshMs()) return this.lost.id;
-    // Never kept alive and never revoked: it ends on its own a day after the grant.
-    const lease = this.client.lease(this.options.lostLeaseSeconds ?? 86_400, { autoKeepAlive: false });
-    const id = await lease.grant();
-    lease.release();
-    this.lost = { id, grantedMs: this.now() };
-    return id;
+  /**
+   * The lease of the lost copies: never kept alive and never revoked, it ends on its own a
+   * day after its grant. One per client and TTL, shared by every publisher on that client
+   * (the benchmark's thousands of agents per process make one grant, not one each); any
+   * publisher replaces it once it is older than its refresh period.
+   */
+  private leaseForLost(): Promise<string> {
+    const ttlSeconds = this.options.lostLeaseSeconds ?? 86_400;
+    let byTtl = lostLeases.get(this.client);
+    if (!byTtl) lostLeases.set(this.client, (byTtl = new Map()));
+    const current = byTtl.get(ttlSeconds);
+    if (current && this.now() - current.grantedMs < this.lostRefreshMs()) return current.id;
+    const lease = this.client.lease(ttlSeconds, { autoKeepAlive: false });
+    const granted = { id: lease.grant().finally(() => lease.release()), grantedMs: this.now() };
+    byTtl.set(ttlSeconds, granted);
+    // A failed grant is not kept: the next write asks again.
+    granted.id.catch(() => byTtl.get(ttlSeconds) === granted && byTtl.delete(ttlSeconds));
+    return granted.id;
   }
 
   /** Writes the node's record under `nodes/` (its lease) and `lost/` (the day-long lease) in one transaction. */
@@ -88,8 +100,7 @@ export class NodePublisher {
     // Kept before the write: if it fails with the lease, the retry writes this, the latest.
     this.published.set(key, { group, record });
     try {
-      const nodeLeaseId = await this.leaseForNodes().grant();
-      const lostLeaseId = await this.leaseForLost();
+      const [nodeLeaseId, lostLeaseId] = await Promise.all([this.leaseForNodes().grant(), this.leaseForLost()]);
       // A transaction with no comparison: both copies or neither.
       const put = (k: string, lease: string) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(value), lease } });
       await this.client.kv.txn({ compare: [], success: [put(key, nodeLeaseId), put(lostKey(group, record.machineId), lostLeaseId)], failure: [] });
