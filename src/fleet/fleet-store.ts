@@ -16,7 +16,7 @@ import type { FleetInput } from './fleet-status.js';
 import type { NodeRecord } from './node-record.js';
 import { NodePublisher, type NodePublisherOptions } from './node-publisher.js';
 import type { RolloutPolicy } from './rollout-policy.js';
-import { formatRolloutRecord, halt, newRollout, readRolloutRecord, recordFailed, recordStarted, recordSucceeded, resume, rolloutDiff, withMarks, type RolloutRecord, type RolloutStep } from './rollout-record.js';
+import { formatRolloutRecord, halt, newRollout, readRolloutRecord, recordFailed, recordStarted, recordSucceeded, resume, rolloutDiff, withMarks, type Halt, type RolloutRecord, type RolloutStep } from './rollout-record.js';
 
 export interface FleetStoreOptions extends NodePublisherOptions {
   /** How long one rollout change keeps retrying an etcd that does not answer. Default 30 s. */
@@ -96,6 +96,12 @@ export class FleetStore {
     }
     if (!core.record && marks.started.length + marks.succeeded.length === 0) return undefined;
     return withMarks(core.record ?? newRollout(version, new Date(this.now()).toISOString()), marks.started, marks.succeeded);
+  }
+
+  /** The halt of `version`'s rollout, if it is halted: one key, no marks (an agent asks before every try for a reboot slot). */
+  async readHalt(group: string, version: string): Promise<Halt | undefined> {
+    const res = await this.ranges(`reading ${rolloutKey(group, version)}`, [range(rolloutKey(group, version))]);
+    return this.core(group, version, res[0]![0]).record?.halted;
   }
 
   /** One read of several ranges at one revision: the kvs of each. */

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { FleetStore } from '../fleet/fleet-store.js';
 import { nodeRecord, type NodeFacts } from '../fleet/node-record.js';
 import { healthOverdue, type RolloutPolicy } from '../fleet/rollout-policy.js';
+import { haltMessage } from '../fleet/rollout-record.js';
 import { formatDuration } from '../duration.js';
 import type { HealthVerdict } from './health-gate.js';
 import type { StoredNodeState } from './node-state.js';
@@ -110,6 +111,21 @@ export class AgentFleet {
       return r.ok ? { ok: true } : { ok: false, halted: true, reason: r.reason };
     } catch (error) {
       return { ok: false, halted: false, reason: `cannot record the start of ${version} in etcd (${(error as Error).message})` };
+    }
+  }
+
+  /**
+   * Why the rollout of `version` is halted, asked before taking a reboot slot for it; undefined
+   * when it is not, or when etcd cannot be asked (the start recorded after taking the slot
+   * still refuses a halted rollout).
+   */
+  async haltOf(version: string): Promise<string | undefined> {
+    try {
+      const halt = await this.o.store.readHalt(this.o.group, version);
+      return halt ? haltMessage(version, halt) : undefined;
+    } catch (error) {
+      this.o.log.warning(`fleet: cannot read whether the rollout of ${version} is halted (${(error as Error).message}); asking for the slot, the start is checked after taking it`);
+      return undefined;
     }
   }
 

@@ -248,6 +248,13 @@ class HostAgentEnv implements AgentEnv {
 
   async takeLock(mode: LockMode, version: string) {
     const holder = await this.machineId();
+    // A halted rollout: not even asked for. A slot taken only to be given back would still be a
+    // turn in the semaphore that the brake exists to prevent.
+    const halt = await this.fleet?.haltOf(version);
+    if (halt) {
+      this.log.notice(`not asking for a reboot slot for ${version}: ${halt}`);
+      return false;
+    }
     const outcome = await this.lock.take(mode, holder);
     if (outcome === 'busy') return false;
     if (outcome === 'taken') {

@@ -19,7 +19,7 @@ import { bootOnce, makeHostTree } from '../update/boot-tree.js';
 // directory tree (boot-tree.ts), its slots are files and its reboot only records itself.
 // The ticks run back to back, without the daemon's waits; the daemon's one fleet duty,
 // stateChanged on each change of state, is done by `drive`. The release 2.0.0 fails its
-// health gate on node-1: the rollout halts, the other two give their slot back; resume
+// health gate on node-1: the rollout halts, the other two do not ask for the slot; resume
 // lets them go on, and node-3's pre-reboot check keeps it from asking until it passes;
 // node-2's PRE_REBOOT_GROUP_CLEAR keeps it from asking while node-1 reboots.
 const keel = join(process.cwd(), 'bin/keel');
@@ -166,12 +166,13 @@ test('a failed health gate halts the rollout; the others never take the lock for
   let rollout = await store.readRollout('default', '2.0.0');
   expect(rollout?.failed.map((f) => f.machineId)).toEqual(['node-1']);
 
-  // Halted: node-2 (its group clear now that node-1 is steady again) takes the free slot, sees
-  // the halt and gives it back; node-3's check fails first.
+  // Halted: node-2 (its group clear now that node-1 is steady again) sees the halt and does
+  // not ask for the free slot; node-3's check fails first.
   await back.fleet.flushed();
   const [n2, n3] = [nodes.get('node-2')!, nodes.get('node-3')!];
   await drive(n2, (s) => s.kind === 'staged' && s.postponements > 0);
-  expect(n2.log.join('\n')).toMatch(/not rebooting into 2\.0\.0: rollout of 2\.0\.0 is halted .* by policy/);
+  expect(n2.log.join('\n')).toMatch(/not asking for a reboot slot for 2\.0\.0: rollout of 2\.0\.0 is halted .* by policy/);
+  expect(n2.log.join('\n')).not.toMatch(/took the reboot lock/);
   await drive(n3, (s) => s.kind === 'staged', 1);
   await tick(n3.state, n3.env);
   expect(n3.log.join('\n')).toMatch(/not asking for a reboot slot: pre-reboot command .* exited 1: drain not finished/);

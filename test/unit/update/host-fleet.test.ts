@@ -10,7 +10,7 @@ import type { RebootLock } from '../../../src/lock/reboot-lock.js';
 import { tempDir } from './fixture.js';
 
 // The host env's fleet hooks against doubles of the store and the lock: a halted rollout
-// makes the node give back the slot it took; a silent health gate past the deadline counts
+// keeps the node from asking for a slot, and one halted after it asked makes it give back the slot it took; a silent health gate past the deadline counts
 // as a failure. The same hooks run against a real etcd in test/integration/fleet/agents.test.ts.
 const quiet = { error() {}, warning() {}, notice() {}, info() {}, debug() {} };
 
@@ -30,10 +30,24 @@ async function hostWith(store: Partial<FleetStore>, lockCalls: string[], conf: R
 }
 
 describe('host env with fleet records', () => {
-  test('a slot taken for a halted rollout is given back and the reboot does not go ahead', async () => {
+  test('a rollout halted before the node asks: the slot is not even taken', async () => {
+    const lockCalls: string[] = [];
+    const asked: string[] = [];
+    const readHalt = async (group: string, version: string) => (asked.push(`${group} ${version}`), { at: '2026-12-03T11:00:00.000Z', by: 'policy' as const, reason: '1 of 3 nodes failed, reaching max_failures 1', machineId: 'node-2' });
+    const recordStarted = async () => {
+      throw new Error('a start must not be recorded for a halted rollout');
+    };
+    const { root, env } = await hostWith({ readHalt, recordStarted }, lockCalls);
+    expect(await env.takeLock('required', '2.0.0')).toBe(false);
+    expect(asked).toEqual(['web 2.0.0']);
+    expect(lockCalls).toEqual([]);
+    expect((await readNodeState(join(root, 'var/lib/keel/update'))).lockHeld ?? false).toBe(false);
+  });
+
+  test('a halt that lands between asking and taking: the slot taken is given back and the reboot does not go ahead', async () => {
     const lockCalls: string[] = [];
     const recordStarted = async () => ({ ok: false as const, reason: 'rollout of 2.0.0 is halted since … by policy: 1 of 3 nodes failed', record: {} as never, attempts: 1 });
-    const { root, env } = await hostWith({ recordStarted }, lockCalls);
+    const { root, env } = await hostWith({ readHalt: async () => undefined, recordStarted }, lockCalls);
     expect(await env.takeLock('required', '2.0.0')).toBe(false);
     expect(lockCalls).toEqual(['acquire node-1', 'release node-1']);
     expect((await readNodeState(join(root, 'var/lib/keel/update'))).lockHeld).toBe(false);
@@ -42,7 +56,7 @@ describe('host env with fleet records', () => {
   test('a recorded start lets the reboot go ahead holding the slot', async () => {
     const lockCalls: string[] = [];
     const recordStarted = async () => ({ ok: true as const, changed: true, record: {} as never, attempts: 1 });
-    const { root, env } = await hostWith({ recordStarted }, lockCalls);
+    const { root, env } = await hostWith({ readHalt: async () => undefined, recordStarted }, lockCalls);
     expect(await env.takeLock('required', '2.0.0')).toBe(true);
     expect(lockCalls).toEqual(['acquire node-1']);
     expect((await readNodeState(join(root, 'var/lib/keel/update'))).lockHeld).toBe(true);
