@@ -1,5 +1,4 @@
-// size: the update agent's one host env (slots, boot entries, lock, fleet, payload forms); its methods are the agent's edges, each short
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -11,7 +10,8 @@ import { agentFacts, type AgentFleet } from './agent-fleet.js';
 import { PreRebootStage } from './pre-reboot.js';
 import type { ContainerProbe } from './pre-reboot-containers.js';
 import { otherSlot } from './boot-entry.js';
-import { blessEntry, listEntries } from './esp.js';
+import { listEntries } from './esp.js';
+import { armAfterGoodBoot } from './counted-boots.js';
 import { readVerdict } from './health-gate.js';
 import { bootedSlotOf, machineIdOf, runningVersionOf, trustKeyOf, userSessionsOf } from './host-facts.js';
 import { readRecords, recordInstalled, removeRecords } from './progress-record.js';
@@ -49,9 +49,7 @@ export interface HostOptions {
   onClose?: () => Promise<void>;
 }
 
-/** systemd-boot's EFI variable naming the counted entry it booted. */
-const loaderBootCountPath = 'LoaderBootCountPath-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f';
-/** Tries of a new slot's boot entry before systemd-boot falls back to the other slot. */
+/** Tries of a slot's boot entry (new, or armed after a good boot) before systemd-boot falls back to the other slot. */
 const entryTries = 3;
 
 /** Builds the AgentEnv of a host. */
@@ -138,7 +136,9 @@ class HostAgentEnv implements AgentEnv {
     if (!slot || !version) throw new KeelError('not-found', `cannot tell the booted slot (keel.slot= on /proc/cmdline) or version (/usr/lib/keel/version) under ${this.root}; the agent cannot run`);
     const pending = (await readRecords(this.stateDir)).find((r) => r.phase === 'pending' && r.version === version && r.slot === slot);
     const entry = (await listEntries(this.esp)).find((e) => e.slot === slot && e.version === version);
-    return { booted: { slot, version }, trial: pending !== undefined || entry?.health === 'trying' };
+    // A counted boot of a slot that passed its gate before is no trial (counted-boots.ts).
+    const blessedBefore = (await this.state()).blessed?.[slot] === version;
+    return { booted: { slot, version }, trial: pending !== undefined || (entry?.health === 'trying' && !blessedBefore) };
   }
 
   async health() {
@@ -155,12 +155,19 @@ class HostAgentEnv implements AgentEnv {
 
   async findRollback(booted: Booted) {
     const s = await this.state();
-    if (!s.rebootingTo || s.rebootingTo === booted.version) return undefined;
-    return s.rebootingTo;
+    if (s.rebootingTo && s.rebootingTo !== booted.version) return s.rebootingTo;
+    // A slot that passed its gate before and then ran out of tries (counted-boots.ts): it stopped
+    // booting by itself (a block dm-verity refused, a disk gone bad) and the machine came back here.
+    const other = otherSlot(booted.slot);
+    const gone = (await listEntries(this.esp)).find((e) => e.slot === other && e.health === 'bad' && e.version !== undefined && e.version === s.blessed?.[other]);
+    if (gone?.version && gone.version !== booted.version && !s.failedVersions.includes(gone.version)) return gone.version;
+    return undefined;
   }
 
   async markGood(booted: Booted, trial: boolean) {
-    if (trial) await this.blessTrial(booted);
+    await armAfterGoodBoot({ root: this.root, esp: this.esp, booted, tries: entryTries });
+    if (trial) await recordInstalled(this.stateDir, booted.version, new Date().toISOString());
+    await this.change((x) => ({ ...x, blessed: { ...x.blessed, [booted.slot]: booted.version } }));
     const s = await this.state();
     // Succeeded before the slot goes back: the next node's start then sees this one counted.
     if (this.fleet && s.rebootingTo === booted.version) await this.fleet.succeeded(booted.version);
@@ -173,19 +180,6 @@ class HostAgentEnv implements AgentEnv {
       return { ...rest, lockHeld: false, ...(staged && staged.version !== booted.version ? { staged } : {}) };
     });
     this.lockSince = undefined;
-  }
-
-  /**
-   * systemd-bless-boot drops the counter after boot-complete.target when systemd-boot counted
-   * this boot (LoaderBootCountPath is set); give it time, and bless only if it did not.
-   */
-  private async blessTrial(booted: Booted): Promise<void> {
-    const counted = await stat(join(this.root, 'sys/firmware/efi/efivars', loaderBootCountPath)).then(() => true, () => false);
-    const find = async () => (await listEntries(this.esp)).find((e) => e.slot === booted.slot && e.version === booted.version);
-    for (let i = 0; counted && i < 60 && (await find())?.health === 'trying'; i++) await new Promise((r) => setTimeout(r, 1000));
-    const entry = await find();
-    if (entry) await blessEntry(this.esp, entry);
-    await recordInstalled(this.stateDir, booted.version, new Date().toISOString());
   }
 
   async recordFailed(version: string) {

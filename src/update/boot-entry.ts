@@ -32,15 +32,25 @@ export function parseEntryName(fileName: string): EntryName | undefined {
   return out;
 }
 
-/** good: no counter (blessed or never counted); trying: tries left; bad: none left. */
+/**
+ * good: no counter (blessed or never counted), or armed again after a good boot (`+N-0`,
+ * counted-boots.ts: systemd-boot never writes a done count of 0); trying: tries left after a
+ * try began; bad: none left.
+ */
 export function entryHealth(name: EntryName): EntryHealth {
   if (name.triesLeft === undefined) return 'good';
-  return name.triesLeft > 0 ? 'trying' : 'bad';
+  if (name.triesLeft === 0) return 'bad';
+  return name.triesDone === 0 ? 'good' : 'trying';
 }
 
 /** The file name of a new entry with `tries` boot attempts. */
 export function entryFileName(version: string, tries?: number): string {
   return `keel-${version}${tries === undefined ? '' : `+${tries}`}.conf`;
+}
+
+/** The file name of a good entry armed with `tries` for its next boots (counted-boots.ts). */
+export function armedFileName(id: string, tries: number): string {
+  return `${id}+${tries}-0.conf`;
 }
 
 /** Key/value lines of an entry file. */

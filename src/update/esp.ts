@@ -4,7 +4,7 @@ import { KeelError } from '../errors.js';
 import { syncDirectory, writeFileCrashSafe } from '../host/crash-safe-write.js';
 import { errnoOf } from '../host/fs-failure.js';
 import type { Slot } from './agent-state.js';
-import { entryFileName, entryHealth, entryText, parseEntryName, parseEntryText, slotOfEntry, type EntryHealth, type EntryVerity } from './boot-entry.js';
+import { armedFileName, entryFileName, entryHealth, entryText, parseEntryName, parseEntryText, slotOfEntry, type EntryHealth, type EntryVerity } from './boot-entry.js';
 
 /**
  * The EFI system partition as the updater uses it (mounted at /boot on keel): per-slot
@@ -63,10 +63,14 @@ export async function installEntry(esp: string, input: { version: string; slot: 
   return fileName;
 }
 
-/** Drops the try counter from an entry (what systemd-bless-boot does; used when it did not run). */
-export async function blessEntry(esp: string, entry: EspEntry): Promise<void> {
-  if (entry.health === 'good') return;
-  await rename(join(esp, 'loader/entries', entry.fileName), join(esp, 'loader/entries', `${entry.id}.conf`));
+/**
+ * Gives a booted entry `tries` fresh tries, marked good (`+N-0`, counted-boots.ts): this also
+ * blesses it when systemd-bless-boot did not run.
+ */
+export async function armEntry(esp: string, entry: EspEntry, tries: number): Promise<void> {
+  const armed = armedFileName(entry.id, tries);
+  if (entry.fileName === armed) return;
+  await rename(join(esp, 'loader/entries', entry.fileName), join(esp, 'loader/entries', armed));
   await syncEntries(esp);
 }
 

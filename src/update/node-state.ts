@@ -23,6 +23,8 @@ export interface NodeState {
   unhealthyReboots?: Record<string, number>;
   /** The agent's current state name, for status. */
   agentState?: string;
+  /** Per slot, the version whose boot last passed the health gate there (counted-boots.ts). */
+  blessed?: Partial<Record<'a' | 'b', string>>;
 }
 
 /** The node state with the agent's own fields: the staged release and the version it rebooted into. */
@@ -57,6 +59,7 @@ function nodeStateOf(parsed: unknown): NodeState {
   for (const key of ['lastCheck', 'lastCheckResult', 'lastError', 'agentState', 'rebootingTo', 'rebootingAt']) drop(key, isString);
   drop('lockHeld', (v) => typeof v === 'boolean');
   drop('unhealthyReboots', (v) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every(Number.isSafeInteger));
+  drop('blessed', (v) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, x]) => (k === 'a' || k === 'b') && typeof x === 'string'));
   drop('staged', (v) => typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>).version === 'string' && typeof (v as Record<string, unknown>).slot === 'object' && (v as Record<string, unknown>).slot !== null);
   const failed = out.failedVersions;
   return { ...out, failedVersions: Array.isArray(failed) ? failed.filter(isString) : [] } as NodeState;

@@ -1,6 +1,7 @@
 // UEFI boot of keel's image through OVMF and systemd-boot, with boot counting: the shipped
 // entry is renamed to carry a try counter (`+3`, as an update installs it); systemd-boot
-// counts the try (`+2-1`) and, after a healthy boot, systemd-bless-boot removes the counter.
+// counts the try (`+2-1`) and, after a healthy boot, systemd-bless-boot removes the counter and
+// the update agent arms the entry again with fresh tries (`+3-0`: every boot counts).
 // Checked inside the guest and again on the ESP of the stopped disk.
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import { bootTimeoutMs, espList, fixture, partition, rawCopy, readyMarker, requi
 
 const { version } = requireImage();
 
-test('UEFI: systemd-boot boots slot A from a +3 entry, the healthy boot blesses it', async () => {
+test('UEFI: systemd-boot boots slot A from a +3 entry, the healthy boot blesses it and the agent arms it again', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'keel-uefi-'));
   try {
     // A copy of the image whose only entry has three tries left (cp keeps it sparse).
@@ -42,18 +43,18 @@ test('UEFI: systemd-boot boots slot A from a +3 entry, the healthy boot blesses 
         expect(await sh('cat /proc/cmdline')).toMatch(/keel\.slot=a/);
         expect(await sh('test -d /sys/firmware/efi && echo efi')).toBe('efi');
         expect(await sh('sudo -n bootctl status --no-pager 2>/dev/null | grep -i "current entry\\|Current Boot Loader\\|Product" | head -3')).toMatch(/systemd-boot/);
-        // The counter goes once boot-complete.target is reached (the health gate passed).
+        // The try is blessed once boot-complete.target is reached (the health gate passed), then armed.
         const entries = await sh(
-          `for i in $(seq 180); do systemctl is-active -q systemd-bless-boot.service && break; sleep 1; done; systemctl is-active systemd-bless-boot.service; sudo -n ls /boot/loader/entries`,
+          `for i in $(seq 180); do systemctl is-active -q systemd-bless-boot.service && sudo -n ls /boot/loader/entries | grep -qx 'keel-${version}+3-0.conf' && break; sleep 1; done; systemctl is-active systemd-bless-boot.service; sudo -n ls /boot/loader/entries`,
         );
-        expect(entries).toBe(`active\nkeel-${version}.conf`);
+        expect(entries).toBe(`active\nkeel-${version}+3-0.conf`);
         expect(await sh('systemctl is-active boot-complete.target')).toBe('active');
         await vm.powerdown();
         await vm.waitExit({ timeoutMs: 120_000 });
 
         const { raw, done } = await rawCopy(vm.diskFile(0));
         try {
-          expect(await espList(raw, '/loader/entries')).toEqual([`keel-${version}.conf`]);
+          expect(await espList(raw, '/loader/entries')).toEqual([`keel-${version}+3-0.conf`]);
         } finally {
           done();
         }

@@ -207,7 +207,7 @@ test('v1 finds v2, writes slot b, takes the lock, reboots into v2, passes the he
   const s = await waitStatus('v2 marked good', (x) => x.agentState === 'steady' && x.lockHeld === false && x.booted.state === 'good', 5 * minute);
   expect(s).toMatchObject({ booted: { slot: 'b', version: v.v2, state: 'good' }, other: { slot: 'a', version: v.v1, state: 'good' }, staged: null, failedVersions: [] });
   const entries = (await vm!.ssh('ls /boot/loader/entries')).stdout.split('\n').filter(Boolean).sort();
-  expect(entries).toEqual([`keel-${v.v1}.conf`, `keel-${v.v2}.conf`]); // blessed: no counter left
+  expect(entries).toEqual([`keel-${v.v1}+3-0.conf`, `keel-${v.v2}+3-0.conf`]); // blessed, then armed with fresh tries (every boot counts)
   const previous = (await vm!.ssh('journalctl -b -1 -u keel-update --no-pager -o cat')).stdout;
   expect(previous).toMatch(/took the reboot lock/);
   expect(await lockHolders()).toEqual([]);

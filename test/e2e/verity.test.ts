@@ -4,11 +4,12 @@
 //      entry (keel.verity=), and says so in /run/keel/boot.env;
 //   b. the update agent writes v2 into slot B through keel's real update path (signed metadata
 //      whose manifest carries the root hash, veritysetup verify, a `+3` boot entry with v2's
-//      keel.verity=) and reboots; while the guest is off the test flips one byte of B's
-//      filesystem; every boot of B then stops at the first read of that block (the kernel
-//      restarts: restart_on_corruption), its tries run out, A boots by itself and
+//      keel.verity=) and reboots; v2 passes its health gate in B and is blessed (its entry armed
+//      again with fresh tries: every boot counts); the guest is powered off and the test flips
+//      one byte of B's filesystem; every boot of B then stops at the first read of that block
+//      (the kernel restarts: restart_on_corruption), its tries run out, A boots by itself and
 //      `keel update status` reports v2 as failed;
-//   c. the same with v3 and one flipped byte in B's hash tree.
+//   c. v3 written into B and, before its first boot, one flipped byte in B's hash tree: the same.
 // The slot B the agent wrote is checked with `veritysetup verify` before each flip, so the boot
 // fails because of the flip and for no other reason. The releases are the release's tree with
 // another version file and the current keel, made by images/make-slot.sh (verity included) and
@@ -106,8 +107,7 @@ async function flipByte(offset: number): Promise<void> {
 
 /**
  * Publishes `version`, lets the agent write it into slot B and reboot, and stops the guest
- * there (the reboot ends qemu). Checks what the agent left: B's `+3` entry carries the
- * release's own root hash, and B verifies against it. Returns B's byte offset on the disk.
+ * there (the reboot ends qemu). Returns B's byte offset on the disk (checkSlotB).
  */
 async function updateToB(version: string): Promise<number> {
   await laterSlots;
@@ -116,10 +116,18 @@ async function updateToB(version: string): Promise<number> {
   await vm!.waitFor(/reboot: Restarting system/, { timeoutMs: 15 * minute });
   await vm!.waitExit({ timeoutMs: 2 * minute });
   process.stderr.write(`verity e2e: ${version} written into slot b, guest off at ${since()}\n`);
+  return checkSlotB(version, `keel-${version}+3.conf`);
+}
+
+/**
+ * With the guest off: B's entry `entryName` carries the release's own root hash, and B
+ * verifies against it. Returns B's byte offset on the disk.
+ */
+async function checkSlotB(version: string, entryName: string): Promise<number> {
   const { rootHash, hashOffset } = verity[version]!;
   const { offset: espAt } = await partition(disk, 'EFI-SYSTEM');
-  expect(await espList(disk, '/loader/entries')).toContain(`keel-${version}+3.conf`);
-  const entry = (await execa('mtype', ['-i', `${disk}@@${espAt}`, `::/loader/entries/keel-${version}+3.conf`], { env: { MTOOLS_SKIP_CHECK: '1' } })).stdout;
+  expect(await espList(disk, '/loader/entries')).toContain(entryName);
+  const entry = (await execa('mtype', ['-i', `${disk}@@${espAt}`, `::/loader/entries/${entryName}`], { env: { MTOOLS_SKIP_CHECK: '1' } })).stdout;
   expect(entry).toMatch(new RegExp(`^options .*keel\\.slot=b`, 'm'));
   expect(entry).toMatch(new RegExp(`^options .*keel\\.verity=${rootHash} keel\\.verity\\.hashoffset=${hashOffset}\\b`, 'm'));
   expect(entry).not.toContain(verity[v.v1]!.rootHash);
@@ -205,15 +213,28 @@ test('a. the image boots with / on dm-verity, under slot A\'s root hash', async 
   expect(JSON.stringify(await status())).toContain(rootHash);
 }, 20 * minute);
 
-test('b. one flipped byte in slot B\'s filesystem: B never boots, A comes back by itself, status reports v2 failed', async () => {
-  const b = await updateToB(v.v2);
+test('b. v2 boots from slot B and is blessed; then one flipped byte in B\'s filesystem: B stops booting, A comes back by itself, status reports v2 failed', async () => {
+  await laterSlots;
+  vm!.options.onReboot = 'restart';
+  await publish(v.v2);
+  // The agent writes v2 into B and reboots; v2 passes its gate there and its entry is armed
+  // with fresh tries (every boot counts, src/update/counted-boots.ts).
+  await vm!.waitFor(new RegExp(`keel-boot: ready slot=b version=${esc(v.v2)}`), { timeoutMs: 20 * minute });
+  await waitStatus('v2 blessed in slot b', (x) => x.agentState === 'steady' && x.booted?.slot === 'b' && x.booted.version === v.v2 && x.booted.state === 'good', 5 * minute);
+  expect((await vm!.ssh('ls /boot/loader/entries')).stdout.split('\n').filter(Boolean).sort()).toEqual([`keel-${v.v1}+3-0.conf`, `keel-${v.v2}+3-0.conf`]);
+  process.stderr.write(`verity e2e: v2 blessed in slot b at ${since()}\n`);
+  vm!.options.onReboot = 'stop';
+  await vm!.powerdown();
+  await vm!.waitExit({ timeoutMs: 2 * minute });
+  const b = await checkSlotB(v.v2, `keel-${v.v2}+3-0.conf`);
   // Byte 1024 is erofs's superblock (its magic): blkid and mount read that block before anything
   // else of the slot, so the first read through dm-verity meets the flipped byte.
   await flipByte(b + 1024);
   await bootsBackToA(/device-mapper: verity: \S+: data block 0 is corrupted/);
   const s = await waitStatus('v2 reported failed', (x) => x.agentState === 'steady' && (x.failedVersions ?? []).includes(v.v2), 5 * minute);
   expect(s).toMatchObject({ booted: { slot: 'a', version: v.v1 }, other: { slot: 'b', version: v.v2, state: 'bad' }, failedVersions: [v.v2] });
-}, 40 * minute);
+  expect(s.lastError).toMatch(new RegExp(`${esc(v.v2)} failed its health gate and ran out of tries: rolled back to ${esc(v.v1)}`));
+}, 45 * minute);
 
 test('c. one flipped byte in slot B\'s hash tree: the same, for v3', async () => {
   const b = await updateToB(v.v3);

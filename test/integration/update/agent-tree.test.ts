@@ -122,7 +122,7 @@ test('v1 finds v2, writes slot b, takes the lock, reboots, passes the health gat
   expect(await health()).toBe(0);
   await runUntilReboot();
   expect(Buffer.compare(await readFile(join(slots, 'slot-b.img')), images['2.0.0']!)).toBe(0);
-  expect(await readdir(join(root, 'boot/loader/entries'))).toEqual(expect.arrayContaining(['keel-1.0.0.conf', 'keel-2.0.0+3.conf']));
+  expect(await readdir(join(root, 'boot/loader/entries'))).toEqual(expect.arrayContaining(['keel-1.0.0+3-0.conf', 'keel-2.0.0+3.conf']));
   expect(await readFile(join(root, 'boot/keel/b/vmlinuz'), 'utf8')).toBe('kernel 2.0.0\n');
   // The entry carries the dm-verity root hash signed for 2.0.0's slot (checked with veritysetup before it was written).
   const signed = JSON.parse(await readFile(join(work, 'repo/metadata/targets.json'), 'utf8')).signed.targets['stable/2.0.0/root.img'].custom.keel.verity;
@@ -133,7 +133,7 @@ test('v1 finds v2, writes slot b, takes the lock, reboots, passes the health gat
   expect(await boot()).toMatchObject({ slot: 'b', version: '2.0.0', entry: 'keel-2.0.0+3.conf' });
   expect(await health()).toBe(0);
   await runUntil((s) => s.agentState === 'steady' && s.lastCheck !== null && !s.lockHeld && /newest/.test(s.lastCheckResult ?? ''));
-  expect(await readdir(join(root, 'boot/loader/entries'))).toEqual(expect.arrayContaining(['keel-1.0.0.conf', 'keel-2.0.0.conf']));
+  expect(await readdir(join(root, 'boot/loader/entries'))).toEqual(expect.arrayContaining(['keel-1.0.0+3-0.conf', 'keel-2.0.0+3-0.conf']));
   expect(await lockHolders()).toEqual([]);
   expect(await status()).toMatchObject({ booted: { slot: 'b', version: '2.0.0', state: 'good' }, other: { slot: 'a', version: '1.0.0', state: 'good' }, staged: null, lastError: null, lockHeld: false });
   // Booted through dm-verity with the signed root hash, as the initramfs records it.
@@ -144,7 +144,7 @@ test('v3 fails its health gate: rebooted until its tries run out, v2 boots by it
   images['3.0.0'] = await publish(join(work, 'repo'), work, key.signer, '3.0.0');
   await runUntilReboot(); // on v2: finds v3, writes slot a, reboots
   expect(Buffer.compare(await readFile(join(slots, 'slot-a.img')), images['3.0.0']!)).toBe(0);
-  expect((await readdir(join(root, 'boot/loader/entries'))).sort()).toEqual(['keel-2.0.0.conf', 'keel-3.0.0+3.conf']);
+  expect((await readdir(join(root, 'boot/loader/entries'))).sort()).toEqual(['keel-2.0.0+3-0.conf', 'keel-3.0.0+3.conf']);
   let v3Boots = 0;
   for (;;) {
     const b = await boot();

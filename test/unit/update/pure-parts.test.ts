@@ -4,7 +4,7 @@ import { rolloutAllows, rolloutPercentAt, rolloutPosition } from '../../../src/u
 import { chooseRelease } from '../../../src/update/release-choice.js';
 import type { Release } from '../../../src/update/release.js';
 import { updateConfigOf, parseUpdateConf } from '../../../src/update/update-config.js';
-import { entryFileName, entryHealth, optionsForSlot, parseEntryName } from '../../../src/update/boot-entry.js';
+import { armedFileName, entryFileName, entryHealth, optionsForSlot, parseEntryName } from '../../../src/update/boot-entry.js';
 import { checkDelayMs, decideReboot, type RebootFacts } from '../../../src/update/reboot-policy.js';
 import { parseRolloutSpec } from '../../../src/update/rollout-spec.js';
 
@@ -118,6 +118,9 @@ describe('boot entries', () => {
     ['keel-2.0.0+2-1.conf', { id: 'keel-2.0.0', version: '2.0.0', triesLeft: 2, triesDone: 1 }, 'trying'],
     ['keel-2.0.0+0-3.conf', { id: 'keel-2.0.0', version: '2.0.0', triesLeft: 0, triesDone: 3 }, 'bad'],
     ['keel-1.0.0.conf', { id: 'keel-1.0.0', version: '1.0.0' }, 'good'],
+    // Armed again after a good boot (counted-boots.ts): systemd-boot itself never writes -0.
+    ['keel-1.0.0+3-0.conf', { id: 'keel-1.0.0', version: '1.0.0', triesLeft: 3, triesDone: 0 }, 'good'],
+    ['keel-1.0.0+0-0.conf', { id: 'keel-1.0.0', version: '1.0.0', triesLeft: 0, triesDone: 0 }, 'bad'],
   ])('%s', (file, parsed, health) => {
     const name = parseEntryName(file)!;
     expect(name).toEqual(parsed);
@@ -125,6 +128,7 @@ describe('boot entries', () => {
   });
   test('names and options', () => {
     expect(entryFileName('2.0.0', 3)).toBe('keel-2.0.0+3.conf');
+    expect(armedFileName('keel-2.0.0', 3)).toBe('keel-2.0.0+3-0.conf');
     expect(optionsForSlot('console=ttyS0,115200 ro keel.slot=a', 'b')).toBe('console=ttyS0,115200 ro keel.slot=b');
     expect(optionsForSlot('ro', 'a')).toBe('ro keel.slot=a');
   });
