@@ -20,6 +20,8 @@ export interface ClusterConfigOptions {
   extra?: Record<string, unknown>;
   /** Replaces one flag of this host's member: the bad-input tests' wrong peer URL. */
   etcdOverrides?: Record<string, string>;
+  /** More write_files entries, after the member's (a page for a container, a trust key…). */
+  files?: Record<string, unknown>[];
 }
 
 export const clusterTls = { ca: '/etc/etcd/tls/ca.pem', cert: '/etc/etcd/tls/member.pem', key: '/etc/etcd/tls/member-key.pem' };
@@ -61,6 +63,7 @@ export function clusterMemberConfig(options: ClusterConfigOptions, index: number
       { path: clusterTls.ca, content: certs.caPem },
       { path: clusterTls.cert, owner: 'etcd:etcd', content: me.certPem },
       { path: clusterTls.key, owner: 'etcd:etcd', permissions: '0600', content: me.keyPem },
+      ...(options.files ?? []),
     ],
     keel: { etcd, ...options.keel },
   };

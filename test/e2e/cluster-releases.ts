@@ -1,0 +1,64 @@
+/**
+ * The cluster e2e's update repository: releases made from build/release's slot tree without
+ * rebuilding the image (as update.test.ts makes them): the tree extracted with fsck.erofs, its
+ * version files changed, the current keel executable put in, a failing health check added for
+ * a broken release, and the tree packed again by images/make-slot.sh (erofs + dm-verity). The
+ * image's own release (build/release, the slot keel.img boots) is v1 and the delta base of the
+ * first one published. Settings are not baked into the slots: the cluster's hosts get theirs
+ * from cloud-config, on the state partition's /etc, which every slot shares.
+ */
+import { chmod, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { repoRoot } from '../harness/qemu.js';
+import { readBundle } from '../../src/update/release-bundle.js';
+import { publishRelease } from '../../src/update/repository-writer.js';
+import { makePayloads, type PayloadFile } from '../../src/update/payload-maker.js';
+import type { SigningKey } from '../../src/update/signing-key.js';
+
+export const releaseDir = join(repoRoot, 'build/release');
+
+/** A release's slot image and its bundle directory (slot, kernel, initramfs, manifest with verity). */
+export interface MadeRelease {
+  version: string;
+  bundleDir: string;
+}
+
+/** The release tree: build/release's slot extracted once, with the keel executable build/keel holds now. */
+export async function extractTree(work: string): Promise<string> {
+  const tree = join(work, 'tree');
+  await execa('nice', ['fsck.erofs', `--extract=${tree}`, '--preserve', join(releaseDir, 'slot.img')]);
+  await cp(join(repoRoot, 'build/keel'), join(tree, 'usr/bin/keel'));
+  return tree;
+}
+
+/** Packs `tree` as `version` (with a check that always fails when `broken`) into a bundle under `work`. */
+export async function makeRelease(work: string, tree: string, version: string, broken: boolean): Promise<MadeRelease> {
+  await writeFile(join(tree, 'usr/lib/keel/version'), `${version}\n`);
+  const osRelease = (await readFile(join(tree, 'usr/lib/os-release'), 'utf8')).replace(/^(VERSION|VERSION_ID)=.*$/gm, (_l, k: string) => `${k}="${version}"`);
+  await writeFile(join(tree, 'usr/lib/os-release'), osRelease);
+  const check = join(tree, 'usr/lib/keel/health.d/50-e2e-broken');
+  await rm(check, { force: true });
+  if (broken) {
+    await mkdir(join(tree, 'usr/lib/keel/health.d'), { recursive: true });
+    await writeFile(check, '#!/bin/sh\necho "e2e: this release is broken on purpose" >&2\nexit 1\n');
+    await chmod(check, 0o755);
+  }
+  const bundleDir = join(work, `bundle-${version}`);
+  await mkdir(bundleDir, { recursive: true });
+  const slot = join(bundleDir, 'slot.img');
+  await execa('nice', [join(repoRoot, 'images/make-slot.sh'), tree, slot, version], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
+  await cp(join(releaseDir, 'vmlinuz'), join(bundleDir, 'vmlinuz'));
+  await cp(join(releaseDir, 'initramfs.img'), join(bundleDir, 'initramfs.img'));
+  const verity = JSON.parse(await readFile(`${slot}.verity.json`, 'utf8'));
+  await writeFile(join(bundleDir, 'manifest.json'), JSON.stringify({ version, artifacts: { slot: { path: 'slot.img' }, kernel: { path: 'vmlinuz' }, initramfs: { path: 'initramfs.img' } }, verity }));
+  return { version, bundleDir };
+}
+
+/** Publishes `release` on channel stable of `repoDir`, with a delta from the bundle in `deltaFrom` (the version the hosts run). */
+export async function publishVersion(repoDir: string, key: SigningKey, release: MadeRelease, deltaFrom: string): Promise<PayloadFile[]> {
+  const bundle = await readBundle(release.bundleDir);
+  const payloads = await makePayloads({ bundle, from: [await readBundle(deltaFrom)], workDir: `${release.bundleDir}-payloads`, level: 3 });
+  await publishRelease({ repoDir, key, bundle, channel: 'stable', nowMs: Date.now(), payloads });
+  return payloads;
+}

@@ -1,0 +1,287 @@
+// A keel cluster in qemu (issue 13): three guests from build/keel.img (copy-on-write overlays,
+// UEFI with systemd-boot's boot counting, one vCPU, 768 MiB), booted at once, each with its
+// own NoCloud cloud-config from test/harness/cluster-config.ts: host name, a static address on
+// a private segment (qemu's multicast socket on 127.0.0.1: vm-segment.ts), an etcd member of a
+// static three-member TLS cluster, the update server on the test machine (10.0.2.2) with its
+// key, reboot_strategy etcd-lock (one slot, on the local member: no lock.conf), the rollout
+// brake (max_failures 1) and a `web` container from the image's preloaded demo-web image that
+// announces its endpoint. One set of boots serves the steps:
+//   1. the members form a cluster (etcdctl endpoint health on each member, from the test
+//      machine through each guest's forwarded client port: the image has no etcdctl) and
+//      `keel containers endpoints web` on a host lists all three;
+//   2. v2 is offered: the hosts update one at a time; etcd's history of the semaphore never has
+//      two holders; while each host reboots the other two members take writes; its endpoint
+//      leaves and comes back;
+//   3. all three run v2, a key written before the roll reads back from every member;
+//   4. v3 fails its health gate: the first host to take it rolls back to v2 and counts it
+//      failed, the rollout halts, and the other two never take the lock for v3.
+// Settings come from cloud-config, not baked into the slots (unlike update.test.ts): they live
+// in /etc on the state partition, which every slot shares. v2 and v3 are build/release's tree
+// re-packed with the current build/keel (cluster-releases.ts). Needs `make image` and root.
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { repoRoot, startVm, type Vm } from '../harness/qemu.js';
+import { testSshKey } from '../harness/ssh.js';
+import { newSegment, segmentAddress } from '../harness/vm-segment.js';
+import { makeClusterCerts, type ClusterCerts } from '../harness/cluster-certs.js';
+import { clusterMemberConfig } from '../harness/cluster-config.js';
+import { requireImage } from './image-boot.js';
+import { extractTree, makeRelease, publishVersion, releaseDir, type MadeRelease } from './cluster-releases.js';
+import { etcdctl as etcdctlVia, saveJournal, sh, sleep, status, until, waitStatus } from './cluster-guests.js';
+import { currentRevision, lockGroup, lockHolders, memberStore, RollObserver, semaphoreHistory, type ClusterHost } from './cluster-observer.js';
+import { validateCloudConfig } from '../../src/cloudconfig/validate.js';
+import { generateKeyPairPem, signingKeyOfPem } from '../../src/update/signing-key.js';
+import { serveDirectory, type StaticServer } from '../integration/update/static-server.js';
+
+const image = requireImage();
+// Versions that sort after the image's own (0.1.0 < 0.1.0.1 < 0.1.0.2).
+const v = { v1: image.version, v2: `${image.version}.1`, v3: `${image.version}.2` };
+const minute = 60_000;
+const t0 = Date.now();
+const segment = newSegment();
+const pair = generateKeyPairPem();
+const key = signingKeyOfPem(pair.privatePem);
+const names = ['keel-1', 'keel-2', 'keel-3'];
+const webSpec = { name: 'web', image: 'localhost/keel/demo-web:1', command: ['httpd', '-f', '-p', '80', '-h', '/www'], ports: ['8080:80'], volumes: ['/etc/web:/www:ro'], restart: 'always' };
+
+let work: string;
+let certs: ClusterCerts;
+let server: StaticServer;
+let vms: Vm[] = [];
+const hosts: ClusterHost[] = [];
+let releases: Promise<{ v2: MadeRelease; v3: MadeRelease }>;
+/** The first step that failed: the later ones then stop at once instead of waiting out their timeouts. */
+let broken: string | undefined;
+const took: string[] = [];
+
+const log = (line: string) => process.stderr.write(`cluster +${((Date.now() - t0) / 1000).toFixed(0)}s (load ${loadavg()[0]!.toFixed(1)}): ${line}\n`);
+const escape = (s: string) => s.replace(/\./g, '\\.');
+const readyOn = (slot: string, version: string) => new RegExp(`keel-boot: ready slot=${slot} version=${escape(version)} `);
+const tls = () => ({ cafile: certs.caFile, certfile: join(certs.dir, 'keel-1.pem'), keyfile: join(certs.dir, 'keel-1.key') });
+const etcdctl = (h: ClusterHost, args: string[]) => etcdctlVia(h, tls(), args);
+
+function userData(index: number, repoPort: number): string {
+  return clusterMemberConfig(
+    {
+      segment,
+      certs,
+      // Every address: the test reaches each member through its user-mode NIC's forward too.
+      etcdOverrides: { listen_client_urls: 'https://0.0.0.0:2379' },
+      keel: {
+        update: { reboot_strategy: 'etcd-lock', server: `http://10.0.2.2:${repoPort}/repo`, trust_key: '/etc/keel/update-trust.pub', check_interval: '1m', postpone_while_logged_in: false, rollout: { max_failures: 1 } },
+        containers: { specs: [webSpec] },
+      },
+      extra: { ssh_authorized_keys: [testSshKey().publicKey] },
+      files: [
+        { path: '/etc/keel/update-trust.pub', content: pair.publicPem },
+        { path: '/etc/web/index.html', permissions: '0644', content: `<h1>keel cluster: ${names[index - 1]}</h1>\n` },
+        // Three TCG guests on two cores can take longer than the image's 60 s for DHCP, and a
+        // failed wait-online fails the health gate of an update's trial boot: wait, never fail.
+        { path: '/etc/systemd/system/systemd-networkd-wait-online.service.d/zz-e2e-slow.conf', content: '[Service]\nExecStart=\nExecStart=-/lib/systemd/systemd-networkd-wait-online --any --timeout=900\n' },
+      ],
+    },
+    index,
+  );
+}
+
+/** Runs a step; on failure keeps every guest's logs with its journal of keel's units and etcd. */
+function step(name: string, fn: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    if (broken) throw new Error(`not run: step "${broken}" failed before it`);
+    const start = Date.now();
+    log(`step ${name}: begins`);
+    try {
+      await fn();
+      took.push(`${name}: ${((Date.now() - start) / 1000).toFixed(0)} s`);
+      log(`step ${name}: passed in ${((Date.now() - start) / 1000).toFixed(0)} s`);
+    } catch (error) {
+      broken = name;
+      log(`step ${name}: FAILED after ${((Date.now() - start) / 1000).toFixed(0)} s: ${(error as Error).message.split('\n')[0]}`);
+      await Promise.all(vms.map((vm) => saveJournal(vm, name)));
+      throw error;
+    }
+  };
+}
+
+beforeAll(async () => {
+  for (const f of ['slot.img', 'vmlinuz', 'initramfs.img', 'manifest.json', 'slot.img.verity.json'])
+    if (!existsSync(join(releaseDir, f))) throw new Error(`build/release/${f} is missing: run make image`);
+  work = await mkdtemp(join(tmpdir(), 'keel-e2e-cluster-'));
+  certs = makeClusterCerts(names.map((name, i) => ({ name, address: segmentAddress({ segment, index: i + 1 }) })));
+  server = await serveDirectory(work);
+  const repoPort = Number(new URL(server.url).port);
+  const configs = [1, 2, 3].map((i) => userData(i, repoPort));
+  // Fail before booting anything when a config would not apply cleanly.
+  for (const [i, text] of configs.entries()) expect(validateCloudConfig(text).problems, `cloud-config of ${names[i]}`).toEqual([]);
+  log(`segment ${segment.group}:${segment.port}, repository ${server.url}, v1 ${v.v1}`);
+  const started = await Promise.allSettled(
+    configs.map((userData, i) =>
+      startVm({
+        name: `cluster-${names[i]}`,
+        boot: { kind: 'uefi' },
+        disks: [{ image: 'build/keel.img', sizeMiB: 4096 }],
+        seed: { userData, instanceId: `e2e-cluster-${names[i]}` },
+        memoryMiB: 768,
+        net: { ssh: true, restrict: false, forwardGuestPorts: [2379] },
+        segment: { segment, index: i + 1 },
+      }),
+    ),
+  );
+  vms = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  log('three guests started');
+  // The releases are made while the guests boot (the cores are the guests' then anyway).
+  releases = (async () => {
+    await execa('nice', ['make', '-s', 'keel-sea'], { cwd: repoRoot });
+    const tree = await extractTree(work);
+    const v2 = await makeRelease(work, tree, v.v2, false);
+    const v3 = await makeRelease(work, tree, v.v3, true);
+    log('v2 and v3 made');
+    return { v2, v3 };
+  })();
+  releases.catch(() => undefined);
+}, 15 * minute);
+
+afterAll(async () => {
+  for (const h of hosts) await h.store.close().catch(() => undefined);
+  await Promise.all(vms.map((vm) => vm.close()));
+  await server?.close();
+  if (work) await rm(work, { recursive: true, force: true });
+  if (certs) await rm(certs.dir, { recursive: true, force: true });
+  log(`done: ${took.join(', ')}`);
+});
+
+test('1. the members form a cluster; web is announced by all three', step('cluster', async () => {
+  await Promise.all(vms.map(async (vm, i) => {
+    const ready = await vm.waitFor(readyOn('a', v.v1), { timeoutMs: 12 * minute });
+    log(`${names[i]} ready on ${v.v1} at ${(ready.line.ms / 1000).toFixed(0)} s of its qemu run`);
+  }));
+  for (const [i, vm] of vms.entries()) {
+    const machineId = await sh(vm, 'cat /etc/machine-id');
+    hosts.push({ index: i + 1, name: names[i]!, vm, machineId, store: memberStore(vm.hostPort(2379), tls()) });
+  }
+  for (const h of hosts) {
+    const health = await until(`${h.name}: etcdctl endpoint health`, () => etcdctl(h, ['endpoint', 'health']), 10 * minute);
+    expect(health).toMatch(/is healthy/);
+  }
+  const members = JSON.parse(await etcdctl(hosts[0]!, ['member', 'list', '-w', 'json'])).members as { name: string; peerURLs: string[] }[];
+  expect(members.map((m) => `${m.name} ${m.peerURLs.join(',')}`).sort()).toEqual(hosts.map((h) => `${h.name} https://${segmentAddress({ segment, index: h.index })}:2380`));
+  log('etcd: three healthy members');
+  // keel on each host reaches its own member by default (no lock.conf): the lock's status.
+  for (const h of hosts) {
+    expect(await sh(h, 'test -e /etc/keel/lock.conf && echo present || echo absent')).toBe('absent');
+    expect(JSON.parse(await sh(h, 'sudo -n keel lock status --json'))).toMatchObject({ group: lockGroup });
+  }
+  // Discovery, asked on the second host: every host's web at its segment address.
+  const listed = await until('three web endpoints from keel-2', async () => {
+    const list = JSON.parse(await sh(hosts[1]!, 'sudo -n keel containers endpoints web --json')) as { machineId: string; address: string; ports: { hostPort: number }[] }[];
+    if (list.length === 3) return list;
+    throw new Error(JSON.stringify(list));
+  }, 15 * minute);
+  expect(listed.map((e) => `${e.machineId} ${e.address} ${e.ports.map((p) => p.hostPort).join(',')}`).sort()).toEqual(
+    hosts.map((h) => `${h.machineId} ${segmentAddress({ segment, index: h.index })} 8080`).sort(),
+  );
+  await hosts[0]!.store.client.put('/keel-e2e/before-roll').value(`written on ${v.v1}`).exec();
+}), 30 * minute);
+
+test('2. v2: the hosts update one at a time; the others keep quorum; each endpoint leaves and comes back', step('roll-v2', async () => {
+  const { v2 } = await releases;
+  const since = await currentRevision(hosts[0]!.store.client);
+  const observer = new RollObserver(hosts, log);
+  observer.start();
+  try {
+    const payloads = await publishVersion(join(work, 'repo'), key, v2, releaseDir);
+    log(`published ${v.v2} (${payloads.map((p) => `${p.role} ${p.size} bytes`).join(', ')})`);
+    await Promise.all(hosts.map(async (h) => {
+      const ready = await h.vm.waitFor(readyOn('b', v.v2), { timeoutMs: 25 * minute });
+      log(`${h.name} ready on ${v.v2} at ${(ready.line.ms / 1000).toFixed(0)} s of its qemu run`);
+      await waitStatus(h, `${v.v2} marked good`, (s) => s.agentState === 'steady' && s.booted.version === v.v2 && s.booted.state === 'good' && s.lockHeld === false, 8 * minute);
+    }));
+    // Every host's web is back before the observer stops.
+    await until('web announced by all three again', async () => (observer.ticks.at(-1)?.endpoints?.length === 3 ? true : undefined), 5 * minute, 3000);
+  } finally {
+    await observer.stop();
+  }
+  const ids = hosts.map((h) => h.machineId);
+  // etcd's own history of the semaphore since v2 was offered: never two holders, each host once.
+  const history = await semaphoreHistory(hosts[0]!.store.client, since);
+  log(`semaphore history: ${history.map((s) => `${s.revision}:[${s.holders.map((id) => observer.nameOf(id)).join(',')}]`).join(' ')}`);
+  expect(history.filter((s) => s.holders.length > 1 || s.totalSlots !== 1)).toEqual([]);
+  const turns = history.map((s) => s.holders[0]).filter((id, i, all): id is string => id !== undefined && id !== all[i - 1]);
+  expect([...turns].sort()).toEqual([...ids].sort());
+  const { ticks } = observer;
+  expect(ticks.filter((t) => t.down.filter(Boolean).length > 1)).toEqual([]);
+  for (const [i, h] of hosts.entries()) {
+    const down = ticks.filter((t) => t.down[i]);
+    expect(down.length, `${h.name} was seen rebooting`).toBeGreaterThan(0);
+    // While it was down, the other two members took writes: a quorum without it.
+    expect(down.filter((t) => t.writes.every((w, j) => j === i || w === true)).length, `${h.name} down: writes through the other two`).toBeGreaterThan(0);
+    // Its endpoint left and came back.
+    const seen = ticks.filter((t) => t.endpoints).map((t) => t.endpoints!.includes(h.machineId));
+    const gone = seen.indexOf(false);
+    expect(gone, `${h.name}'s endpoint left`).toBeGreaterThanOrEqual(0);
+    expect(seen.slice(gone).includes(true), `${h.name}'s endpoint came back`).toBe(true);
+  }
+  log(`observer: ${ticks.length} ticks; ${ticks.filter((t) => t.down.some(Boolean)).length} with a host down; writes refused by an up member: ${ticks.reduce((n, t) => n + t.writes.filter((w) => w === false).length, 0)}`);
+}), 40 * minute);
+
+test('3. all three run v2 and a key written before the roll reads back from every member', step('after-v2', async () => {
+  for (const h of hosts) {
+    expect(await status(h)).toMatchObject({ booted: { slot: 'b', version: v.v2, state: 'good' }, other: { slot: 'a', version: v.v1, state: 'good' }, lockHeld: false, failedVersions: [] });
+    // A serializable read answers from the member's own data (on the state partition).
+    expect((await etcdctl(h, ['get', '--consistency=s', '--print-value-only', '/keel-e2e/before-roll'])).trim()).toBe(`written on ${v.v1}`);
+  }
+  const rollout = await hosts[2]!.store.readRollout(lockGroup, v.v2);
+  const ids = hosts.map((h) => h.machineId).sort();
+  expect({ started: rollout?.started.sort(), succeeded: rollout?.succeeded.sort(), failed: rollout?.failed, halted: rollout?.halted }).toEqual({ started: ids, succeeded: ids, failed: [], halted: undefined });
+  // keel fleet status on a host, through its local member: three nodes on v2.
+  const fleet = JSON.parse(await sh(hosts[0]!, 'sudo -n keel fleet status --json'));
+  expect(fleet.summary.versions).toEqual({ [v.v2]: 3 });
+  expect(await lockHolders(hosts[1]!.store.client)).toEqual([]);
+}), 10 * minute);
+
+test('4. v3 fails its health gate: the first host rolls back and counts it failed; the brake keeps the others from the lock', step('v3-brake', async () => {
+  const { v2, v3 } = await releases;
+  const since = await currentRevision(hosts[0]!.store.client);
+  const pids = hosts.map((h) => h.vm.pid);
+  const payloads = await publishVersion(join(work, 'repo'), key, v3, v2.bundleDir);
+  log(`published ${v.v3} (${payloads.map((p) => `${p.role} ${p.size} bytes`).join(', ')}), broken on purpose`);
+  const firstId = await until('a host takes the lock for v3', async () => (await lockHolders(hosts[0]!.store.client))[0], 15 * minute, 3000);
+  const first = hosts.find((h) => h.machineId === firstId)!;
+  const others = hosts.filter((h) => h !== first);
+  log(`${first.name} took the lock for ${v.v3}`);
+  for (let i = 1; i <= 3; i++) {
+    await first.vm.waitFor(readyOn('a', v.v3), { timeoutMs: 12 * minute });
+    log(`${first.name}: boot ${i} of 3 of ${v.v3}`);
+  }
+  await first.vm.waitFor(readyOn('b', v.v2), { timeoutMs: 12 * minute });
+  log(`${first.name} is back on ${v.v2}`);
+  const s = await waitStatus(first, `${v.v3} rolled back`, (x) => x.agentState === 'steady' && x.failedVersions.includes(v.v3) && x.lockHeld === false, 6 * minute);
+  expect(s).toMatchObject({ booted: { slot: 'b', version: v.v2, state: 'good' }, other: { slot: 'a', version: v.v3, state: 'bad' }, failedVersions: [v.v3] });
+  const rollout = await first.store.readRollout(lockGroup, v.v3);
+  expect(rollout).toMatchObject({ started: [first.machineId], succeeded: [], failed: [{ machineId: first.machineId }], halted: { by: 'policy', machineId: first.machineId } });
+  // The others staged v3 and, seeing the halt, did not ask for the slot.
+  for (const h of others) {
+    await until(`${h.name} declines the slot for the halted ${v.v3}`, async () => {
+      const journal = await sh(h, 'sudo -n journalctl -b -u keel-update --no-pager -o cat');
+      if (new RegExp(`not asking for a reboot slot for ${escape(v.v3)}: rollout of ${escape(v.v3)} is halted`).test(journal)) return true;
+      throw new Error(journal.split('\n').slice(-8).join('\n'));
+    }, 10 * minute);
+  }
+  // One more round of their 30 s retries with the lock free, then etcd's history since v3 was offered.
+  await sleep(40_000);
+  const history = await semaphoreHistory(hosts[0]!.store.client, since);
+  log(`semaphore history since ${v.v3}: ${history.map((x) => `${x.revision}:[${x.holders.map((id) => hosts.find((h) => h.machineId === id)?.name ?? id).join(',')}]`).join(' ')}`);
+  expect(history.flatMap((x) => x.holders).filter((id) => id !== first.machineId)).toEqual([]);
+  expect(history.some((x) => x.holders.includes(first.machineId))).toBe(true);
+  for (const h of others) {
+    expect(h.vm.pid, `${h.name} never rebooted`).toBe(pids[h.index - 1]);
+    expect(await status(h)).toMatchObject({ booted: { slot: 'b', version: v.v2, state: 'good' }, lockHeld: false, failedVersions: [] });
+  }
+  expect((await first.store.readRollout(lockGroup, v.v3))?.started).toEqual([first.machineId]);
+}), 40 * minute);
