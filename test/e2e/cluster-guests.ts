@@ -61,7 +61,7 @@ export async function saveJournal(vm: Vm, stepName: string): Promise<void> {
   if (!vm.running) return;
   const units = ['keel-update', 'etcd', 'keel-supervisor', 'keel-cloudinit', 'keel-health-check', 'systemd-networkd', 'keel-container-web'].map((u) => `-u ${u}`).join(' ');
   const r = await vm
-    .ssh(`sudo -n journalctl -b --no-pager -o short-monotonic ${units} | tail -400; sudo -n keel update status --json; systemctl --failed --no-legend`, { user: 'core', commandTimeoutMs: 60_000, connectTimeoutMs: 20_000, allowFailure: true })
+    .ssh(`sudo -n journalctl -b --no-pager -o short-monotonic ${units} | tail -400; sudo -n keel update status --json; systemctl --failed --no-legend; ip -br addr; networkctl --no-pager`, { user: 'core', commandTimeoutMs: 60_000, connectTimeoutMs: 20_000, allowFailure: true })
     .catch((e: Error) => ({ stdout: '', stderr: e.message }));
   await writeFile(join(vm.logDir, `journal-${stepName.replace(/\W+/g, '-')}.txt`), `${r.stdout}\n${r.stderr}`).catch(() => undefined);
 }

@@ -72,6 +72,19 @@ export async function lockHolders(client: Etcd3): Promise<string[]> {
   return res.kvs[0] ? parseSemaphore(res.kvs[0].value.toString('utf8')).holders : [];
 }
 
+/** `read` through the first member that answers (a host may be rebooting). */
+export async function viaAnyMember<T>(hosts: ClusterHost[], read: (client: Etcd3) => Promise<T>): Promise<T> {
+  const errors: string[] = [];
+  for (const h of hosts) {
+    try {
+      return await read(h.store.client);
+    } catch (error) {
+      errors.push(`${h.name}: ${(error as Error).message}`);
+    }
+  }
+  throw new Error(`no member answered: ${errors.join('; ')}`);
+}
+
 /** One look at the cluster. `writes[i]`: host i's member took a write (undefined: the host was down). */
 export interface Tick {
   atMs: number;

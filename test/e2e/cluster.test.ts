@@ -32,7 +32,7 @@ import { clusterMemberConfig } from '../harness/cluster-config.js';
 import { requireImage } from './image-boot.js';
 import { extractTree, makeRelease, publishVersion, releaseDir, type MadeRelease } from './cluster-releases.js';
 import { etcdctl as etcdctlVia, saveJournal, sh, sleep, status, until, waitStatus } from './cluster-guests.js';
-import { currentRevision, lockGroup, lockHolders, memberStore, RollObserver, semaphoreHistory, type ClusterHost } from './cluster-observer.js';
+import { currentRevision, lockGroup, lockHolders, memberStore, RollObserver, semaphoreHistory, viaAnyMember, type ClusterHost } from './cluster-observer.js';
 import { validateCloudConfig } from '../../src/cloudconfig/validate.js';
 import { generateKeyPairPem, signingKeyOfPem } from '../../src/update/signing-key.js';
 import { serveDirectory, type StaticServer } from '../integration/update/static-server.js';
@@ -158,7 +158,7 @@ afterAll(async () => {
 
 test('1. the members form a cluster; web is announced by all three', step('cluster', async () => {
   await Promise.all(vms.map(async (vm, i) => {
-    const ready = await vm.waitFor(readyOn('a', v.v1), { timeoutMs: 12 * minute });
+    const ready = await vm.waitFor(readyOn('a', v.v1), { timeoutMs: 10 * minute });
     log(`${names[i]} ready on ${v.v1} at ${(ready.line.ms / 1000).toFixed(0)} s of its qemu run`);
   }));
   for (const [i, vm] of vms.entries()) {
@@ -166,7 +166,7 @@ test('1. the members form a cluster; web is announced by all three', step('clust
     hosts.push({ index: i + 1, name: names[i]!, vm, machineId, store: memberStore(vm.hostPort(2379), tls()) });
   }
   for (const h of hosts) {
-    const health = await until(`${h.name}: etcdctl endpoint health`, () => etcdctl(h, ['endpoint', 'health']), 10 * minute);
+    const health = await until(`${h.name}: etcdctl endpoint health`, () => etcdctl(h, ['endpoint', 'health']), 6 * minute);
     expect(health).toMatch(/is healthy/);
   }
   const members = JSON.parse(await etcdctl(hosts[0]!, ['member', 'list', '-w', 'json'])).members as { name: string; peerURLs: string[] }[];
@@ -251,7 +251,7 @@ test('4. v3 fails its health gate: the first host rolls back and counts it faile
   const pids = hosts.map((h) => h.vm.pid);
   const payloads = await publishVersion(join(work, 'repo'), key, v3, v2.bundleDir);
   log(`published ${v.v3} (${payloads.map((p) => `${p.role} ${p.size} bytes`).join(', ')}), broken on purpose`);
-  const firstId = await until('a host takes the lock for v3', async () => (await lockHolders(hosts[0]!.store.client))[0], 15 * minute, 3000);
+  const firstId = await until('a host takes the lock for v3', async () => (await viaAnyMember(hosts, lockHolders))[0], 15 * minute, 3000);
   const first = hosts.find((h) => h.machineId === firstId)!;
   const others = hosts.filter((h) => h !== first);
   log(`${first.name} took the lock for ${v.v3}`);
