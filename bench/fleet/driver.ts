@@ -139,10 +139,13 @@ async function worker(): Promise<void> {
       try {
         await sleep((n / s.agents) * s.arrivalMs);
         publish('staged');
-        // As the agent does (agent-host.ts takeLock): no rollout read before asking for a slot;
-        // the start recorded after the slot is taken refuses a halted rollout. (This bench used
-        // to read the whole rollout here, every node's marks with it: O(agents) bytes per
-        // arrival, which timed out at 3,000 agents; the agent never did.)
+        // As the agent does (agent-host.ts takeLock): one key read of the rollout's halt before
+        // asking for a slot. (This bench used to read the whole rollout here, every node's marks
+        // with it: O(agents) bytes an arrival, which timed out at 3,000 agents.)
+        if (await agentFleet.haltOf(version)) {
+          result.heldBack++;
+          return;
+        }
         const stop = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
         const stopped = new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
         const t0 = performance.now();

@@ -18,6 +18,8 @@ export async function runBundled(entry, name) {
     format: 'esm',
     outfile: out,
     logLevel: 'warning',
+    // For bench/lib/cpu-profile-summary.mjs: a --cpu-prof profile maps back to src/ and packages.
+    sourcemap: 'linked',
     plugins: [etcd3ProtoPlugin],
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
