@@ -174,8 +174,9 @@ test('1. the members form a cluster; web is announced by all three', step('clust
     hosts.push({ index: i + 1, name: names[i]!, vm, machineId, store: memberStore(vm.hostPort(2379), tls()) });
   }
   for (const h of hosts) {
-    const health = await until(`${h.name}: etcdctl endpoint health`, () => etcdctl(h, ['endpoint', 'health']), 6 * minute);
-    expect(health).toMatch(/is healthy/);
+    // etcdctl 3.4 prints `endpoint health` on stderr; its JSON goes to stdout.
+    const health = await until(`${h.name}: etcdctl endpoint health`, () => etcdctl(h, ['endpoint', 'health', '-w', 'json']), 6 * minute);
+    expect(JSON.parse(health)).toMatchObject([{ health: true }]);
   }
   const members = JSON.parse(await etcdctl(hosts[0]!, ['member', 'list', '-w', 'json'])).members as { name: string; peerURLs: string[] }[];
   expect(members.map((m) => `${m.name} ${m.peerURLs.join(',')}`).sort()).toEqual(hosts.map((h) => `${h.name} https://${segmentAddress({ segment, index: h.index })}:2380`));
