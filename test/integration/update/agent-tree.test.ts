@@ -7,67 +7,22 @@ import { openRebootLock } from '../../../src/lock/open-reboot-lock.js';
 import { makeKey, publish, tempDir } from '../../unit/update/fixture.js';
 import { bootOnce, makeHostTree } from './boot-tree.js';
 import { serveDirectory, type StaticServer } from './static-server.js';
+import { agentRunner } from './agent-run.js';
 
 // The agent (`./bin/keel update agent`) on a host kept as a directory tree, against a real
 // HTTP repository and a real etcd reboot lock. Reboots are a script that kills the agent;
 // a boot is bootOnce (systemd-boot's choice and counting). The three scenarios of the e2e
 // test, without a VM: v1 → v2 with the lock; v3 failing its health gate rolls back by
 // itself and is never retried; the agent killed mid-download boots v2 again and resumes.
-const keel = join(process.cwd(), 'bin/keel');
 const key = makeKey();
 let work: string;
 let root: string;
 let slots: string;
+const { keel, agent, status, runUntilReboot, runUntil, health } = agentRunner(() => ({ root, slots }));
 let etcd: EtcdCluster;
 let server: StaticServer;
 let slow: StaticServer;
 const images: Record<string, Buffer> = {};
-
-function agent() {
-  return execa(keel, ['update', 'agent', '--root', root], {
-    reject: false,
-    env: { KEEL_UPDATE_TEST_EDGES: JSON.stringify({ slotDir: slots, rebootCommand: [join(root, 'reboot.sh')] }), KEEL_DEBUG: '1' },
-  });
-}
-
-async function status(): Promise<any> {
-  return JSON.parse((await execa(keel, ['update', 'status', '--json', '--root', root])).stdout);
-}
-
-/** Runs the agent until it reboots (the reboot script kills it). */
-async function runUntilReboot(): Promise<string> {
-  const before = await reboots();
-  const run = await agent();
-  expect(run.signal, run.stderr).toBe('SIGKILL');
-  expect(await reboots()).toBe(before + 1);
-  return String(run.stderr);
-}
-
-/** Runs the agent until `done(status)` holds, then stops it. */
-async function runUntil(done: (s: any) => boolean, timeoutMs = 60_000): Promise<string> {
-  const child = agent();
-  const end = Date.now() + timeoutMs;
-  try {
-    while (Date.now() < end) {
-      if (done(await status())) return '';
-      if (child.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`condition not reached; status ${JSON.stringify(await status())}`);
-  } finally {
-    child.kill('SIGTERM');
-    const run = await child;
-    if (!done(await status())) console.error(run.stderr);
-  }
-}
-
-async function reboots(): Promise<number> {
-  return (await readFile(join(root, 'reboots'), 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
-}
-
-async function health(): Promise<number> {
-  return (await execa(keel, ['update', 'health-check', '--root', root, '--no-systemd'], { reject: false })).exitCode ?? -1;
-}
 
 /** One boot; a slot holding 3.0.0 carries a failing health check in /usr/lib/keel/health.d. */
 async function boot() {

@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { makeKey, publish, tempDir } from '../../unit/update/fixture.js';
 import { bootOnce, makeHostTree } from './boot-tree.js';
 import { serveDirectory, type StaticServer } from './static-server.js';
+import { agentRunner } from './agent-run.js';
 
 // Every boot is counted (src/update/counted-boots.ts): the agent (`./bin/keel update agent`,
 // REBOOT_STRATEGY=reboot, a real HTTP repository) on a host kept as a directory tree, booted by
@@ -12,48 +13,12 @@ import { serveDirectory, type StaticServer } from './static-server.js';
 // when it later stops booting before the gate (what a block dm-verity refuses does: the kernel
 // restarts), its tries run out, the other slot boots by itself and the agent records the
 // version failed. A health gate failing on a blessed slot is reported, never rebooted for.
-const keel = join(process.cwd(), 'bin/keel');
 const key = makeKey();
 let work: string;
 let root: string;
 let slots: string;
+const { agent, status, reboots, runUntil, health } = agentRunner(() => ({ root, slots }));
 let server: StaticServer;
-
-function agent() {
-  return execa(keel, ['update', 'agent', '--root', root], {
-    reject: false,
-    env: { KEEL_UPDATE_TEST_EDGES: JSON.stringify({ slotDir: slots, rebootCommand: [join(root, 'reboot.sh')] }), KEEL_DEBUG: '1' },
-  });
-}
-
-async function status(): Promise<any> {
-  return JSON.parse((await execa(keel, ['update', 'status', '--json', '--root', root])).stdout);
-}
-
-async function reboots(): Promise<number> {
-  return (await readFile(join(root, 'reboots'), 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
-}
-
-/** Runs the agent until `done(status)` holds, then stops it; returns its stderr. */
-async function runUntil(done: (s: any) => boolean, timeoutMs = 60_000): Promise<string> {
-  const child = agent();
-  const end = Date.now() + timeoutMs;
-  try {
-    while (Date.now() < end) {
-      if (done(await status())) return '';
-      if (child.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`condition not reached; status ${JSON.stringify(await status())}`);
-  } finally {
-    child.kill('SIGTERM');
-    await child;
-  }
-}
-
-async function health(): Promise<number> {
-  return (await execa(keel, ['update', 'health-check', '--root', root, '--no-systemd'], { reject: false })).exitCode ?? -1;
-}
 
 const entries = async () => (await readdir(join(root, 'boot/loader/entries'))).sort();
 
@@ -89,7 +54,8 @@ test('a good boot arms its entry with fresh tries, the image\'s first one includ
   expect(await bootOnce(root)).toMatchObject({ slot: 'a', entry: 'keel-1.0.0+3-0.conf' });
   expect(await entries()).toEqual(['keel-1.0.0+2-1.conf']);
   expect(await health()).toBe(0);
-  await runUntil((s) => s.agentState === 'steady');
+  expect((await status()).booted.state).toBe('trying'); // this boot is counted, not yet through its gate
+  await runUntil((s) => s.agentState === 'steady' && s.booted.state === 'good');
   expect(await entries()).toEqual(['keel-1.0.0+3-0.conf']);
 });
 
