@@ -6,6 +6,7 @@
 // Waiters: keel's queue with hand-off; polling (locksmith: try, sleep, try again); competing
 // with no queue (airlock's clients: everyone tries whenever the semaphore changes).
 import { fork } from 'node:child_process';
+import { cpuSeconds, maxHoldersInHistory, metrics, peakMemoryMiB } from '../lib/etcd-figures.js';
 import { readFileSync } from 'node:fs';
 import { Etcd3 } from 'etcd3';
 import { startEtcd, type EtcdCluster } from '../../test/harness/etcd.js';
@@ -59,6 +60,8 @@ interface WorkerResult {
   waitKinds: Record<string, number>;
   /** Warnings the agents' fleet side logged (a record write retried, a count that failed). */
   warnings: number;
+  /** CPU seconds the worker process used during the roll. */
+  cpuS: number;
   errors: string[];
 }
 
@@ -100,7 +103,7 @@ async function worker(): Promise<void> {
       c?.resolve();
     });
   }
-  const result: WorkerResult = { rebooted: 0, heldBack: 0, unfinished: 0, waitMs: 0, waitRequests: 0, lockRequests: 0, unaryRequests: 0, rebootStarts: [], waitKinds: {}, warnings: 0, errors: [] };
+  const result: WorkerResult = { rebooted: 0, heldBack: 0, unfinished: 0, waitMs: 0, waitRequests: 0, lockRequests: 0, unaryRequests: 0, rebootStarts: [], waitKinds: {}, warnings: 0, cpuS: 0, errors: [] };
   const policy = parseRolloutPolicy({ maxFailures: s.maxFailures });
   const agents = Array.from({ length: role.count }, (_, i) => role.first + i);
   const quiet: Logger = { error: () => result.warnings++, warning: () => result.warnings++, notice: () => undefined, info: () => undefined, debug: () => undefined } as unknown as Logger;
@@ -108,6 +111,7 @@ async function worker(): Promise<void> {
   process.send!('ready');
   const deadline = await new Promise<number>((r) => process.once('message', (m) => r((m as { deadline: number }).deadline)));
   const before = unary;
+  const cpuBefore = process.cpuUsage();
   // Progress for the main process (FLEET_BENCH_PROGRESS=1 prints it): rebooted so far.
   const progress = setInterval(() => process.send!({ progress: result.rebooted + result.heldBack }), 5000);
   await Promise.all(
@@ -202,59 +206,12 @@ async function worker(): Promise<void> {
   );
   clearInterval(progress);
   result.unaryRequests = unary - before;
+  const cpu = process.cpuUsage(cpuBefore);
+  result.cpuS = (cpu.user + cpu.system) / 1e6;
   process.send!(result, () => process.exit(0));
 }
 
 // ---------------------------------------------------------------- main: etcd, workers, figures
-async function metrics(etcd: EtcdCluster): Promise<Map<string, number>> {
-  const sums = new Map<string, number>();
-  for (const m of etcd.members) {
-    const text = await (await fetch(`${m.clientUrl}/metrics`)).text();
-    for (const line of text.split('\n')) {
-      const hit = /^grpc_server_msg_received_total\{grpc_method="(\w+)",grpc_service="[\w.]+",grpc_type="\w+"\} (\S+)$/.exec(line);
-      if (hit) sums.set(hit[1]!, (sums.get(hit[1]!) ?? 0) + Number(hit[2]));
-    }
-  }
-  return sums;
-}
-
-function peakMemoryMiB(etcd: EtcdCluster): number {
-  let peak = 0;
-  for (const m of etcd.members) {
-    const pid = m.process?.pid;
-    if (!pid) continue;
-    const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    if (hwm) peak = Math.max(peak, Number(hwm[1]) / 1024);
-  }
-  return peak;
-}
-
-/** The most holders the semaphore ever had, from etcd's history of the key after `fromRevision`. */
-async function maxHoldersInHistory(client: Etcd3, key: string, fromRevision: number): Promise<{ max: number; versions: number }> {
-  const end = Number((await client.get('history-end').exec()).header.revision);
-  let max = 0;
-  let versions = 0;
-  await new Promise<void>((resolve, reject) => {
-    void client
-      .watch()
-      .key(key)
-      .startRevision(String(fromRevision + 1))
-      .create()
-      .then((w) => {
-        const done = () => void w.cancel().then(() => resolve());
-        w.on('put', (kv) => {
-          versions++;
-          max = Math.max(max, (JSON.parse(kv.value.toString()) as { holders: string[] | null }).holders?.length ?? 0);
-        });
-        w.on('data', (res) => Number(res.header.revision) >= end && done());
-        w.on('error', reject);
-        // An idle key after the roll: the watch's first response already carries the end revision.
-        setTimeout(done, 5000);
-      }, reject);
-  });
-  return { max, versions };
-}
-
 async function run(s: Scenario): Promise<void> {
   // etcd's own raft timings (100 ms heartbeat, 1 s election), as a production cluster runs,
   // not the harness's fast ones: under this load those elect a new leader again and again.
@@ -270,6 +227,7 @@ async function run(s: Scenario): Promise<void> {
     );
     await Promise.all(children.map((c) => new Promise((r) => c.once('message', r))));
     const before = await metrics(etcd);
+    const etcdCpuBefore = cpuSeconds(etcd);
     const startRevision = Number((await client.get('roll-start').exec()).header.revision);
     const t0 = performance.now();
     const deadline = Date.now() + s.capMs;
@@ -291,6 +249,7 @@ async function run(s: Scenario): Promise<void> {
     );
     const totalS = (performance.now() - t0) / 1000;
     const after = await metrics(etcd);
+    const etcdCpu = cpuSeconds(etcd).map((c, i) => c - etcdCpuBefore[i]!);
     const history = await maxHoldersInHistory(client, semaphoreKey(group), startRevision);
     const fleet = new FleetStore({ client });
     const rollout = await fleet.readRollout(group, version);
@@ -323,6 +282,9 @@ async function run(s: Scenario): Promise<void> {
       );
       if (!rollout?.halted || after > s.slots) process.exitCode = 1;
     }
+    console.log(
+      `  CPU over the roll: etcd members ${etcdCpu.map((c) => `${c.toFixed(0)} s`).join(' / ')} (${etcdCpu.map((c) => `${((c / totalS) * 100).toFixed(0)} %`).join(' / ')} of a core), worker processes ${results.map((r) => `${r.cpuS.toFixed(0)} s`).join(' / ')}; load average after ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+    );
     const warnings = sum((r) => r.warnings);
     if (warnings) console.log(`  the agents' fleet side logged ${warnings} warnings (record writes retried under load)`);
     if (errors.length) console.log(`  ERRORS (${errors.length}): ${errors.slice(0, 3).join('; ')}`);
