@@ -272,7 +272,7 @@ async function run(s: Scenario): Promise<void> {
     const kinds: Record<string, number> = {};
     for (const r of results) for (const [k, v] of Object.entries(r.waitKinds)) kinds[k] = (kinds[k] ?? 0) + v;
     console.log(`  requests while waiting, per agent: ${Object.entries(kinds).map(([k, v]) => `${k} ${(v / s.agents).toFixed(2)}`).join(', ')}`);
-    console.log(`  most holders in etcd's history of the semaphore: ${history.max} of ${s.slots} slots (${history.versions} versions); etcd peak memory ${peakMemoryMiB(etcd).toFixed(0)} MiB (largest member)`);
+    console.log(`  most holders in etcd's history of the semaphore: ${history.max} of ${s.slots} slots (${history.versions} versions); etcd peak memory ${peakMemoryMiB(etcd).toFixed(0)} MiB (largest member); ${msgs('leader changes')} leader changes during the roll`);
     if (s.failEvery > 0) {
       const haltAt = rollout?.halted ? Date.parse(rollout.halted.at) : undefined;
       const starts = results.flatMap((r) => r.rebootStarts);

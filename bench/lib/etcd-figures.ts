@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { Etcd3 } from 'etcd3';
 import type { EtcdCluster } from '../../test/harness/etcd.js';
 
-/** gRPC messages received by every member, by method, summed. */
+/** gRPC messages received by every member, by method, summed; and 'leader changes' (the most any member saw). */
 export async function metrics(etcd: EtcdCluster): Promise<Map<string, number>> {
   const sums = new Map<string, number>();
   for (const m of etcd.members) {
@@ -13,6 +13,9 @@ export async function metrics(etcd: EtcdCluster): Promise<Map<string, number>> {
     for (const line of text.split('\n')) {
       const hit = /^grpc_server_msg_received_total\{grpc_method="(\w+)",grpc_service="[\w.]+",grpc_type="\w+"\} (\S+)$/.exec(line);
       if (hit) sums.set(hit[1]!, (sums.get(hit[1]!) ?? 0) + Number(hit[2]));
+      // Each member counts the leader changes it saw: a roll that stalls may have lost its leader.
+      const leader = /^etcd_server_leader_changes_seen_total (\S+)$/.exec(line);
+      if (leader) sums.set('leader changes', Math.max(sums.get('leader changes') ?? 0, Number(leader[1])));
     }
   }
   return sums;
