@@ -8,6 +8,7 @@
  * from cloud-config, on the state partition's /etc, which every slot shares.
  */
 import { chmod, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { repoRoot } from '../harness/qemu.js';
@@ -29,8 +30,18 @@ export async function extractTree(work: string): Promise<string> {
   const tree = join(work, 'tree');
   await execa('nice', ['fsck.erofs', `--extract=${tree}`, '--preserve', join(releaseDir, 'slot.img')]);
   await cp(join(repoRoot, 'build/keel'), join(tree, 'usr/bin/keel'));
+  // fsck.erofs chowns after chmod, which clears set-user-id and set-group-id bits: a release
+  // without them has no working sudo (run 3 of the cluster test lost `sudo` on v2). Their modes in
+  // the image's tree (find .cache/image/rootfs -perm /6000), given back where the file exists.
+  for (const [path, mode] of Object.entries(setIdModes)) if (existsSync(join(tree, path))) await chmod(join(tree, path), mode);
   return tree;
 }
+
+const setIdModes: Record<string, number> = {
+  'usr/bin/sudo': 0o4755, 'usr/bin/su': 0o4755, 'usr/bin/mount': 0o4755, 'usr/bin/umount': 0o4755, 'usr/bin/passwd': 0o4755,
+  'usr/bin/chsh': 0o4755, 'usr/bin/chfn': 0o4755, 'usr/bin/gpasswd': 0o4755, 'usr/bin/newgrp': 0o4755, 'usr/lib/openssh/ssh-keysign': 0o4755,
+  'usr/lib/dbus-1.0/dbus-daemon-launch-helper': 0o4754, 'usr/bin/chage': 0o2755, 'usr/bin/expiry': 0o2755, 'usr/bin/ssh-agent': 0o2755, 'usr/sbin/unix_chkpwd': 0o2755,
+};
 
 /** Packs `tree` as `version` (with a check that always fails when `broken`) into a bundle under `work`. */
 export async function makeRelease(work: string, tree: string, version: string, broken: boolean): Promise<MadeRelease> {
