@@ -62,6 +62,8 @@ interface WorkerResult {
   warnings: number;
   /** CPU seconds the worker process used during the roll. */
   cpuS: number;
+  /** Times etcd3 closed a member's gRPC clients (and their streams) after an error. */
+  resets: number;
   errors: string[];
 }
 
@@ -83,6 +85,16 @@ async function worker(): Promise<void> {
     unary++;
     return exec(...a);
   };
+  // etcd3 closes every gRPC client of a member (the watch and keep-alive streams with them)
+  // after any recoverable error there, a deadline passed included: count how often.
+  let resets = 0;
+  for (const host of (pool as unknown as { hosts: { resetAllServices(): void }[] }).hosts) {
+    const reset = host.resetAllServices.bind(host);
+    host.resetAllServices = () => {
+      resets++;
+      reset();
+    };
+  }
   await client.get('warm-up');
   const semKey = semaphoreKey(role.group);
   // Competing waiters share one watch of the semaphore per process, as one client would.
@@ -103,7 +115,7 @@ async function worker(): Promise<void> {
       c?.resolve();
     });
   }
-  const result: WorkerResult = { rebooted: 0, heldBack: 0, unfinished: 0, waitMs: 0, waitRequests: 0, lockRequests: 0, unaryRequests: 0, rebootStarts: [], waitKinds: {}, warnings: 0, cpuS: 0, errors: [] };
+  const result: WorkerResult = { rebooted: 0, heldBack: 0, unfinished: 0, waitMs: 0, waitRequests: 0, lockRequests: 0, unaryRequests: 0, rebootStarts: [], waitKinds: {}, warnings: 0, cpuS: 0, resets: 0, errors: [] };
   const policy = parseRolloutPolicy({ maxFailures: s.maxFailures });
   const agents = Array.from({ length: role.count }, (_, i) => role.first + i);
   const quiet: Logger = { error: () => result.warnings++, warning: () => result.warnings++, notice: () => undefined, info: () => undefined, debug: () => undefined } as unknown as Logger;
@@ -208,6 +220,7 @@ async function worker(): Promise<void> {
   result.unaryRequests = unary - before;
   const cpu = process.cpuUsage(cpuBefore);
   result.cpuS = (cpu.user + cpu.system) / 1e6;
+  result.resets = resets;
   process.send!(result, () => process.exit(0));
 }
 
@@ -283,7 +296,7 @@ async function run(s: Scenario): Promise<void> {
       if (!rollout?.halted || after > s.slots) process.exitCode = 1;
     }
     console.log(
-      `  CPU over the roll: etcd members ${etcdCpu.map((c) => `${c.toFixed(0)} s`).join(' / ')} (${etcdCpu.map((c) => `${((c / totalS) * 100).toFixed(0)} %`).join(' / ')} of a core), worker processes ${results.map((r) => `${r.cpuS.toFixed(0)} s`).join(' / ')}; load average after ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+      `  CPU over the roll: etcd members ${etcdCpu.map((c) => `${c.toFixed(0)} s`).join(' / ')} (${etcdCpu.map((c) => `${((c / totalS) * 100).toFixed(0)} %`).join(' / ')} of a core), worker processes ${results.map((r) => `${r.cpuS.toFixed(0)} s`).join(' / ')}; etcd3 reset a member's channels (streams included) ${sum((r) => r.resets)} times; load average after ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
     );
     const warnings = sum((r) => r.warnings);
     if (warnings) console.log(`  the agents' fleet side logged ${warnings} warnings (record writes retried under load)`);
