@@ -6,7 +6,8 @@ import type { RebootLock } from '../lock/reboot-lock.js';
 import type { AgentEnv, ReportFields } from './agent-tick.js';
 import type { AgentState, Booted } from './agent-state.js';
 import { AgentLock } from './agent-lock.js';
-import { agentFacts, type AgentFleet } from './agent-fleet.js';
+import type { AgentFleet } from './agent-fleet.js';
+import { NodeRecordPublisher } from './node-record-publisher.js';
 import { PreRebootStage } from './pre-reboot.js';
 import type { ContainerProbe } from './pre-reboot-containers.js';
 import { otherSlot } from './boot-entry.js';
@@ -70,11 +71,7 @@ class HostAgentEnv implements AgentEnv {
   private readonly lock: AgentLock;
   private readonly fleet: AgentFleet | undefined;
   private readonly preRebootStage: PreRebootStage;
-  /** For the node record: the state's kind, booted slot and since when; when the lock was taken; the last error's first sighting. */
-  private current: { kind: string; booted: Booted; since: string } | undefined;
-  private lockSince: string | undefined;
-  private lastError: { message: string; at: string } | undefined;
-  private publishedFacts = '';
+  private readonly record: NodeRecordPublisher | undefined;
 
   constructor(private readonly o: HostOptions) {
     this.now = o.now ?? Date.now;
@@ -87,6 +84,7 @@ class HostAgentEnv implements AgentEnv {
     this.lock = new AgentLock(o.openLock, o.log);
     this.fleet = o.fleet;
     this.preRebootStage = new PreRebootStage(o.root, o.config.preReboot, { ...(o.containers && { containers: o.containers }), ...(o.fleet && { group: o.fleet.groupProbe() }) });
+    this.record = o.fleet && new NodeRecordPublisher(o.fleet, o.root, () => this.state(), () => this.iso());
   }
 
   private iso(): string {
@@ -95,23 +93,7 @@ class HostAgentEnv implements AgentEnv {
 
   /** Publishes the node record on a change of state (the daemon calls it) and of its facts. */
   async stateChanged(state: AgentState): Promise<void> {
-    if (!this.fleet || !('booted' in state)) return;
-    this.current = { kind: state.kind, booted: state.booted, since: this.iso() };
-    await this.publishFacts();
-  }
-
-  private async publishFacts(): Promise<void> {
-    if (!this.fleet || !this.current) return;
-    const s = await this.state();
-    if (s.lastError === undefined) this.lastError = undefined;
-    else if (this.lastError?.message !== s.lastError) this.lastError = { message: s.lastError, at: this.iso() };
-    const verdict = await readVerdict(this.root).catch(() => undefined);
-    const lockSince = s.lockHeld ? this.lockSince : undefined;
-    const facts = agentFacts({ ...this.current, stored: s, verdict, lastError: this.lastError, lockSince });
-    const text = JSON.stringify(facts);
-    if (text === this.publishedFacts) return;
-    this.publishedFacts = text;
-    this.fleet.publish(facts);
+    await this.record?.stateChanged(state);
   }
 
   preReboot = () => this.preRebootStage.run();
@@ -179,7 +161,7 @@ class HostAgentEnv implements AgentEnv {
       const { rebootingTo: _r, rebootingAt: _a, staged, ...rest } = x;
       return { ...rest, lockHeld: false, ...(staged && staged.version !== booted.version ? { staged } : {}) };
     });
-    this.lockSince = undefined;
+    if (this.record) this.record.lockSince = undefined;
   }
 
   async recordFailed(version: string) {
@@ -252,7 +234,7 @@ class HostAgentEnv implements AgentEnv {
     const outcome = await this.lock.take(mode, holder);
     if (outcome === 'busy') return false;
     if (outcome === 'taken') {
-      this.lockSince = this.iso();
+      if (this.record) this.record.lockSince = this.iso();
       await this.change((x) => ({ ...x, lockHeld: true }));
     }
     if (!this.fleet) return true;
@@ -267,7 +249,7 @@ class HostAgentEnv implements AgentEnv {
     this.log.notice(`not rebooting into ${version}: ${start.reason}; giving the reboot slot back and waiting`);
     if (outcome === 'taken') {
       await this.lock.release(holder, true).catch((error) => this.log.warning(`giving the reboot slot back failed: ${(error as Error).message}`));
-      this.lockSince = undefined;
+      if (this.record) this.record.lockSince = undefined;
       await this.change((x) => ({ ...x, lockHeld: false }));
     }
     return false;
@@ -290,15 +272,12 @@ class HostAgentEnv implements AgentEnv {
       else if (fields.lastError !== undefined) next.lastError = fields.lastError;
       return next;
     });
-    if (this.fleet && this.current) {
-      if (this.current.kind !== fields.state) this.current = { ...this.current, kind: fields.state, since: this.iso() };
-      await this.publishFacts();
-    }
+    await this.record?.reported(fields.state);
   }
 
   /** A stop: closes the lock; withdraws the node record unless the stop is a reboot's (then it reappears after the boot). */
   async closeLock() {
-    await this.fleet?.close(this.current?.kind !== 'rebooting' && this.current?.kind !== 'unhealthy');
+    await this.fleet?.close(this.record?.kind !== 'rebooting' && this.record?.kind !== 'unhealthy');
     await this.lock.close();
     await this.preRebootStage.close();
     await this.o.onClose?.();
