@@ -6,7 +6,7 @@ export KEEL_VERSION
 BUILD := build
 SOURCES := $(shell find src -name '*.ts') scripts/build.mjs package.json
 
-.PHONY: help deps build keel-sea test test-unit test-integration test-e2e typecheck run bench clean
+.PHONY: help deps build keel-sea test test-unit test-integration test-e2e test-cluster typecheck run bench clean
 
 # `make help`: one line per target, here and in mk/*.mk. A .PHONY target missing from this text
 # is still listed, marked as undescribed, so the list cannot silently fall behind.
@@ -38,6 +38,8 @@ tests
   make test-unit         the unit tier (seconds)
   make test-integration  the integration tier: real etcd, systemd in namespaces, podman
   make test-e2e          the e2e tier: qemu boots of the image and the PXE installer (builds both first)
+  make test-cluster      three keel hosts form their own etcd and roll updates (test/e2e/cluster.test.ts, about
+                         30 min on both cores; not in make test, which it would take past CI's 60-minute budget)
   make test-rootfs       the cached Debian rootfs the integration tests boot systemd in
   make test-lock         the reboot lock's unit and integration tests
   make containers-test   the container supervisor's unit and integration tests
@@ -89,6 +91,9 @@ test-integration: build
 
 test-e2e: build
 	npx vitest run --project e2e --passWithNoTests
+
+test-cluster: build
+	npx vitest run --project cluster
 
 run: deps build image
 	scripts/run-image.sh

@@ -66,6 +66,7 @@ run-image: image
 
 # The e2e tier boots the image.
 test-e2e: image
+test-cluster: image
 
 image-clean:
 	rm -rf $(IMAGE_ROOTFS) $(IMAGE_CACHE)/rootfs.stamp $(BUILD)/keel.img $(BUILD)/keel.img.json $(BUILD)/slot-a.img \
