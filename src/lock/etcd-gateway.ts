@@ -83,18 +83,24 @@ export class EtcdGateway {
     this.tls = ca || cert ? { ...(ca ? { ca } : {}), ...(cert ? { cert, key } : {}) } : undefined;
   }
 
+  /** Each request's deadline unless a read names a longer one. */
+  get requestTimeoutMs(): number {
+    return this.timeoutMs;
+  }
+
   /**
-   * Reads `ranges` at one revision, trying each endpoint once from the last that answered.
-   * Resolves undefined when the gateway cannot serve it (see the file's comment).
+   * Reads `ranges` at one revision, trying each endpoint once from the last that answered, each
+   * request within `timeoutMs` (default the connection's). Resolves undefined when the gateway
+   * cannot serve it (see the file's comment).
    */
-  async read(ranges: GatewayRange[], doing: string): Promise<GatewayKeyValue[][] | undefined> {
+  async read(ranges: GatewayRange[], doing: string, timeoutMs = this.timeoutMs): Promise<GatewayKeyValue[][] | undefined> {
     const success = ranges.map((r) => ({ request_range: { key: b64(r.key), ...(r.prefix ? { range_end: b64(prefixEnd(r.key)) } : {}) } }));
     const endpoints = this.connection.endpoints;
     let last: KeelError | undefined;
     for (let i = 0; i < endpoints.length; i++) {
       const at = (this.next + i) % endpoints.length;
       try {
-        const answer = await this.call(endpoints[at]!, '/v3/kv/txn', { success }, doing, true);
+        const answer = await this.call(endpoints[at]!, '/v3/kv/txn', { success }, doing, true, timeoutMs);
         if (answer === unusable) return undefined;
         this.next = at;
         return rangesOf(answer, ranges.length, doing);
@@ -107,15 +113,15 @@ export class EtcdGateway {
   }
 
   /** One request (after signing in when a user is set); the JSON answer, or `unusable`. */
-  private async call(endpoint: string, path: string, body: unknown, doing: string, signIn: boolean): Promise<unknown> {
+  private async call(endpoint: string, path: string, body: unknown, doing: string, signIn: boolean, timeoutMs: number): Promise<unknown> {
     if (signIn && this.connection.username && this.token === undefined) {
-      const auth = await this.call(endpoint, '/v3/auth/authenticate', { name: this.connection.username, password: this.connection.password ?? '' }, doing, false);
+      const auth = await this.call(endpoint, '/v3/auth/authenticate', { name: this.connection.username, password: this.connection.password ?? '' }, doing, false, timeoutMs);
       if (auth === unusable) return unusable;
       const token = (auth as { token?: unknown }).token;
       if (typeof token !== 'string') throw new KeelError('unavailable', `etcd did not answer ${doing}: its gateway sent no token; retrying may help`);
       this.token = token;
     }
-    const { status, text: answer } = await this.post(endpoint, path, JSON.stringify(body), doing);
+    const { status, text: answer } = await this.post(endpoint, path, JSON.stringify(body), doing, timeoutMs);
     let json: { error?: unknown; message?: unknown; code?: unknown } | undefined;
     try {
       json = JSON.parse(answer) as typeof json;
@@ -133,7 +139,7 @@ export class EtcdGateway {
   }
 
   /** POSTs `body` with the request deadline; network errors are 'unavailable'. */
-  private async post(endpoint: string, path: string, body: string, doing: string): Promise<{ status: number; text: string }> {
+  private async post(endpoint: string, path: string, body: string, doing: string, timeoutMs: number): Promise<{ status: number; text: string }> {
     const url = new URL(/^[a-z]+:\/\//i.test(endpoint) ? endpoint : `http://${endpoint}`);
     const secure = this.tls !== undefined || url.protocol === 'https:';
     // node:https loads node's TLS: only when this etcd speaks it.
@@ -151,7 +157,7 @@ export class EtcdGateway {
     return new Promise((resolve, reject) => {
       const fail = (error: Error) => reject(new KeelError('unavailable', `etcd did not answer ${doing}: ${url.host}: ${error.message}; retrying may help`, { cause: error }));
       let req: ClientRequest | undefined;
-      const timer = setTimeout(() => req?.destroy(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      const timer = setTimeout(() => req?.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       req = send(options, (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -203,6 +209,9 @@ export function lockStatusOf(group: string, semaphoreValue: string | undefined, 
 /**
  * The group's status over the gateway, retrying 'unavailable' with backoff until
  * `operationTimeoutMs` (as SemaphoreLock does); undefined when the gateway cannot serve it.
+ * Each attempt doubles the request deadline, within what is left of the operation's: a member
+ * that always answers a little late (a loaded emulated CPU took over 700 ms in the cluster
+ * test) is read on a later attempt, not given up on after every attempt timed out alike.
  */
 export async function gatewayLockStatus(connection: EtcdConnection, group: string, options: { operationTimeoutMs: number; random?: () => number }): Promise<LockStatus | undefined> {
   const gateway = new EtcdGateway(connection);
@@ -210,7 +219,8 @@ export async function gatewayLockStatus(connection: EtcdConnection, group: strin
   const deadline = Date.now() + options.operationTimeoutMs;
   for (let attempt = 0; ; attempt++) {
     try {
-      const read = await gateway.read([{ key }, { key: holdersPrefix(group), prefix: true }], `reading ${key}`);
+      const timeoutMs = attemptTimeoutMs(gateway.requestTimeoutMs, attempt, deadline - Date.now());
+      const read = await gateway.read([{ key }, { key: holdersPrefix(group), prefix: true }], `reading ${key}`, timeoutMs);
       if (read === undefined) return undefined;
       const [semaphore, holders] = read as [GatewayKeyValue[], GatewayKeyValue[]];
       return lockStatusOf(group, semaphore[0]?.value, holders);
@@ -220,4 +230,9 @@ export async function gatewayLockStatus(connection: EtcdConnection, group: strin
       await sleep(jitteredDelayMs(attempt, options.random ?? Math.random, { initialDelayMs: 25, maxDelayMs: 1000 }));
     }
   }
+}
+
+/** The request deadline of attempt `attempt` (from 0): the base doubled each time, within what is left (never below the base). */
+export function attemptTimeoutMs(baseMs: number, attempt: number, leftMs: number): number {
+  return Math.max(baseMs, Math.min(baseMs * 2 ** Math.min(attempt, 10), leftMs));
 }

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { castGrpcError } from 'etcd3';
 import { KeelError } from '../../../src/errors.js';
 import { etcdError } from '../../../src/lock/etcd-store.js';
-import { EtcdGateway, gatewayErrorKind, gatewayLockStatus, lockStatusOf } from '../../../src/lock/etcd-gateway.js';
+import { EtcdGateway, attemptTimeoutMs, gatewayErrorKind, gatewayLockStatus, lockStatusOf } from '../../../src/lock/etcd-gateway.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const holders = 'com.coreos.airlock/groups/g/v1/keel-holders/';
@@ -162,6 +162,21 @@ describe('gatewayLockStatus', () => {
     const url = await fake((_req, _body, res) => (++n < 3 ? json(res, 503, { error: 'etcdserver: leader changed', code: 14 }) : json(res, 200, txnAnswer([[{ key: 'com.coreos.airlock/groups/g/v1/semaphore', value: '{"total_slots":2,"holders":["a"]}' }], []]))));
     expect(await gatewayLockStatus({ endpoints: [url] }, 'g', { operationTimeoutMs: 10_000, random: () => 0 })).toEqual({ group: 'g', totalSlots: 2, holders: [{ id: 'a' }] });
     expect(n).toBe(3);
+  });
+  test('a member that always answers after 500 ms is read once the doubled deadline covers it (200, 400, then 800 ms)', async () => {
+    const asked: number[] = [];
+    const url = await fake((_req, _body, res) => {
+      asked.push(Date.now());
+      setTimeout(() => json(res, 200, txnAnswer([[], []])), 500);
+    });
+    expect(await gatewayLockStatus({ endpoints: [url], callTimeoutMs: 200 }, 'g', { operationTimeoutMs: 10_000, random: () => 0 })).toEqual({ group: 'g', totalSlots: 1, holders: [] });
+    expect(asked).toHaveLength(3);
+  });
+  test('attemptTimeoutMs: doubles from the base, within what is left, never below the base', () => {
+    expect([0, 1, 2, 3].map((a) => attemptTimeoutMs(700, a, 10_000))).toEqual([700, 1400, 2800, 5600]);
+    expect(attemptTimeoutMs(700, 4, 3000)).toBe(3000);
+    expect(attemptTimeoutMs(700, 4, 100)).toBe(700);
+    expect(attemptTimeoutMs(700, 60, 10_000)).toBe(10_000);
   });
   test('gives up at the deadline with the attempts counted', async () => {
     await expect(gatewayLockStatus({ endpoints: [await deadEndpoint()] }, 'g', { operationTimeoutMs: 0 })).rejects.toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/^reading group 'g': gave up after 1 attempts: etcd did not answer/) });
