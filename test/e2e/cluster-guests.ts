@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Vm } from '../harness/qemu.js';
 import type { ClusterHost } from './cluster-observer.js';
+import { updateStatus, waitUpdateStatus } from './update-status.js';
 
 const minute = 60_000;
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -35,18 +36,10 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
 }
 
 /** `keel update status --json` on the host. */
-export async function status(h: ClusterHost): Promise<any> {
-  return JSON.parse(await sh(h, 'sudo -n keel update status --json'));
-}
+export const status = (h: ClusterHost): Promise<any> => updateStatus(h.vm, 'core');
 
 /** Polls the status until `done` holds; fails with the last status. */
-export function waitStatus(h: ClusterHost, what: string, done: (s: any) => boolean, timeoutMs: number): Promise<any> {
-  return until(`${h.name}: ${what}`, async () => {
-    const s = await status(h);
-    if (done(s)) return s;
-    throw new Error(JSON.stringify(s));
-  }, timeoutMs);
-}
+export const waitStatus = (h: ClusterHost, what: string, done: (s: any) => boolean, timeoutMs: number): Promise<any> => waitUpdateStatus(h.vm, `${h.name}: ${what}`, done, timeoutMs, 'core');
 
 /** etcdctl (the test machine's) against one member, through its forwarded client port. */
 export async function etcdctl(h: ClusterHost, tls: { cafile: string; certfile: string; keyfile: string }, args: string[]): Promise<string> {

@@ -17,7 +17,7 @@
 //      failed, the rollout halts, and the other two never take the lock for v3.
 // Settings come from cloud-config, not baked into the slots (unlike update.test.ts): they live
 // in /etc on the state partition, which every slot shares. v2 and v3 are build/release's tree
-// re-packed with the current build/keel (cluster-releases.ts). Needs `make image` and root.
+// re-packed with the current build/keel (releases.ts). Needs `make image` and root.
 // Measured (run 4, 2 cores, load 0.8-7.5, nothing else in qemu): 4 pass in 1719 s: cluster 283 s (ready at
 // 126-136 s of qemu), v2 roll 690 s, after 25 s, v3 and the brake 715 s (three failing boots and the rollback).
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -32,7 +32,7 @@ import { newSegment, segmentAddress } from '../harness/vm-segment.js';
 import { makeClusterCerts, type ClusterCerts } from '../harness/cluster-certs.js';
 import { clusterMemberConfig } from '../harness/cluster-config.js';
 import { requireImage } from './image-boot.js';
-import { extractTree, makeRelease, publishVersion, releaseDir, type MadeRelease } from './cluster-releases.js';
+import { extractTree, makeRelease, publishVersion, releaseDir, type MadeRelease } from './releases.js';
 import { etcdctl as etcdctlVia, saveJournal, sh, sleep, status, until, waitStatus } from './cluster-guests.js';
 import { currentRevision, lockGroup, lockHolders, memberStore, RollObserver, semaphoreHistory, viaAnyMember, type ClusterHost } from './cluster-observer.js';
 import { validateCloudConfig } from '../../src/cloudconfig/validate.js';

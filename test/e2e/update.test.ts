@@ -10,14 +10,14 @@
 // a container counting its starts in a named volume keeps counting (v2, the rollback, v4).
 // `keel update status` is checked after each. The repository is served from 127.0.0.1 and a
 // real etcd runs on the host; the guest reaches both at qemu's user-mode gateway 10.0.2.2.
-// v1..v4 are the release's slot image re-packed (images/make-slot.sh: erofs + dm-verity) with a different version file (and,
+// v1..v4 are the release's slot image re-packed by releases.ts (images/make-slot.sh: erofs + dm-verity) with a different version file (and,
 // for v3, a failing check in /usr/lib/keel/health.d) and the current keel executable: no
 // image rebuild. The update settings are baked into the slots as the image's defaults
 // (/usr/lib/keel/update.conf, the pinned /usr/lib/keel/update-trust.pub, /etc/keel/lock.conf)
 // and root's SSH key into /root (seeded onto the state partition on first boot), so the test
 // does not depend on a datasource. Needs `make image` (build/release) and root.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,13 +26,12 @@ import { repoRoot, startVm, type Vm } from '../harness/qemu.js';
 import { testSshKey } from '../harness/ssh.js';
 import { startEtcd, type EtcdCluster } from '../harness/etcd.js';
 import { openRebootLock } from '../../src/lock/open-reboot-lock.js';
-import { readBundle } from '../../src/update/release-bundle.js';
-import { publishRelease } from '../../src/update/repository-writer.js';
-import { makePayloads, type PayloadFile } from '../../src/update/payload-maker.js';
+import type { PayloadFile } from '../../src/update/payload-maker.js';
 import { generateKeyPairPem, signingKeyOfPem } from '../../src/update/signing-key.js';
 import { serveDirectory, type StaticServer } from '../integration/update/static-server.js';
+import { extractTree, makeRelease, publishVersion, releaseDir as release, type MadeRelease } from './releases.js';
+import { waitUpdateStatus } from './update-status.js';
 
-const release = join(repoRoot, 'build/release');
 const v = { v1: '90.1.0', v2: '90.2.0', v3: '90.3.0', v4: '90.4.0' };
 // The guest reaches the host's loopback at qemu's user-mode gateway (guestfwd carries one
 // connection at a time, which gRPC and HTTP both outgrow).
@@ -49,50 +48,15 @@ let slowV4 = true;
 /** Paths the guest asked the repository for. */
 const requested = new Set<string>();
 let v2Payloads: PayloadFile[] = [];
+/** v1..v4 made from the release's tree (releases.ts); v1 is the disk's slot a. */
+const releases: Record<string, MadeRelease> = {};
+const repoDir = () => join(work, 'repo');
 /** The counter container's value after each test: it only grows. */
 const counts: number[] = [];
 const pair = generateKeyPairPem();
 const key = signingKeyOfPem(pair.privatePem);
 
 const sh = (script: string) => execa('bash', ['-c', script], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
-
-/** The slot image of `version`: the release's tree with its version, the current keel, and for v3 a failing check. */
-async function repack(tree: string, version: string, broken: boolean): Promise<string> {
-  await writeFile(join(tree, 'usr/lib/keel/version'), `${version}\n`);
-  const osRelease = (await readFile(join(tree, 'usr/lib/os-release'), 'utf8')).replace(/^(VERSION|VERSION_ID)=.*$/gm, (_l, k: string) => `${k}="${version}"`);
-  await writeFile(join(tree, 'usr/lib/os-release'), osRelease);
-  const check = join(tree, 'usr/lib/keel/health.d/50-e2e-broken');
-  await rm(check, { force: true });
-  if (broken) {
-    await mkdir(join(tree, 'usr/lib/keel/health.d'), { recursive: true });
-    await writeFile(check, '#!/bin/sh\necho "e2e: this release is broken on purpose" >&2\nexit 1\n');
-    await chmod(check, 0o755);
-  }
-  const out = join(work, `slot-${version}.img`);
-  // make-slot.sh: erofs with its dm-verity hash area and the sidecar bundleOf puts in the manifest.
-  await execa('nice', [join(repoRoot, 'images/make-slot.sh'), tree, out, version], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
-  return out;
-}
-
-/** A release bundle for `version` around its slot image, published into the repository (with payloads when `deltaFrom` is given). */
-async function publishVersion(version: string, slot: string, deltaFrom?: string): Promise<PayloadFile[]> {
-  const dir = await bundleOf(version, slot);
-  const bundle = await readBundle(dir);
-  const payloads = deltaFrom ? await makePayloads({ bundle, from: [await readBundle(await bundleOf(deltaFrom, join(work, `slot-${deltaFrom}.img`)))], workDir: join(work, `payloads-${version}`), level: 3 }) : [];
-  await publishRelease({ repoDir: join(work, 'repo'), key, bundle, channel: 'stable', nowMs: Date.now(), payloads });
-  return payloads;
-}
-
-async function bundleOf(version: string, slot: string): Promise<string> {
-  const dir = join(work, `bundle-${version}`);
-  await mkdir(dir, { recursive: true });
-  await cp(slot, join(dir, 'slot.img'));
-  await cp(join(release, 'vmlinuz'), join(dir, 'vmlinuz'));
-  await cp(join(release, 'initramfs.img'), join(dir, 'initramfs.img'));
-  const verity = JSON.parse(await readFile(join(work, `slot-${version}.img.verity.json`), 'utf8'));
-  await writeFile(join(dir, 'manifest.json'), JSON.stringify({ version, artifacts: { slot: { path: 'slot.img' }, kernel: { path: 'vmlinuz' }, initramfs: { path: 'initramfs.img' } }, verity }));
-  return dir;
-}
 
 /** The counter container's count (the named volume on the state partition), once it has one. */
 async function count(atLeast: number): Promise<number> {
@@ -105,20 +69,7 @@ async function count(atLeast: number): Promise<number> {
   }
 }
 
-async function status(): Promise<any> {
-  return JSON.parse((await vm!.ssh('keel update status --json', { commandTimeoutMs: 120_000 })).stdout);
-}
-
-async function waitStatus(what: string, done: (s: any) => boolean, timeoutMs: number): Promise<any> {
-  const end = Date.now() + timeoutMs;
-  let last: any;
-  while (Date.now() < end) {
-    last = await status().catch((e: Error) => ({ error: e.message }));
-    if (!last.error && done(last)) return last;
-    await new Promise((r) => setTimeout(r, 5000));
-  }
-  throw new Error(`${what}: not reached in ${timeoutMs} ms; last status ${JSON.stringify(last)}`);
-}
+const waitStatus = (what: string, done: (s: any) => boolean, timeoutMs: number) => waitUpdateStatus(vm!, what, done, timeoutMs);
 
 async function lockHolders(): Promise<string[]> {
   const lock = openRebootLock({ endpoints: etcd.endpoints });
@@ -143,9 +94,7 @@ beforeAll(async () => {
   etcdPort = Number(new URL(etcd.endpoints[0]!).port);
   repoPort = Number(new URL(server.url).port);
   await execa('make', ['-s', 'keel-sea'], { cwd: repoRoot });
-  const tree = join(work, 'tree');
-  await execa('nice', ['fsck.erofs', `--extract=${tree}`, '--preserve', join(release, 'slot.img')]);
-  await cp(join(repoRoot, 'build/keel'), join(tree, 'usr/bin/keel'));
+  const tree = await extractTree(work);
   // The update units as images/units has them now (the release may predate them).
   for (const unit of ['keel-update.service', 'keel-health-check.service']) await cp(join(repoRoot, 'images/units', unit), join(tree, 'usr/lib/systemd/system', unit));
   await execa('systemctl', ['--root', tree, 'enable', 'keel-update.service', 'keel-health-check.service']);
@@ -172,16 +121,13 @@ beforeAll(async () => {
   );
   await mkdir(join(tree, 'root/.ssh'), { recursive: true, mode: 0o700 });
   await writeFile(join(tree, 'root/.ssh/authorized_keys'), `${testSshKey().publicKey}\n`, { mode: 0o600 });
-  const slots: Record<string, string> = {};
-  for (const [name, version] of Object.entries(v)) slots[name] = await repack(tree, version, name === 'v3');
+  for (const [name, version] of Object.entries(v)) releases[name] = await makeRelease(work, tree, version, name === 'v3');
   // The disk: the image's layout with v1 in slot a (images/make-disk.sh, as make image does).
-  await execa('nice', [join(repoRoot, 'images/make-disk.sh'), join(work, 'disk.img'), slots.v1!, join(release, 'vmlinuz'), join(release, 'initramfs.img'), join(tree, 'usr/lib/systemd/boot/efi/systemd-bootx64.efi'), v.v1, join(tree, 'etc/mke2fs.conf')]);
+  await execa('nice', [join(repoRoot, 'images/make-disk.sh'), join(work, 'disk.img'), join(releases.v1!.bundleDir, 'slot.img'), join(release, 'vmlinuz'), join(release, 'initramfs.img'), join(tree, 'usr/lib/systemd/boot/efi/systemd-bootx64.efi'), v.v1, join(tree, 'etc/mke2fs.conf')]);
   // Room for the state partition to grow into on first boot (as on a real disk): a delta needs
   // its base's size there, the spool its payload's.
   await execa('truncate', ['-s', '+1G', join(work, 'disk.img')]);
-  v2Payloads = await publishVersion(v.v2, slots.v2!, v.v1);
-  await cp(slots.v3!, join(work, 'slot-v3.img'));
-  await cp(slots.v4!, join(work, 'slot-v4.img'));
+  v2Payloads = await publishVersion(repoDir(), key, releases.v2!, releases.v1!.bundleDir);
   vm = await startVm({
     name: 'update-e2e',
     boot: { kind: 'uefi' },
@@ -221,7 +167,7 @@ test('v1 finds v2, writes slot b, takes the lock, reboots into v2, passes the he
 }, 40 * minute);
 
 test('v3 fails its health gate: it boots back into v2 by itself and is not retried', async () => {
-  await publishVersion(v.v3, join(work, 'slot-v3.img'));
+  await publishVersion(repoDir(), key, releases.v3!);
   for (let i = 0; i < 3; i++) await vm!.waitFor(new RegExp(`keel-boot: ready slot=a version=${v.v3.replace(/\./g, '\\.')}`), { timeoutMs: 10 * minute });
   await vm!.waitFor(new RegExp(`keel-boot: ready slot=b version=${v.v2.replace(/\./g, '\\.')}`), { timeoutMs: 10 * minute });
   const s = await waitStatus('v3 reported and skipped', (x) => x.agentState === 'steady' && new RegExp(`skipped ${v.v3.replace(/\./g, '\\.')}: failed`).test(x.lastCheckResult ?? ''), 5 * minute);
@@ -234,7 +180,7 @@ test('v3 fails its health gate: it boots back into v2 by itself and is not retri
 }, 40 * minute);
 
 test('killed during the download: the VM boots v2 again and the agent resumes', async () => {
-  await publishVersion(v.v4, join(work, 'slot-v4.img'));
+  await publishVersion(repoDir(), key, releases.v4!);
   const during = await waitStatus('v4 downloading', (x) => x.download?.version === v.v4 && x.download.written > 0, 5 * minute);
   expect(during).toMatchObject({ other: { slot: 'a', version: v.v4, state: 'partial' } });
   await vm!.kill();

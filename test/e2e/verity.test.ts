@@ -27,6 +27,7 @@ import { publishRelease } from '../../src/update/repository-writer.js';
 import { generateKeyPairPem, signingKeyOfPem } from '../../src/update/signing-key.js';
 import { serveDirectory, type StaticServer } from '../integration/update/static-server.js';
 import { espList, partition } from './image-boot.js';
+import { updateStatus, waitUpdateStatus } from './update-status.js';
 
 const release = join(repoRoot, 'build/release');
 const v = { v1: '91.1.0', v2: '91.2.0', v3: '91.3.0' };
@@ -77,20 +78,7 @@ async function publish(version: string): Promise<void> {
   await publishRelease({ repoDir: join(work, 'repo'), key, bundle: await readBundle(dir), channel: 'stable', nowMs: Date.now(), payloads: [] });
 }
 
-async function status(): Promise<any> {
-  return JSON.parse((await vm!.ssh('keel update status --json', { commandTimeoutMs: 120_000 })).stdout);
-}
-
-async function waitStatus(what: string, done: (s: any) => boolean, timeoutMs: number): Promise<any> {
-  const end = Date.now() + timeoutMs;
-  let last: any;
-  while (Date.now() < end) {
-    last = await status().catch((e: Error) => ({ error: e.message }));
-    if (!last.error && done(last)) return last;
-    await new Promise((r) => setTimeout(r, 5000));
-  }
-  throw new Error(`${what}: not reached in ${timeoutMs} ms; last status ${JSON.stringify(last)}`);
-}
+const waitStatus = (what: string, done: (s: any) => boolean, timeoutMs: number) => waitUpdateStatus(vm!, what, done, timeoutMs);
 
 /** Inverts the byte at `offset` of the (stopped) guest's disk. */
 async function flipByte(offset: number): Promise<void> {
@@ -210,7 +198,7 @@ test('a. the image boots with / on dm-verity, under slot A\'s root hash', async 
   expect(await sh('cat /run/keel/boot.env')).toMatch(new RegExp(`^VERITY=${rootHash}$`, 'm'));
   expect(await sh('cat /proc/cmdline')).toContain(`keel.verity=${rootHash}`);
   // The agent reports the booted slot's protection (its root hash) in its status.
-  expect(JSON.stringify(await status())).toContain(rootHash);
+  expect(JSON.stringify(await updateStatus(vm!))).toContain(rootHash);
 }, 20 * minute);
 
 test('b. v2 boots from slot B and is blessed; then one flipped byte in B\'s filesystem: B stops booting, A comes back by itself, status reports v2 failed', async () => {

@@ -1,11 +1,11 @@
 /**
- * The cluster e2e's update repository: releases made from build/release's slot tree without
- * rebuilding the image (as update.test.ts makes them): the tree extracted with fsck.erofs, its
+ * The update repository of the update and cluster e2e tests: releases made from build/release's
+ * slot tree without rebuilding the image: the tree extracted with fsck.erofs, its
  * version files changed, the current keel executable put in, a failing health check added for
  * a broken release, and the tree packed again by images/make-slot.sh (erofs + dm-verity). The
  * image's own release (build/release, the slot keel.img boots) is v1 and the delta base of the
- * first one published. Settings are not baked into the slots: the cluster's hosts get theirs
- * from cloud-config, on the state partition's /etc, which every slot shares.
+ * first one published. The cluster's hosts get their settings from cloud-config (the state
+ * partition's /etc, which every slot shares); update.test.ts bakes its own into the tree.
  */
 import { chmod, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -66,10 +66,10 @@ export async function makeRelease(work: string, tree: string, version: string, b
   return { version, bundleDir };
 }
 
-/** Publishes `release` on channel stable of `repoDir`, with a delta from the bundle in `deltaFrom` (the version the hosts run). */
-export async function publishVersion(repoDir: string, key: SigningKey, release: MadeRelease, deltaFrom: string): Promise<PayloadFile[]> {
+/** Publishes `release` on channel stable of `repoDir`; with a delta from the bundle in `deltaFrom` (the version the hosts run) when given. */
+export async function publishVersion(repoDir: string, key: SigningKey, release: MadeRelease, deltaFrom?: string): Promise<PayloadFile[]> {
   const bundle = await readBundle(release.bundleDir);
-  const payloads = await makePayloads({ bundle, from: [await readBundle(deltaFrom)], workDir: `${release.bundleDir}-payloads`, level: 3 });
+  const payloads = deltaFrom ? await makePayloads({ bundle, from: [await readBundle(deltaFrom)], workDir: `${release.bundleDir}-payloads`, level: 3 }) : [];
   await publishRelease({ repoDir, key, bundle, channel: 'stable', nowMs: Date.now(), payloads });
   return payloads;
 }
