@@ -15,7 +15,7 @@
 // another version file and the current keel, made by images/make-slot.sh (verity included) and
 // described by images/manifest.sh: no image rebuild. Needs `make image` (build/release) and root.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { cp, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,7 @@ import { generateKeyPairPem, signingKeyOfPem } from '../../src/update/signing-ke
 import { serveDirectory, type StaticServer } from '../integration/update/static-server.js';
 import { espList, partition } from './image-boot.js';
 import { updateStatus, waitUpdateStatus } from './update-status.js';
+import { flipByte } from '../harness/flip-byte.js';
 
 const release = join(repoRoot, 'build/release');
 const v = { v1: '91.1.0', v2: '91.2.0', v3: '91.3.0' };
@@ -81,17 +82,7 @@ async function publish(version: string): Promise<void> {
 const waitStatus = (what: string, done: (s: any) => boolean, timeoutMs: number) => waitUpdateStatus(vm!, what, done, timeoutMs);
 
 /** Inverts the byte at `offset` of the (stopped) guest's disk. */
-async function flipByte(offset: number): Promise<void> {
-  const f = await open(disk, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    await f.read(b, 0, 1, offset);
-    b[0] = b[0]! ^ 0xff;
-    await f.write(b, 0, 1, offset);
-  } finally {
-    await f.close();
-  }
-}
+const flipDiskByte = (offset: number) => flipByte(disk, offset);
 
 /**
  * Publishes `version`, lets the agent write it into slot B and reboot, and stops the guest
@@ -217,7 +208,7 @@ test('b. v2 boots from slot B and is blessed; then one flipped byte in B\'s file
   const b = await checkSlotB(v.v2, `keel-${v.v2}+3-0.conf`);
   // Byte 1024 is erofs's superblock (its magic): blkid and mount read that block before anything
   // else of the slot, so the first read through dm-verity meets the flipped byte.
-  await flipByte(b + 1024);
+  await flipDiskByte(b + 1024);
   await bootsBackToA(/device-mapper: verity: \S+: data block 0 is corrupted/);
   const s = await waitStatus('v2 reported failed', (x) => x.agentState === 'steady' && (x.failedVersions ?? []).includes(v.v2), 5 * minute);
   expect(s).toMatchObject({ booted: { slot: 'a', version: v.v1 }, other: { slot: 'b', version: v.v2, state: 'bad' }, failedVersions: [v.v2] });
@@ -228,7 +219,7 @@ test('c. one flipped byte in slot B\'s hash tree: the same, for v3', async () =>
   const b = await updateToB(v.v3);
   // The hash area starts with veritysetup's superblock (one 4096-byte block), then the tree's top
   // level: every block read is checked through that block, so the first read of the slot meets it.
-  await flipByte(b + verity[v.v3]!.hashOffset + 4096 + 7);
+  await flipDiskByte(b + verity[v.v3]!.hashOffset + 4096 + 7);
   await bootsBackToA(/device-mapper: verity: \S+: metadata block \d+ is corrupted/);
   const s = await waitStatus('v3 reported failed', (x) => x.agentState === 'steady' && (x.failedVersions ?? []).includes(v.v3), 5 * minute);
   expect(s).toMatchObject({ booted: { slot: 'a', version: v.v1 }, other: { slot: 'b', version: v.v3, state: 'bad' }, failedVersions: [v.v2, v.v3] });

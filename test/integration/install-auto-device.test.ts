@@ -5,7 +5,7 @@
 // the build host's disks (and other tests' loops) are never candidates; the install is the
 // real one, in-process, with real wipefs and sgdisk.
 import { execa, execaSync } from 'execa';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -13,6 +13,7 @@ import { KeelError } from '../../src/errors.js';
 import { runCommand } from '../../src/host/process.js';
 import { readDiskFacts } from '../../src/install/disk-facts.js';
 import { install } from '../../src/install/installer.js';
+import { attachLoop, readAt } from '../harness/loop-device.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 const mib = 1024 * 1024;
@@ -25,21 +26,7 @@ let mounted: string;
 let empty: string;
 let raid: string;
 
-function loop(sizeMiB: number, name: string): string {
-  const file = join(dir, name);
-  execaSync('truncate', ['-s', `${sizeMiB * mib}`, file]);
-  const dev = execaSync('losetup', ['--find', '--show', file]).stdout.trim();
-  loops.push(dev);
-  return dev;
-}
-
-function readAt(dev: string, offset: number, length: number): Buffer {
-  const fd = openSync(dev, 'r');
-  const buf = Buffer.alloc(length);
-  readSync(fd, buf, 0, length, offset);
-  closeSync(fd);
-  return buf;
-}
+const loop = (sizeMiB: number, name: string) => attachLoop(dir, sizeMiB, name, loops);
 
 /** A 36 MiB image in keel's layout whose slot A says what it is, with its manifest. */
 async function makeImage(path: string): Promise<void> {

@@ -3,11 +3,12 @@
 // slots, state) with its manifest written by images/manifest.sh, the script `make image` uses.
 import { execa, execaSync } from 'execa';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, createReadStream } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, createReadStream } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { attachLoop, readAt } from '../harness/loop-device.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 const keel = join(repo, 'bin/keel');
@@ -38,21 +39,7 @@ function manifestFor(path: string): void {
   writeFileSync(`${path}.json`, r.stdout);
 }
 
-function loop(sizeMiB: number, name: string): string {
-  const file = join(dir, name);
-  execaSync('truncate', ['-s', `${sizeMiB * mib}`, file]);
-  const dev = execaSync('losetup', ['--find', '--show', file]).stdout.trim();
-  loops.push(dev);
-  return dev;
-}
-
-function readAt(dev: string, offset: number, length: number): Buffer {
-  const fd = openSync(dev, 'r');
-  const buf = Buffer.alloc(length);
-  readSync(fd, buf, 0, length, offset);
-  closeSync(fd);
-  return buf;
-}
+const loop = (sizeMiB: number, name: string) => attachLoop(dir, sizeMiB, name, loops);
 
 function sha(buf: Buffer): string {
   return createHash('sha256').update(buf).digest('hex');

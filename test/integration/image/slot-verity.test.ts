@@ -4,11 +4,12 @@
 // the oracle: `veritysetup verify` must accept the slot with the sidecar's root hash and reject
 // it after one flipped byte, in the filesystem and in the hash tree alike.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { sha256OfFile } from '../../../src/update/release-bundle.js';
+import { flipByte } from '../../harness/flip-byte.js';
 
 const images = join(process.cwd(), 'images');
 const epoch = '1700000000';
@@ -42,15 +43,7 @@ async function verify(file: string, rootHash: string, hashOffset: number): Promi
 async function flipped(offset: number, name: string): Promise<string> {
   const out = join(work, name);
   await writeFile(out, await readFile(slot));
-  const f = await open(out, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    await f.read(b, 0, 1, offset);
-    b[0] = b[0]! ^ 0xff;
-    await f.write(b, 0, 1, offset);
-  } finally {
-    await f.close();
-  }
+  await flipByte(out, offset);
   return out;
 }
 
