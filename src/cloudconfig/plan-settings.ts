@@ -23,6 +23,7 @@
  *   WINDOW_<n>_TIME_ZONE     tz name (absent: UTC)
  *   POSTPONE_WHILE_LOGGED_IN true | false
  *   ROLLOUT_WARINESS         0.0 to 1.0
+ *   BOOT_TRIES               boots of a new slot before systemd-boot falls back (1 to 10)
  *   ROLLOUT_MAX_FAILURES     failed nodes that halt a rollout: a count (3) or a percentage (5%)
  *   ROLLOUT_HEALTH_DEADLINE  a duration: not healthy this long after its reboot counts as failed
  *   PRE_REBOOT_COMMAND       /bin/sh command that must exit 0 before asking for a reboot slot
@@ -74,6 +75,7 @@ export function updateConf(u: UpdateSettings): string | undefined {
     ]),
     ['POSTPONE_WHILE_LOGGED_IN', str(u.postponeWhileLoggedIn)],
     ['ROLLOUT_WARINESS', str(u.rolloutWariness)],
+    ['BOOT_TRIES', str(u.bootTries)],
     ['ROLLOUT_MAX_FAILURES', u.rolloutMaxFailures],
     ['ROLLOUT_HEALTH_DEADLINE', u.rolloutHealthDeadlineMs === undefined ? undefined : formatDuration(u.rolloutHealthDeadlineMs)],
     ['PRE_REBOOT_COMMAND', u.preRebootCommand],

@@ -127,6 +127,7 @@ export const keelUpdateSchema = s.object(
     windows: s.list(weeklyWindow),
     postpone_while_logged_in: s.boolean(),
     rollout_wariness: s.number({ minimum: 0, maximum: 1 }),
+    boot_tries: s.integer({ minimum: 1, maximum: 10 }),
     rollout,
     pre_reboot: preReboot,
   },
@@ -146,6 +147,7 @@ export const keelUpdateSchema = s.object(
       put(out, 'windows', v.windows as WeeklyWindow[] | undefined);
       put(out, 'postponeWhileLoggedIn', v.postpone_while_logged_in as boolean | undefined);
       put(out, 'rolloutWariness', v.rollout_wariness as number | undefined);
+      put(out, 'bootTries', v.boot_tries as number | undefined);
       const r = v.rollout as { max_failures?: string; health_deadline?: number } | undefined;
       put(out, 'rolloutMaxFailures', r?.max_failures);
       put(out, 'rolloutHealthDeadlineMs', r?.health_deadline);

@@ -50,9 +50,6 @@ export interface HostOptions {
   onClose?: () => Promise<void>;
 }
 
-/** Tries of a slot's boot entry (new, or armed after a good boot) before systemd-boot falls back to the other slot. */
-const entryTries = 3;
-
 /** Builds the AgentEnv of a host. */
 export function hostEnv(o: HostOptions): AgentEnv & { closeLock(): Promise<void>; stateChanged(state: AgentState): Promise<void> } {
   return new HostAgentEnv(o);
@@ -147,7 +144,7 @@ class HostAgentEnv implements AgentEnv {
   }
 
   async markGood(booted: Booted, trial: boolean) {
-    await armAfterGoodBoot({ root: this.root, esp: this.esp, booted, tries: entryTries });
+    await armAfterGoodBoot({ root: this.root, esp: this.esp, booted, tries: this.config.bootTries });
     if (trial) await recordInstalled(this.stateDir, booted.version, new Date().toISOString());
     await this.change((x) => ({ ...x, blessed: { ...x.blessed, [booted.slot]: booted.version } }));
     const s = await this.state();
@@ -209,7 +206,7 @@ class HostAgentEnv implements AgentEnv {
     // The new entry boots with the booted slot's command line, the slot swapped by boot-entry.ts.
     const current = (await listEntries(this.esp)).find((e) => e.slot === booted.slot);
     const options = current?.fields.options ?? (await readFile(join(this.root, 'proc/cmdline'), 'utf8').catch(() => '')).trim();
-    const boot = { esp: this.esp, slot: other, options, tries: entryTries };
+    const boot = { esp: this.esp, slot: other, options, tries: this.config.bootTries };
     // The running slot is passed so a delta can be used when its bytes are the delta's base (issue 14).
     const source = this.slots(booted.slot);
     const allowWithoutVerity = this.config.allowWithoutVerity;

@@ -31,6 +31,8 @@ export interface UpdateConfig {
   rolloutWariness?: number;
   /** Reboots of a failing trial slot before the agent stops (its tries run out first). */
   maxUnhealthyReboots: number;
+  /** Tries of a slot's boot entry (new, or armed again after a good boot) before systemd-boot boots the other slot. */
+  bootTries: number;
   /** Failed download attempts of one release before giving up until the next check. */
   maxDownloadAttempts: number;
   /** The rollout brake's policy (ROLLOUT_MAX_FAILURES, ROLLOUT_HEALTH_DEADLINE); used only with etcd. */
@@ -95,6 +97,7 @@ export function updateConfigOf(values: Record<string, string>, sources: KeySourc
     postponeWhileLoggedIn: /^(1|true|yes|on)$/i.test(values.POSTPONE_WHILE_LOGGED_IN ?? 'true'),
     maxPostponements: number('MAX_POSTPONEMENTS', 10, 0, 1000),
     maxUnhealthyReboots: number('MAX_UNHEALTHY_REBOOTS', 3, 0, 20),
+    bootTries: number('BOOT_TRIES', 3, 1, 10),
     maxDownloadAttempts: number('MAX_DOWNLOAD_ATTEMPTS', 5, 1, 100),
     rollout: rolloutOf(values, where, problems),
     preReboot: preRebootOf(values, where, problems),

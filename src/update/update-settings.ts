@@ -39,6 +39,8 @@ export interface UpdateSettings {
   postponeWhileLoggedIn?: boolean;
   /** Wariness 0.0–1.0 for phased rollouts (Zincati's rollout_wariness). */
   rolloutWariness?: number;
+  /** Boots a new slot gets (systemd-boot's counter) before the previous one comes back (BOOT_TRIES). */
+  bootTries?: number;
   /** The rollout brake (ROLLOUT_MAX_FAILURES as written: `3` or `5%`; ROLLOUT_HEALTH_DEADLINE). */
   rolloutMaxFailures?: string;
   rolloutHealthDeadlineMs?: number;

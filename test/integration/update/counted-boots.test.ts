@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { makeKey, publish, tempDir } from '../../unit/update/fixture.js';
@@ -95,4 +95,28 @@ test('the blessed v2 stops booting before its gate: its tries run out, slot a bo
   expect(s).toMatchObject({ booted: { slot: 'a', version: '1.0.0', state: 'good' }, other: { slot: 'b', version: '2.0.0', state: 'bad' }, failedVersions: ['2.0.0'], staged: null });
   expect(s.lastError).toMatch(/2\.0\.0 failed its health gate and ran out of tries: rolled back to 1\.0\.0 in slot a/);
   expect(await entries()).toEqual(['keel-1.0.0+3-0.conf', 'keel-2.0.0+0-3.conf']);
+});
+
+test('BOOT_TRIES=1: a new slot gets one try; its gate fails, one reboot brings the previous slot back', async () => {
+  await appendFile(join(root, 'etc/keel/update.conf'), 'BOOT_TRIES=1\n');
+  await publish(join(work, 'repo'), work, key.signer, '3.0.0');
+  const run = await agent(); // arms the running slot with the tries now configured; finds 3.0.0, writes slot b with a one-try entry, reboots
+  expect(run.signal, run.stderr).toBe('SIGKILL');
+  expect(await entries()).toEqual(['keel-1.0.0+1-0.conf', 'keel-3.0.0+1.conf']);
+  expect(await bootOnce(root)).toMatchObject({ slot: 'b', version: '3.0.0', entry: 'keel-3.0.0+1.conf' });
+  expect(await entries()).toEqual(['keel-1.0.0+1-0.conf', 'keel-3.0.0+0-1.conf']);
+  const check = join(root, 'usr/lib/keel/health.d/50-broken');
+  await writeFile(check, '#!/bin/sh\necho "3.0.0 is broken" >&2\nexit 1\n');
+  await chmod(check, 0o755);
+  expect(await health()).toBe(1);
+  const before = await reboots();
+  const unhealthy = await agent(); // the trial failed its gate: one reboot
+  expect(unhealthy.signal, unhealthy.stderr).toBe('SIGKILL');
+  expect(await reboots()).toBe(before + 1);
+  await rm(check);
+  expect(await bootOnce(root)).toMatchObject({ slot: 'a', version: '1.0.0' });
+  expect(await health()).toBe(0);
+  await runUntil((s) => s.agentState === 'steady' && s.failedVersions.includes('3.0.0'));
+  expect(await status()).toMatchObject({ booted: { slot: 'a', version: '1.0.0', state: 'good' }, other: { slot: 'b', version: '3.0.0', state: 'bad' } });
+  expect(await entries()).toEqual(['keel-1.0.0+1-0.conf', 'keel-3.0.0+0-1.conf']);
 });

@@ -24,9 +24,18 @@ describe('keel.update.rollout and pre_reboot', () => {
     expect(agent.preReboot).toEqual({ command: '/usr/local/bin/drained', units: ['web.service', 'db.service'] });
   });
 
+  test('boot_tries reaches the agent through update.conf as BOOT_TRIES; absent, the agent gives 3', () => {
+    const { config, problems } = validateCloudConfig(doc(['keel:', '  update:', '    boot_tries: 1']));
+    expect(problems).toEqual([]);
+    const text = updateConf(config!.update)!;
+    expect(text).toMatch(/^BOOT_TRIES=1$/m);
+    expect(updateConfigOf(parseUpdateConf(text)).bootTries).toBe(1);
+    expect(updateConfigOf(parseUpdateConf(updateConf(validateCloudConfig(doc(['keel:', '  update:', '    group: beta'])).config!.update)!)).bootTries).toBe(3);
+  });
+
   test('nothing given writes no new keys', () => {
     const { config } = validateCloudConfig(doc(['keel:', '  update:', '    group: beta']));
-    expect(updateConf(config!.update)).not.toMatch(/ROLLOUT_MAX|ROLLOUT_HEALTH|PRE_REBOOT/);
+    expect(updateConf(config!.update)).not.toMatch(/ROLLOUT_MAX|ROLLOUT_HEALTH|PRE_REBOOT|BOOT_TRIES/);
   });
 
   test.each<[string[], number, number, RegExp]>([

@@ -101,6 +101,8 @@ const cases: [name: string, body: string, expected: Expect[]][] = [
   ['check_interval not a duration', 'keel:\n  update:\n    check_interval: soon', [['error', 'keel.update.check_interval', 4, 21, 'expected a duration such as 90s, 10m or 1h30m, found "soon"']]],
   ['check_interval too short', 'keel:\n  update:\n    check_interval: 10s', [['error', 'keel.update.check_interval', 4, 21, 'expected a duration of at least 1m, found "10s"']]],
   ['rollout_wariness above 1', 'keel:\n  update:\n    rollout_wariness: 1.5', [['error', 'keel.update.rollout_wariness', 4, 23, 'expected a number from 0 to 1, found 1.5']]],
+  ['boot_tries of 0', 'keel:\n  update:\n    boot_tries: 0', [['error', 'keel.update.boot_tries', 4, 17, 'expected an integer from 1 to 10, found 0']]],
+  ['boot_tries not whole', 'keel:\n  update:\n    boot_tries: 2.5', [['error', 'keel.update.boot_tries', 4, 17, 'expected an integer from 1 to 10, found the number 2.5']]],
   ['weekly window without days', 'keel:\n  update:\n    windows:\n      - start: "04:00"\n        length: 1h', [['error', 'keel.update.windows[0]', 5, 9, 'missing required key "days"']]],
   ['weekly window with a bad day', 'keel:\n  update:\n    windows:\n      - days: [mon, funday]\n        start: "04:00"\n        length: 1h', [['error', 'keel.update.windows[0].days[1]', 5, 21, 'expected a day such as mon or tuesday, found "funday"']]],
   ['weekly window start without leading zero', 'keel:\n  update:\n    windows:\n      - days: [mon]\n        start: "4:30"\n        length: 1h', [['error', 'keel.update.windows[0].start', 6, 16, 'expected a start time HH:MM such as 04:30, found "4:30"']]],

@@ -94,7 +94,12 @@ describe('release choice', () => {
 
 describe('update.conf', () => {
   test('defaults', () => {
-    expect(updateConfigOf({})).toMatchObject({ strategy: 'best-effort', channel: 'stable', group: 'default', checkIntervalMs: 300_000, windows: [], postponeWhileLoggedIn: true, trustKey: '/usr/lib/keel/update-trust.pub' });
+    expect(updateConfigOf({})).toMatchObject({ strategy: 'best-effort', channel: 'stable', group: 'default', checkIntervalMs: 300_000, windows: [], postponeWhileLoggedIn: true, trustKey: '/usr/lib/keel/update-trust.pub', bootTries: 3 });
+  });
+  test('BOOT_TRIES: 1 to 10', () => {
+    expect(updateConfigOf({ BOOT_TRIES: '1' }).bootTries).toBe(1);
+    expect(() => updateConfigOf({ BOOT_TRIES: '0' })).toThrow(/BOOT_TRIES/);
+    expect(() => updateConfigOf({ BOOT_TRIES: '11' })).toThrow(/BOOT_TRIES/);
   });
   test("cloud-config's form, numbered weekly windows included", () => {
     const text = ['# generated', 'REBOOT_STRATEGY=etcd-lock', 'GROUP=canary', 'SERVER="http://10.0.2.2:8080/repo"', 'CHECK_INTERVAL_MINUTES=15', 'WINDOWS=2', 'WINDOW_1_DAYS=Mon,Tue', 'WINDOW_1_START=04:00', 'WINDOW_1_LENGTH_MINUTES=60', 'WINDOW_2_DAYS=Sat', 'WINDOW_2_START=22:30', 'WINDOW_2_LENGTH_MINUTES=90', 'WINDOW_2_TIME_ZONE=Europe/Berlin', 'ROLLOUT_WARINESS=0.5', 'POSTPONE_WHILE_LOGGED_IN=false'].join('\n');
