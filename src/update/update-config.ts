@@ -87,6 +87,7 @@ export function updateConfigOf(values: Record<string, string>, sources: KeySourc
   }
   const checkIntervalMs = checkInterval(values, where, problems);
   const wariness = values.ROLLOUT_WARINESS ? number('ROLLOUT_WARINESS', 0, 0, 1) : undefined;
+  const bootTries = number('BOOT_TRIES', 3, 1, 10);
   const config: UpdateConfig = {
     strategy,
     group: values.GROUP || 'default',
@@ -96,8 +97,9 @@ export function updateConfigOf(values: Record<string, string>, sources: KeySourc
     windows,
     postponeWhileLoggedIn: /^(1|true|yes|on)$/i.test(values.POSTPONE_WHILE_LOGGED_IN ?? 'true'),
     maxPostponements: number('MAX_POSTPONEMENTS', 10, 0, 1000),
-    maxUnhealthyReboots: number('MAX_UNHEALTHY_REBOOTS', 3, 0, 20),
-    bootTries: number('BOOT_TRIES', 3, 1, 10),
+    // By default as many reboots as the entry has tries: the last one brings the previous slot back.
+    maxUnhealthyReboots: number('MAX_UNHEALTHY_REBOOTS', bootTries, 0, 20),
+    bootTries,
     maxDownloadAttempts: number('MAX_DOWNLOAD_ATTEMPTS', 5, 1, 100),
     rollout: rolloutOf(values, where, problems),
     preReboot: preRebootOf(values, where, problems),

@@ -97,7 +97,9 @@ describe('update.conf', () => {
     expect(updateConfigOf({})).toMatchObject({ strategy: 'best-effort', channel: 'stable', group: 'default', checkIntervalMs: 300_000, windows: [], postponeWhileLoggedIn: true, trustKey: '/usr/lib/keel/update-trust.pub', bootTries: 3 });
   });
   test('BOOT_TRIES: 1 to 10', () => {
-    expect(updateConfigOf({ BOOT_TRIES: '1' }).bootTries).toBe(1);
+    expect(updateConfigOf({ BOOT_TRIES: '1' })).toMatchObject({ bootTries: 1, maxUnhealthyReboots: 1 });
+    expect(updateConfigOf({ BOOT_TRIES: '10' })).toMatchObject({ bootTries: 10, maxUnhealthyReboots: 10 });
+    expect(updateConfigOf({ BOOT_TRIES: '5', MAX_UNHEALTHY_REBOOTS: '2' })).toMatchObject({ bootTries: 5, maxUnhealthyReboots: 2 });
     expect(() => updateConfigOf({ BOOT_TRIES: '0' })).toThrow(/BOOT_TRIES/);
     expect(() => updateConfigOf({ BOOT_TRIES: '11' })).toThrow(/BOOT_TRIES/);
   });
