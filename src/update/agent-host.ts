@@ -158,7 +158,7 @@ class HostAgentEnv implements AgentEnv {
       const { rebootingTo: _r, rebootingAt: _a, staged, ...rest } = x;
       return { ...rest, lockHeld: false, ...(staged && staged.version !== booted.version ? { staged } : {}) };
     });
-    if (this.record) this.record.lockSince = undefined;
+    this.record?.slotHeldSince(undefined);
   }
 
   async recordFailed(version: string) {
@@ -231,7 +231,7 @@ class HostAgentEnv implements AgentEnv {
     const outcome = await this.lock.take(mode, holder);
     if (outcome === 'busy') return false;
     if (outcome === 'taken') {
-      if (this.record) this.record.lockSince = this.iso();
+      this.record?.slotHeldSince(this.iso());
       await this.change((x) => ({ ...x, lockHeld: true }));
     }
     if (!this.fleet) return true;
@@ -246,7 +246,7 @@ class HostAgentEnv implements AgentEnv {
     this.log.notice(`not rebooting into ${version}: ${start.reason}; giving the reboot slot back and waiting`);
     if (outcome === 'taken') {
       await this.lock.release(holder, true).catch((error) => this.log.warning(`giving the reboot slot back failed: ${(error as Error).message}`));
-      if (this.record) this.record.lockSince = undefined;
+      this.record?.slotHeldSince(undefined);
       await this.change((x) => ({ ...x, lockHeld: false }));
     }
     return false;

@@ -13,7 +13,7 @@ export class NodeRecordPublisher {
   private lastError: { message: string; at: string } | undefined;
   private published = '';
   /** When this host took its reboot slot; cleared when it gives it back. */
-  lockSince: string | undefined;
+  private lockSince: string | undefined;
 
   constructor(
     private readonly fleet: AgentFleet,
@@ -21,6 +21,11 @@ export class NodeRecordPublisher {
     private readonly readState: () => Promise<StoredNodeState>,
     private readonly iso: () => string,
   ) {}
+
+  /** The reboot slot was taken at `at`, or given back (undefined). */
+  slotHeldSince(at: string | undefined): void {
+    this.lockSince = at;
+  }
 
   /** The state's kind, if known: a stop during a reboot keeps the record. */
   get kind(): string | undefined {
