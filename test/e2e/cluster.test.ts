@@ -18,9 +18,11 @@
 // Settings come from cloud-config, not baked into the slots (unlike update.test.ts): they live
 // in /etc on the state partition, which every slot shares. v2 and v3 are build/release's tree
 // re-packed with the current build/keel (releases.ts). Needs `make image` and root.
-// Measured (run 4, 2 cores, load 0.8-7.5, nothing else in qemu): 4 pass in 1719 s: cluster 283 s (ready at
-// 126-136 s of qemu), v2 roll 690 s, after 25 s, v3 and the brake 715 s (three failing boots and the rollback,
-// before boot_tries: 1).
+// Measured (2 cores, nothing else in qemu): 4 pass in 1719 s at load 0.8-7.5 (cluster 283 s, v2 roll
+// 690 s, after 25 s, v3 and the brake 715 s with three failing boots); with boot_tries: 1, 2051 s at load
+// 1.6-4.9 (cluster 371 s, ready at 157-231 s of qemu; v2 roll 1012 s; after 30 s; v3 633 s: the lock taken
+// 297 s after the publish, one boot of v3, back on v2 100 s later). Staging a release on three guests
+// that share two cores (copying the slot for zstd's delta base, patching) is most of each roll.
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
