@@ -57,7 +57,8 @@ rbase=$bench/ref-base-$key
 if [ ! -f "$rbase/.complete" ]; then
   rm -rf "$rbase" "$rbase.tmp"
   echo "image bench: debootstrap of the reference (once): $pkgs" >&2
-  nice debootstrap --variant=minbase --include="$pkgs" bookworm "$rbase.tmp" "${KEEL_DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$bench/ref-debootstrap.log" 2>&1 ||
+  # The components images/debootstrap.sh uses: packages.txt names non-free-firmware packages.
+  nice debootstrap --variant=minbase --components=main,non-free-firmware --include="$pkgs" bookworm "$rbase.tmp" "${KEEL_DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$bench/ref-debootstrap.log" 2>&1 ||
     { tail -20 "$bench/ref-debootstrap.log"; echo "image bench: reference debootstrap failed" >&2; exit 1; }
   mv "$rbase.tmp" "$rbase" && touch "$rbase/.complete"
 fi
