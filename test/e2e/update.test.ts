@@ -56,7 +56,6 @@ const counts: number[] = [];
 const pair = generateKeyPairPem();
 const key = signingKeyOfPem(pair.privatePem);
 
-const sh = (script: string) => execa('bash', ['-c', script], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
 
 /** The counter container's count (the named volume on the state partition), once it has one. */
 async function count(atLeast: number): Promise<number> {
