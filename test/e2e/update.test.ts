@@ -56,7 +56,6 @@ const counts: number[] = [];
 const pair = generateKeyPairPem();
 const key = signingKeyOfPem(pair.privatePem);
 
-
 /** The counter container's count (the named volume on the state partition), once it has one. */
 async function count(atLeast: number): Promise<number> {
   const end = Date.now() + 10 * minute;
