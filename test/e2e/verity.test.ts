@@ -81,8 +81,6 @@ async function publish(version: string): Promise<void> {
 
 const waitStatus = (what: string, done: (s: any) => boolean, timeoutMs: number) => waitUpdateStatus(vm!, what, done, timeoutMs);
 
-/** Inverts the byte at `offset` of the (stopped) guest's disk. */
-const flipDiskByte = (offset: number) => flipByte(disk, offset);
 
 /**
  * Publishes `version`, lets the agent write it into slot B and reboot, and stops the guest
@@ -208,7 +206,7 @@ test('b. v2 boots from slot B and is blessed; then one flipped byte in B\'s file
   const b = await checkSlotB(v.v2, `keel-${v.v2}+3-0.conf`);
   // Byte 1024 is erofs's superblock (its magic): blkid and mount read that block before anything
   // else of the slot, so the first read through dm-verity meets the flipped byte.
-  await flipDiskByte(b + 1024);
+  await flipByte(disk, b + 1024);
   await bootsBackToA(/device-mapper: verity: \S+: data block 0 is corrupted/);
   const s = await waitStatus('v2 reported failed', (x) => x.agentState === 'steady' && (x.failedVersions ?? []).includes(v.v2), 5 * minute);
   expect(s).toMatchObject({ booted: { slot: 'a', version: v.v1 }, other: { slot: 'b', version: v.v2, state: 'bad' }, failedVersions: [v.v2] });
@@ -219,7 +217,7 @@ test('c. one flipped byte in slot B\'s hash tree: the same, for v3', async () =>
   const b = await updateToB(v.v3);
   // The hash area starts with veritysetup's superblock (one 4096-byte block), then the tree's top
   // level: every block read is checked through that block, so the first read of the slot meets it.
-  await flipDiskByte(b + verity[v.v3]!.hashOffset + 4096 + 7);
+  await flipByte(disk, b + verity[v.v3]!.hashOffset + 4096 + 7);
   await bootsBackToA(/device-mapper: verity: \S+: metadata block \d+ is corrupted/);
   const s = await waitStatus('v3 reported failed', (x) => x.agentState === 'steady' && (x.failedVersions ?? []).includes(v.v3), 5 * minute);
   expect(s).toMatchObject({ booted: { slot: 'a', version: v.v1 }, other: { slot: 'b', version: v.v3, state: 'bad' }, failedVersions: [v.v2, v.v3] });
