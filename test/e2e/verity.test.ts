@@ -81,7 +81,6 @@ async function publish(version: string): Promise<void> {
 
 const waitStatus = (what: string, done: (s: any) => boolean, timeoutMs: number) => waitUpdateStatus(vm!, what, done, timeoutMs);
 
-
 /**
  * Publishes `version`, lets the agent write it into slot B and reboot, and stops the guest
  * there (the reboot ends qemu). Returns B's byte offset on the disk (checkSlotB).
