@@ -161,14 +161,15 @@ class HostAgentEnv implements AgentEnv {
     this.record?.slotHeldSince(undefined);
   }
 
-  async recordFailed(version: string) {
+  async recordFailed(version: string, message: string) {
     // Its entry stays: out of tries it sorts last and never boots, and status shows the slot as bad
-    // until the next update overwrites that slot.
+    // until the next update overwrites that slot. The reason goes in the same write: a status read
+    // in between never shows the version failed without why.
     await this.fleet?.failed(version, `${version} failed its health gate and ran out of tries: rolled back`);
     await removeRecords(this.stateDir, version);
     await this.change((x) => {
       const { rebootingTo: _r, rebootingAt: _a, staged: _s, ...rest } = x;
-      return { ...rest, failedVersions: [...new Set([...x.failedVersions, version])] };
+      return { ...rest, failedVersions: [...new Set([...x.failedVersions, version])], lastError: message };
     });
   }
 

@@ -27,8 +27,8 @@ export interface AgentEnv {
   findRollback(booted: Booted): Promise<string | undefined>;
   /** Health passed: bless the entry if still counted, record the slot installed, release the lock. */
   markGood(booted: Booted, trial: boolean): Promise<void>;
-  /** Record a version that failed its health gate (never installed again) and clean up its entry. */
-  recordFailed(version: string): Promise<void>;
+  /** Record a version that failed its health gate (never installed again) with the reason, in one write, and clean up its entry. */
+  recordFailed(version: string, message: string): Promise<void>;
   /** Reboots already made for a failing trial slot of this version (persisted), after counting one more when `add`. */
   unhealthyReboots(version: string, add: boolean): Promise<number>;
   /** A release already written and given an entry (a `.pending` record), if any. */
@@ -127,9 +127,9 @@ async function unhealthy(state: Of<'unhealthy'>, env: AgentEnv): Promise<TickRes
 
 /** rolled-back: record the failed version (never installed again) and report it. */
 async function rolledBack(state: Of<'rolled-back'>, env: AgentEnv): Promise<TickResult> {
-  await env.recordFailed(state.failedVersion);
-  await env.markGood(state.booted, false);
   const message = `${state.failedVersion} failed its health gate and ran out of tries: rolled back to ${state.booted.version} in slot ${state.booted.slot}; ${state.failedVersion} will not be installed again`;
+  await env.recordFailed(state.failedVersion, message);
+  await env.markGood(state.booted, false);
   env.log.error(message);
   await env.report({ state: 'steady', lastError: message });
   return { state: m.reportRollback(state), delayMs: 0 };

@@ -124,6 +124,15 @@ describe('agent tick', () => {
     expect(env.calls).toHaveLength(3);
   });
 
+  test('a rollback is recorded with its reason in the same write, before anything else is touched', async () => {
+    const failed: [string, string][] = [];
+    const env = fakeEnv({ recordFailed: async (version, message) => void failed.push([version, message]) });
+    const r = await tick({ kind: 'rolled-back', booted, failedVersion: '2.0.0' }, env);
+    expect(r.state.kind).toBe('steady');
+    expect(failed).toEqual([['2.0.0', '2.0.0 failed its health gate and ran out of tries: rolled back to 1.0.0 in slot a; 2.0.0 will not be installed again']]);
+    expect(env.calls).toEqual(['markGood']);
+  });
+
   test('without a server the agent only waits', async () => {
     const env = fakeEnv({}, { SERVER: '' });
     const r = await tick({ kind: 'steady', booted }, env);
