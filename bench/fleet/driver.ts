@@ -62,7 +62,7 @@ interface WorkerResult {
   warnings: number;
   /** CPU seconds the worker process used during the roll. */
   cpuS: number;
-  /** Times etcd3 closed a member's gRPC clients (and their streams) after an error. */
+  /** Times etcd3 closed a member's gRPC clients after an error (open streams go on: docs/fleet.md). */
   resets: number;
   errors: string[];
 }
@@ -85,8 +85,8 @@ async function worker(): Promise<void> {
     unary++;
     return exec(...a);
   };
-  // etcd3 closes every gRPC client of a member (the watch and keep-alive streams with them)
-  // after any recoverable error there, a deadline passed included: count how often.
+  // etcd3 closes every gRPC client of a member after any recoverable error there, a deadline
+  // passed included (calls in flight, open watches among them, go on): count how often.
   let resets = 0;
   for (const host of (pool as unknown as { hosts: { resetAllServices(): void }[] }).hosts) {
     const reset = host.resetAllServices.bind(host);
@@ -296,7 +296,7 @@ async function run(s: Scenario): Promise<void> {
       if (!rollout?.halted || after > s.slots) process.exitCode = 1;
     }
     console.log(
-      `  CPU over the roll: etcd members ${etcdCpu.map((c) => `${c.toFixed(0)} s`).join(' / ')} (${etcdCpu.map((c) => `${((c / totalS) * 100).toFixed(0)} %`).join(' / ')} of a core), worker processes ${results.map((r) => `${r.cpuS.toFixed(0)} s`).join(' / ')}; etcd3 reset a member's channels (streams included) ${sum((r) => r.resets)} times; load average after ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+      `  CPU over the roll: etcd members ${etcdCpu.map((c) => `${c.toFixed(0)} s`).join(' / ')} (${etcdCpu.map((c) => `${((c / totalS) * 100).toFixed(0)} %`).join(' / ')} of a core), worker processes ${results.map((r) => `${r.cpuS.toFixed(0)} s`).join(' / ')}; etcd3 reset a member's channels ${sum((r) => r.resets)} times; load average after ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
     );
     const warnings = sum((r) => r.warnings);
     if (warnings) console.log(`  the agents' fleet side logged ${warnings} warnings (record writes retried under load)`);
