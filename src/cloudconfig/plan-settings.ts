@@ -30,6 +30,7 @@
  *   PRE_REBOOT_UNITS         space-separated units that must be active before asking
  *   PRE_REBOOT_CONTAINERS    `all` or space-separated keel containers that must be active and healthy
  *   PRE_REBOOT_GROUP_CLEAR   a lock group of which no node may be failed or rebooting
+ *   PRE_REBOOT_ETCD_QUORUM   auto | off: a host running an etcd member asks only while its cluster keeps quorum without it
  *
  * /etc/keel/lock.conf keys (mode 0600 when it holds a password):
  *   ENDPOINTS                comma-separated etcd URLs
@@ -82,6 +83,7 @@ export function updateConf(u: UpdateSettings): string | undefined {
     ['PRE_REBOOT_UNITS', u.preRebootUnits?.length ? u.preRebootUnits.join(' ') : undefined],
     ['PRE_REBOOT_CONTAINERS', Array.isArray(u.preRebootContainers) ? u.preRebootContainers.join(' ') : u.preRebootContainers],
     ['PRE_REBOOT_GROUP_CLEAR', u.preRebootGroupClear],
+    ['PRE_REBOOT_ETCD_QUORUM', u.preRebootEtcdQuorum],
   ];
   if (pairs.every(([, v]) => v === undefined)) return undefined;
   return printEnvFile([generatedBy('update settings'), 'keys: see src/cloudconfig/plan-settings.ts'], pairs);

@@ -109,6 +109,7 @@ const preReboot = s.object(
     units: s.list(unitName),
     containers: preRebootContainers,
     group_clear: lockGroup,
+    etcd_quorum: s.enum(['auto', 'off'], { description: 'auto: on a host that runs an etcd member, ask only while its cluster keeps a quorum without it' }),
   },
   { description: 'checks that must pass before a node asks for a reboot slot' },
 );
@@ -151,11 +152,12 @@ export const keelUpdateSchema = s.object(
       const r = v.rollout as { max_failures?: string; health_deadline?: number } | undefined;
       put(out, 'rolloutMaxFailures', r?.max_failures);
       put(out, 'rolloutHealthDeadlineMs', r?.health_deadline);
-      const p = v.pre_reboot as { command?: string; units?: string[]; containers?: 'all' | string[]; group_clear?: string } | undefined;
+      const p = v.pre_reboot as { command?: string; units?: string[]; containers?: 'all' | string[]; group_clear?: string; etcd_quorum?: 'auto' | 'off' } | undefined;
       put(out, 'preRebootCommand', p?.command);
       put(out, 'preRebootUnits', p?.units);
       put(out, 'preRebootContainers', p?.containers);
       put(out, 'preRebootGroupClear', p?.group_clear);
+      put(out, 'preRebootEtcdQuorum', p?.etcd_quorum);
       return out;
     },
   },

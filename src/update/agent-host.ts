@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RebootLock } from '../lock/reboot-lock.js';
+import { readLocalMember } from '../lock/local-member.js';
+import { readMemberHealth } from '../lock/etcd-member-health.js';
 import type { AgentEnv, ReportFields } from './agent-tick.js';
 import type { AgentState, Booted } from './agent-state.js';
 import { AgentLock } from './agent-lock.js';
@@ -10,6 +12,7 @@ import type { AgentFleet } from './agent-fleet.js';
 import { NodeRecordPublisher } from './node-record-publisher.js';
 import { PreRebootStage } from './pre-reboot.js';
 import type { ContainerProbe } from './pre-reboot-containers.js';
+import type { EtcdQuorumProbe } from './pre-reboot-etcd.js';
 import { otherSlot } from './boot-entry.js';
 import { listEntries } from './esp.js';
 import { armAfterGoodBoot } from './counted-boots.js';
@@ -46,6 +49,8 @@ export interface HostOptions {
   fleet?: AgentFleet;
   /** What PRE_REBOOT_CONTAINERS reads; default the host's (spec files, systemd over D-Bus, the supervisor's records). */
   containers?: ContainerProbe;
+  /** What the etcd quorum check reads; default the cluster of the member cloud-config configured here, if any. */
+  etcdMembers?: EtcdQuorumProbe;
   /** Run last by `closeLock` (update-lock.ts: the shared etcd client when the lock was never opened). */
   onClose?: () => Promise<void>;
 }
@@ -80,7 +85,9 @@ class HostAgentEnv implements AgentEnv {
     this.rebooter = o.rebooter ?? systemctlReboot();
     this.lock = new AgentLock(o.openLock, o.log);
     this.fleet = o.fleet;
-    this.preRebootStage = new PreRebootStage(o.root, o.config.preReboot, { ...(o.containers && { containers: o.containers }), ...(o.fleet && { group: o.fleet.groupProbe() }) });
+    const member = readLocalMember(o.root);
+    const etcd = o.etcdMembers ?? (member && { members: () => readMemberHealth(member) });
+    this.preRebootStage = new PreRebootStage(o.root, o.config.preReboot, { ...(o.containers && { containers: o.containers }), ...(o.fleet && { group: o.fleet.groupProbe() }), ...(etcd && { etcd }) });
     this.record = o.fleet && new NodeRecordPublisher(o.fleet, o.root, () => this.state(), () => this.iso());
   }
 

@@ -4,14 +4,17 @@ import { containerNamePattern } from '../containers/spec-schema.js';
 import { groupProblem } from '../lock/group-keys.js';
 import { HostContainerProbe, containersProblem, type ContainerProbe } from './pre-reboot-containers.js';
 import { groupClearProblem, type GroupProbe } from './pre-reboot-group.js';
+import { etcdQuorumProblem, type EtcdQuorumProbe } from './pre-reboot-etcd.js';
 
 /**
  * Checks that must pass before the agent asks for a reboot slot: a command that must exit 0
  * (PRE_REBOOT_COMMAND, run by /bin/sh), units that must be active (PRE_REBOOT_UNITS, space-
  * or comma-separated), keel containers that must be active and healthy
- * (PRE_REBOOT_CONTAINERS: `all` or names), and a group of which no node may be failed or
- * rebooting (PRE_REBOOT_GROUP_CLEAR). A failing check keeps the node from asking; the agent
- * logs the reason and tries again on its next tick.
+ * (PRE_REBOOT_CONTAINERS: `all` or names), a group of which no node may be failed or
+ * rebooting (PRE_REBOOT_GROUP_CLEAR), and, on a host that runs an etcd member, that its
+ * cluster keeps a quorum without it (PRE_REBOOT_ETCD_QUORUM, `auto` unless `off`:
+ * pre-reboot-etcd.ts). A failing check keeps the node from asking; the agent logs the reason
+ * and tries again on its next tick.
  */
 export interface PreRebootChecks {
   command?: string;
@@ -20,6 +23,8 @@ export interface PreRebootChecks {
   containers?: 'all' | string[];
   /** A fleet group (often the node's own) that must have no failed or rebooting node. */
   groupClear?: string;
+  /** False: PRE_REBOOT_ETCD_QUORUM=off. Otherwise checked wherever the host runs an etcd member (the edge exists). */
+  etcdQuorum?: boolean;
 }
 
 /** The edges the container and group checks read; a check whose edge is missing fails and says why. */
@@ -28,6 +33,8 @@ export interface PreRebootEdges {
   containers?: ContainerProbe;
   /** The fleet records (etcd), and this node's machine id, left out of the group check. */
   group?: GroupProbe;
+  /** The members of the etcd cluster this host's member belongs to; absent where the host runs none. */
+  etcd?: EtcdQuorumProbe;
 }
 
 /** How long the command may run before it counts as failed. */
@@ -57,6 +64,9 @@ export function preRebootOf(values: Record<string, string>, where: (key: string)
     if (problem) problems.push(`${where('PRE_REBOOT_GROUP_CLEAR')}: ${problem}`);
     else checks.groupClear = group;
   }
+  const quorum = values.PRE_REBOOT_ETCD_QUORUM?.trim();
+  if (quorum === 'off') checks.etcdQuorum = false;
+  else if (quorum && quorum !== 'auto') problems.push(`${where('PRE_REBOOT_ETCD_QUORUM')}: expected auto or off, found '${quorum.slice(0, 80)}'`);
   return checks;
 }
 
@@ -94,6 +104,7 @@ export async function runPreRebootChecks(c: PreRebootChecks, run: RunCommand = r
     const problem = await groupClearProblem(c.groupClear, edges.group);
     if (problem !== undefined) return problem;
   }
+  if (c.etcdQuorum !== false && edges.etcd) return etcdQuorumProblem(edges.etcd);
   return undefined;
 }
 
@@ -113,10 +124,10 @@ export class PreRebootStage {
 
   /** Undefined when every check passes (or there are none), else why the node may not ask for a slot. */
   async run(): Promise<string | undefined> {
-    if (!hasPreRebootChecks(this.checks)) return undefined;
+    if (!hasPreRebootChecks(this.checks) && !(this.checks.etcdQuorum !== false && this.edges.etcd)) return undefined;
     let containers = this.edges.containers;
     if (this.checks.containers !== undefined && !containers) containers = this.hostProbe ??= new HostContainerProbe(this.root);
-    return runPreRebootChecks(this.checks, this.edges.run ?? runCommand, { ...(containers && { containers }), ...(this.edges.group && { group: this.edges.group }) });
+    return runPreRebootChecks(this.checks, this.edges.run ?? runCommand, { ...(containers && { containers }), ...(this.edges.group && { group: this.edges.group }), ...(this.edges.etcd && { etcd: this.edges.etcd }) });
   }
 
   async close(): Promise<void> {

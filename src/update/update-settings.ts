@@ -51,4 +51,6 @@ export interface UpdateSettings {
   preRebootContainers?: 'all' | string[];
   /** A fleet group with no failed or rebooting node (PRE_REBOOT_GROUP_CLEAR). */
   preRebootGroupClear?: string;
+  /** Whether a host that runs an etcd member waits for its cluster to keep a quorum without it (PRE_REBOOT_ETCD_QUORUM). */
+  preRebootEtcdQuorum?: 'auto' | 'off';
 }
