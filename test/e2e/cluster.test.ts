@@ -4,14 +4,17 @@
 // a private segment (qemu's multicast socket on 127.0.0.1: vm-segment.ts), an etcd member of a
 // static three-member TLS cluster, the update server on the test machine (10.0.2.2) with its
 // key, reboot_strategy etcd-lock (one slot, on the local member: no lock.conf), the rollout
-// brake (max_failures 1), one boot try for a new slot (boot_tries 1) and a `web` container from the image's preloaded demo-web image that
+// brake (max_failures 1), two boot tries for a new slot (boot_tries 2) and a `web` container from the image's preloaded demo-web image that
 // announces its endpoint. One set of boots serves the steps:
 //   1. the members form a cluster (etcdctl endpoint health on each member, from the test
 //      machine through each guest's forwarded client port: the image has no etcdctl) and
 //      `keel containers endpoints web` on a host lists all three;
-//   2. v2 is offered: the hosts update one at a time; etcd's history of the semaphore never has
-//      two holders; while each host reboots the other two members take writes; its endpoint
-//      leaves and comes back;
+//   2. v2 is offered: the first host to take the reboot slot is killed (qemu quit) while it
+//      holds it; an operator releases the slot (`keel lock release` on another host); the other
+//      two do not take it while the killed host's etcd member is down (the pre-reboot etcd
+//      quorum check); the killed host is started again, and the hosts update one at a time;
+//      etcd's history of the semaphore never has two holders; while each host is down the other
+//      two members take writes; its endpoint leaves and comes back;
 //   3. all three run v2, a key written before the roll reads back from every member;
 //   4. v3 fails its health gate: the first host to take it rolls back to v2 and counts it
 //      failed, the rollout halts, and the other two never take the lock for v3.
@@ -85,7 +88,7 @@ function userData(index: number, repoPort: number): string {
       // Every address: the test reaches each member through its user-mode NIC's forward too.
       etcdOverrides: { listen_client_urls: 'https://0.0.0.0:2379' },
       keel: {
-        update: { reboot_strategy: 'etcd-lock', server: `http://10.0.2.2:${repoPort}/repo`, trust_key: '/etc/keel/update-trust.pub', check_interval: '1m', postpone_while_logged_in: false, rollout: { max_failures: 1 }, boot_tries: 1 },
+        update: { reboot_strategy: 'etcd-lock', server: `http://10.0.2.2:${repoPort}/repo`, trust_key: '/etc/keel/update-trust.pub', check_interval: '1m', postpone_while_logged_in: false, rollout: { max_failures: 1 }, boot_tries: 2 },
         containers: { specs: [webSpec] },
       },
       extra: { ssh_authorized_keys: [testSshKey().publicKey], manage_etc_hosts: 'localhost' },
@@ -205,14 +208,52 @@ test('1. the members form a cluster; web is announced by all three', step('clust
   await hosts[0]!.store.client.put('/keel-e2e/before-roll').value(`written on ${v.v1}`).exec();
 }), 30 * minute);
 
-test('2. v2: the hosts update one at a time; the others keep quorum; each endpoint leaves and comes back', step('roll-v2', async () => {
+/**
+ * Step 2's fault: the first host to take the slot for v2 is killed while it holds it, an
+ * operator releases the slot from another host, and the other two, seeing the killed host's
+ * member down, do not ask for it (their pre-reboot etcd quorum check) until the killed host is
+ * started again. Returns the etcd revisions between which nobody may hold the slot.
+ */
+async function killedHolder(): Promise<{ from: number; to: number }> {
+  const holderId = await until(`a host takes the slot for ${v.v2}`, async () => (await viaAnyMember(hosts, lockHolders))[0], 20 * minute, 1000);
+  const killed = hosts.find((h) => h.machineId === holderId)!;
+  const others = hosts.filter((h) => h !== killed);
+  await killed.vm.kill();
+  log(`${killed.name} took the slot for ${v.v2} and was killed (qemu quit) holding it`);
+  await sleep(5000);
+  const released = JSON.parse(await sh(others[0]!, `sudo -n keel lock release --json --id ${killed.machineId}`));
+  expect(released).toMatchObject({ released: true, id: killed.machineId });
+  const from = await currentRevision(others[0]!.store.client);
+  log(`${others[0]!.name}: keel lock release ${killed.name} (the operator)`);
+  for (const h of others) {
+    const refusal = await until(`${h.name} refuses the slot while ${killed.name}'s member is down`, async () => {
+      const journal = await sh(h, 'sudo -n journalctl -b -u keel-update --no-pager -o cat');
+      const line = journal.split('\n').find((l) => /not asking for a reboot slot: pre-reboot etcd quorum: rebooting this host would leave 1 of 3 members/.test(l) && l.includes(`${killed.name}: `));
+      if (line) return line;
+      throw new Error(journal.split('\n').slice(-6).join('\n'));
+    }, 12 * minute, 10_000); // a host still staging v2 asks only once staged
+    log(`${h.name}: ${refusal}`);
+  }
+  expect(await viaAnyMember(others, lockHolders)).toEqual([]);
+  const to = await currentRevision(others[0]!.store.client);
+  await killed.vm.restart();
+  // A restart forwards the guest's ports anew: its member through the new one.
+  await killed.store.close().catch(() => undefined);
+  killed.store = memberStore(killed.vm.hostPort(2379), tls());
+  log(`${killed.name} started again`);
+  return { from, to };
+}
+
+test('2. v2: a holder killed and released by hand, the others wait for its member; then one at a time, quorum kept, each endpoint leaves and comes back', step('roll-v2', async () => {
   const { v2 } = await releases;
+  let quiet = { from: 0, to: 0 };
   const since = await currentRevision(hosts[0]!.store.client);
   const observer = new RollObserver(hosts, log);
   observer.start();
   try {
     const payloads = await publishVersion(join(work, 'repo'), key, v2, releaseDir);
     log(`published ${v.v2} (${payloads.map((p) => `${p.role} ${p.size} bytes`).join(', ')})`);
+    quiet = await killedHolder();
     await Promise.all(hosts.map(async (h) => {
       const ready = await h.vm.waitFor(readyOn('b', v.v2), { timeoutMs: 25 * minute });
       log(`${h.name} ready on ${v.v2} at ${(ready.line.ms / 1000).toFixed(0)} s of its qemu run`);
@@ -231,6 +272,8 @@ test('2. v2: the hosts update one at a time; the others keep quorum; each endpoi
   const turns = history.map((s) => s.holders[0]).filter((id, i, all): id is string => id !== undefined && id !== all[i - 1]);
   log(`turns: ${turns.map((id) => observer.nameOf(id)).join(' → ')}`);
   expect([...new Set(turns)].sort()).toEqual([...ids].sort());
+  // Nobody held the slot from the operator's release until the killed host was back.
+  expect(history.filter((x) => x.revision > quiet.from && x.revision < quiet.to && x.holders.length > 0)).toEqual([]);
   const { ticks } = observer;
   expect(ticks.filter((t) => t.down.filter(Boolean).length > 1)).toEqual([]);
   for (const [i, h] of hosts.entries()) {
@@ -271,9 +314,10 @@ test('4. v3 fails its health gate: the first host rolls back and counts it faile
   const first = hosts.find((h) => h.machineId === firstId)!;
   const others = hosts.filter((h) => h !== first);
   log(`${first.name} took the lock for ${v.v3}`);
-  // boot_tries: 1: one boot of v3, its gate fails, one reboot brings v2 back (three would take ~4 min more).
+  // boot_tries: 2: two boots of v3, its gate fails on each, then v2 comes back (three would take ~2 min more;
+  // one would roll a host killed during its trial boot back, as in step 2's fault).
   await first.vm.waitFor(readyOn('a', v.v3), { timeoutMs: 12 * minute });
-  log(`${first.name}: booted ${v.v3} (its one try)`);
+  log(`${first.name}: booted ${v.v3} (its first try)`);
   await first.vm.waitFor(readyOn('b', v.v2), { timeoutMs: 12 * minute });
   log(`${first.name} is back on ${v.v2}`);
   const s = await waitStatus(first, `${v.v3} rolled back`, (x) => x.agentState === 'steady' && x.failedVersions.includes(v.v3) && x.lockHeld === false, 6 * minute);

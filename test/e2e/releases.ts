@@ -1,8 +1,9 @@
 /**
- * The update repository of the update and cluster e2e tests: releases made from build/release's
+ * The update repository of the update, verity and cluster e2e tests: releases made from build/release's
  * slot tree without rebuilding the image: the tree extracted with fsck.erofs, its
  * version files changed, the current keel executable put in, a failing health check added for
- * a broken release, and the tree packed again by images/make-slot.sh (erofs + dm-verity). The
+ * a broken release, and the tree packed again by images/make-slot.sh (erofs + dm-verity) with the
+ * manifest images/manifest.sh writes for `make image`. The
  * image's own release (build/release, the slot keel.img boots) is v1 and the delta base of the
  * first one published. The cluster's hosts get their settings from cloud-config (the state
  * partition's /etc, which every slot shares); update.test.ts bakes its own into the tree.
@@ -19,10 +20,18 @@ import type { SigningKey } from '../../src/update/signing-key.js';
 
 export const releaseDir = join(repoRoot, 'build/release');
 
-/** A release's slot image and its bundle directory (slot, kernel, initramfs, manifest with verity). */
+/** The slot's dm-verity layout (images/make-slot.sh's sidecar, the manifest's "verity"). */
+export interface SlotVerity {
+  hashOffset: number;
+  rootHash: string;
+  salt: string;
+}
+
+/** A release's bundle directory (slot.img and its verity sidecar, kernel, initramfs, manifest). */
 export interface MadeRelease {
   version: string;
   bundleDir: string;
+  verity: SlotVerity;
 }
 
 /** The release tree: build/release's slot extracted once, with the keel executable build/keel holds now. */
@@ -61,9 +70,9 @@ export async function makeRelease(work: string, tree: string, version: string, b
   await execa('nice', [join(repoRoot, 'images/make-slot.sh'), tree, slot, version], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
   await cp(join(releaseDir, 'vmlinuz'), join(bundleDir, 'vmlinuz'));
   await cp(join(releaseDir, 'initramfs.img'), join(bundleDir, 'initramfs.img'));
-  const verity = JSON.parse(await readFile(`${slot}.verity.json`, 'utf8'));
-  await writeFile(join(bundleDir, 'manifest.json'), JSON.stringify({ version, artifacts: { slot: { path: 'slot.img' }, kernel: { path: 'vmlinuz' }, initramfs: { path: 'initramfs.img' } }, verity }));
-  return { version, bundleDir };
+  const manifest = await execa(join(repoRoot, 'images/manifest.sh'), ['release', version, bundleDir]);
+  await writeFile(join(bundleDir, 'manifest.json'), manifest.stdout);
+  return { version, bundleDir, verity: JSON.parse(await readFile(`${slot}.verity.json`, 'utf8')) as SlotVerity };
 }
 
 /** Publishes `release` on channel stable of `repoDir`; with a delta from the bundle in `deltaFrom` (the version the hosts run) when given. */

@@ -22,13 +22,12 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { repoRoot, startVm, type Vm } from '../harness/qemu.js';
 import { testSshKey } from '../harness/ssh.js';
-import { readBundle } from '../../src/update/release-bundle.js';
-import { publishRelease } from '../../src/update/repository-writer.js';
 import { generateKeyPairPem, signingKeyOfPem } from '../../src/update/signing-key.js';
 import { serveDirectory, type StaticServer } from '../integration/update/static-server.js';
 import { espList, partition } from './image-boot.js';
 import { updateStatus, waitUpdateStatus } from './update-status.js';
 import { flipByte } from '../harness/flip-byte.js';
+import { extractTree, makeRelease, publishVersion, type MadeRelease } from './releases.js';
 
 const release = join(repoRoot, 'build/release');
 const v = { v1: '91.1.0', v2: '91.2.0', v3: '91.3.0' };
@@ -38,46 +37,26 @@ const t0 = Date.now();
 const pair = generateKeyPairPem();
 const key = signingKeyOfPem(pair.privatePem);
 
-interface Verity {
-  hashOffset: number;
-  rootHash: string;
-  salt: string;
-}
-
 let work: string;
 let disk: string;
 let vm: Vm | undefined;
 let server: StaticServer;
-const verity: Record<string, Verity> = {};
-/** v2's and v3's slots, made while the guest boots v1 (the other core is idle then). */
+/** v1..v3 from the release's tree (releases.ts); v1 is the disk's slot a. */
+const releases: Record<string, MadeRelease> = {};
+/** v2's and v3's releases, made while the guest boots v1 (the other core is idle then). */
 let laterSlots: Promise<void>;
 
 const esc = (s: string) => s.replace(/\./g, '\\.');
 const since = () => `${((Date.now() - t0) / 1000).toFixed(0)} s`;
 
-/** The slot of `version` from the release's tree (images/make-slot.sh: erofs + dm-verity + sidecar). */
+/** The release of `version` from the release's tree (releases.ts: erofs + dm-verity, manifest.sh's manifest). */
 async function makeSlot(tree: string, version: string): Promise<string> {
-  await writeFile(join(tree, 'usr/lib/keel/version'), `${version}\n`);
-  const osRelease = (await readFile(join(tree, 'usr/lib/os-release'), 'utf8')).replace(/^(VERSION|VERSION_ID)=.*$/gm, (_l, k: string) => `${k}="${version}"`);
-  await writeFile(join(tree, 'usr/lib/os-release'), osRelease);
-  const out = join(work, `slot-${version}.img`);
-  await execa('nice', [join(repoRoot, 'images/make-slot.sh'), tree, out, version], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
-  verity[version] = JSON.parse(await readFile(`${out}.verity.json`, 'utf8')) as Verity;
-  return out;
+  releases[version] = await makeRelease(work, tree, version, false);
+  return join(releases[version].bundleDir, 'slot.img');
 }
 
-/** A release bundle with the real manifest (images/manifest.sh: artifacts and "verity"), published. */
-async function publish(version: string): Promise<void> {
-  const dir = join(work, `bundle-${version}`);
-  await mkdir(dir, { recursive: true });
-  await cp(join(work, `slot-${version}.img`), join(dir, 'slot.img'));
-  await cp(join(work, `slot-${version}.img.verity.json`), join(dir, 'slot.img.verity.json'));
-  await cp(join(release, 'vmlinuz'), join(dir, 'vmlinuz'));
-  await cp(join(release, 'initramfs.img'), join(dir, 'initramfs.img'));
-  const manifest = await execa(join(repoRoot, 'images/manifest.sh'), ['release', version, dir]);
-  await writeFile(join(dir, 'manifest.json'), manifest.stdout);
-  await publishRelease({ repoDir: join(work, 'repo'), key, bundle: await readBundle(dir), channel: 'stable', nowMs: Date.now(), payloads: [] });
-}
+const publish = (version: string) => publishVersion(join(work, 'repo'), key, releases[version]!);
+const verity = (version: string) => releases[version]!.verity;
 
 const waitStatus = (what: string, done: (s: any) => boolean, timeoutMs: number) => waitUpdateStatus(vm!, what, done, timeoutMs);
 
@@ -100,18 +79,18 @@ async function updateToB(version: string): Promise<number> {
  * verifies against it. Returns B's byte offset on the disk.
  */
 async function checkSlotB(version: string, entryName: string): Promise<number> {
-  const { rootHash, hashOffset } = verity[version]!;
+  const { rootHash, hashOffset } = verity(version);
   const { offset: espAt } = await partition(disk, 'EFI-SYSTEM');
   expect(await espList(disk, '/loader/entries')).toContain(entryName);
   const entry = (await execa('mtype', ['-i', `${disk}@@${espAt}`, `::/loader/entries/${entryName}`], { env: { MTOOLS_SKIP_CHECK: '1' } })).stdout;
   expect(entry).toMatch(new RegExp(`^options .*keel\\.slot=b`, 'm'));
   expect(entry).toMatch(new RegExp(`^options .*keel\\.verity=${rootHash} keel\\.verity\\.hashoffset=${hashOffset}\\b`, 'm'));
-  expect(entry).not.toContain(verity[v.v1]!.rootHash);
+  expect(entry).not.toContain(verity(v.v1).rootHash);
   const { offset } = await partition(disk, 'keel-root-b');
   // The slot as written verifies against the release's root hash (on a copy of its bytes: no
   // loop device needed), so what stops B's boots below is the flipped byte and nothing else.
   const copy = join(work, 'slot-b.part');
-  await execa('dd', [`if=${disk}`, `of=${copy}`, 'bs=1M', `skip=${offset}`, `count=${(await stat(join(work, `slot-${version}.img`))).size}`, 'iflag=skip_bytes,count_bytes', 'status=none']);
+  await execa('dd', [`if=${disk}`, `of=${copy}`, 'bs=1M', `skip=${offset}`, `count=${(await stat(join(releases[version]!.bundleDir, 'slot.img'))).size}`, 'iflag=skip_bytes,count_bytes', 'status=none']);
   await execa('veritysetup', ['verify', copy, copy, rootHash, `--hash-offset=${hashOffset}`]);
   await rm(copy);
   return offset;
@@ -136,9 +115,7 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'keel-e2e-verity-'));
   server = await serveDirectory(work);
   await execa('make', ['-s', 'keel-sea'], { cwd: repoRoot });
-  const tree = join(work, 'tree');
-  await execa('nice', ['fsck.erofs', `--extract=${tree}`, '--preserve', join(release, 'slot.img')]);
-  await cp(join(repoRoot, 'build/keel'), join(tree, 'usr/bin/keel'));
+  const tree = await extractTree(work);
   for (const unit of ['keel-update.service', 'keel-health-check.service']) await cp(join(repoRoot, 'images/units', unit), join(tree, 'usr/lib/systemd/system', unit));
   await execa('systemctl', ['--root', tree, 'enable', 'keel-update.service', 'keel-health-check.service']);
   await writeFile(join(tree, 'usr/lib/keel/update-trust.pub'), pair.publicPem);
@@ -175,7 +152,7 @@ afterAll(async () => {
 });
 
 test('a. the image boots with / on dm-verity, under slot A\'s root hash', async () => {
-  const { rootHash, salt } = verity[v.v1]!;
+  const { rootHash, salt } = verity(v.v1);
   await vm!.waitFor(new RegExp(`keel-initramfs: .*verity: /dev/\\S+ mapped as /dev/mapper/keel-root, root hash ${rootHash}`), { timeoutMs: 6 * minute });
   await vm!.waitFor(new RegExp(`keel-boot: ready slot=a version=${esc(v.v1)}`), { timeoutMs: 10 * minute });
   process.stderr.write(`verity e2e: a ready at ${since()}\n`);
@@ -216,7 +193,7 @@ test('c. one flipped byte in slot B\'s hash tree: the same, for v3', async () =>
   const b = await updateToB(v.v3);
   // The hash area starts with veritysetup's superblock (one 4096-byte block), then the tree's top
   // level: every block read is checked through that block, so the first read of the slot meets it.
-  await flipByte(disk, b + verity[v.v3]!.hashOffset + 4096 + 7);
+  await flipByte(disk, b + verity(v.v3).hashOffset + 4096 + 7);
   await bootsBackToA(/device-mapper: verity: \S+: metadata block \d+ is corrupted/);
   const s = await waitStatus('v3 reported failed', (x) => x.agentState === 'steady' && (x.failedVersions ?? []).includes(v.v3), 5 * minute);
   expect(s).toMatchObject({ booted: { slot: 'a', version: v.v1 }, other: { slot: 'b', version: v.v3, state: 'bad' }, failedVersions: [v.v2, v.v3] });
