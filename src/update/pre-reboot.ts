@@ -70,10 +70,6 @@ export function preRebootOf(values: Record<string, string>, where: (key: string)
   return checks;
 }
 
-export function hasPreRebootChecks(c: PreRebootChecks): boolean {
-  return c.command !== undefined || c.units.length > 0 || c.containers !== undefined || c.groupClear !== undefined;
-}
-
 /**
  * Runs the checks, cheapest first, through the edges: undefined when all pass, otherwise why
  * the node may not ask for a slot (the first check that fails; the others are not run).
@@ -124,7 +120,6 @@ export class PreRebootStage {
 
   /** Undefined when every check passes (or there are none), else why the node may not ask for a slot. */
   async run(): Promise<string | undefined> {
-    if (!hasPreRebootChecks(this.checks) && !(this.checks.etcdQuorum !== false && this.edges.etcd)) return undefined;
     let containers = this.edges.containers;
     if (this.checks.containers !== undefined && !containers) containers = this.hostProbe ??= new HostContainerProbe(this.root);
     return runPreRebootChecks(this.checks, this.edges.run ?? runCommand, { ...(containers && { containers }), ...(this.edges.group && { group: this.edges.group }), ...(this.edges.etcd && { etcd: this.edges.etcd }) });

@@ -6,7 +6,6 @@ import { describe, expect, test } from 'vitest';
 import { validateCloudConfig } from '../../../src/cloudconfig/validate.js';
 import { updateConf } from '../../../src/cloudconfig/plan-settings.js';
 import { parseUpdateConf, updateConfigOf } from '../../../src/update/update-config.js';
-import { hasPreRebootChecks } from '../../../src/update/pre-reboot.js';
 
 const doc = (lines: string[]) => `#cloud-config\n${lines.join('\n')}\n`;
 
@@ -21,12 +20,6 @@ describe('update.conf keys', () => {
   ])('%j reads as %j', (values, checks) => {
     const c = updateConfigOf(values);
     expect(c.preReboot).toEqual(checks);
-  });
-
-  test('containers or a group make the stage run; none leaves it empty', () => {
-    expect(hasPreRebootChecks(updateConfigOf({ PRE_REBOOT_CONTAINERS: 'all' }).preReboot)).toBe(true);
-    expect(hasPreRebootChecks(updateConfigOf({ PRE_REBOOT_GROUP_CLEAR: 'web' }).preReboot)).toBe(true);
-    expect(hasPreRebootChecks(updateConfigOf({}).preReboot)).toBe(false);
   });
 
   test.each<[Record<string, string>, RegExp]>([
