@@ -21,7 +21,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
-          // Three guests of their own: both cores for half an hour (make test-cluster).
+          // Three guests of their own: both cores for ~18 min, alone after this tier (make test-cluster).
           exclude: ['test/e2e/cluster.test.ts'],
           testTimeout: 900_000,
           hookTimeout: 900_000,

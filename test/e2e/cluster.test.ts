@@ -15,17 +15,18 @@
 //      quorum check); the killed host is started again, and the hosts update one at a time;
 //      etcd's history of the semaphore never has two holders; while each host is down the other
 //      two members take writes; its endpoint leaves and comes back;
-//   3. all three run v2, a key written before the roll reads back from every member;
+//   3. all three run v2, written from the delta payload (only its bytes were asked for), the
+//      files cloud-config wrote under /etc are still there, and a key written before the roll
+//      reads back from every member;
 //   4. v3 fails its health gate: the first host to take it rolls back to v2 and counts it
 //      failed, the rollout halts, and the other two never take the lock for v3.
 // Settings come from cloud-config, not baked into the slots (unlike update.test.ts): they live
 // in /etc on the state partition, which every slot shares. v2 and v3 are build/release's tree
 // re-packed with the current build/keel (releases.ts). Needs `make image` and root.
-// Measured (2 cores, nothing else in qemu): 4 pass in 1719 s at load 0.8-7.5 (cluster 283 s, v2 roll
-// 690 s, after 25 s, v3 and the brake 715 s with three failing boots); with boot_tries: 1, 2051 s at load
-// 1.6-4.9 (cluster 371 s, ready at 157-231 s of qemu; v2 roll 1012 s; after 30 s; v3 633 s: the lock taken
-// 297 s after the publish, one boot of v3, back on v2 100 s later). Staging a release on three guests
-// that share two cores (copying the slot for zstd's delta base, patching) is most of each roll.
+// Measured (2 cores, nothing else running): 4 pass in 1038 s at load 0.9-4.2 (cluster 163 s, ready at
+// 88-95 s of qemu; v2 roll with the killed holder 499 s, the quorum refusals 11-13 s after the kill;
+// after 13 s; v3 and the brake 360 s). Earlier runs took 1719-2051 s at load 1.6-7.5. Staging a release
+// on three guests that share two cores (copying the slot for zstd's delta base, patching) is most of each roll.
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -65,6 +66,10 @@ let releases: Promise<{ v2: MadeRelease; v3: MadeRelease }>;
 /** The first step that failed: the later ones then stop at once instead of waiting out their timeouts. */
 let broken: string | undefined;
 const took: string[] = [];
+/** Paths the hosts asked the update repository for. */
+const requested = new Set<string>();
+/** v2's payloads as published (the delta from v1 among them). */
+let v2Payloads: { role: string; name: string; size: number }[] = [];
 
 /** Progress to stderr and to build/test-logs/cluster.log (vitest may hold a worker's stderr back until a test ends). */
 const progressFile = join(repoRoot, 'build/test-logs/cluster.log');
@@ -128,7 +133,7 @@ beforeAll(async () => {
     if (!existsSync(join(releaseDir, f))) throw new Error(`build/release/${f} is missing: run make image`);
   work = await mkdtemp(join(tmpdir(), 'keel-e2e-cluster-'));
   certs = makeClusterCerts(names.map((name, i) => ({ name, address: segmentAddress({ segment, index: i + 1 }) })));
-  server = await serveDirectory(work);
+  server = await serveDirectory(work, { rateFor: (path) => void requested.add(path) });
   const repoPort = Number(new URL(server.url).port);
   const configs = [1, 2, 3].map((i) => userData(i, repoPort));
   // Fail before booting anything when a config would not apply cleanly.
@@ -169,7 +174,7 @@ afterAll(async () => {
   await server?.close();
   if (work) await rm(work, { recursive: true, force: true });
   if (certs) await rm(certs.dir, { recursive: true, force: true });
-  log(`done: ${took.join(', ')}`);
+  log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${took.join(', ')}`);
 });
 
 test('1. the members form a cluster; web is announced by all three', step('cluster', async () => {
@@ -252,6 +257,7 @@ test('2. v2: a holder killed and released by hand, the others wait for its membe
   observer.start();
   try {
     const payloads = await publishVersion(join(work, 'repo'), key, v2, releaseDir);
+    v2Payloads = payloads;
     log(`published ${v.v2} (${payloads.map((p) => `${p.role} ${p.size} bytes`).join(', ')})`);
     quiet = await killedHolder();
     await Promise.all(hosts.map(async (h) => {
@@ -289,12 +295,19 @@ test('2. v2: a holder killed and released by hand, the others wait for its membe
   log(`observer: ${ticks.length} ticks; ${ticks.filter((t) => t.down.some(Boolean)).length} with a host down; writes refused by an up member: ${ticks.reduce((n, t) => n + t.writes.filter((w) => w === false).length, 0)}`);
 }), 40 * minute);
 
-test('3. all three run v2 and a key written before the roll reads back from every member', step('after-v2', async () => {
+test('3. all three run v2 (written by delta), /etc kept, and a key written before the roll reads back from every member', step('after-v2', async () => {
+  const delta = v2Payloads.find((p) => p.role === 'slot-delta')!;
   for (const h of hosts) {
     expect(await status(h)).toMatchObject({ booted: { slot: 'b', version: v.v2, state: 'good' }, other: { slot: 'a', version: v.v1, state: 'good' }, lockHeld: false, failedVersions: [] });
     // A serializable read answers from the member's own data (on the state partition).
     expect((await etcdctl(h, ['get', '--consistency=s', '--print-value-only', '/keel-e2e/before-roll'])).trim()).toBe(`written on ${v.v1}`);
+    // What cloud-config wrote under /etc on v1 (the overlay's upper, on the state partition) is still there.
+    expect(await sh(h, 'cat /etc/web/index.html')).toBe(`<h1>keel cluster: ${h.name}</h1>`);
+    // By delta: the agent said so (in the journal of whichever boot wrote the slot).
+    expect(await sh(h, 'sudo -n journalctl -u keel-update --no-pager -o cat')).toContain(`wrote ${v.v2} into slot b from the delta payload: ${delta.size} bytes downloaded`);
   }
+  // Only the delta's bytes were asked for, by every host: never the full slot or its zstd payload.
+  expect([...requested].filter((p) => p.includes(`/${v.v2}/`)).sort()).toEqual([`/repo/targets/stable/${v.v2}/initramfs.img`, `/repo/targets/stable/${v.v2}/${delta.name}`, `/repo/targets/stable/${v.v2}/vmlinuz`]);
   const rollout = await hosts[2]!.store.readRollout(lockGroup, v.v2);
   const ids = hosts.map((h) => h.machineId).sort();
   expect({ started: rollout?.started.sort(), succeeded: rollout?.succeeded.sort(), failed: rollout?.failed, halted: rollout?.halted }).toEqual({ started: ids, succeeded: ids, failed: [], halted: undefined });
