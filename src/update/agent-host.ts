@@ -155,8 +155,9 @@ class HostAgentEnv implements AgentEnv {
     if (trial) await recordInstalled(this.stateDir, booted.version, new Date().toISOString());
     await this.change((x) => ({ ...x, blessed: { ...x.blessed, [booted.slot]: booted.version } }));
     const s = await this.state();
-    // Succeeded before the slot goes back: the next node's start then sees this one counted.
-    if (this.fleet && s.rebootingTo === booted.version) await this.fleet.succeeded(booted.version);
+    // Succeeded before the slot goes back: the next node's start then sees this one counted. A node
+    // that lost power after taking its slot, before it wrote `rebootingTo`, boots its staged version all the same.
+    if (this.fleet && (s.rebootingTo === booted.version || s.staged?.version === booted.version)) await this.fleet.succeeded(booted.version);
     const strategy = this.config.strategy;
     if (s.lockHeld || strategy === 'etcd-lock' || strategy === 'best-effort')
       // Releasing is only required when this node holds the lock; best-effort without etcd has none.

@@ -207,3 +207,24 @@ test('a failed health gate halts the rollout; the others never take the lock for
   expect(text.stdout).toMatch(/^node-3 .* 1\.0\.0 \(a\) +rebooting /m);
   expect(text.stdout).toMatch(/^rollout 2\.0\.0: .*3 started, 1 succeeded, 1 failed/m);
 }, 60_000);
+
+test('a node that loses power after taking its slot, before it says it is rebooting, boots its staged release and counts as succeeded', async () => {
+  // node-3, rebooting into 2.0.0 at the end of the test before, comes up and gives the slot back.
+  const n3 = await boot('node-3');
+  expect(n3.version).toBe('2.0.0');
+  await drive(n3, (s) => s.kind === 'steady');
+  expect(await holders()).toEqual([]);
+  await publish(join(work, 'repo'), work, key.signer, '3.0.0');
+  const n1 = await boot('node-1');
+  expect(n1.version).toBe('1.0.0');
+  // Staged, slot taken, started counted; the reboot is never asked for: the power goes.
+  await drive(n1, (s) => s.kind === 'rebooting');
+  expect(n1.reboots).toBe(0);
+  expect(await holders()).toEqual(['node-1']);
+  const up = await boot('node-1');
+  expect(up.version).toBe('3.0.0');
+  await drive(up, (s) => s.kind === 'steady');
+  expect(await holders()).toEqual([]);
+  const rollout = await store.readRollout('default', '3.0.0');
+  expect({ started: rollout?.started, succeeded: rollout?.succeeded, failed: rollout?.failed }).toEqual({ started: ['node-1'], succeeded: ['node-1'], failed: [] });
+}, 60_000);
