@@ -6,9 +6,11 @@
 // key, reboot_strategy etcd-lock (one slot, on the local member: no lock.conf), the rollout
 // brake (max_failures 1), two boot tries for a new slot (boot_tries 2) and a `web` container from the image's preloaded demo-web image that
 // announces its endpoint. One set of boots serves the steps:
-//   1. the members form a cluster (etcdctl endpoint health on each member, from the test
-//      machine through each guest's forwarded client port: the image has no etcdctl) and
-//      `keel containers endpoints web` on a host lists all three;
+//   1. keel-3's config advertises a wrong peer URL: keel-cloudinit warns at its line, its etcd
+//      refuses to start, the other two form a quorum and take writes; an operator corrects the
+//      drop-in and restarts etcd on keel-3; then the members form a cluster (etcdctl endpoint
+//      health on each member, from the test machine through each guest's forwarded client
+//      port: the image has no etcdctl) and `keel containers endpoints web` on a host lists all three;
 //   2. v2 is offered: the first host to take the reboot slot is killed (qemu quit) while it
 //      holds it; an operator releases the slot (`keel lock release` on another host); the other
 //      two do not take it while the killed host's etcd member is down (the pre-reboot etcd
@@ -38,6 +40,7 @@ import { testSshKey } from '../harness/ssh.js';
 import { newSegment, segmentAddress } from '../harness/vm-segment.js';
 import { makeClusterCerts, type ClusterCerts } from '../harness/cluster-certs.js';
 import { clusterMemberConfig } from '../harness/cluster-config.js';
+import { etcdMemberDropInPath } from '../../src/lock/local-member.js';
 import { requireImage } from './image-boot.js';
 import { extractTree, makeRelease, publishVersion, releaseDir, type MadeRelease } from './releases.js';
 import { etcdctl as etcdctlVia, saveJournal, sh, sleep, status, until, waitStatus } from './cluster-guests.js';
@@ -85,13 +88,18 @@ const readyOn = (slot: string, version: string) => new RegExp(`keel-boot: ready 
 const tls = () => ({ cafile: certs.caFile, certfile: join(certs.dir, 'keel-1.pem'), keyfile: join(certs.dir, 'keel-1.key') });
 const etcdctl = (h: ClusterHost, args: string[]) => etcdctlVia(h, tls(), args);
 
+/** A member's peer URL on the segment; keel-3's first config advertises the wrong one (no host has index 9). */
+const peerUrl = (index: number) => `https://${segmentAddress({ segment, index })}:2380`;
+const wrongPeerUrl = () => peerUrl(9);
+
 function userData(index: number, repoPort: number): string {
   return clusterMemberConfig(
     {
       segment,
       certs,
       // Every address: the test reaches each member through its user-mode NIC's forward too.
-      etcdOverrides: { listen_client_urls: 'https://0.0.0.0:2379' },
+      // keel-3 advertises a peer URL that initial_cluster does not list for it (the bad input of step 1).
+      etcdOverrides: { listen_client_urls: 'https://0.0.0.0:2379', ...(index === 3 ? { initial_advertise_peer_urls: wrongPeerUrl() } : {}) },
       keel: {
         update: { reboot_strategy: 'etcd-lock', server: `http://10.0.2.2:${repoPort}/repo`, trust_key: '/etc/keel/update-trust.pub', check_interval: '1m', postpone_while_logged_in: false, rollout: { max_failures: 1 }, boot_tries: 2 },
         containers: { specs: [webSpec] },
@@ -136,8 +144,9 @@ beforeAll(async () => {
   server = await serveDirectory(work, { rateFor: (path) => void requested.add(path) });
   const repoPort = Number(new URL(server.url).port);
   const configs = [1, 2, 3].map((i) => userData(i, repoPort));
-  // Fail before booting anything when a config would not apply cleanly.
-  for (const [i, text] of configs.entries()) expect(validateCloudConfig(text).problems, `cloud-config of ${names[i]}`).toEqual([]);
+  // Fail before booting anything when a config would not apply cleanly; keel-3's has its one warning.
+  for (const [i, text] of configs.entries())
+    expect(validateCloudConfig(text).problems.map((p) => `${p.severity} ${p.path}`), `cloud-config of ${names[i]}`).toEqual(i === 2 ? ['warning keel.etcd.initial_advertise_peer_urls'] : []);
   log(`segment ${segment.group}:${segment.port}, repository ${server.url}, v1 ${v.v1}`);
   const started = await Promise.allSettled(
     configs.map((userData, i) =>
@@ -177,7 +186,31 @@ afterAll(async () => {
   log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${took.join(', ')}`);
 });
 
-test('1. the members form a cluster; web is announced by all three', step('cluster', async () => {
+/**
+ * Step 1's bad input: `third` booted with a peer URL that initial_cluster does not list for it.
+ * keel-cloudinit warned at the line (and set the rest of the host up), etcd refused to start
+ * there, and the other two formed a quorum and took writes. Then an operator corrects the
+ * drop-in cloud-config wrote and restarts etcd, and the member joins.
+ */
+async function wrongPeerUrlFixed(third: ClusterHost): Promise<void> {
+  const warned = await sh(third, 'sudo -n journalctl -b -u keel-cloudinit --no-pager -o cat');
+  expect(warned).toMatch(new RegExp(`:\\d+:\\d+: warning: keel\\.etcd\\.initial_advertise_peer_urls: initial_cluster lists ${escape(peerUrl(3))} for "keel-3", but the member advertises ${escape(wrongPeerUrl())};`));
+  const refused = await until(`${third.name}: etcd refuses the wrong peer URL`, async () => {
+    const journal = await sh(third, 'sudo -n journalctl -b -u etcd --no-pager -o cat');
+    if (journal.includes(wrongPeerUrl()) && (await sh(third, 'systemctl show -p ActiveState --value etcd.service')) !== 'active') return journal.split('\n').filter((l) => l.includes(wrongPeerUrl())).at(-1); // its refusal comes after the settings it read
+    throw new Error(journal.split('\n').slice(-5).join('\n'));
+  }, 5 * minute);
+  log(`${third.name}: etcd refused: ${refused?.slice(0, 300)}`);
+  for (const h of hosts.filter((x) => x !== third)) {
+    const health = await until(`${h.name}: etcdctl endpoint health without ${third.name}`, () => etcdctl(h, ['endpoint', 'health', '-w', 'json']), 6 * minute);
+    expect(JSON.parse(health)).toMatchObject([{ health: true }]);
+  }
+  await hosts[0]!.store.client.put('/keel-e2e/two-members').value(`a quorum without ${third.name}`).exec();
+  log(`etcd: a quorum of two without ${third.name}; correcting its drop-in`);
+  await sh(third, `sudo -n sed -i 's#${wrongPeerUrl()}#${peerUrl(3)}#' ${etcdMemberDropInPath} && sudo -n systemctl daemon-reload && sudo -n systemctl reset-failed etcd.service; sudo -n systemctl restart --no-block etcd.service`);
+}
+
+test('1. keel-3 advertises a wrong peer URL: warned, its etcd refuses, the two others keep a quorum; corrected, the three form a cluster; web is announced by all three', step('cluster', async () => {
   await Promise.all(vms.map(async (vm, i) => {
     const ready = await vm.waitFor(readyOn('a', v.v1), { timeoutMs: 10 * minute });
     log(`${names[i]} ready on ${v.v1} at ${(ready.line.ms / 1000).toFixed(0)} s of its qemu run`);
@@ -186,6 +219,7 @@ test('1. the members form a cluster; web is announced by all three', step('clust
     const machineId = await sh(vm, 'cat /etc/machine-id');
     hosts.push({ index: i + 1, name: names[i]!, vm, machineId, store: memberStore(vm.hostPort(2379), tls()) });
   }
+  await wrongPeerUrlFixed(hosts[2]!);
   for (const h of hosts) {
     // etcdctl 3.4 prints `endpoint health` on stderr; its JSON goes to stdout.
     const health = await until(`${h.name}: etcdctl endpoint health`, () => etcdctl(h, ['endpoint', 'health', '-w', 'json']), 6 * minute);
