@@ -120,9 +120,9 @@ export class PreRebootStage {
 
   /** Undefined when every check passes (or there are none), else why the node may not ask for a slot. */
   async run(): Promise<string | undefined> {
-    let containers = this.edges.containers;
-    if (this.checks.containers !== undefined && !containers) containers = this.hostProbe ??= new HostContainerProbe(this.root);
-    return runPreRebootChecks(this.checks, this.edges.run ?? runCommand, { ...(containers && { containers }), ...(this.edges.group && { group: this.edges.group }), ...(this.edges.etcd && { etcd: this.edges.etcd }) });
+    const { run = runCommand, ...edges } = this.edges;
+    if (this.checks.containers !== undefined && !edges.containers) edges.containers = this.hostProbe ??= new HostContainerProbe(this.root);
+    return runPreRebootChecks(this.checks, run, edges);
   }
 
   async close(): Promise<void> {
