@@ -103,7 +103,7 @@ bench: deps build
 	bench/run.sh
 
 clean:
-	rm -rf $(BUILD) bin/keel.mjs bin/keel.cjs bin/keel.cjs.*.cache bin/keel-loader.cjs .cache/run
+	rm -rf $(BUILD) bin/keel bin/keel.mjs bin/keel.cjs bin/keel.*.cjs bin/keel*.cjs.cache bin/keel-loader.cjs .cache/run
 
 # Each area adds its own targets (image, pxe, release...) in mk/<area>.mk.
 -include mk/*.mk

@@ -47,9 +47,10 @@ function setVersion(dir: string, version: string): void {
   writeFileSync(join(dir, 'usr/lib/os-release'), osRelease);
 }
 
-/** A new keel executable: the bundle with one message changed and ~20 KB of new code, injected into node again. */
+/** A new keel executable: the update group's bundle with one message changed and ~20 KB of new code, injected into node again. */
 function changeKeel(dir: string): void {
-  const js = readFileSync(join(root, 'build/keel-sea.cjs'), 'utf8').replace('nothing installed', 'nothing was installed');
+  // The bundle is a CommonJS wrapper function (scripts/build.mjs): call it, as keel's loader does.
+  const js = `${readFileSync(join(root, 'build/sea/keel.update.cjs'), 'utf8').replace('nothing installed', 'nothing was installed')}(exports, require, module, __filename, __dirname);`;
   const feature = Array.from({ length: 400 }, (_, i) => `function benchFeature${i}(x) { return x * ${i} + ${i * 7}; }`).join('\n');
   writeFileSync(join(work, 'keel-next.cjs'), `${js}\n${feature}\n`);
   writeFileSync(join(work, 'sea.json'), JSON.stringify({ main: join(work, 'keel-next.cjs'), output: join(work, 'keel.blob'), disableExperimentalSEAWarning: true }));

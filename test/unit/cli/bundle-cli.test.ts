@@ -46,20 +46,33 @@ test('a lazy command runs: plan of an example prints its operations; a bad flag 
   expect(keel(['lock', 'serve', '--no-such-flag'])).toMatchObject({ code: 2 });
 });
 
-test('the code caches beside the bundle (one per command group) match it for this node', () => {
-  const source = readFileSync(join(repo, 'bin/keel.cjs'), 'utf8');
-  const loader = readFileSync(join(repo, 'bin/keel-loader.cjs'), 'utf8');
-  // The loader wraps the bundle in a function; compile the same text the same way.
-  const [head, tail] = [...loader.matchAll(/const source = ("[^"]*") \+ readFileSync\(file, 'utf8'\) \+ ("[^"]*");/g)][0]!.slice(1).map((s) => JSON.parse(s) as string);
-  const caches = readdirSync(join(repo, 'bin')).filter((f) => /^keel\.cjs\.[a-z-]+\.cache$/.test(f));
-  expect(caches).toEqual(expect.arrayContaining(['keel.cjs.default.cache', 'keel.cjs.cloud-config.cache', 'keel.cjs.lock.cache']));
-  for (const cache of caches) {
-    const script = new Script(head + source + tail, { filename: 'keel.cjs', cachedData: readFileSync(join(repo, 'bin', cache)) });
-    expect(script.cachedDataRejected, cache).toBe(false);
+test('a bundle per command group, each with a code cache that this node accepts', () => {
+  const bundles = readdirSync(join(repo, 'bin')).filter((f) => /^keel(\.[a-z-]+)?\.cjs$/.test(f));
+  expect(bundles.sort()).toEqual(['keel.cjs', ...['cloud-config', 'containers', 'fleet', 'install', 'lock', 'update'].map((g) => `keel.${g}.cjs`)]);
+  for (const name of bundles) {
+    // The loader compiles the file as it is (a CommonJS wrapper function); compile it the same way.
+    const script = new Script(readFileSync(join(repo, 'bin', name), 'utf8'), { filename: join(repo, 'bin', name), cachedData: readFileSync(join(repo, 'bin', `${name}.cache`)) });
+    expect(script.cachedDataRejected, name).toBe(false);
   }
-  // The loader says so under KEEL_DEBUG when it is not; here it is used.
-  const r = spawnSync(join(repo, 'bin/keel'), ['--version'], { encoding: 'utf8', env: { ...process.env, KEEL_DEBUG: '1' } });
-  expect(r).toMatchObject({ status: 0, stderr: '' });
+  // A group's bundle holds that group alone: validate's is a quarter of update's.
+  const size = (name: string) => readFileSync(join(repo, 'bin', name)).length;
+  expect(size('keel.cloud-config.cjs')).toBeLessThan(size('keel.update.cjs') / 2);
+  expect(size('keel.cjs')).toBeLessThan(50_000);
+  // The loader says so under KEEL_DEBUG when a cache is not used; here each is.
+  for (const args of [['--version'], ['cloud-config', 'validate', 'cloud-config/examples/demo.yaml'], ['lock', 'status', '--help'], ['update', '--help']]) {
+    const r = spawnSync(join(repo, 'bin/keel'), args, { cwd: repo, encoding: 'utf8', env: { ...process.env, KEEL_DEBUG: '1' } });
+    expect(r, args.join(' ')).toMatchObject({ status: 0, stderr: '' });
+  }
+});
+
+test('the top bundle lists every group; a group whose bundle is missing is one clear line', () => {
+  const help = keel(['--help']).stdout;
+  for (const group of ['cloud-config', 'update', 'lock', 'fleet', 'containers', 'install']) expect(help).toMatch(new RegExp(`^ {2}${group} `, 'm'));
+  // The top bundle run for a group word (as when keel.GROUP.cjs is missing) says what to do.
+  const run = `new (require('vm').Script)(require('fs').readFileSync(${JSON.stringify(join(repo, 'bin/keel.cjs'))}, 'utf8')).runInThisContext()(exports, require, module, __filename, __dirname);`;
+  const r = spawnSync(process.execPath, ['-e', run, 'node-e', 'lock', 'status'], { encoding: 'utf8' });
+  expect(r.status).toBe(1);
+  expect(r.stderr).toBe("keel: this build has no bundle for 'keel lock' (keel.lock.cjs): run make build\n");
 });
 
 test('node bin/keel.mjs runs keel as bin/keel does', () => {
