@@ -58,6 +58,8 @@ interface WorkerResult {
   rebootStarts: number[];
   /** Requests while waiting, by kind. */
   waitKinds: Record<string, number>;
+  /** The lock's requests by kind over the whole roll. */
+  lockKinds: Record<string, number>;
   /** Warnings the agents' fleet side logged (a record write retried, a count that failed). */
   warnings: number;
   /** CPU seconds the worker process used during the roll. */
@@ -115,7 +117,7 @@ async function worker(): Promise<void> {
       c?.resolve();
     });
   }
-  const result: WorkerResult = { rebooted: 0, heldBack: 0, unfinished: 0, waitMs: 0, waitRequests: 0, lockRequests: 0, unaryRequests: 0, rebootStarts: [], waitKinds: {}, warnings: 0, cpuS: 0, resets: 0, errors: [] };
+  const result: WorkerResult = { rebooted: 0, heldBack: 0, unfinished: 0, waitMs: 0, waitRequests: 0, lockRequests: 0, unaryRequests: 0, rebootStarts: [], waitKinds: {}, lockKinds: {}, warnings: 0, cpuS: 0, resets: 0, errors: [] };
   const policy = parseRolloutPolicy({ maxFailures: s.maxFailures });
   const agents = Array.from({ length: role.count }, (_, i) => role.first + i);
   const quiet: Logger = { error: () => result.warnings++, warning: () => result.warnings++, notice: () => undefined, info: () => undefined, debug: () => undefined } as unknown as Logger;
@@ -139,6 +141,7 @@ async function worker(): Promise<void> {
           lease: () => fleet.nodeLeaseId(),
           onRequest: (_kind: EtcdRequestKind) => {
             result.lockRequests++;
+            result.lockKinds[_kind] = (result.lockKinds[_kind] ?? 0) + 1;
             if (waiting) {
               result.waitRequests++;
               result.waitKinds[_kind] = (result.waitKinds[_kind] ?? 0) + 1;
@@ -284,7 +287,10 @@ async function run(s: Scenario): Promise<void> {
     );
     const kinds: Record<string, number> = {};
     for (const r of results) for (const [k, v] of Object.entries(r.waitKinds)) kinds[k] = (kinds[k] ?? 0) + v;
-    console.log(`  requests while waiting, per agent: ${Object.entries(kinds).map(([k, v]) => `${k} ${(v / s.agents).toFixed(2)}`).join(', ')}`);
+    const lockKinds: Record<string, number> = {};
+    for (const r of results) for (const [k, v] of Object.entries(r.lockKinds)) lockKinds[k] = (lockKinds[k] ?? 0) + v;
+    const perAgent = (counts: Record<string, number>) => Object.entries(counts).map(([k, v]) => `${k} ${(v / s.agents).toFixed(2)}`).join(', ');
+    console.log(`  lock requests per agent: while waiting ${perAgent(kinds)}; in all ${perAgent(lockKinds)}`);
     console.log(`  most holders in etcd's history of the semaphore: ${history.max} of ${s.slots} slots (${history.versions} versions); etcd peak memory ${peakMemoryMiB(etcd).toFixed(0)} MiB (largest member); ${msgs('leader changes')} leader changes during the roll`);
     if (s.failEvery > 0) {
       const haltAt = rollout?.halted ? Date.parse(rollout.halted.at) : undefined;
