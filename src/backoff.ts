@@ -1,8 +1,9 @@
 /**
  * keel's one backoff: a delay that doubles from `initialDelayMs` up to `maxDelayMs`, pure
  * (clock and randomness passed in). Three users, one schedule:
- * - the reboot lock retries etcd and FleetLock errors with it, jittered (a waiter on a full
- *   semaphore watches the key instead of sleeping);
+ * - the reboot lock retries etcd and FleetLock errors with it, jittered, and steps aside
+ *   after losing a swap of the semaphore to another node (a waiter on a full semaphore
+ *   watches the key instead of sleeping);
  * - datasource detection polls with it, as coreos-cloudinit does, clipped to a deadline;
  * - the container supervisor restarts a failing container after it, starting over once the
  *   container has stayed up long enough (docker's 10 s rule), on systemd < 254, which has

@@ -1,6 +1,6 @@
 // SemaphoreLock over the recording in-memory store (the same code runs against real etcd
 // in test/integration/lock/etcd-lock.test.ts).
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { MemoryLockStore } from './memory-lock-store.js';
 import { SemaphoreLock } from '../../../src/lock/semaphore-lock.js';
 import { KeelError } from '../../../src/errors.js';
@@ -79,6 +79,35 @@ describe('semaphore lock', () => {
     };
     await lock.acquire('a');
     expect((await lock.status()).holders.map((h) => h.id)).toEqual(['a', 'x']);
+  });
+
+  test('a release that loses its swap to another node steps aside before reading again', async () => {
+    const { store, lock } = make({ defaultSlots: 3, random: () => 0 });
+    await lock.acquire('a');
+    await lock.acquire('b');
+    const commit = store.commit.bind(store);
+    let first = true;
+    store.commit = async (c) => {
+      if (first) {
+        first = false;
+        await lock.release('b'); // another node's release moves the semaphore first
+      }
+      return commit(c);
+    };
+    vi.useFakeTimers();
+    try {
+      const reads = store.requestCounts.get;
+      const releasing = lock.release('a');
+      await vi.advanceTimersByTimeAsync(9);
+      // a's view, b's view; a lost and waits (10 ms with this random) before its next view.
+      expect(store.requestCounts.get - reads).toBe(2);
+      await vi.advanceTimersByTimeAsync(1);
+      await releasing;
+      expect(store.requestCounts.get - reads).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect((await lock.status()).holders).toEqual([]);
   });
 
   test('set-max keeps holders and lets waiters in', async () => {
