@@ -177,9 +177,25 @@ export class FleetStore {
     }
   }
 
-  /** This node takes a reboot slot for `version`; `ok: false` when the rollout is halted. */
-  recordStarted(group: string, version: string, machineId: string): Promise<RolloutChange> {
-    return this.changeRollout(group, version, (r, c) => recordStarted(r, machineId, c.at), { machineId });
+  /**
+   * This node takes a reboot slot for `version`; `ok: false` when the rollout is halted.
+   * Most rollouts have no stored value (nothing failed, nothing halted): then the mark goes
+   * in with one transaction guarded by that absence and its own, on the reboot path of every
+   * node. Otherwise (or on any error) it is a change as any other: read, then swap.
+   */
+  async recordStarted(group: string, version: string, machineId: string): Promise<RolloutChange> {
+    const key = rolloutKey(group, version);
+    const mark = rolloutMarkKey(group, version, 'started', machineId);
+    const at = new Date(this.now()).toISOString();
+    const first = await this.client
+      .if(key, 'Mod', '==', 0)
+      .and(mark, 'Create', '==', 0)
+      .then(this.client.put(mark).value(at))
+      .commit()
+      .catch(() => undefined);
+    if (first?.succeeded) return { ok: true, changed: true, record: withMarks(newRollout(version, at), [machineId], []), attempts: 1 };
+    const change = await this.changeRollout(group, version, (r, c) => recordStarted(r, machineId, c.at), { machineId });
+    return { ...change, attempts: change.attempts + 1 };
   }
 
   recordSucceeded(group: string, version: string, machineId: string): Promise<RolloutChange> {

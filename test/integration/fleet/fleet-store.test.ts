@@ -92,6 +92,23 @@ describe('rollout records in etcd', () => {
     expect((await clients[0]!.client.get('/keel/fleet/calm/rollouts/2.0.0').exec()).kvs).toHaveLength(0);
   });
 
+  test('a start on a rollout with no stored value is one transaction; with one (a failure counted), a read and a swap', async () => {
+    const s = open();
+    const real = s.client.kv;
+    let txns = 0;
+    const counting = new Proxy(real, { get: (t, p) => (p === 'txn' ? (...a: Parameters<typeof real.txn>) => (txns++, t.txn(...a)) : (Reflect.get(t, p, t) as unknown)) });
+    Object.defineProperty(s.client, 'kv', { value: counting });
+    expect(await s.recordStarted('fast', '2.0.0', 'f1')).toMatchObject({ ok: true, changed: true, attempts: 1 });
+    expect(txns).toBe(1);
+    // Again: the mark is there, nothing changes (the guarded write falls through to a read).
+    expect(await s.recordStarted('fast', '2.0.0', 'f1')).toMatchObject({ ok: true, changed: false });
+    await s.recordFailed('fast', '2.0.0', { machineId: 'f2', error: 'rolled back' }, policy(5));
+    txns = 0;
+    expect(await s.recordStarted('fast', '2.0.0', 'f3')).toMatchObject({ ok: true, changed: true, attempts: 2 });
+    expect(txns).toBe(3);
+    expect((await s.readRollout('fast', '2.0.0'))?.started.sort()).toEqual(['f1', 'f2', 'f3']);
+  });
+
   test('twelve nodes failing at once from four clients are all counted', async () => {
     const clients = [open(), open(), open(), open()];
     const ids = Array.from({ length: 12 }, (_, i) => `m${i}`);
