@@ -38,8 +38,16 @@ const absentOptionalModules = {
   },
 };
 
-/** Command groups, as src/cli/main.ts loads them (`./GROUP.js`), each bundled on its own. */
-const groups = ['cloud-config', 'update', 'lock', 'fleet', 'containers', 'install'];
+/**
+ * Command groups, read from src/cli/main.ts's entries (the command word and the module it
+ * loads with import(), `./WORD.js`), each bundled on its own: a group added there gets its
+ * bundle without a second list here.
+ */
+const groups = [...readFileSync('src/cli/main.ts', 'utf8').matchAll(/\{ name: '([a-z-]+)',[^\n]*import\('\.\/([a-z-]+)\.js'\)/g)].map(([, word, module]) => {
+  if (word !== module) throw new Error(`build: keel ${word} loads ./${module}.js; a group's module must be named as its word (the loader picks keel.WORD.cjs)`);
+  return word;
+});
+if (groups.length === 0) throw new Error('build: no command groups found in src/cli/main.ts');
 
 /**
  * Keeps one group (or none, for the top bundle) in a bundle: main.ts's import() of any other
@@ -184,7 +192,7 @@ script.runInThisContext()(bundle.exports, require, bundle, __filename, require('
 `;
 
 /** The bundles: the top one, then one per group; the file name the loaders pick it by. */
-const bundles = [{ name: 'keel.cjs', group: undefined, warmUp: warmUps.top }, ...groups.map((group) => ({ name: `keel.${group}.cjs`, group, warmUp: warmUps[group] }))];
+const bundles = [{ name: 'keel.cjs', group: undefined, warmUp: warmUps.top }, ...groups.map((group) => ({ name: `keel.${group}.cjs`, group, warmUp: warmUps[group] ?? [[group, '--help']] }))];
 
 /** Writes DIR/NAME for each bundle, then DIR/NAME.cache; warns (keel still runs) when a cache fails. */
 async function writeBundles(dir, metaUrlFile) {

@@ -139,12 +139,12 @@ async function worker(): Promise<void> {
           client,
           // One lease per agent, as the agent has: the queue key rides on the node record's.
           lease: () => fleet.nodeLeaseId(),
-          onRequest: (_kind: EtcdRequestKind) => {
+          onRequest: (kind: EtcdRequestKind) => {
             result.lockRequests++;
-            result.lockKinds[_kind] = (result.lockKinds[_kind] ?? 0) + 1;
+            result.lockKinds[kind] = (result.lockKinds[kind] ?? 0) + 1;
             if (waiting) {
               result.waitRequests++;
-              result.waitKinds[_kind] = (result.waitKinds[_kind] ?? 0) + 1;
+              result.waitKinds[kind] = (result.waitKinds[kind] ?? 0) + 1;
             }
           },
         },
