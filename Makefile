@@ -93,8 +93,10 @@ test-integration: build
 test-e2e: build
 	npx vitest run --project e2e --passWithNoTests
 
+# On a failure the end of the cluster's own log comes last, where a CI summary that keeps
+# only the end of the output still shows which step failed, why, and each agent's last words.
 test-cluster: build
-	npx vitest run --project cluster
+	npx vitest run --project cluster || { status=$$?; echo '--- build/test-logs/cluster.log, its end:'; tail -n 12 build/test-logs/cluster.log; exit $$status; }
 
 run: deps build image
 	scripts/run-image.sh

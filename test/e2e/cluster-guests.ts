@@ -48,13 +48,18 @@ export async function etcdctl(h: ClusterHost, tls: { cafile: string; certfile: s
   return r.stdout;
 }
 
-/** Marks the guest failed (its logs stay) and saves its journal of keel's units, etcd and networkd beside them. */
-export async function saveJournal(vm: Vm, stepName: string): Promise<void> {
+/**
+ * Marks the guest failed (its logs stay) and saves its journal of keel's units, etcd and networkd
+ * beside them. Returns the update agent's last lines, for the one log CI shows the end of.
+ */
+export async function saveJournal(vm: Vm, stepName: string): Promise<string[]> {
   vm.failed = true;
-  if (!vm.running) return;
+  if (!vm.running) return ['not running'];
   const units = ['keel-update', 'etcd', 'keel-supervisor', 'keel-cloudinit', 'keel-health-check', 'systemd-networkd', 'keel-container-web'].map((u) => `-u ${u}`).join(' ');
   const r = await vm
     .ssh(`sudo -n journalctl -b --no-pager -o short-monotonic ${units} | tail -400; sudo -n keel update status --json; systemctl --failed --no-legend; ip -br addr; networkctl --no-pager`, { user: 'core', commandTimeoutMs: 60_000, connectTimeoutMs: 20_000, allowFailure: true })
     .catch((e: Error) => ({ stdout: '', stderr: e.message }));
   await writeFile(join(vm.logDir, `journal-${stepName.replace(/\W+/g, '-')}.txt`), `${r.stdout}\n${r.stderr}`).catch(() => undefined);
+  const agent = r.stdout.split('\n').filter((l) => /keel-update\[\d+\]:/.test(l)).slice(-2).map((l) => l.replace(/^.*?keel-update\[\d+\]: /, '').slice(0, 300));
+  return agent.length > 0 ? agent : [`no keel-update lines${r.stderr ? `: ${r.stderr.split('\n')[0]}` : ''}`];
 }

@@ -130,7 +130,8 @@ function step(name: string, fn: () => Promise<void>): () => Promise<void> {
     } catch (error) {
       broken = name;
       log(`step ${name}: FAILED after ${((Date.now() - start) / 1000).toFixed(0)} s: ${(error as Error).message.split('\n')[0]}`);
-      await Promise.all(vms.map((vm) => saveJournal(vm, name)));
+      const last = await Promise.all(vms.map((vm) => saveJournal(vm, name)));
+      for (const [i, lines] of last.entries()) for (const line of lines) log(`${names[i]} keel-update: ${line}`);
       throw error;
     }
   };
