@@ -1,9 +1,16 @@
 /**
  * keel's one crash-safe write, for every part that replaces a file on disk: a temp file in
  * the same directory (O_EXCL, random suffix, never through a link), the bytes, owner and
- * mode set on it, fsync, rename over the target, then fsync of the directory so the rename
- * itself survives a power cut. A crash leaves the old file or the new one, never a torn
- * one; a failure before the rename removes the temp file.
+ * mode set on it, fsync, rename over the target, fsync of the file under its new name, then
+ * of the directory, so the rename itself survives a power cut. A crash leaves the old file
+ * or the new one, never a torn one; a failure before the rename removes the temp file.
+ *
+ * The second fsync is for FAT, the ESP's filesystem, where the boot entries live: Linux's
+ * vfat writes a renamed file's new directory entry with no size and no clusters and fills
+ * them in only when the file's inode is written back, seconds later; a directory fsync does
+ * not do it. A qemu guest killed in that window came back with a 0-byte boot entry for the
+ * release it had just staged (the cluster e2e test), booted the old slot and counted the
+ * release as rolled back. On ext4 the file is already clean: the fsync costs a journal commit.
  *
  * Paths here are host paths: confining them to a root is RootFs's job, which calls this.
  */
@@ -70,6 +77,16 @@ export async function syncDirectory(dir: string, io: CrashSafeIo = nodeIo): Prom
   }
 }
 
+/** fsyncs a file just renamed to `path`, so its size and clusters are on disk under that name (FAT: see the file comment). */
+export async function syncRenamed(path: string, io: CrashSafeIo = nodeIo): Promise<void> {
+  const handle = await io.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Replaces `path` with `data` crash-safely (see the file comment). */
 export async function writeFileCrashSafe(path: string, data: Uint8Array, options: WriteOptions = {}): Promise<void> {
   const io = options.io ?? nodeIo;
@@ -91,6 +108,7 @@ export async function writeFileCrashSafe(path: string, data: Uint8Array, options
     await removeQuietly(io, tmp);
     throw error;
   }
+  await syncRenamed(path, io);
   await syncDirectory(dirname(path), io);
 }
 

@@ -1,7 +1,7 @@
 import { mkdir, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
-import { syncDirectory, writeFileCrashSafe } from '../host/crash-safe-write.js';
+import { syncDirectory, syncRenamed, writeFileCrashSafe } from '../host/crash-safe-write.js';
 import { errnoOf } from '../host/fs-failure.js';
 import type { Slot } from './agent-state.js';
 import { armedFileName, entryFileName, entryHealth, entryText, parseEntryName, parseEntryText, slotOfEntry, type EntryHealth, type EntryVerity } from './boot-entry.js';
@@ -71,6 +71,9 @@ export async function armEntry(esp: string, entry: EspEntry, tries: number): Pro
   const armed = armedFileName(entry.id, tries);
   if (entry.fileName === armed) return;
   await rename(join(esp, 'loader/entries', entry.fileName), join(esp, 'loader/entries', armed));
+  // FAT writes the new name without size or clusters until the inode is written back: an entry
+  // renamed and then lost to a power cut would be an empty file (crash-safe-write.ts).
+  await syncRenamed(join(esp, 'loader/entries', armed));
   await syncEntries(esp);
 }
 

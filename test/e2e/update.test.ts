@@ -3,7 +3,8 @@
 // VM boots v1 again and the agent resumes the download (HTTP Range), takes the etcd lock,
 // reboots into v2, passes the health gate (systemd-bless-boot drops the counter, the agent
 // arms the entry again) and releases the lock. Through it, a file written under /etc on v1
-// stays, and a container counting its starts in a named volume keeps counting.
+// stays, and a container counting its starts in a named volume keeps counting. Last, a
+// `keel update rollback` (loader.conf on the ESP) just before qemu is killed is on the disk whole.
 // The repository is served from 127.0.0.1 and a real etcd runs on the host; the guest reaches
 // both at qemu's user-mode gateway 10.0.2.2. v1 and v2 are the release's slot image re-packed
 // by releases.ts (images/make-slot.sh: erofs + dm-verity) with a different version file and
@@ -27,6 +28,7 @@ import { generateKeyPairPem, signingKeyOfPem } from '../../src/update/signing-ke
 import { serveDirectory, type StaticServer } from '../integration/update/static-server.js';
 import { extractTree, makeRelease, publishVersion, releaseDir as release, type MadeRelease } from './releases.js';
 import { waitUpdateStatus } from './update-status.js';
+import { partition, rawCopy } from './image-boot.js';
 
 const v = { v1: '90.1.0', v2: '90.2.0' };
 // The guest reaches the host's loopback at qemu's user-mode gateway (guestfwd carries one
@@ -160,3 +162,21 @@ test('killed during the download: the VM boots v1 again, the agent resumes it an
   // The volume is on the state partition: the count went on through the kill and the update.
   await count(first + 2);
 }, 40 * minute);
+
+test('a boot setting written just before a power cut is whole after it: keel update rollback, qemu killed at once', async () => {
+  // FAT (the ESP) writes a renamed file's entry with no size and no clusters until the file's
+  // inode is written back, seconds later; the crash-safe write fsyncs the file under its new
+  // name too (crash-safe-write.ts). Without that, this loader.conf read back empty or old.
+  const next = JSON.parse((await vm!.ssh('keel update rollback --json')).stdout) as { nextBoot: { slot: string; version: string } };
+  expect(next.nextBoot).toMatchObject({ slot: 'a', version: v.v1 });
+  await vm!.kill();
+  const { raw, done } = await rawCopy(vm!.diskFile(0));
+  try {
+    const { offset } = await partition(raw, 'EFI-SYSTEM');
+    const conf = (await execa('mtype', ['-i', `${raw}@@${offset}`, '::/loader/loader.conf'], { env: { MTOOLS_SKIP_CHECK: '1' } })).stdout;
+    expect(conf).toMatch(new RegExp(`^default keel-${esc(v.v1)}\\.conf$`, 'm'));
+    expect(conf).toMatch(/^timeout 0$/m);
+  } finally {
+    done();
+  }
+}, 10 * minute);

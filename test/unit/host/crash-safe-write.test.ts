@@ -53,10 +53,10 @@ describe('writeFileCrashSafe', () => {
     expect(await readdir(dir)).toEqual(['conf']);
   });
 
-  test('the order on disk: new temp (O_EXCL, no link followed), bytes, owner, mode, fsync, rename, then fsync of the directory', async () => {
+  test('the order on disk: new temp (O_EXCL, no link followed), bytes, owner, mode, fsync, rename, fsync of the file under its new name (FAT), then of the directory', async () => {
     const { io, calls } = recordingIo();
     await writeFileCrashSafe(join(dir, 'conf'), Buffer.from('x'), { mode: 0o600, uid: 0, gid: 0, io });
-    expect(calls).toEqual(['open TMP excl nofollow', 'write TMP', 'chown TMP 0:0', 'chmod TMP 600', 'fsync TMP', 'close TMP', 'rename TMP conf', 'open DIR directory', 'fsync DIR', 'close DIR']);
+    expect(calls).toEqual(['open TMP excl nofollow', 'write TMP', 'chown TMP 0:0', 'chmod TMP 600', 'fsync TMP', 'close TMP', 'rename TMP conf', 'open conf nofollow', 'fsync conf', 'close conf', 'open DIR directory', 'fsync DIR', 'close DIR']);
   });
 
   test('without an owner it does not chown, and the mode defaults to 0644', async () => {
@@ -75,6 +75,12 @@ describe('writeFileCrashSafe', () => {
     expect(await readdir(dir)).toEqual(['conf']);
     expect(calls).toContain('close TMP');
     expect(calls.at(-1)).toBe('unlink TMP');
+  });
+
+  test('a failing fsync of the renamed file is reported (the new file is in place, but not yet known to be durable)', async () => {
+    const { io } = recordingIo('fsync conf');
+    await expect(writeFileCrashSafe(join(dir, 'conf'), Buffer.from('new'), { io })).rejects.toThrow('injected failure at fsync conf');
+    expect(await readFile(join(dir, 'conf'), 'utf8')).toBe('new');
   });
 
   test('a failing directory fsync is reported (the new file is in place, but not yet known to be durable)', async () => {
