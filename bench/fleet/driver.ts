@@ -168,13 +168,21 @@ async function worker(): Promise<void> {
         const stop = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
         const stopped = new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
         const t0 = performance.now();
+        // The start is recorded as the slot is granted, beside the lock's confirmation of a
+        // hand-off (AcquireOptions.whenGranted); the wait ends at the grant.
+        let start: Awaited<ReturnType<AgentFleet['started']>> | undefined;
+        let grantedAt: number | undefined;
+        const whenGranted = async () => {
+          grantedAt = performance.now();
+          start = await agentFleet.started(version);
+        };
         waiting = true;
         try {
-          if (s.mode === 'keel') await lock.acquire(id, { signal: stop });
+          if (s.mode === 'keel') await lock.acquire(id, { signal: stop, whenGranted });
           else {
             for (;;) {
               try {
-                await lock.acquire(id, { wait: false, signal: stop });
+                await lock.acquire(id, { wait: false, signal: stop, whenGranted });
                 break;
               } catch (error) {
                 if (!(error instanceof KeelError && error.kind === 'conflict') || stop.aborted) throw error;
@@ -193,8 +201,8 @@ async function worker(): Promise<void> {
         } finally {
           waiting = false;
         }
-        result.waitMs += performance.now() - t0;
-        const start = await agentFleet.started(version);
+        result.waitMs += (grantedAt ?? performance.now()) - t0;
+        if (!start) throw new Error('the lock was taken without its whenGranted');
         if (!start.ok && !start.halted) throw new Error(start.reason);
         if (!start.ok) {
           // The rollout halted while we waited: give the slot back, stay on the running version.
@@ -206,10 +214,14 @@ async function worker(): Promise<void> {
         result.rebootStarts.push(Date.now());
         await sleep(s.rebootMs);
         const healthy = s.failEvery === 0 || n % s.failEvery !== s.failEvery - 1;
-        if (healthy) await agentFleet.succeeded(version);
-        else await agentFleet.failed(version, 'health gate failed: web.service is not active');
+        // As the agent does (agent-host.ts markGood): a success goes out beside the release; a
+        // failure is counted first, so the next node's start sees the brake.
         publish(healthy ? 'steady' : 'failed', { version: healthy ? version : '1.0.0' });
-        await lock.release(id);
+        if (healthy) await Promise.all([agentFleet.succeeded(version), lock.release(id)]);
+        else {
+          await agentFleet.failed(version, 'health gate failed: web.service is not active');
+          await lock.release(id);
+        }
         result.rebooted++;
       } catch (error) {
         result.errors.push(`${id}: ${(error as Error).message}`);

@@ -83,7 +83,7 @@ export class FleetLockClient implements RebootLock {
       let error: KeelError;
       try {
         const a = await this.call('POST', '/v1/pre-reboot', requestBody(id, this.group), options.signal);
-        if (a.status === 200) return;
+        if (a.status === 200) break;
         error = this.fail(what, a);
       } catch (e) {
         if (options.signal?.aborted) throw aborted(what, options.signal);
@@ -99,6 +99,7 @@ export class FleetLockClient implements RebootLock {
         throw aborted(what, options.signal);
       }
     }
+    await options.whenGranted?.();
   }
 
   async release(id: string, options: { signal?: AbortSignal } = {}): Promise<void> {

@@ -24,6 +24,14 @@ export interface AcquireOptions {
   wait?: boolean;
   /** Aborting stops the wait with a KeelError('unavailable'); a slot already taken stays taken. */
   signal?: AbortSignal;
+  /**
+   * The caller's first step with the slot (the agent records its start in the rollout), run
+   * once: beside the confirmation of a slot handed over from the wait queue, saving a round
+   * trip on every node's way to its reboot; after the transaction of a slot taken directly.
+   * `acquire` resolves when both are done and rejects with its error. It must be harmless to
+   * have run for a slot not confirmed after all (the wait goes on and it is not run again).
+   */
+  whenGranted?: () => Promise<void>;
 }
 
 /**

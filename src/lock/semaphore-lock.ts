@@ -103,6 +103,8 @@ export class SemaphoreLock implements RebootLock {
     let lastHolders: string[] = [];
     let taken = false;
     let raced = false;
+    /** The caller's whenGranted, once started beside the confirmation of a hand-off. */
+    let granted: Promise<void> | undefined;
     // With wait the deadline is the signal's; without, the operation timeout.
     const deadline = wait ? Number.POSITIVE_INFINITY : this.deadline();
     try {
@@ -160,6 +162,8 @@ export class SemaphoreLock implements RebootLock {
           }
           if (isGranted(event.value)) {
             // The hand-off: the holder key was written in the same revision as our queue key.
+            // The caller's first step runs beside the confirmation instead of after it.
+            if (options.whenGranted && !granted) (granted = options.whenGranted()).catch(() => undefined);
             if (await store.confirm(queued.key, holderKey(this.group, id), event.revision, holderValue(this.isoNow()), signal)) {
               queued.key = undefined;
               taken = true;
@@ -183,6 +187,7 @@ export class SemaphoreLock implements RebootLock {
     } finally {
       if (queued.key !== undefined && !taken) await store.remove(queued.key).catch(() => undefined);
     }
+    await (granted ?? options.whenGranted?.());
   }
 
   /** Slots of the semaphore as last seen by a waiter (scales how often deep waiters look again). */

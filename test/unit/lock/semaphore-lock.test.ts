@@ -219,6 +219,45 @@ describe('hand-off', () => {
     expect(many).toBe(few);
   });
 
+  test("the caller's first step runs beside the confirmation of a hand-off, after the transaction of a direct take", async () => {
+    const { store, lock } = make();
+    const events: string[] = [];
+    const confirm = store.confirm.bind(store);
+    store.confirm = async (...args) => {
+      events.push('confirm sent');
+      await settle();
+      const confirmed = await confirm(...args);
+      events.push('confirmed');
+      return confirmed;
+    };
+    await lock.acquire('a', { whenGranted: async () => void events.push(`a granted after ${store.requestCounts.commit} commit`) });
+    expect(events).toEqual(['a granted after 1 commit']);
+    const step = async (id: string) => {
+      events.push(`${id} starts`);
+      await settle();
+      events.push(`${id} started`);
+    };
+    const waiting = lock.acquire('b', { whenGranted: () => step('b') }).then(() => events.push('b acquired'));
+    await settle();
+    await lock.release('a');
+    await waiting;
+    // Sent before the step ended (beside it, not after), and acquire waited for both.
+    expect(events.slice(1, 3)).toEqual(['b starts', 'confirm sent']);
+    expect(events.indexOf('b started')).toBeGreaterThan(events.indexOf('confirm sent'));
+    expect(events.at(-1)).toBe('b acquired');
+    expect(events.filter((e) => e === 'b starts')).toHaveLength(1);
+  });
+
+  test("a failing first step fails acquire once the hand-off is confirmed: the slot is held, for the caller to give back", async () => {
+    const { lock } = make();
+    await lock.acquire('a');
+    const waiting = lock.acquire('b', { whenGranted: async () => Promise.reject(new Error('rollout halted')) }).catch((e: Error) => e.message);
+    await settle();
+    await lock.release('a');
+    expect(await waiting).toBe('rollout halted');
+    expect((await lock.status()).holders.map((h) => h.id)).toEqual(['b']);
+  });
+
   test('a grant to a node that died while queued is given back at the next look and goes to the next in line', async () => {
     const { store, lock } = make({ safetyWakeMs: 30 });
     await lock.acquire('a');

@@ -62,6 +62,24 @@ describe('host env with fleet records', () => {
     expect((await readNodeState(join(root, 'var/lib/keel/update'))).lockHeld).toBe(true);
   });
 
+  test('a new slot marked good: its success and the release of its slot go out together, both done when markGood returns', async () => {
+    const lockCalls: string[] = [];
+    const events: string[] = [];
+    const markSucceeded = async (_g: string, v: string) => {
+      events.push(`success of ${v} sent`);
+      // The release is sent while the success is in flight (before, it waited for the success).
+      for (let i = 0; i < 50 && !lockCalls.includes('release node-1'); i++) await new Promise((r) => setTimeout(r, 10));
+      events.push(lockCalls.includes('release node-1') ? 'success written after the release was sent' : 'success written, no release sent');
+    };
+    const { root, env } = await hostWith({ markSucceeded: markSucceeded as never }, lockCalls);
+    const dir = join(root, 'var/lib/keel/update');
+    await writeNodeState(dir, { failedVersions: [], lockHeld: true, rebootingTo: '2.0.0', rebootingAt: '2026-12-03T11:58:00.000Z' } as never);
+    await env.markGood({ slot: 'b', version: '2.0.0' }, false);
+    expect(events).toEqual(['success of 2.0.0 sent', 'success written after the release was sent']);
+    expect(lockCalls).toEqual(['release node-1']);
+    expect((await readNodeState(dir)).lockHeld).toBe(false);
+  });
+
   test('no verdict within the health deadline of the reboot counts the node failed, and the agent keeps waiting', async () => {
     const failed: string[] = [];
     const recordFailed = async (_g: string, v: string, f: { error: string }) => (failed.push(`${v}: ${f.error}`), { ok: true, changed: true, record: {}, attempts: 1 });
