@@ -258,6 +258,7 @@ async function run(s: Scenario): Promise<void> {
     const etcdCpuBefore = cpuSeconds(etcd);
     const startRevision = Number((await client.get('roll-start').exec()).header.revision);
     const t0 = performance.now();
+    const wallStart = Date.now();
     const deadline = Date.now() + s.capMs;
     const done = children.map(() => 0);
     const results = await Promise.all(
@@ -303,6 +304,16 @@ async function run(s: Scenario): Promise<void> {
     for (const r of results) for (const [k, v] of Object.entries(r.lockKinds)) lockKinds[k] = (lockKinds[k] ?? 0) + v;
     const perAgent = (counts: Record<string, number>) => Object.entries(counts).map(([k, v]) => `${k} ${(v / s.agents).toFixed(2)}`).join(', ');
     console.log(`  lock requests per agent: while waiting ${perAgent(kinds)}; in all ${perAgent(lockKinds)}`);
+    // Where the time over the ideal goes: the pace of the middle of the roll (each slot's turn:
+    // its reboot plus the hand-off around it), and the start and end around it.
+    const starts = results.flatMap((r) => r.rebootStarts).sort((a, b) => a - b);
+    if (starts.length >= 10) {
+      const [lo, hi] = [starts[Math.floor(starts.length * 0.1)]!, starts[Math.floor(starts.length * 0.9)]!];
+      const turnMs = ((hi - lo) / (0.8 * starts.length)) * s.slots;
+      console.log(
+        `  pace: first reboot ${((starts[0]! - wallStart) / 1000).toFixed(2)} s after the start, last ${((starts.at(-1)! - wallStart) / 1000).toFixed(1)} s; the middle 80 % of reboots at one turn of a slot per ${turnMs.toFixed(0)} ms (a ${s.rebootMs} ms reboot and ${(turnMs - s.rebootMs).toFixed(0)} ms of hand-off around it)`,
+      );
+    }
     console.log(`  most holders in etcd's history of the semaphore: ${history.max} of ${s.slots} slots (${history.versions} versions); etcd peak memory ${peakMemoryMiB(etcd).toFixed(0)} MiB (largest member); ${msgs('leader changes')} leader changes during the roll`);
     if (s.failEvery > 0) {
       const haltAt = rollout?.halted ? Date.parse(rollout.halted.at) : undefined;
