@@ -67,9 +67,9 @@ async function removeQuietly(io: CrashSafeIo, path: string): Promise<void> {
   await io.unlink(path).catch(() => undefined);
 }
 
-/** fsyncs a directory, so a rename or a new entry in it is on disk. */
-export async function syncDirectory(dir: string, io: CrashSafeIo = nodeIo): Promise<void> {
-  const handle = await io.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+/** Opens `path` with `flags` and fsyncs it. */
+async function syncOpened(path: string, flags: number, io: CrashSafeIo): Promise<void> {
+  const handle = await io.open(path, flags);
   try {
     await handle.sync();
   } finally {
@@ -77,14 +77,14 @@ export async function syncDirectory(dir: string, io: CrashSafeIo = nodeIo): Prom
   }
 }
 
+/** fsyncs a directory, so a rename or a new entry in it is on disk. */
+export function syncDirectory(dir: string, io: CrashSafeIo = nodeIo): Promise<void> {
+  return syncOpened(dir, constants.O_RDONLY | constants.O_DIRECTORY, io);
+}
+
 /** fsyncs a file just renamed to `path`, so its size and clusters are on disk under that name (FAT: see the file comment). */
-export async function syncRenamed(path: string, io: CrashSafeIo = nodeIo): Promise<void> {
-  const handle = await io.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+export function syncRenamed(path: string, io: CrashSafeIo = nodeIo): Promise<void> {
+  return syncOpened(path, constants.O_RDONLY | constants.O_NOFOLLOW, io);
 }
 
 /** Replaces `path` with `data` crash-safely (see the file comment). */
