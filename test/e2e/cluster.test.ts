@@ -14,7 +14,8 @@
 //   2. v2 is offered: the first host to take the reboot slot is killed (qemu quit) while it
 //      holds it; an operator releases the slot (`keel lock release` on another host); the other
 //      two do not take it while the killed host's etcd member is down (the pre-reboot etcd
-//      quorum check); the killed host is started again, and the hosts update one at a time;
+//      quorum check); the killed host is started again (it boots the v2 it had staged: its boot
+//      entry survived the kill, crash-safe-write.ts), and the others update one at a time;
 //      etcd's history of the semaphore never has two holders; while each host is down the other
 //      two members take writes; its endpoint leaves and comes back;
 //   3. all three run v2, written from the delta payload (only its bytes were asked for), the
@@ -73,6 +74,8 @@ const took: string[] = [];
 const requested = new Set<string>();
 /** v2's payloads as published (the delta from v1 among them). */
 let v2Payloads: { role: string; name: string; size: number }[] = [];
+/** The host step 2 killed while it held the slot. */
+let killedName: string | undefined;
 
 /** Progress to stderr and to build/test-logs/cluster.log (vitest may hold a worker's stderr back until a test ends). */
 const progressFile = join(repoRoot, 'build/test-logs/cluster.log');
@@ -258,6 +261,7 @@ async function killedHolder(): Promise<{ from: number; to: number }> {
   const holderId = await until(`a host takes the slot for ${v.v2}`, async () => (await viaAnyMember(hosts, lockHolders))[0], 20 * minute, 1000);
   const killed = hosts.find((h) => h.machineId === holderId)!;
   const others = hosts.filter((h) => h !== killed);
+  killedName = killed.name;
   await killed.vm.kill();
   log(`${killed.name} took the slot for ${v.v2} and was killed (qemu quit) holding it`);
   await sleep(5000);
@@ -338,8 +342,10 @@ test('3. all three run v2 (written by delta), /etc kept, and a key written befor
     expect((await etcdctl(h, ['get', '--consistency=s', '--print-value-only', '/keel-e2e/before-roll'])).trim()).toBe(`written on ${v.v1}`);
     // What cloud-config wrote under /etc on v1 (the overlay's upper, on the state partition) is still there.
     expect(await sh(h, 'cat /etc/web/index.html')).toBe(`<h1>keel cluster: ${h.name}</h1>`);
-    // By delta: the agent said so (in the journal of whichever boot wrote the slot).
-    expect(await sh(h, 'sudo -n journalctl -u keel-update --no-pager -o cat')).toContain(`wrote ${v.v2} into slot b from the delta payload: ${delta.size} bytes downloaded`);
+    // By delta: the agent said so (in the journal of whichever boot wrote the slot). Not the
+    // host killed in step 2: journald writes through the page cache, and the kill can come
+    // seconds after the line; that it asked for the delta alone is the repository's log below.
+    if (h.name !== killedName) expect(await sh(h, 'sudo -n journalctl -u keel-update --no-pager -o cat')).toContain(`wrote ${v.v2} into slot b from the delta payload: ${delta.size} bytes downloaded`);
   }
   // Only the delta's bytes were asked for, by every host: never the full slot or its zstd payload.
   expect([...requested].filter((p) => p.includes(`/${v.v2}/`)).sort()).toEqual([`/repo/targets/stable/${v.v2}/initramfs.img`, `/repo/targets/stable/${v.v2}/${delta.name}`, `/repo/targets/stable/${v.v2}/vmlinuz`]);
