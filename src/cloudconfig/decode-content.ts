@@ -4,7 +4,7 @@
  * error, not silently shortened) and bounded (16 MiB of output per file, and per document
  * through ContentDecoder, which also decodes each distinct content once).
  */
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync } from './gunzip.js';
 import type { FileEncoding } from './model.js';
 
 /** Decoded file content larger than this is refused (per file and for all files together). */

@@ -6,7 +6,7 @@
  * bad header, as coreos-cloudinit does. Refusals carry the line and column they are about
  * (the bad byte, the header line), or 0:0 when they are about the whole file.
  */
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync } from './gunzip.js';
 import { KeelError } from '../errors.js';
 import type { Problem } from '../problem.js';
 import type { UserData } from './model.js';
