@@ -60,6 +60,10 @@ export async function saveJournal(vm: Vm, stepName: string): Promise<string[]> {
     .ssh(`sudo -n journalctl -b --no-pager -o short-monotonic ${units} | tail -400; sudo -n keel update status --json; systemctl --failed --no-legend; ip -br addr; networkctl --no-pager`, { user: 'core', commandTimeoutMs: 60_000, connectTimeoutMs: 20_000, allowFailure: true })
     .catch((e: Error) => ({ stdout: '', stderr: e.message }));
   await writeFile(join(vm.logDir, `journal-${stepName.replace(/\W+/g, '-')}.txt`), `${r.stdout}\n${r.stderr}`).catch(() => undefined);
-  const agent = r.stdout.split('\n').filter((l) => /keel-update\[\d+\]:/.test(l)).slice(-2).map((l) => l.replace(/^.*?keel-update\[\d+\]: /, '').slice(0, 300));
-  return agent.length > 0 ? agent : [`no keel-update lines${r.stderr ? `: ${r.stderr.split('\n')[0]}` : ''}`];
+  // Asked on its own: in the journal above every keel unit's lines say `keel[PID]`.
+  const agent = await vm
+    .ssh('sudo -n journalctl -b -u keel-update -n 2 --no-pager -o cat', { user: 'core', commandTimeoutMs: 30_000, connectTimeoutMs: 20_000, allowFailure: true })
+    .then((a) => a.stdout.split('\n').filter(Boolean).map((l) => l.slice(0, 300)))
+    .catch((e: Error) => [`no answer: ${e.message.split('\n')[0]}`]);
+  return agent.length > 0 ? agent : ['no keel-update lines in this boot'];
 }
