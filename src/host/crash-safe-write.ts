@@ -83,8 +83,15 @@ export function syncDirectory(dir: string, io: CrashSafeIo = nodeIo): Promise<vo
 }
 
 /** fsyncs a file just renamed to `path`, so its size and clusters are on disk under that name (FAT: see the file comment). */
-export function syncRenamed(path: string, io: CrashSafeIo = nodeIo): Promise<void> {
+function syncRenamed(path: string, io: CrashSafeIo): Promise<void> {
   return syncOpened(path, constants.O_RDONLY | constants.O_NOFOLLOW, io);
+}
+
+/** Renames a file in one directory crash-safely: the rename, then the file and the directory fsynced (see the file comment). */
+export async function renameCrashSafe(from: string, to: string, io: CrashSafeIo = nodeIo): Promise<void> {
+  await io.rename(from, to);
+  await syncRenamed(to, io);
+  await syncDirectory(dirname(to), io);
 }
 
 /** Replaces `path` with `data` crash-safely (see the file comment). */

@@ -1,7 +1,7 @@
-import { mkdir, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeelError } from '../errors.js';
-import { syncDirectory, syncRenamed, writeFileCrashSafe } from '../host/crash-safe-write.js';
+import { renameCrashSafe, syncDirectory, writeFileCrashSafe } from '../host/crash-safe-write.js';
 import { errnoOf } from '../host/fs-failure.js';
 import type { Slot } from './agent-state.js';
 import { armedFileName, entryFileName, entryHealth, entryText, parseEntryName, parseEntryText, slotOfEntry, type EntryHealth, type EntryVerity } from './boot-entry.js';
@@ -70,11 +70,9 @@ export async function installEntry(esp: string, input: { version: string; slot: 
 export async function armEntry(esp: string, entry: EspEntry, tries: number): Promise<void> {
   const armed = armedFileName(entry.id, tries);
   if (entry.fileName === armed) return;
-  await rename(join(esp, 'loader/entries', entry.fileName), join(esp, 'loader/entries', armed));
-  // FAT writes the new name without size or clusters until the inode is written back: an entry
-  // renamed and then lost to a power cut would be an empty file (crash-safe-write.ts).
-  await syncRenamed(join(esp, 'loader/entries', armed));
-  await syncEntries(esp);
+  // Through the crash-safe rename: on FAT a plain rename and a directory fsync can leave the
+  // new name an empty file after a power cut (crash-safe-write.ts).
+  await renameCrashSafe(join(esp, 'loader/entries', entry.fileName), join(esp, 'loader/entries', armed));
 }
 
 /**
@@ -95,7 +93,7 @@ export async function setDefault(esp: string, id: string | undefined): Promise<v
 }
 
 /**
- * fsyncs loader/entries after an unlink or rename there. A missing directory has nothing to
+ * fsyncs loader/entries after an unlink there. A missing directory has nothing to
  * sync (no entry was ever written).
  */
 async function syncEntries(esp: string): Promise<void> {

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { type CrashSafeIo, nodeIo, symlinkCrashSafe, syncDirectory, type WritableHandle, writeFileCrashSafe } from '../../../src/host/crash-safe-write.js';
+import { type CrashSafeIo, nodeIo, renameCrashSafe, symlinkCrashSafe, syncDirectory, type WritableHandle, writeFileCrashSafe } from '../../../src/host/crash-safe-write.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -101,6 +101,16 @@ describe('writeFileCrashSafe', () => {
     await writeFileCrashSafe(join(dir, 'conf'), Buffer.from('new'));
     expect(await readFile(join(dir, 'target'), 'utf8')).toBe('keep');
     expect(await readFile(join(dir, 'conf'), 'utf8')).toBe('new');
+  });
+});
+
+describe('renameCrashSafe', () => {
+  test('renames, then fsyncs the file under its new name (FAT), then the directory', async () => {
+    await writeFile(join(dir, 'entry+3.conf'), 'title keel\n');
+    const { io, calls } = recordingIo();
+    await renameCrashSafe(join(dir, 'entry+3.conf'), join(dir, 'entry+3-0.conf'), io);
+    expect(calls).toEqual(['rename entry+3.conf entry+3-0.conf', 'open entry+3-0.conf nofollow', 'fsync entry+3-0.conf', 'close entry+3-0.conf', 'open DIR directory', 'fsync DIR', 'close DIR']);
+    expect(await readdir(dir)).toEqual(['entry+3-0.conf']);
   });
 });
 
