@@ -51,11 +51,17 @@ interface WorkerResult {
   heldBack: number;
   unfinished: number;
   waitMs: number;
+  /** Lock requests from the start of the wait to the grant (the wait's own interval). */
   waitRequests: number;
+  /** Lock requests from the grant to acquire's return (the hand-off's confirmation). */
+  confirmRequests: number;
   lockRequests: number;
   unaryRequests: number;
   /** Wall-clock start of each reboot (ms since the epoch), for the brake's figure. */
   rebootStarts: number[];
+  /** Summed time of releases (call to resolution) and from grant to reboot start, ms, for the turn's breakdown. */
+  releaseMs: number;
+  grantToRebootMs: number;
   /** Requests while waiting, by kind. */
   waitKinds: Record<string, number>;
   /** The lock's requests by kind over the whole roll. */
@@ -117,7 +123,7 @@ async function worker(): Promise<void> {
       c?.resolve();
     });
   }
-  const result: WorkerResult = { rebooted: 0, heldBack: 0, unfinished: 0, waitMs: 0, waitRequests: 0, lockRequests: 0, unaryRequests: 0, rebootStarts: [], waitKinds: {}, lockKinds: {}, warnings: 0, cpuS: 0, resets: 0, errors: [] };
+  const result: WorkerResult = { rebooted: 0, heldBack: 0, unfinished: 0, waitMs: 0, waitRequests: 0, confirmRequests: 0, lockRequests: 0, unaryRequests: 0, releaseMs: 0, grantToRebootMs: 0, rebootStarts: [], waitKinds: {}, lockKinds: {}, warnings: 0, cpuS: 0, resets: 0, errors: [] };
   const policy = parseRolloutPolicy({ maxFailures: s.maxFailures });
   const agents = Array.from({ length: role.count }, (_, i) => role.first + i);
   const quiet: Logger = { error: () => result.warnings++, warning: () => result.warnings++, notice: () => undefined, info: () => undefined, debug: () => undefined } as unknown as Logger;
@@ -131,7 +137,8 @@ async function worker(): Promise<void> {
   await Promise.all(
     agents.map(async (n, i) => {
       const id = `node-${String(n).padStart(5, '0')}`;
-      let waiting = false;
+      /** Where a lock request counts: while waiting (to the grant), or confirming the grant. */
+      let phase: 'waiting' | 'confirming' | undefined;
       const fleet = fleets[i]!;
       const store = new EtcdLockStore(
         { endpoints: role.endpoints, callTimeoutMs: 5000 },
@@ -142,7 +149,8 @@ async function worker(): Promise<void> {
           onRequest: (kind: EtcdRequestKind) => {
             result.lockRequests++;
             result.lockKinds[kind] = (result.lockKinds[kind] ?? 0) + 1;
-            if (waiting) {
+            if (phase === 'confirming') result.confirmRequests++;
+            if (phase === 'waiting') {
               result.waitRequests++;
               result.waitKinds[kind] = (result.waitKinds[kind] ?? 0) + 1;
             }
@@ -174,9 +182,10 @@ async function worker(): Promise<void> {
         let grantedAt: number | undefined;
         const whenGranted = async () => {
           grantedAt = performance.now();
+          phase = 'confirming';
           start = await agentFleet.started(version);
         };
-        waiting = true;
+        phase = 'waiting';
         try {
           if (s.mode === 'keel') await lock.acquire(id, { signal: stop, whenGranted });
           else {
@@ -199,7 +208,7 @@ async function worker(): Promise<void> {
           }
           throw error;
         } finally {
-          waiting = false;
+          phase = undefined;
         }
         result.waitMs += (grantedAt ?? performance.now()) - t0;
         if (!start) throw new Error('the lock was taken without its whenGranted');
@@ -212,15 +221,21 @@ async function worker(): Promise<void> {
         }
         publish('rebooting', { rebootSlot: { since: new Date().toISOString() } });
         result.rebootStarts.push(Date.now());
+        result.grantToRebootMs += performance.now() - grantedAt!;
         await sleep(s.rebootMs);
         const healthy = s.failEvery === 0 || n % s.failEvery !== s.failEvery - 1;
         // As the agent does (agent-host.ts markGood): a success goes out beside the release; a
         // failure is counted first, so the next node's start sees the brake.
         publish(healthy ? 'steady' : 'failed', { version: healthy ? version : '1.0.0' });
-        if (healthy) await Promise.all([agentFleet.succeeded(version), lock.release(id)]);
+        const timedRelease = async () => {
+          const r0 = performance.now();
+          await lock.release(id);
+          result.releaseMs += performance.now() - r0;
+        };
+        if (healthy) await Promise.all([agentFleet.succeeded(version), timedRelease()]);
         else {
           await agentFleet.failed(version, 'health gate failed: web.service is not active');
-          await lock.release(id);
+          await timedRelease();
         }
         result.rebooted++;
       } catch (error) {
@@ -296,7 +311,7 @@ async function run(s: Scenario): Promise<void> {
     if (unfinished > 0) console.log(`  stopped at the cap of ${(s.capMs / 1000).toFixed(0)} s with ${rebooted} rebooted and ${unfinished} still waiting (pace ${((rebooted / s.agents) * 100).toFixed(1)} % of the fleet in ${totalS.toFixed(0)} s; at that pace the roll takes ${((totalS * s.agents) / Math.max(1, rebooted)).toFixed(0)} s)`);
     else console.log(`  total ${totalS.toFixed(1)} s against the ideal ${ideal.toFixed(1)} s: ${((ideal / totalS) * 100).toFixed(1)} % of ideal`);
     console.log(
-      `  etcd requests while waiting: ${(sum((r) => r.waitRequests) / Math.max(1, waitS)).toFixed(3)} per waiting agent per second (${sum((r) => r.waitRequests)} over ${waitS.toFixed(0)} agent-seconds); whole roll: ${(sum((r) => r.unaryRequests) / s.agents).toFixed(1)} unary requests per agent (lock ${(sum((r) => r.lockRequests) / s.agents).toFixed(1)}, records the rest), ${(msgs('LeaseKeepAlive') / s.agents / totalS).toFixed(3)} lease keep-alives per agent per second, ${(msgs('Watch') / s.agents).toFixed(2)} watch-stream messages per agent (a create and a cancel each: more means re-created watchers)`,
+      `  etcd requests while waiting: ${(sum((r) => r.waitRequests) / Math.max(1, waitS)).toFixed(3)} per waiting agent per second (${sum((r) => r.waitRequests)} from the start of the waits to their grants, over ${waitS.toFixed(0)} agent-seconds; with the grants' confirmations, sent after them, ${((sum((r) => r.waitRequests) + sum((r) => r.confirmRequests)) / Math.max(1, waitS)).toFixed(3)}); whole roll: ${(sum((r) => r.unaryRequests) / s.agents).toFixed(1)} unary requests per agent (lock ${(sum((r) => r.lockRequests) / s.agents).toFixed(1)}, records the rest), ${(msgs('LeaseKeepAlive') / s.agents / totalS).toFixed(3)} lease keep-alives per agent per second, ${(msgs('Watch') / s.agents).toFixed(2)} watch-stream messages per agent (a create and a cancel each: more means re-created watchers)`,
     );
     const kinds: Record<string, number> = {};
     for (const r of results) for (const [k, v] of Object.entries(r.waitKinds)) kinds[k] = (kinds[k] ?? 0) + v;
@@ -311,7 +326,7 @@ async function run(s: Scenario): Promise<void> {
       const [lo, hi] = [starts[Math.floor(starts.length * 0.1)]!, starts[Math.floor(starts.length * 0.9)]!];
       const turnMs = ((hi - lo) / (0.8 * starts.length)) * s.slots;
       console.log(
-        `  pace: first reboot ${((starts[0]! - wallStart) / 1000).toFixed(2)} s after the start, last ${((starts.at(-1)! - wallStart) / 1000).toFixed(1)} s; the middle 80 % of reboots at one turn of a slot per ${turnMs.toFixed(0)} ms (a ${s.rebootMs} ms reboot and ${(turnMs - s.rebootMs).toFixed(0)} ms of hand-off around it)`,
+        `  pace: first reboot ${((starts[0]! - wallStart) / 1000).toFixed(2)} s after the start, last ${((starts.at(-1)! - wallStart) / 1000).toFixed(1)} s; the middle 80 % of reboots at one turn of a slot per ${turnMs.toFixed(0)} ms (a ${s.rebootMs} ms reboot and ${(turnMs - s.rebootMs).toFixed(0)} ms of hand-off around it: a release ${(sum((r) => r.releaseMs) / Math.max(1, rebooted)).toFixed(0)} ms, the grant to the reboot ${(sum((r) => r.grantToRebootMs) / Math.max(1, rebooted)).toFixed(0)} ms, the grant's watch event the rest)`,
       );
     }
     console.log(`  most holders in etcd's history of the semaphore: ${history.max} of ${s.slots} slots (${history.versions} versions); etcd peak memory ${peakMemoryMiB(etcd).toFixed(0)} MiB (largest member); ${msgs('leader changes')} leader changes during the roll`);

@@ -8,7 +8,8 @@
 import { CompareResult, CompareTarget, Etcd3, type Watcher } from 'etcd3';
 import { defaultCallTimeoutMs, etcdError, etcdOptions, type EtcdConnection } from './etcd-connection.js';
 import { leaseKeeperFor, type KeptLease } from './lease-keeper.js';
-import type { CompareAndSwap, LockStore, LockView, VersionedValue } from './lock-store.js';
+import type { CompareAndSwap, LockStore, LockView, VersionedValue, ViewKeys } from './lock-store.js';
+import { releasedReadLimit } from './release-marks.js';
 
 export { etcdError, etcdOptions, type EtcdConnection } from './etcd-connection.js';
 
@@ -36,6 +37,39 @@ function prefixEnd(prefix: string): Buffer {
 
 function versioned(kv: { value?: Buffer | null; version?: string | number | null } | undefined, revision: string | number | null | undefined): VersionedValue {
   return { value: kv?.value ? kv.value.toString('utf8') : undefined, version: Number(kv?.version ?? 0), revision: Number(revision ?? 0) };
+}
+
+type TxnOp = Parameters<Etcd3['kv']['txn']>[0]['success'] extends (infer T)[] | undefined ? T : never;
+type TxnResponse = Awaited<ReturnType<Etcd3['kv']['txn']>>['responses'][number];
+
+/** A compare-and-swap's compares and writes, as one transaction's. */
+function casOps(change: CompareAndSwap): { compare: Parameters<Etcd3['kv']['txn']>[0]['compare']; success: TxnOp[] } {
+  const compare = [
+    { key: Buffer.from(change.key), target: CompareTarget.Version, result: CompareResult.Equal, version: change.expectedVersion },
+    ...Object.entries(change.expect ?? {}).map(([key, rev]) => ({ key: Buffer.from(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: rev })),
+  ];
+  const success: TxnOp[] = [
+    { request_put: { key: Buffer.from(change.key), value: Buffer.from(change.value) } },
+    ...Object.entries(change.puts ?? {}).map(([k, v]) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(v) } })),
+    ...Object.entries(change.rewrites ?? {}).map(([k, v]) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(v), ignore_lease: true } })),
+    ...(change.deletes ?? []).map((k) => ({ request_delete_range: { key: Buffer.from(k) } })),
+  ];
+  return { compare, success };
+}
+
+/** The three reads of a look at a group: its semaphore, the head of its queue, its release marks. */
+function viewOps(keys: ViewKeys): TxnOp[] {
+  const prefix = (p: string, limit: number) => ({ request_range: { key: Buffer.from(p), range_end: prefixEnd(p), limit } });
+  return [{ request_range: { key: Buffer.from(keys.semaphore) } }, prefix(keys.queuePrefix, keys.queueLimit), prefix(keys.releasedPrefix, releasedReadLimit)];
+}
+
+function viewOf(responses: TxnResponse[], revision: string | number): LockView {
+  const [semaphore, queue, released] = responses.map((r) => r.response_range?.kvs ?? []);
+  return {
+    semaphore: versioned(semaphore?.[0], revision),
+    queue: (queue ?? []).map((kv) => ({ key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) })),
+    released: (released ?? []).map((kv) => kv.key.toString('utf8')),
+  };
 }
 
 /** The kinds of request the store sends etcd: reads, prefix reads, writes, new watchers, queue reads. */
@@ -110,19 +144,19 @@ export class EtcdLockStore implements LockStore {
 
   async commit(change: CompareAndSwap): Promise<boolean> {
     this.sent('commit');
-    const compare = [
-      { key: Buffer.from(change.key), target: CompareTarget.Version, result: CompareResult.Equal, version: change.expectedVersion },
-      ...Object.entries(change.expect ?? {}).map(([key, rev]) => ({ key: Buffer.from(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: rev })),
-    ];
-    const success = [
-      { request_put: { key: Buffer.from(change.key), value: Buffer.from(change.value) } },
-      ...Object.entries(change.puts ?? {}).map(([k, v]) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(v) } })),
-      ...Object.entries(change.rewrites ?? {}).map(([k, v]) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(v), ignore_lease: true } })),
-      ...(change.deletes ?? []).map((k) => ({ request_delete_range: { key: Buffer.from(k) } })),
-    ];
     try {
-      const res = await this.client.kv.txn({ compare, success, failure: [] }, this.callOptions());
+      const res = await this.client.kv.txn({ ...casOps(change), failure: [] }, this.callOptions());
       return res.succeeded;
+    } catch (error) {
+      throw etcdError(error, `writing ${change.key}`);
+    }
+  }
+
+  async swap(change: CompareAndSwap, keys: ViewKeys): Promise<LockView | undefined> {
+    this.sent('commit');
+    try {
+      const res = await this.client.kv.txn({ ...casOps(change), failure: viewOps(keys) }, this.callOptions());
+      return res.succeeded ? undefined : viewOf(res.responses, res.header.revision);
     } catch (error) {
       throw etcdError(error, `writing ${change.key}`);
     }
@@ -132,18 +166,14 @@ export class EtcdLockStore implements LockStore {
     return { deadline: new Date(Date.now() + this.callTimeoutMs) };
   }
 
-  async view(key: string, queuePrefix: string, queueLimit: number): Promise<LockView> {
+  async view(keys: ViewKeys, _signal?: AbortSignal, mark?: { key: string; value: string }): Promise<LockView> {
     this.sent('get');
     try {
-      const res = await this.client.kv.txn(
-        { compare: [], success: [{ request_range: { key: Buffer.from(key) } }, { request_range: { key: Buffer.from(queuePrefix), range_end: prefixEnd(queuePrefix), limit: queueLimit } }], failure: [] },
-        this.callOptions(),
-      );
-      const semaphore = res.responses[0]?.response_range?.kvs?.[0];
-      const queue = (res.responses[1]?.response_range?.kvs ?? []).map((kv) => ({ key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) }));
-      return { semaphore: versioned(semaphore, res.header.revision), queue };
+      const put = mark ? [{ request_put: { key: Buffer.from(mark.key), value: Buffer.from(mark.value) } }] : [];
+      const res = await this.client.kv.txn({ compare: [], success: [...put, ...viewOps(keys)], failure: [] }, this.callOptions());
+      return viewOf(res.responses.slice(put.length), res.header.revision);
     } catch (error) {
-      throw etcdError(error, `reading ${key}`);
+      throw etcdError(error, `reading ${keys.semaphore}`);
     }
   }
 

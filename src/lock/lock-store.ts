@@ -30,23 +30,42 @@ export interface CompareAndSwap {
   expect?: Record<string, number>;
 }
 
-/** The semaphore and the head of the wait queue, read at one revision. */
+/** What one look at a group reads: its semaphore, the head of its queue, its release marks. */
+export interface ViewKeys {
+  semaphore: string;
+  queuePrefix: string;
+  queueLimit: number;
+  releasedPrefix: string;
+}
+
+/** The semaphore, the head of the wait queue and the release marks, read at one revision. */
 export interface LockView {
   semaphore: VersionedValue;
   /** The first queue entries, in queue (key) order. */
   queue: QueueEntry[];
+  /** Keys of the release marks not yet folded in (release-marks.ts). */
+  released: string[];
 }
 
 export interface LockStore {
   get(key: string, signal?: AbortSignal): Promise<VersionedValue>;
   /** Keys and values under a prefix. */
   list(prefix: string, signal?: AbortSignal): Promise<Map<string, string>>;
-  /** Reads the semaphore `key` and up to `queueLimit` entries of the queue under `queuePrefix`, in one request. */
-  view(key: string, queuePrefix: string, queueLimit: number, signal?: AbortSignal): Promise<LockView>;
+  /**
+   * Reads the semaphore, up to `queueLimit` queue entries and the release marks, in one
+   * request; with `mark`, writes it first in the same transaction (a release's mark and its
+   * first look are one request).
+   */
+  view(keys: ViewKeys, signal?: AbortSignal, mark?: { key: string; value: string }): Promise<LockView>;
   /** Reads several keys at one revision; absent keys are missing from the map. */
   readKeys(keys: string[], signal?: AbortSignal): Promise<Map<string, { value: string; modRevision: number }>>;
   /** True when the compares held and every write happened; false when something moved. */
   commit(change: CompareAndSwap, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * `commit`, answering undefined when it held and, when something moved, the view as it
+   * is then, read in the same request (a lost swap goes on from it without another read).
+   */
+  swap(change: CompareAndSwap, keys: ViewKeys, signal?: AbortSignal): Promise<LockView | undefined>;
   /**
    * Puts the queue key `key` bound to this store's lease (create only: a key that exists
    * keeps its place), so a waiter that dies leaves the queue by itself. Resolves with the

@@ -1,22 +1,26 @@
 /**
- * size: acquire is one state machine (read, take, queue, wait, confirm) kept in one function so its retries read top to bottom
- * The reboot lock over any LockStore: read, change the pure semaphore, compare-and-swap,
- * and on a lost race read again. Waiting watches, never polls: a node that finds no free
- * slot joins keel's wait queue (wait-queue.ts) and watches only its own queue key; whoever
- * frees a slot (a release, more slots, a slot given back) hands it to the head of the queue
- * in the same transaction, so a hand-off costs one transaction and wakes exactly one node,
- * at any queue length. Jittered backoff happens only after errors. airlock nodes do not
- * queue; they simply take free slots, and a slot an airlock node frees is handed on at a
- * waiter's next look (`safetyWakeMs`). Every step is idempotent for the same id, so a call
- * whose reply was lost (a leader killed mid-commit) is simply repeated: a re-read shows
- * whether the write landed.
+ * size: acquire is one state machine (queue, take, wait, confirm) kept in one function so its retries read top to bottom
+ * The reboot lock over any LockStore: read, change the pure semaphore, compare-and-swap.
+ * Waiting watches, never polls: a waiting node joins keel's wait queue (wait-queue.ts) at
+ * once, its key's put and its read of the semaphore in one request, takes a free slot
+ * directly when there is room for everyone ahead of it, and otherwise watches only its own
+ * queue key; whoever frees a slot (a release, more slots, a slot given back) hands it to
+ * the head of the queue in the same transaction, so a hand-off costs one transaction and
+ * wakes exactly one node, at any queue length. Releases leave a mark that any change folds
+ * in (release-marks.ts), so releases racing for the one key do each other's work, and a
+ * lost swap goes on from the view it read itself. airlock nodes do not queue; they simply
+ * take free slots, and a slot an airlock node frees is handed on at a waiter's next look
+ * (`safetyWakeMs`). Every step is idempotent for the same id, so a call whose reply was
+ * lost (a leader killed mid-commit) is simply repeated: a re-read shows whether the write
+ * landed.
  */
 import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { jitteredDelayMs, sleep } from '../backoff.js';
 import { expiredHolders } from './max-hold.js';
 import { holderIdOf, holderKey, holdersPrefix, semaphoreKey, checkGroup } from './group-keys.js';
-import type { CompareAndSwap, LockStore, VersionedValue } from './lock-store.js';
+import type { CompareAndSwap, LockStore, LockView, VersionedValue, ViewKeys } from './lock-store.js';
+import { foldReleases, releasedKey, releasedPrefix } from './release-marks.js';
 import type { AcquireOptions, LockHolder, LockStatus, RebootLock } from './reboot-lock.js';
 import { emptySemaphore, formatSemaphore, fullMessage, giveSlot, parseSemaphore, setTotalSlots, takeSlot, type Semaphore } from './semaphore.js';
 import { deadGrants, grantedValue, grantsFor, holderValue, isGranted, lookAgainMs, parseHolderValue, queueKey, queuePrefix } from './wait-queue.js';
@@ -31,7 +35,7 @@ interface Mutation {
 /** Queue entries read per change: the free slots seldom exceed it; more are handed on in a second round. */
 const queueReadLimit = 64;
 
-/** The pause after a lost swap of the semaphore (equal jitter): 10-20 ms, then 20-40 ms, up to 200-400 ms. */
+/** The pause after the third and later lost swaps of one change (equal jitter): 10-20 ms, then 20-40 ms, up to 200-400 ms. */
 const lostSwapBackoff = { initialDelayMs: 10, maxDelayMs: 400 };
 
 export interface SemaphoreLockOptions {
@@ -55,6 +59,8 @@ export class SemaphoreLock implements RebootLock {
   readonly group: string;
   private readonly key: string;
   private readonly queue: string;
+  /** What every look at the group reads (lock-store.ts). */
+  private readonly viewKeys: ViewKeys;
   private readonly now: () => number;
   private readonly random: () => number;
 
@@ -62,6 +68,7 @@ export class SemaphoreLock implements RebootLock {
     this.group = checkGroup(options.group);
     this.key = semaphoreKey(this.group);
     this.queue = queuePrefix(this.group);
+    this.viewKeys = { semaphore: this.key, queuePrefix: this.queue, queueLimit: queueReadLimit, releasedPrefix: releasedPrefix(this.group) };
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
   }
@@ -94,69 +101,79 @@ export class SemaphoreLock implements RebootLock {
   }
 
   async acquire(id: string, options: AcquireOptions = {}): Promise<void> {
-    const wait = options.wait ?? true;
+    if (options.wait === false) {
+      await this.takeNow(id, options.signal);
+      await options.whenGranted?.();
+      return;
+    }
     const signal = options.signal;
     const what = `taking a slot in group '${this.group}' for ${id}`;
     const store = this.options.store;
-    /** Our queue key once queued, the revision our wait starts after, and our place in line. */
-    const queued: { name?: string; key?: string; revision: number; position: number } = { revision: 0, position: 0 };
+    /**
+     * Our queue key's name (kept across retries: the put is create-only, so a reply lost
+     * does not leave a key nobody watches), the key once in, the revision our wait starts
+     * after, our place in line, and whether we stopped watching the key we had.
+     */
+    const queued: { name?: string; key?: string; revision: number; position: number; dropped: boolean } = { revision: 0, position: 0, dropped: false };
     let lastHolders: string[] = [];
     let taken = false;
-    let raced = false;
     /** The caller's whenGranted, once started beside the confirmation of a hand-off. */
     let granted: Promise<void> | undefined;
-    // With wait the deadline is the signal's; without, the operation timeout.
-    const deadline = wait ? Number.POSITIVE_INFINITY : this.deadline();
     try {
-      await this.retrying(what, signal, deadline, async () => {
+      await this.retrying(what, signal, Number.POSITIVE_INFINITY, async () => {
         for (;;) {
           if (signal?.aborted) throw abortError(what, signal, lastHolders);
           if (queued.key === undefined) {
-            const view = await store.view(this.key, this.queue, 8, signal);
-            const semaphore = this.decode(view.semaphore);
-            lastHolders = semaphore.holders;
-            if (semaphore.holders.includes(id)) {
-              await this.confirmIfPending(id, signal);
-              taken = true;
-              return;
-            }
-            if (queued.name !== undefined) {
-              // A queue key we stopped watching and were not handed a slot through: drop it, queue afresh.
-              await store.remove(queued.name, signal);
-              queued.name = undefined;
-            }
-            const free = semaphore.totalSlots - semaphore.holders.length;
-            const queueWaiting = view.queue.some((e) => !isGranted(e.value));
-            // A free slot and nobody queued: take it directly. A waiter that loses that race
-            // queues instead of racing again, so many nodes arriving at once cost one
-            // transaction each, not one per slot taken before theirs.
-            if (free > 0 && !queueWaiting && !(wait && raced)) {
-              if (await this.take(id, view.semaphore, semaphore, signal)) {
+            if (queued.dropped && queued.name !== undefined) {
+              // Back from a key we stopped watching (a hand-off whose event we missed, a grant
+              // taken back, a key gone with its lease): a read settles whether we hold a slot.
+              const view = await store.view(this.viewKeys, signal);
+              if (this.decode(view.semaphore).holders.includes(id) && (await this.keepHeld(id, signal))) {
                 taken = true;
                 return;
               }
-              raced = true;
-              if (!wait) continue;
-              // Lost the race: queue with what we read rather than reading again.
+              await store.remove(queued.name, signal);
+              queued.name = undefined;
             }
-            if (free <= 0 && this.options.maxHoldMs !== undefined && (await this.reclaim(semaphore.holders, signal))) continue;
-            if (free > 0 && !wait && queueWaiting) await this.handOn(signal);
-            if (!wait) throw new KeelError('conflict', `${fullMessage(this.group, semaphore.totalSlots, semaphore.holders)}; not waiting (use --wait to wait for a slot)`);
-            // Queue up once, under a name kept across retries (the put is create-only).
-            queued.name ??= queueKey(this.group, view.semaphore.revision, id);
+            queued.dropped = false;
+            // Queue at once, in the same request as the read of the semaphore: the name sorts
+            // by the time of arrival, so no read is needed to name it.
+            queued.name ??= queueKey(this.group, this.now(), id);
             const joined = await store.enqueue(queued.name, id, this.queue, this.key, signal);
-            Object.assign(queued, { key: queued.name, revision: joined.revision, position: joined.position });
             const now = this.decode(joined.semaphore);
+            lastHolders = now.holders;
             this.slotsSeen = now.totalSlots;
-            // Free slots nobody handed on (freed before our key went in, or we lost the race for
-            // one): hand them on now; only the waiters that would get one do it.
-            if (joined.position < now.totalSlots - now.holders.length) await this.handOn(signal);
+            if (now.holders.includes(id)) {
+              // A holder asking again: its new key was never handed anything.
+              await store.remove(queued.name, signal);
+              queued.name = undefined;
+              if (await this.keepHeld(id, signal)) {
+                taken = true;
+                return;
+              }
+              continue;
+            }
+            Object.assign(queued, { key: queued.name, revision: joined.revision, position: joined.position });
+            const free = now.totalSlots - now.holders.length;
+            if (joined.position < free) {
+              // Room for everyone ahead of us and for us: take a slot directly, our queue key
+              // going in the same swap. Lost the race: hand the free slots to the head of the
+              // queue (perhaps us) and wait.
+              if (await this.take(id, joined.semaphore, now, signal, [queued.name])) {
+                queued.key = undefined;
+                taken = true;
+                return;
+              }
+              await this.handOn(signal);
+            } else if (free <= 0 && this.options.maxHoldMs !== undefined) {
+              await this.reclaim(now.holders, signal);
+            }
             continue;
           }
           const event = await store.waitForChange(queued.key, queued.revision, lookAgainMs(this.options.safetyWakeMs ?? 10_000, queued.position, this.slotsSeen), signal);
           if (event === undefined) {
             const position = await this.lookAgain(id, queued.key, queued.position, signal);
-            if (position === undefined) queued.key = undefined; // a hand-off we missed: the read above settles it
+            if (position === undefined) Object.assign(queued, { key: undefined, dropped: true }); // a hand-off we missed: the read settles it
             else queued.position = position;
             continue;
           }
@@ -169,16 +186,13 @@ export class SemaphoreLock implements RebootLock {
               taken = true;
               return;
             }
-            // Not confirmed as read (a re-read value, or the grant was taken back): the read above settles it.
-            queued.key = undefined;
+            // Not confirmed as read (a re-read value, or the grant was taken back): the read settles it.
+            Object.assign(queued, { key: undefined, dropped: true });
             continue;
           }
           queued.revision = event.revision;
-          if (event.value === undefined) {
-            // Our key went with an expired lease (a partition): read again and queue again.
-            queued.key = undefined;
-            queued.name = undefined;
-          }
+          // Our key went with an expired lease (a partition): read again and queue again.
+          if (event.value === undefined) Object.assign(queued, { key: undefined, dropped: true });
         }
       });
     } catch (error) {
@@ -190,6 +204,40 @@ export class SemaphoreLock implements RebootLock {
     await (granted ?? options.whenGranted?.());
   }
 
+  /**
+   * acquire without waiting: one read, then a take of a free slot nobody is queued for, or
+   * a conflict naming the holders (nothing is written: a node that asks every few seconds
+   * costs a read each time).
+   */
+  private async takeNow(id: string, signal?: AbortSignal): Promise<void> {
+    const store = this.options.store;
+    let folded = false;
+    await this.retrying(`taking a slot in group '${this.group}' for ${id}`, signal, this.deadline(), async () => {
+      for (;;) {
+        const view = await store.view(this.viewKeys, signal);
+        const semaphore = this.decode(view.semaphore);
+        if (semaphore.holders.includes(id)) {
+          if (await this.keepHeld(id, signal)) return;
+          continue;
+        }
+        const free = semaphore.totalSlots - semaphore.holders.length;
+        const queueWaiting = view.queue.some((e) => !isGranted(e.value));
+        if (free > 0 && !queueWaiting) {
+          if (await this.take(id, view.semaphore, semaphore, signal)) return;
+          continue;
+        }
+        if (free <= 0 && this.options.maxHoldMs !== undefined && (await this.reclaim(semaphore.holders, signal))) continue;
+        if (!folded && (free > 0 || view.released.length > 0)) {
+          // Slots nobody handed on, or releases not folded in yet: hand them on, then look once more.
+          folded = true;
+          await this.handOn(signal);
+          if (!queueWaiting) continue;
+        }
+        throw new KeelError('conflict', `${fullMessage(this.group, semaphore.totalSlots, semaphore.holders)}; not waiting (use --wait to wait for a slot)`);
+      }
+    });
+  }
+
   /** Slots of the semaphore as last seen by a waiter (scales how often deep waiters look again). */
   private slotsSeen = 1;
 
@@ -197,23 +245,34 @@ export class SemaphoreLock implements RebootLock {
     return new Date(this.now()).toISOString();
   }
 
-  /** Takes a free slot directly (nobody is queued): one compare-and-swap. */
-  private async take(id: string, current: VersionedValue, semaphore: Semaphore, signal?: AbortSignal): Promise<boolean> {
+  /** Takes a free slot directly (nobody is queued before us): one compare-and-swap, deleting `alsoDelete` with it. */
+  private async take(id: string, current: VersionedValue, semaphore: Semaphore, signal?: AbortSignal, alsoDelete: string[] = []): Promise<boolean> {
     const taken = takeSlot(semaphore, id);
     if (!taken.ok) return false;
     return this.options.store.commit(
-      { key: this.key, expectedVersion: current.version, value: formatSemaphore(taken.semaphore), puts: { [holderKey(this.group, id)]: holderValue(this.isoNow()) } },
+      { key: this.key, expectedVersion: current.version, value: formatSemaphore(taken.semaphore), puts: { [holderKey(this.group, id)]: holderValue(this.isoNow()) }, deletes: alsoDelete },
       signal,
     );
   }
 
-  /** A holder whose grant is still pending (its hand-off event was missed) confirms it, so no check takes it back. */
-  private async confirmIfPending(id: string, signal?: AbortSignal): Promise<void> {
+  /**
+   * A holder asking again: confirms its grant if still pending (its hand-off event was
+   * missed), so no check takes it back. False when a release of its own was left half done
+   * (its mark written, not folded in: a release interrupted): that release is finished
+   * first, and the caller asks afresh.
+   */
+  private async keepHeld(id: string, signal?: AbortSignal): Promise<boolean> {
     const key = holderKey(this.group, id);
-    const read = await this.options.store.readKeys([key], signal);
+    const mark = releasedKey(this.group, id);
+    const read = await this.options.store.readKeys([key, mark], signal);
+    if (read.has(mark)) {
+      await this.handOn(signal);
+      return false;
+    }
     const held = read.get(key);
     const pending = held && parseHolderValue(held.value).pendingQueueKey;
     if (held && pending) await this.options.store.confirm(pending, key, held.modRevision, holderValue(this.isoNow()), signal);
+    return true;
   }
 
   /**
@@ -224,11 +283,11 @@ export class SemaphoreLock implements RebootLock {
    */
   private async lookAgain(id: string, key: string, position: number, signal?: AbortSignal): Promise<number | undefined> {
     const store = this.options.store;
-    const view = await store.view(this.key, this.queue, 8, signal);
+    const view = await store.view(this.viewKeys, signal);
     const semaphore = this.decode(view.semaphore);
     if (semaphore.holders.includes(id)) return undefined;
     this.slotsSeen = semaphore.totalSlots;
-    if (semaphore.totalSlots > semaphore.holders.length) {
+    if (semaphore.totalSlots > semaphore.holders.length || view.released.length > 0) {
       await this.handOn(signal);
     } else if (position < Math.max(1, semaphore.totalSlots)) {
       await this.reclaim(semaphore.holders, signal);
@@ -265,10 +324,26 @@ export class SemaphoreLock implements RebootLock {
     return true;
   }
 
+  /**
+   * Gives back `id`'s slot: its release mark goes in with the first read, and the swap that
+   * folds it in hands the slot on. A swap lost to a change that read the mark is the end of
+   * it; one lost to a change that did not goes on from the view the lost swap read.
+   */
   async release(id: string, options: { signal?: AbortSignal } = {}): Promise<void> {
-    await this.change(`releasing ${id}'s slot in group '${this.group}'`, options.signal, (s) => {
-      const given = giveSlot(s, id);
-      return given.changed ? { semaphore: given.semaphore, deletes: [holderKey(this.group, id)] } : undefined;
+    const store = this.options.store;
+    const mark = releasedKey(this.group, id);
+    await this.retrying(`releasing ${id}'s slot in group '${this.group}'`, options.signal, this.deadline(), async () => {
+      let view = await store.view(this.viewKeys, options.signal, { key: mark, value: this.isoNow() });
+      for (let lost = 0; ; lost++) {
+        if (!this.decode(view.semaphore).holders.includes(id)) {
+          // Not a holder (any more): a mark nobody will fold in must not outlive this call.
+          if (view.released.includes(mark)) await store.remove(mark, options.signal);
+          return;
+        }
+        const next = await this.swapFrom(view, () => undefined, lost, options.signal);
+        if (next === undefined) return;
+        view = next;
+      }
     });
   }
 
@@ -280,46 +355,49 @@ export class SemaphoreLock implements RebootLock {
   }
 
   /**
-   * Read, change, hand the free slots to the head of the queue, compare-and-swap, until the
-   * swap holds or there is nothing to do. Every change that frees a slot (a release, more
-   * slots, a slot given back) hands it on in the same transaction: the waiter it goes to
-   * wakes on its own key, and nobody else wakes.
+   * Read, change, fold in the release marks read, hand the free slots to the head of the
+   * queue, compare-and-swap, until the swap holds or there is nothing to do. Every change
+   * that frees a slot hands it on in the same transaction: the waiter it goes to wakes on
+   * its own key, and nobody else wakes.
    */
   private async change(what: string, signal: AbortSignal | undefined, mutate: (s: Semaphore, exists: boolean) => Mutation | undefined): Promise<void> {
-    const store = this.options.store;
     await this.retrying(what, signal, this.deadline(), async () => {
-      let lost = 0;
-      for (;;) {
-        // A swap lost to another node's change: step aside a little, randomly and longer each
-        // time, so nodes changing the one semaphore at once do not all try again at once (a
-        // 10,000-node roll sent ten swaps a release without it, most of them lost).
-        if (lost > 0) await sleep(jitteredDelayMs(lost, this.random, lostSwapBackoff), signal);
-        const view = await store.view(this.key, this.queue, queueReadLimit, signal);
-        const current = this.decode(view.semaphore);
-        const mutation = mutate(current, view.semaphore.version > 0);
-        const base = mutation?.semaphore ?? current;
-        const { grants, stale } = grantsFor(this.group, base, view.queue);
-        if (!mutation && grants.length === 0 && stale.length === 0) return;
-        const at = this.isoNow();
-        const next = grants.reduce((acc, g) => [...acc, g.id], [...base.holders]).sort();
-        const change: CompareAndSwap = {
-          key: this.key,
-          expectedVersion: view.semaphore.version,
-          value: formatSemaphore({ totalSlots: base.totalSlots, holders: next }),
-          puts: Object.fromEntries(grants.map((g) => [holderKey(this.group, g.id), holderValue(at, g.entry.key)])),
-          rewrites: Object.fromEntries(grants.map((g) => [g.entry.key, grantedValue(at)])),
-          deletes: [...(mutation?.deletes ?? []), ...stale.map((e) => e.key)],
-          expect: { ...mutation?.expect, ...Object.fromEntries(grants.map((g) => [g.entry.key, g.entry.modRevision])) },
-        };
-        if (!(await store.commit(change, signal))) {
-          lost++;
-          continue;
-        }
-        // More free slots than the queue read held: hand on the rest.
-        if (view.queue.length < queueReadLimit || grants.length === 0) return;
-        mutate = () => undefined;
-      }
+      let view: LockView | undefined = await this.options.store.view(this.viewKeys, signal);
+      for (let lost = 0; view !== undefined; lost++) view = await this.swapFrom(view, mutate, lost, signal);
     });
+  }
+
+  /**
+   * One swap from what `view` read: `mutate`'s change, the release marks folded in, the free
+   * slots handed on. Answers undefined when it held (or there was nothing to do) and the
+   * view to go on from when it did not (read by the lost swap itself), or, when it handed
+   * on as many slots as the queue read held, a new view for the rest.
+   */
+  private async swapFrom(view: LockView, mutate: (s: Semaphore, exists: boolean) => Mutation | undefined, lost: number, signal?: AbortSignal): Promise<LockView | undefined> {
+    const store = this.options.store;
+    // Swaps lost again and again: step aside a little, randomly and longer each time, so
+    // nodes changing the one semaphore at once do not all try again at once.
+    if (lost >= 2) await sleep(jitteredDelayMs(lost - 2, this.random, lostSwapBackoff), signal);
+    const folded = foldReleases(this.group, this.decode(view.semaphore), view.released);
+    const mutation = mutate(folded.semaphore, view.semaphore.version > 0);
+    const base = mutation?.semaphore ?? folded.semaphore;
+    const { grants, stale } = grantsFor(this.group, base, view.queue);
+    if (!mutation && grants.length === 0 && stale.length === 0 && view.released.length === 0) return undefined;
+    const at = this.isoNow();
+    const change: CompareAndSwap = {
+      key: this.key,
+      expectedVersion: view.semaphore.version,
+      value: formatSemaphore({ totalSlots: base.totalSlots, holders: [...base.holders, ...grants.map((g) => g.id)].sort() }),
+      puts: Object.fromEntries(grants.map((g) => [holderKey(this.group, g.id), holderValue(at, g.entry.key)])),
+      rewrites: Object.fromEntries(grants.map((g) => [g.entry.key, grantedValue(at)])),
+      deletes: [...(mutation?.deletes ?? []), ...folded.released.map((id) => holderKey(this.group, id)), ...view.released, ...stale.map((e) => e.key)],
+      expect: { ...mutation?.expect, ...Object.fromEntries(grants.map((g) => [g.entry.key, g.entry.modRevision])) },
+    };
+    const lostView = await store.swap(change, this.viewKeys, signal);
+    if (lostView) return lostView;
+    // More free slots than the queue read held: hand on the rest.
+    if (view.queue.length < this.viewKeys.queueLimit || grants.length === 0) return undefined;
+    return store.view(this.viewKeys, signal);
   }
 
   private withTimes(holders: string[], values: Map<string, string>): LockHolder[] {

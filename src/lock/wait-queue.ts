@@ -1,8 +1,11 @@
 /**
  * keel's wait queue, pure: who gets the next free slot. A waiting node puts one key,
- * bound to its lease, whose name sorts by arrival (the etcd revision the node read before
- * queueing, 16 hex digits, then its id), so the queue's head is a plain range read with a
- * limit, O(1) however long the queue. A node that frees a slot hands it to the head in the
+ * bound to its lease, whose name sorts by arrival (its clock's milliseconds when it first
+ * asked, 16 hex digits, then its id), so the queue's head is a plain range read with a
+ * limit, O(1) however long the queue, and joining needs no read before it. Clocks only
+ * order the line: a node whose clock runs ahead waits behind nodes that came after it,
+ * one whose clock lags goes before them; no slot is ever given twice. (Keys named by an
+ * etcd revision, as keel wrote them before, sort before every time-named key.) A node that frees a slot hands it to the head in the
  * same compare-and-swap: the head is added to the holders, and its queue key is rewritten
  * to `granted …`, keeping its lease. The head watches only its own key, so a hand-off
  * wakes exactly one node, and the event carries the answer.
@@ -27,9 +30,9 @@ export function queuePrefix(group: string): string {
   return `com.coreos.airlock/groups/${checkGroup(group)}/v1/keel-queue/`;
 }
 
-/** The queue key of `id` joining after reading the store at `revision`. */
-export function queueKey(group: string, revision: number, id: string): string {
-  return `${queuePrefix(group)}${revision.toString(16).padStart(16, '0')}/${encodeURIComponent(id)}`;
+/** The queue key of `id` joining at `atMs` (milliseconds since the epoch). */
+export function queueKey(group: string, atMs: number, id: string): string {
+  return `${queuePrefix(group)}${Math.max(0, Math.floor(atMs)).toString(16).padStart(16, '0')}/${encodeURIComponent(id)}`;
 }
 
 /** The id of a queue key, or undefined for a key that is not one. */

@@ -64,6 +64,28 @@ describe('etcd lock, one member', () => {
     expect((await a.status()).holders.map((h) => h.id)).toEqual(['b']);
   });
 
+  test('20 releases at once with 20 waiters queued: every slot handed on, fewer swaps than releases, no mark or hold left', async () => {
+    const group = 'fold';
+    const holders = Array.from({ length: 20 }, (_, i) => `h${String(i).padStart(2, '0')}`);
+    const waiters = Array.from({ length: 20 }, (_, i) => `w${String(i).padStart(2, '0')}`);
+    await open(group).setMax(20);
+    for (const id of holders) await open(group).acquire(id, { wait: false });
+    const waiting = waiters.map((id) => open(group).acquire(id));
+    await new Promise((r) => setTimeout(r, 300));
+    const versionOf = async () => (JSON.parse(await etcd.etcdctl(['get', `com.coreos.airlock/groups/${group}/v1/semaphore`, '-w', 'json'])) as { kvs: { version: number }[] }).kvs[0]!.version;
+    const before = await versionOf();
+    await Promise.all(holders.map((id) => open(group).release(id)));
+    await Promise.all(waiting);
+    expect((await open(group).status()).holders.map((h) => h.id)).toEqual(waiters);
+    // Each swap that folds several marks in frees (and hands on) several slots at once.
+    const swaps = (await versionOf()) - before;
+    console.log(`20 releases at once: ${swaps} swaps of the semaphore`);
+    expect(swaps).toBeLessThan(holders.length);
+    expect((await etcd.etcdctl(['get', '--prefix', '--keys-only', `com.coreos.airlock/groups/${group}/v1/keel-released/`])).trim()).toBe('');
+    const held = (await etcd.etcdctl(['get', '--prefix', '--keys-only', `com.coreos.airlock/groups/${group}/v1/keel-holders/`])).split('\n').filter(Boolean);
+    expect(held.map((k) => k.split('/').at(-1))).toEqual(waiters);
+  });
+
   test('set-max raises the slots and an operator can release any holder', async () => {
     const lock = open('ops');
     await lock.acquire('x');

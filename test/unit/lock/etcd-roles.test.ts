@@ -3,11 +3,12 @@ import { describe, expect, test } from 'vitest';
 import { agentRole, authPlan, etcdctlCommand, fleetPrefix, lockPrefix, operatorRole, rolePermissions } from '../../../src/lock/etcd-roles.js';
 import { semaphoreKey, holderKey } from '../../../src/lock/group-keys.js';
 import { queueKey } from '../../../src/lock/wait-queue.js';
+import { releasedKey } from '../../../src/lock/release-marks.js';
 import { servicesPrefix } from '../../../src/containers/discovery.js';
 
 describe('etcd roles', () => {
   test('every key keel writes is under a prefix both roles may write', () => {
-    const keys = [semaphoreKey('default'), holderKey('g', 'n1'), queueKey('g', 42, 'n1'), `${servicesPrefix}web/n1`];
+    const keys = [semaphoreKey('default'), holderKey('g', 'n1'), queueKey('g', 42, 'n1'), releasedKey('g', 'n1'), `${servicesPrefix}web/n1`];
     for (const role of [agentRole, operatorRole]) {
       const writable = rolePermissions[role]!.filter((p) => p.permission !== 'read').map((p) => p.prefix);
       for (const key of keys) expect(writable.some((p) => key.startsWith(p)), `${role} may write ${key}`).toBe(true);

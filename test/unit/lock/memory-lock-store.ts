@@ -5,7 +5,7 @@
  * ends a queued node's lease with `expire(key)`.
  */
 import { KeelError } from '../../../src/errors.js';
-import type { CompareAndSwap, LockStore, LockView, VersionedValue } from '../../../src/lock/lock-store.js';
+import type { CompareAndSwap, LockStore, LockView, VersionedValue, ViewKeys } from '../../../src/lock/lock-store.js';
 
 interface Entry {
   value: string;
@@ -57,13 +57,18 @@ export class MemoryLockStore implements LockStore {
     return [...this.data].filter(([k]) => k.startsWith(prefix) && (below === undefined || k < below)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
-  async view(key: string, queuePrefix: string, queueLimit: number): Promise<LockView> {
+  private look(keys: ViewKeys): LockView {
+    const queue = this.range(keys.queuePrefix)
+      .slice(0, keys.queueLimit)
+      .map(([k, v]) => ({ key: k, value: v.value, modRevision: v.modRevision }));
+    return { semaphore: this.read(keys.semaphore), queue, released: this.range(keys.releasedPrefix).map(([k]) => k) };
+  }
+
+  async view(keys: ViewKeys, _signal?: AbortSignal, mark?: { key: string; value: string }): Promise<LockView> {
     this.requestCounts.get++;
     this.maybeFail();
-    const queue = this.range(queuePrefix)
-      .slice(0, queueLimit)
-      .map(([k, v]) => ({ key: k, value: v.value, modRevision: v.modRevision }));
-    return { semaphore: this.read(key), queue };
+    if (mark) await this.put(mark.key, mark.value);
+    return this.look(keys);
   }
 
   async readKeys(keys: string[]): Promise<Map<string, { value: string; modRevision: number }>> {
@@ -75,6 +80,16 @@ export class MemoryLockStore implements LockStore {
   async commit(change: CompareAndSwap): Promise<boolean> {
     this.requestCounts.commit++;
     this.maybeFail();
+    return this.apply(change);
+  }
+
+  async swap(change: CompareAndSwap, keys: ViewKeys): Promise<LockView | undefined> {
+    this.requestCounts.commit++;
+    this.maybeFail();
+    return this.apply(change) ? undefined : this.look(keys);
+  }
+
+  private apply(change: CompareAndSwap): boolean {
     if ((this.data.get(change.key)?.version ?? 0) !== change.expectedVersion) return false;
     for (const [k, rev] of Object.entries(change.expect ?? {})) if ((this.data.get(k)?.modRevision ?? 0) !== rev) return false;
     this.revision++;

@@ -81,33 +81,65 @@ describe('semaphore lock', () => {
     expect((await lock.status()).holders.map((h) => h.id)).toEqual(['a', 'x']);
   });
 
-  test('a release that loses its swap to another node steps aside before reading again', async () => {
-    const { store, lock } = make({ defaultSlots: 3, random: () => 0 });
+  test("a release whose swap is lost to another node's release that read its mark is done: no other read or swap", async () => {
+    const { store, lock } = make({ defaultSlots: 3 });
     await lock.acquire('a');
     await lock.acquire('b');
-    const commit = store.commit.bind(store);
+    const swap = store.swap.bind(store);
+    const swaps: string[] = [];
+    store.swap = async (c, keys) => {
+      if (swaps.length === 0) {
+        swaps.push('a');
+        await lock.release('b'); // b's view holds a's mark: b's swap folds both releases in
+      } else swaps.push('b');
+      return swap(c, keys);
+    };
+    const reads = store.requestCounts.get;
+    await lock.release('a');
+    expect(swaps).toEqual(['a', 'b']);
+    expect(store.requestCounts.get - reads).toBe(2); // a's view with its mark, b's with its own
+    expect(store.commits.at(-1)!.value).toBe('{"total_slots":3,"holders":[]}');
+    expect((await lock.status()).holders).toEqual([]);
+    expect(await store.list('com.coreos.airlock/groups/default/v1/keel-released/')).toEqual(new Map());
+    expect(await store.list('com.coreos.airlock/groups/default/v1/keel-holders/')).toEqual(new Map());
+  });
+
+  test('a release whose swap is lost to a change that did not read its mark swaps again from the view the lost swap read', async () => {
+    const { store, lock } = make({ defaultSlots: 3 });
+    await lock.acquire('a');
+    const swap = store.swap.bind(store);
     let first = true;
-    store.commit = async (c) => {
+    store.swap = async (c, keys) => {
       if (first) {
         first = false;
-        await lock.release('b'); // another node's release moves the semaphore first
+        await store.put(key, '{"total_slots":3,"holders":["a","x"]}'); // an airlock node takes a slot
       }
-      return commit(c);
+      return swap(c, keys);
     };
-    vi.useFakeTimers();
-    try {
-      const reads = store.requestCounts.get;
-      const releasing = lock.release('a');
-      await vi.advanceTimersByTimeAsync(9);
-      // a's view, b's view; a lost and waits (10 ms with this random) before its next view.
-      expect(store.requestCounts.get - reads).toBe(2);
-      await vi.advanceTimersByTimeAsync(1);
-      await releasing;
-      expect(store.requestCounts.get - reads).toBe(3);
-    } finally {
-      vi.useRealTimers();
-    }
-    expect((await lock.status()).holders).toEqual([]);
+    const reads = store.requestCounts.get;
+    await lock.release('a');
+    expect(store.requestCounts.get - reads).toBe(1);
+    expect((await lock.status()).holders.map((h) => h.id)).toEqual(['x']);
+  });
+
+  test('a release of a non-holder leaves no mark behind, so a later take is not folded away', async () => {
+    const { store, lock } = make({ defaultSlots: 2 });
+    await lock.release('a');
+    expect(await store.list('com.coreos.airlock/groups/default/v1/keel-released/')).toEqual(new Map());
+    await lock.acquire('a');
+    await lock.acquire('b');
+    expect((await lock.status()).holders.map((h) => h.id)).toEqual(['a', 'b']);
+  });
+
+  test('a release interrupted after its mark is finished when the holder asks again, and the holder then takes a slot afresh', async () => {
+    const { store, lock } = make();
+    await lock.acquire('a');
+    await store.put('com.coreos.airlock/groups/default/v1/keel-released/a', '2024-05-01T00:00:00.000Z'); // the mark, then the release stopped
+    await lock.acquire('a', { wait: false });
+    expect((await lock.status()).holders.map((h) => h.id)).toEqual(['a']);
+    expect(await store.list('com.coreos.airlock/groups/default/v1/keel-released/')).toEqual(new Map());
+    // The slot was given back and taken again (two commits after the first take), not kept under a pending mark.
+    expect(store.commits).toHaveLength(3);
   });
 
   test('set-max keeps holders and lets waiters in', async () => {
@@ -141,7 +173,9 @@ describe('semaphore lock', () => {
 describe('wait queue', () => {
   const roll = async (waiters: number) => {
     const store = new MemoryLockStore();
-    const lock = () => new SemaphoreLock({ store, group: 'q', random: () => 0 });
+    // A clock that moves with every reading: arrivals one timer tick apart are distinct in time.
+    let clock = Date.now();
+    const lock = () => new SemaphoreLock({ store, group: 'q', random: () => 0, now: () => ++clock });
     await lock().setMax(3);
     let holding = 0;
     let max = 0;
