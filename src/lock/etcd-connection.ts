@@ -9,6 +9,7 @@
 import { isRecoverableError, type IOptions } from 'etcd3';
 import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry, type IBackoff } from 'cockatiel';
 import { KeelError } from '../errors.js';
+import { refusedRequestMessage } from './etcd-refusals.js';
 import { readEtcdTlsFiles } from './etcd-tls-files.js';
 
 /**
@@ -57,12 +58,14 @@ export function etcdOptions(connection: EtcdConnection): IOptions {
   return options;
 }
 
-/** etcd errors as KeelError: refused credentials cannot be fixed by retrying; everything else can. */
+/** etcd errors as KeelError: refused credentials and refused requests cannot be fixed by retrying; everything else can. */
 export function etcdError(error: unknown, doing: string): KeelError {
   if (error instanceof KeelError) return error;
   const e = error as Error;
   const name = e?.constructor?.name ?? '';
   if (/Authentication|PermissionDenied|UserNotFound|RoleNotGranted|Unauthenticated/.test(name) || /authentication failed|permission denied|user name not found|user name is empty|auth(entication)? is not enabled/i.test(e?.message ?? ''))
     return new KeelError('invalid-input', `etcd refused ${doing}: ${e.message}; check --user/--password or the client certificate`, { cause: error });
+  if (refusedRequestMessage.test(e?.message ?? ''))
+    return new KeelError('internal', `etcd refused ${doing}: ${e.message}`, { cause: error });
   return new KeelError('unavailable', `etcd did not answer ${doing}: ${e?.message ?? String(error)}; retrying may help`, { cause: error });
 }

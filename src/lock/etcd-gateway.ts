@@ -17,6 +17,7 @@ import { KeelError } from '../errors.js';
 import { jitteredDelayMs, sleep } from '../backoff.js';
 import type { EtcdConnection } from './etcd-store.js';
 import { readEtcdTlsFiles } from './etcd-tls-files.js';
+import { refusedRequestMessage } from './etcd-refusals.js';
 import { holderIdOf, holdersPrefix, semaphoreKey } from './group-keys.js';
 import type { LockHolder, LockStatus } from './reboot-lock.js';
 import { emptySemaphore, parseSemaphore } from './semaphore.js';
@@ -52,8 +53,9 @@ const refusedMessage = /authentication failed|permission denied|user name not fo
  * The kind etcdError gives the gRPC client's error for the same gateway answer: refused
  * credentials cannot be fixed by retrying; an expired token can (the next attempt signs in again).
  */
-export function gatewayErrorKind(code: number | undefined, message: string): 'invalid-input' | 'unavailable' {
+export function gatewayErrorKind(code: number | undefined, message: string): 'invalid-input' | 'unavailable' | 'internal' {
   if (/invalid auth token/i.test(message)) return 'unavailable';
+  if (refusedRequestMessage.test(message)) return 'internal';
   return code === permissionDeniedCode || code === unauthenticatedCode || refusedMessage.test(message) ? 'invalid-input' : 'unavailable';
 }
 
@@ -133,8 +135,9 @@ export class EtcdGateway {
     if (status === 404 || (status === 400 && json === undefined && /CommonName/.test(answer))) return unusable;
     const message = typeof json?.message === 'string' ? json.message : typeof json?.error === 'string' ? json.error : `HTTP ${status} ${answer.slice(0, 200)}`;
     if (/invalid auth token/i.test(message)) this.token = undefined;
-    if (gatewayErrorKind(typeof json?.code === 'number' ? json.code : undefined, message) === 'invalid-input')
-      throw new KeelError('invalid-input', `etcd refused ${doing}: ${message}; check --user/--password or the client certificate`);
+    const kind = gatewayErrorKind(typeof json?.code === 'number' ? json.code : undefined, message);
+    if (kind === 'internal') throw new KeelError('internal', `etcd refused ${doing}: ${message}`);
+    if (kind === 'invalid-input') throw new KeelError('invalid-input', `etcd refused ${doing}: ${message}; check --user/--password or the client certificate`);
     throw new KeelError('unavailable', `etcd did not answer ${doing}: ${message}; retrying may help`);
   }
 

@@ -30,6 +30,9 @@ export interface CompareAndSwap {
   expect?: Record<string, number>;
 }
 
+/** Most operations of each kind (compares, writes) in one transaction: etcd's default `--max-txn-ops`. */
+export const maxTxnOps = 128;
+
 /** What one look at a group reads: its semaphore, the head of its queue, its release marks. */
 export interface ViewKeys {
   semaphore: string;

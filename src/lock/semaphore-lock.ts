@@ -19,7 +19,7 @@ import type { Logger } from '../log.js';
 import { jitteredDelayMs, sleep } from '../backoff.js';
 import { expiredHolders } from './max-hold.js';
 import { holderIdOf, holderKey, holdersPrefix, semaphoreKey, checkGroup } from './group-keys.js';
-import type { CompareAndSwap, LockStore, LockView, VersionedValue, ViewKeys } from './lock-store.js';
+import { maxTxnOps, type CompareAndSwap, type LockStore, type LockView, type VersionedValue, type ViewKeys } from './lock-store.js';
 import { foldReleases, releasedKey, releasedPrefix } from './release-marks.js';
 import type { AcquireOptions, LockHolder, LockStatus, RebootLock } from './reboot-lock.js';
 import { emptySemaphore, formatSemaphore, fullMessage, giveSlot, parseSemaphore, setTotalSlots, takeSlot, type Semaphore } from './semaphore.js';
@@ -34,6 +34,9 @@ interface Mutation {
 
 /** Queue entries read per change: the free slots seldom exceed it; more are handed on in a second round. */
 const queueReadLimit = 64;
+
+/** Release marks (and stale queue keys) one swap takes at most, so that grants fit beside them. */
+const foldLimit = 24;
 
 /** The pause after the third and later lost swaps of one change (equal jitter): 10-20 ms, then 20-40 ms, up to 200-400 ms. */
 const lostSwapBackoff = { initialDelayMs: 10, maxDelayMs: 400 };
@@ -313,7 +316,8 @@ export class SemaphoreLock implements RebootLock {
     if (dead.length) this.options.log?.warning(`group '${this.group}': giving back the slots of ${dead.map((d) => d.id).join(', ')}, handed a slot while queued but gone before taking it`);
     if (expired.length) this.options.log?.warning(`group '${this.group}': releasing ${expired.join(', ')}, held longer than the maximum hold time`);
     await this.change(`giving back slots in group '${this.group}'`, signal, (s) => {
-      const gone = [...dead.map((d) => d.id), ...expired].filter((h) => s.holders.includes(h));
+      // At most foldLimit a swap (two writes each beside the grants); the next look gives back the rest.
+      const gone = [...dead.map((d) => d.id), ...expired].filter((h) => s.holders.includes(h)).slice(0, foldLimit);
       if (gone.length === 0) return undefined;
       return {
         semaphore: gone.reduce((acc, h) => giveSlot(acc, h).semaphore, s),
@@ -334,7 +338,7 @@ export class SemaphoreLock implements RebootLock {
     const mark = releasedKey(this.group, id);
     await this.retrying(`releasing ${id}'s slot in group '${this.group}'`, options.signal, this.deadline(), async () => {
       let view = await store.view(this.viewKeys, options.signal, { key: mark, value: this.isoNow() });
-      for (let lost = 0; ; lost++) {
+      for (let lost = 0; ; ) {
         if (!this.decode(view.semaphore).holders.includes(id)) {
           // Not a holder (any more): a mark nobody will fold in must not outlive this call.
           if (view.released.includes(mark)) await store.remove(mark, options.signal);
@@ -342,7 +346,8 @@ export class SemaphoreLock implements RebootLock {
         }
         const next = await this.swapFrom(view, () => undefined, lost, options.signal);
         if (next === undefined) return;
-        view = next;
+        view = next.view;
+        lost = next.lost ? lost + 1 : 0;
       }
     });
   }
@@ -362,27 +367,40 @@ export class SemaphoreLock implements RebootLock {
    */
   private async change(what: string, signal: AbortSignal | undefined, mutate: (s: Semaphore, exists: boolean) => Mutation | undefined): Promise<void> {
     await this.retrying(what, signal, this.deadline(), async () => {
-      let view: LockView | undefined = await this.options.store.view(this.viewKeys, signal);
-      for (let lost = 0; view !== undefined; lost++) view = await this.swapFrom(view, mutate, lost, signal);
+      let view = await this.options.store.view(this.viewKeys, signal);
+      for (let lost = 0; ; ) {
+        const next = await this.swapFrom(view, mutate, lost, signal);
+        if (next === undefined) return;
+        view = next.view;
+        lost = next.lost ? lost + 1 : 0;
+      }
     });
   }
 
   /**
    * One swap from what `view` read: `mutate`'s change, the release marks folded in, the free
    * slots handed on. Answers undefined when it held (or there was nothing to do) and the
-   * view to go on from when it did not (read by the lost swap itself), or, when it handed
-   * on as many slots as the queue read held, a new view for the rest.
+   * view to go on from when it did not (read by the lost swap itself), or, when there is
+   * more than one swap could do, a new view for the rest. `lost`: swaps lost in a row.
    */
-  private async swapFrom(view: LockView, mutate: (s: Semaphore, exists: boolean) => Mutation | undefined, lost: number, signal?: AbortSignal): Promise<LockView | undefined> {
+  private async swapFrom(view: LockView, mutate: (s: Semaphore, exists: boolean) => Mutation | undefined, lost: number, signal?: AbortSignal): Promise<{ view: LockView; lost: boolean } | undefined> {
     const store = this.options.store;
     // Swaps lost again and again: step aside a little, randomly and longer each time, so
     // nodes changing the one semaphore at once do not all try again at once.
     if (lost >= 2) await sleep(jitteredDelayMs(lost - 2, this.random, lostSwapBackoff), signal);
-    const folded = foldReleases(this.group, this.decode(view.semaphore), view.released);
+    // One transaction holds at most maxTxnOps writes: a fold takes two per mark (the mark and
+    // the holder key), a grant two (the holder key and the queue key); the rest waits for the
+    // next swap, which follows at once.
+    const marks = view.released.slice(0, foldLimit);
+    const folded = foldReleases(this.group, this.decode(view.semaphore), marks);
     const mutation = mutate(folded.semaphore, view.semaphore.version > 0);
     const base = mutation?.semaphore ?? folded.semaphore;
-    const { grants, stale } = grantsFor(this.group, base, view.queue);
-    if (!mutation && grants.length === 0 && stale.length === 0 && view.released.length === 0) return undefined;
+    const found = grantsFor(this.group, base, view.queue);
+    const stale = found.stale.slice(0, foldLimit);
+    const room = maxTxnOps - 1 - (mutation?.deletes.length ?? 0) - folded.released.length - marks.length - stale.length;
+    const grants = found.grants.slice(0, Math.max(0, Math.min(Math.floor(room / 2), maxTxnOps - 1 - Object.keys(mutation?.expect ?? {}).length)));
+    const more = grants.length < found.grants.length || marks.length < view.released.length || stale.length < found.stale.length;
+    if (!mutation && grants.length === 0 && stale.length === 0 && marks.length === 0) return undefined;
     const at = this.isoNow();
     const change: CompareAndSwap = {
       key: this.key,
@@ -390,14 +408,14 @@ export class SemaphoreLock implements RebootLock {
       value: formatSemaphore({ totalSlots: base.totalSlots, holders: [...base.holders, ...grants.map((g) => g.id)].sort() }),
       puts: Object.fromEntries(grants.map((g) => [holderKey(this.group, g.id), holderValue(at, g.entry.key)])),
       rewrites: Object.fromEntries(grants.map((g) => [g.entry.key, grantedValue(at)])),
-      deletes: [...(mutation?.deletes ?? []), ...folded.released.map((id) => holderKey(this.group, id)), ...view.released, ...stale.map((e) => e.key)],
+      deletes: [...(mutation?.deletes ?? []), ...folded.released.map((id) => holderKey(this.group, id)), ...marks, ...stale.map((e) => e.key)],
       expect: { ...mutation?.expect, ...Object.fromEntries(grants.map((g) => [g.entry.key, g.entry.modRevision])) },
     };
     const lostView = await store.swap(change, this.viewKeys, signal);
-    if (lostView) return lostView;
-    // More free slots than the queue read held: hand on the rest.
-    if (view.queue.length < this.viewKeys.queueLimit || grants.length === 0) return undefined;
-    return store.view(this.viewKeys, signal);
+    if (lostView) return { view: lostView, lost: true };
+    // More free slots than the queue read held, or more than one transaction could take: hand on the rest.
+    if (!more && (view.queue.length < this.viewKeys.queueLimit || grants.length === 0)) return undefined;
+    return { view: await store.view(this.viewKeys, signal), lost: false };
   }
 
   private withTimes(holders: string[], values: Map<string, string>): LockHolder[] {

@@ -5,7 +5,7 @@
  * ends a queued node's lease with `expire(key)`.
  */
 import { KeelError } from '../../../src/errors.js';
-import type { CompareAndSwap, LockStore, LockView, VersionedValue, ViewKeys } from '../../../src/lock/lock-store.js';
+import { maxTxnOps, type CompareAndSwap, type LockStore, type LockView, type VersionedValue, type ViewKeys } from '../../../src/lock/lock-store.js';
 
 interface Entry {
   value: string;
@@ -90,6 +90,10 @@ export class MemoryLockStore implements LockStore {
   }
 
   private apply(change: CompareAndSwap): boolean {
+    // etcd refuses a transaction of more than --max-txn-ops writes or compares (128 by default).
+    const writes = 1 + Object.keys(change.puts ?? {}).length + Object.keys(change.rewrites ?? {}).length + (change.deletes ?? []).length;
+    const compares = 1 + Object.keys(change.expect ?? {}).length;
+    if (writes > maxTxnOps || compares > maxTxnOps) throw new KeelError('internal', `etcd refused writing ${change.key}: etcdserver: too many operations in txn request`);
     if ((this.data.get(change.key)?.version ?? 0) !== change.expectedVersion) return false;
     for (const [k, rev] of Object.entries(change.expect ?? {})) if ((this.data.get(k)?.modRevision ?? 0) !== rev) return false;
     this.revision++;

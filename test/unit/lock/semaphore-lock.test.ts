@@ -334,6 +334,18 @@ describe('hand-off', () => {
     expect((await lock.status()).holders.map((h) => h.id)).toEqual(['b']);
   });
 
+  test('100 releases at once with 100 waiters: every swap within etcd\'s 128 operations a transaction, every waiter served', async () => {
+    const { store, lock } = make({ defaultSlots: 100 });
+    const ids = (p: string) => Array.from({ length: 100 }, (_, i) => `${p}${String(i).padStart(3, '0')}`);
+    for (const id of ids('h')) await lock.acquire(id, { wait: false });
+    const waiting = ids('w').map((id) => lock.acquire(id));
+    await settle();
+    await Promise.all(ids('h').map((id) => lock.release(id)));
+    await Promise.all(waiting);
+    expect((await lock.status()).holders.map((h) => h.id)).toEqual(ids('w'));
+    expect(await store.list('com.coreos.airlock/groups/default/v1/keel-released/')).toEqual(new Map());
+  });
+
   test('more slots hand on to as many waiters at once', async () => {
     const { lock } = make();
     await lock.acquire('a');
