@@ -1,9 +1,11 @@
 /**
  * keel's one backoff: a delay that doubles from `initialDelayMs` up to `maxDelayMs`, pure
- * (clock and randomness passed in). Three users, one schedule:
+ * (clock and randomness passed in). Four users, one schedule:
  * - the reboot lock retries etcd and FleetLock errors with it, jittered, and steps aside
- *   after losing a swap of the semaphore to another node (a waiter on a full semaphore
+ *   after losing a third swap of the semaphore in a row (a waiter on a full semaphore
  *   watches the key instead of sleeping);
+ * - the fleet store retries a rollout record's change with it after etcd errors, and pauses
+ *   a random part of it after losing the record's compare-and-swap;
  * - datasource detection polls with it, as coreos-cloudinit does, clipped to a deadline;
  * - the container supervisor restarts a failing container after it, starting over once the
  *   container has stayed up long enough (docker's 10 s rule), on systemd < 254, which has

@@ -8,6 +8,7 @@
  */
 import { Etcd3, type IOptions, type Watcher } from 'etcd3';
 import { KeelError } from '../errors.js';
+import { backoffDelayMs, jitteredDelayMs, sleep } from '../backoff.js';
 import type { Logger } from '../log.js';
 import { etcdError, etcdOptions, type EtcdConnection } from '../lock/etcd-connection.js';
 import { holdersPrefix, semaphoreKey } from '../lock/group-keys.js';
@@ -45,6 +46,11 @@ export interface FleetRead {
  * read this large is for status only; agents read single keys.
  */
 const maxReceiveBytes = 64 * 1024 * 1024;
+
+/** A rollout change's pause after a lost race: random, up to 2, 4, 8 … 50 ms (full jitter). */
+const lostRacePause = { initialDelayMs: 2, maxDelayMs: 50 };
+/** A rollout change's pause after an etcd error: 50, 100 … 1000 ms, jittered. */
+const errorPause = { initialDelayMs: 25, maxDelayMs: 1000 };
 
 /** The lock's connection options, with room for a whole group in one response. */
 export function fleetEtcdOptions(connection: EtcdConnection): IOptions {
@@ -167,12 +173,12 @@ export class FleetStore {
         const txn = await this.client.if(key, 'Mod', '==', modRevision).then(...puts).commit();
         if (txn.succeeded) return { ok: true, changed: true, record: result.record, attempts };
         // Lost the race: a short random pause keeps many writers of one key from moving in lockstep.
-        await sleep(this.random() * Math.min(50, 2 * attempts));
+        await sleep(this.random() * backoffDelayMs(attempts, lostRacePause));
       } catch (error) {
         const e = etcdError(error, `changing ${key}`);
         if (e.kind !== 'unavailable' || this.now() >= deadline) throw e;
         this.options.log?.debug(`${e.message}; retrying`);
-        await sleep(Math.min(1000, 25 * 2 ** Math.min(attempts, 6)) * (0.5 + this.random() / 2));
+        await sleep(jitteredDelayMs(attempts, this.random, errorPause));
       }
     }
   }
@@ -222,7 +228,7 @@ export class FleetStore {
       } catch (error) {
         const e = etcdError(error, `marking ${machineId} succeeded on ${version}`);
         if (e.kind !== 'unavailable' || this.now() >= deadline) throw e;
-        await sleep(Math.min(1000, 25 * 2 ** Math.min(attempts, 6)) * (0.5 + this.random() / 2));
+        await sleep(jitteredDelayMs(attempts, this.random, errorPause));
       }
     }
   }
@@ -333,8 +339,4 @@ function range(key: string, prefix = false): { request_range: { key: Buffer; ran
   const end = Buffer.from(key);
   end[end.length - 1]!++;
   return { request_range: { key: start, range_end: end } };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
