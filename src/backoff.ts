@@ -2,7 +2,7 @@
  * keel's one backoff: a delay that doubles from `initialDelayMs` up to `maxDelayMs`, pure
  * (clock and randomness passed in). Four users, one schedule:
  * - the reboot lock retries etcd and FleetLock errors with it, jittered, and steps aside
- *   after losing a third swap of the semaphore in a row (a waiter on a full semaphore
+ *   after losing two swaps of the semaphore in a row (a waiter on a full semaphore
  *   watches the key instead of sleeping);
  * - the fleet store retries a rollout record's change with it after etcd errors, and pauses
  *   a random part of it after losing the record's compare-and-swap;
