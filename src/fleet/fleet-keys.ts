@@ -1,7 +1,9 @@
 /**
  * Where a group's fleet records live in etcd: `/keel/fleet/<group>/nodes/<machine-id>`
  * (bound to the node's lease), `/keel/fleet/<group>/lost/<machine-id>` (the same record on a
- * 24 h lease, so a dead node stays visible for a day), `/keel/fleet/<group>/rollouts/<version>`
+ * 24 h lease, so a dead node stays visible for a day), `/keel/fleet/<group>/attention/<machine-id>`
+ * (the same record again, on the node's lease, while the node is failed or rebooting:
+ * node-attention.ts), `/keel/fleet/<group>/rollouts/<version>`
  * (the rollout's failures and halt) and one marker key a node below it,
  * `rollouts/<version>/started/<machine-id>` and `.../succeeded/<machine-id>`.
  * Group names are the lock's (FleetLock's pattern); machine ids and versions are checked
@@ -60,6 +62,10 @@ export function lostPrefix(group: string): string {
   return `${fleetPrefix(group)}lost/`;
 }
 
+export function attentionPrefix(group: string): string {
+  return `${fleetPrefix(group)}attention/`;
+}
+
 export function rolloutsPrefix(group: string): string {
   return `${fleetPrefix(group)}rollouts/`;
 }
@@ -70,6 +76,10 @@ export function nodeKey(group: string, machineId: string): string {
 
 export function lostKey(group: string, machineId: string): string {
   return lostPrefix(group) + checkMachineId(machineId);
+}
+
+export function attentionKey(group: string, machineId: string): string {
+  return attentionPrefix(group) + checkMachineId(machineId);
 }
 
 export function rolloutKey(group: string, version: string): string {
@@ -91,7 +101,7 @@ export function rolloutMarkKey(group: string, version: string, mark: RolloutMark
 
 /** What a key under `fleetPrefix(group)` is, or undefined for anything else (a stray key). */
 export type FleetKey =
-  | { kind: 'node' | 'lost'; machineId: string }
+  | { kind: 'node' | 'lost' | 'attention'; machineId: string }
   | { kind: 'rollout'; version: string }
   | { kind: 'mark'; version: string; mark: RolloutMark; machineId: string };
 
@@ -103,7 +113,8 @@ export function parseFleetKey(group: string, key: string): FleetKey | undefined 
   if (kind === 'rollouts' && rest.length === 2 && !versionProblem(name) && (rest[0] === 'started' || rest[0] === 'succeeded') && !machineIdProblem(rest[1]!))
     return { kind: 'mark', version: name, mark: rest[0], machineId: rest[1]! };
   if (rest.length > 0) return undefined;
-  if ((kind === 'nodes' || kind === 'lost') && !machineIdProblem(name)) return { kind: kind === 'nodes' ? 'node' : 'lost', machineId: name };
+  const nodeKinds = { nodes: 'node', lost: 'lost', attention: 'attention' } as const;
+  if ((kind === 'nodes' || kind === 'lost' || kind === 'attention') && !machineIdProblem(name)) return { kind: nodeKinds[kind], machineId: name };
   if (kind === 'rollouts' && !versionProblem(name)) return { kind: 'rollout', version: name };
   return undefined;
 }

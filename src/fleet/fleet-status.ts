@@ -76,7 +76,7 @@ function readEntries(input: FleetInput, warnings: string[]) {
     if (!parsed) {
       // The dashboard's audit trail (src/dashboard/audit-record.ts) lives beside the records.
       if (key.startsWith(`${fleetPrefix(input.group)}audit/`)) continue;
-      warnings.push(`${key}: expected nodes/<machine-id>, lost/<machine-id>, rollouts/<version> or rollouts/<version>/started|succeeded/<machine-id> under the group; skipping this key`);
+      warnings.push(`${key}: expected nodes/<machine-id>, lost/<machine-id>, attention/<machine-id>, rollouts/<version> or rollouts/<version>/started|succeeded/<machine-id> under the group; skipping this key`);
       continue;
     }
     if (parsed.kind === 'rollout') {
@@ -91,6 +91,8 @@ function readEntries(input: FleetInput, warnings: string[]) {
       marks.set(parsed.version, m);
       continue;
     }
+    // A copy of a live record (node-attention.ts): the record itself is read.
+    if (parsed.kind === 'attention') continue;
     const r = readNodeRecord(key, value, parsed.machineId);
     if ('warning' in r) warnings.push(r.warning);
     else (parsed.kind === 'node' ? live : lost).set(parsed.machineId, r.record);

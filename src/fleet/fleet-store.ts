@@ -12,7 +12,7 @@ import { backoffDelayMs, jitteredDelayMs, sleep } from '../backoff.js';
 import type { Logger } from '../log.js';
 import { etcdError, etcdOptions, type EtcdConnection } from '../lock/etcd-connection.js';
 import { holdersPrefix, semaphoreKey } from '../lock/group-keys.js';
-import { fleetPrefix, nodesPrefix, parseFleetKey, rolloutKey, rolloutMarkKey, rolloutMarksPrefix } from './fleet-keys.js';
+import { attentionPrefix, fleetPrefix, nodesPrefix, parseFleetKey, rolloutKey, rolloutMarkKey, rolloutMarksPrefix } from './fleet-keys.js';
 import type { FleetInput } from './fleet-status.js';
 import type { NodeRecord } from './node-record.js';
 import { NodePublisher, type NodePublisherOptions } from './node-publisher.js';
@@ -270,13 +270,14 @@ export class FleetStore {
   }
 
   /**
-   * The live node records of a group (raw, by key) and its lock's semaphore, at one revision,
-   * in pages of `pageSize`: an agent's client is shared with its lock and keeps gRPC's 4 MiB
-   * reply limit, which a whole group of 10,000 records would pass. For the pre-reboot check
-   * "no node of group G is failed or rebooting" (src/update/pre-reboot-group.ts).
+   * The records of a group's nodes that are failed or rebooting (its `attention/` keys, raw,
+   * by key: node-attention.ts) and its lock's semaphore, at one revision, in pages of
+   * `pageSize`, for the pre-reboot check "no node of group G is failed or rebooting"
+   * (src/update/pre-reboot-group.ts). A few keys at any time, however large the group; paged
+   * all the same, as an agent's client keeps gRPC's 4 MiB reply limit.
    */
-  async readNodes(group: string, pageSize = 1000): Promise<{ entries: Map<string, string>; semaphore?: string; revision: number }> {
-    const prefix = nodesPrefix(group);
+  async readAttention(group: string, pageSize = 1000): Promise<{ entries: Map<string, string>; semaphore?: string; revision: number }> {
+    const prefix = attentionPrefix(group);
     const end = range(prefix, true).request_range.range_end!;
     const entries = new Map<string, string>();
     const text = (b: Buffer) => b.toString('utf8');

@@ -17,7 +17,8 @@ import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../log.js';
 import { etcdError } from '../lock/etcd-connection.js';
 import { leaseKeeperFor, type KeptLease } from '../lock/lease-keeper.js';
-import { lostKey, nodeKey } from './fleet-keys.js';
+import { attentionKey, lostKey, nodeKey } from './fleet-keys.js';
+import { attentionReason } from './node-attention.js';
 import { formatNodeRecord, type NodeRecord } from './node-record.js';
 
 export interface NodePublisherOptions {
@@ -93,7 +94,11 @@ export class NodePublisher {
     return granted.id;
   }
 
-  /** Writes the node's record under `nodes/` (its lease) and `lost/` (the day-long lease) in one transaction. */
+  /**
+   * Writes the node's record under `nodes/` (its lease) and `lost/` (the day-long lease) in
+   * one transaction, and under `attention/` (its lease) while it is failed or rebooting,
+   * deleting that copy when it is not.
+   */
   async publish(group: string, record: NodeRecord): Promise<void> {
     const key = nodeKey(group, record.machineId);
     const value = formatNodeRecord(record);
@@ -103,18 +108,20 @@ export class NodePublisher {
       const [nodeLeaseId, lostLeaseId] = await Promise.all([this.leaseForNodes().grant(), this.leaseForLost()]);
       // A transaction with no comparison: both copies or neither.
       const put = (k: string, lease: string) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(value), lease } });
-      await this.client.kv.txn({ compare: [], success: [put(key, nodeLeaseId), put(lostKey(group, record.machineId), lostLeaseId)], failure: [] });
+      const attention = attentionKey(group, record.machineId);
+      const mark = attentionReason(record) ? put(attention, nodeLeaseId) : { request_delete_range: { key: Buffer.from(attention) } };
+      await this.client.kv.txn({ compare: [], success: [put(key, nodeLeaseId), put(lostKey(group, record.machineId), lostLeaseId), mark], failure: [] });
     } catch (error) {
       throw etcdError(error, `publishing ${key}`);
     }
   }
 
-  /** Stops keeping the node's record: deletes it from `nodes/` and leaves the lost copy for its day. */
+  /** Stops keeping the node's record: deletes it from `nodes/` (and `attention/`) and leaves the lost copy for its day. */
   async withdraw(group: string, machineId: string): Promise<void> {
     const key = nodeKey(group, machineId);
     this.published.delete(key);
     try {
-      await this.client.delete().key(key).exec();
+      await this.client.kv.txn({ compare: [], success: [key, attentionKey(group, machineId)].map((k) => ({ request_delete_range: { key: Buffer.from(k) } })), failure: [] });
     } catch (error) {
       throw etcdError(error, `deleting ${key}`);
     }

@@ -48,7 +48,7 @@ export class AgentFleet {
   groupProbe(): GroupProbe {
     return {
       machineId: this.o.machineId,
-      readNodes: (group) => this.o.store.readNodes(group),
+      readAttention: (group) => this.o.store.readAttention(group),
       warn: (message) => this.o.log.warning(`fleet: ${message}`),
     };
   }

@@ -24,6 +24,8 @@ describe('fleet keys', () => {
   test.each([
     ['/keel/fleet/g/nodes/n1', { kind: 'node', machineId: 'n1' }],
     ['/keel/fleet/g/lost/n1', { kind: 'lost', machineId: 'n1' }],
+    ['/keel/fleet/g/attention/n1', { kind: 'attention', machineId: 'n1' }],
+    ['/keel/fleet/g/attention/..', undefined],
     ['/keel/fleet/g/rollouts/1.2.3', { kind: 'rollout', version: '1.2.3' }],
     ['/keel/fleet/g/rollouts/1.2.3/started/n1', { kind: 'mark', version: '1.2.3', mark: 'started', machineId: 'n1' }],
     ['/keel/fleet/g/rollouts/1.2.3/succeeded/n1', { kind: 'mark', version: '1.2.3', mark: 'succeeded', machineId: 'n1' }],

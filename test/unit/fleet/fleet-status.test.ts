@@ -53,12 +53,17 @@ describe('fleetStatus', () => {
   test.each([
     ['a malformed node', { '/keel/fleet/g/nodes/n9': '{oops' }, '/keel/fleet/g/nodes/n9: expected JSON, found unparsable text; skipping this node record'],
     ['a foreign rollout', { '/keel/fleet/g/rollouts/2.0': '{"schema":"x"}' }, '/keel/fleet/g/rollouts/2.0: schema: expected "keel.fleet.rollout/v1", found "x" (a foreign or newer record); skipping this rollout record'],
-    ['a stray key', { '/keel/fleet/g/junk': 'x' }, '/keel/fleet/g/junk: expected nodes/<machine-id>, lost/<machine-id>, rollouts/<version> or rollouts/<version>/started|succeeded/<machine-id> under the group; skipping this key'],
+    ['a stray key', { '/keel/fleet/g/junk': 'x' }, '/keel/fleet/g/junk: expected nodes/<machine-id>, lost/<machine-id>, attention/<machine-id>, rollouts/<version> or rollouts/<version>/started|succeeded/<machine-id> under the group; skipping this key'],
     ['a record under another id', { '/keel/fleet/g/nodes/n9': node('n1') }, '/keel/fleet/g/nodes/n9: machineId: expected "n9" (the key\'s), found "n1"; skipping this node record'],
   ])('%s is a warning and the good records still show', (_name, bad, warning) => {
     const s = fleetStatus(input({ ...bad, '/keel/fleet/g/nodes/n1': node('n1') }));
     expect(s.warnings).toEqual([warning]);
     expect(s.nodes.map((n) => n.record.machineId)).toEqual(['n1']);
+  });
+
+  test("a failed or rebooting node's attention copy is not a second node and no warning", () => {
+    const s = fleetStatus(input({ '/keel/fleet/g/nodes/n1': node('n1'), '/keel/fleet/g/attention/n1': node('n1') }));
+    expect([s.nodes.map((n) => n.record.machineId), s.warnings]).toEqual([['n1'], []]);
   });
 
   test('marks make a rollout without a stored value; marks of an unreadable one are left out with it', async () => {

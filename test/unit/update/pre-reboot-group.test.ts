@@ -7,7 +7,7 @@ import { PreRebootStage } from '../../../src/update/pre-reboot.js';
 
 const at = '2026-12-03T10:00:00.000Z';
 const node = (id: string, more: Partial<NodeFacts> = {}): [string, string] => [
-  `/keel/fleet/web/nodes/${id}`,
+  `/keel/fleet/web/attention/${id}`,
   formatNodeRecord(nodeRecord({ machineId: id, hostname: `host-${id}`, version: '1.0.0', slot: 'a', state: 'steady', stateSince: at, updatedAt: at, ...more })),
 ];
 const sem = (holders: string[], slots = 2) => JSON.stringify({ semaphore: slots - holders.length, max: slots, total_slots: slots, holders });
@@ -39,11 +39,11 @@ describe('group clear', () => {
 
   test('a malformed or foreign record is a warning, not a reason; a record under another id is skipped', () => {
     const warnings: string[] = [];
-    const foreign = ['/keel/fleet/web/nodes/x', '{"schema":"other/v9"}'] as [string, string];
-    const misfiled = ['/keel/fleet/web/nodes/y', node('z', { state: 'unhealthy' })[1]] as [string, string];
-    expect(judgeGroup('web', 'self', read([foreign, misfiled, ['/keel/fleet/web/nodes/q', 'not json'], node('a')]), warnings)).toBeUndefined();
+    const foreign = ['/keel/fleet/web/attention/x', '{"schema":"other/v9"}'] as [string, string];
+    const misfiled = ['/keel/fleet/web/attention/y', node('z', { state: 'unhealthy' })[1]] as [string, string];
+    expect(judgeGroup('web', 'self', read([foreign, misfiled, ['/keel/fleet/web/attention/q', 'not json'], node('a')]), warnings)).toBeUndefined();
     expect(warnings).toHaveLength(3);
-    expect(warnings[0]).toMatch(/^\/keel\/fleet\/web\/nodes\/x: .*schema/);
+    expect(warnings[0]).toMatch(/^\/keel\/fleet\/web\/attention\/x: .*schema/);
   });
 
   test('a semaphore that cannot be read refuses: who holds slots is unknown', () => {
@@ -51,18 +51,18 @@ describe('group clear', () => {
   });
 
   test('etcd not answering is the reason; warnings go to the probe', async () => {
-    const down: GroupProbe = { machineId: 'self', readNodes: async () => Promise.reject(new Error('etcd did not answer reading /keel/fleet/web/nodes/: 14 UNAVAILABLE')) };
-    expect(await groupClearProblem('web', down)).toBe('pre-reboot group web: cannot read its nodes (etcd did not answer reading /keel/fleet/web/nodes/: 14 UNAVAILABLE)');
+    const down: GroupProbe = { machineId: 'self', readAttention: async () => Promise.reject(new Error('etcd did not answer reading /keel/fleet/web/attention/: 14 UNAVAILABLE')) };
+    expect(await groupClearProblem('web', down)).toBe('pre-reboot group web: cannot read its nodes (etcd did not answer reading /keel/fleet/web/attention/: 14 UNAVAILABLE)');
     const warned: string[] = [];
     const groups: string[] = [];
-    const up: GroupProbe = { machineId: 'self', readNodes: async (g) => (groups.push(g), read([['/keel/fleet/web/nodes/q', 'not json']])), warn: (m) => warned.push(m) };
+    const up: GroupProbe = { machineId: 'self', readAttention: async (g) => (groups.push(g), read([['/keel/fleet/web/attention/q', 'not json']])), warn: (m) => warned.push(m) };
     expect(await groupClearProblem('web', up)).toBeUndefined();
     expect([groups, warned.length]).toEqual([['web'], 1]);
   });
 
   test('the stage reads the group named by the check, not the node own group, after the other checks pass', async () => {
     const groups: string[] = [];
-    const group: GroupProbe = { machineId: 'self', readNodes: async (g) => (groups.push(g), read([node('a', { state: 'rolled-back' })])) };
+    const group: GroupProbe = { machineId: 'self', readAttention: async (g) => (groups.push(g), read([node('a', { state: 'rolled-back' })])) };
     const run = async () => ({ exitCode: 1, stdout: 'not drained', stderr: '', timedOut: false });
     expect(await new PreRebootStage('/', { command: 'drained', units: [], groupClear: 'web' }, { run, group }).run()).toMatch(/^pre-reboot command "drained" exited 1/);
     expect(groups).toEqual([]);
