@@ -38,7 +38,7 @@ const queueReadLimit = 64;
 /** Release marks (and stale queue keys) one swap takes at most, so that grants fit beside them. */
 const foldLimit = 24;
 
-/** The pause after the third and later lost swaps of one change (equal jitter): 10-20 ms, then 20-40 ms, up to 200-400 ms. */
+/** The pause after a change's second and later lost swaps in a row (equal jitter): 10-20 ms, then 20-40 ms, up to 200-400 ms. */
 const lostSwapBackoff = { initialDelayMs: 10, maxDelayMs: 400 };
 
 export interface SemaphoreLockOptions {
@@ -209,8 +209,8 @@ export class SemaphoreLock implements RebootLock {
 
   /**
    * acquire without waiting: one read, then a take of a free slot nobody is queued for, or
-   * a conflict naming the holders (nothing is written: a node that asks every few seconds
-   * costs a read each time).
+   * a conflict naming the holders. Nothing is written for a conflict unless there were slots
+   * or releases to hand on, so a node that asks every few seconds costs a read each time.
    */
   private async takeNow(id: string, signal?: AbortSignal): Promise<void> {
     const store = this.options.store;
