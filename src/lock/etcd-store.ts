@@ -143,20 +143,19 @@ export class EtcdLockStore implements LockStore {
   }
 
   async commit(change: CompareAndSwap): Promise<boolean> {
-    this.sent('commit');
-    try {
-      const res = await this.client.kv.txn({ ...casOps(change), failure: [] }, this.callOptions());
-      return res.succeeded;
-    } catch (error) {
-      throw etcdError(error, `writing ${change.key}`);
-    }
+    return (await this.cas(change, [])).succeeded;
   }
 
   async swap(change: CompareAndSwap, keys: ViewKeys): Promise<LockView | undefined> {
+    const res = await this.cas(change, viewOps(keys));
+    return res.succeeded ? undefined : viewOf(res.responses, res.header.revision);
+  }
+
+  /** One compare-and-swap transaction, with `failure`'s reads when its compares do not hold. */
+  private async cas(change: CompareAndSwap, failure: TxnOp[]): Promise<Awaited<ReturnType<Etcd3['kv']['txn']>>> {
     this.sent('commit');
     try {
-      const res = await this.client.kv.txn({ ...casOps(change), failure: viewOps(keys) }, this.callOptions());
-      return res.succeeded ? undefined : viewOf(res.responses, res.header.revision);
+      return await this.client.kv.txn({ ...casOps(change), failure }, this.callOptions());
     } catch (error) {
       throw etcdError(error, `writing ${change.key}`);
     }
