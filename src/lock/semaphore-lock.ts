@@ -413,8 +413,10 @@ export class SemaphoreLock implements RebootLock {
     };
     const lostView = await store.swap(change, this.viewKeys, signal);
     if (lostView) return { view: lostView, lost: true };
-    // More free slots than the queue read held, or more than one transaction could take: hand on the rest.
-    if (!more && (view.queue.length < this.viewKeys.queueLimit || grants.length === 0)) return undefined;
+    // More free slots than the queue read held, or more than one transaction could take: hand on
+    // the rest. A swap that gave every free slot away has none left, however long the queue.
+    const slotsLeft = base.totalSlots - base.holders.length - grants.length;
+    if (!more && (view.queue.length < this.viewKeys.queueLimit || grants.length === 0 || slotsLeft <= 0)) return undefined;
     return { view: await store.view(this.viewKeys, signal), lost: false };
   }
 
