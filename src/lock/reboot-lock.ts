@@ -32,6 +32,11 @@ export interface AcquireOptions {
    * have run for a slot not confirmed after all (the wait goes on and it is not run again).
    */
   whenGranted?: () => Promise<void>;
+  /**
+   * When this caller first asked for the slot (ms since the epoch): a waiter that stops
+   * waiting and asks again with it keeps its place in line. Default: now.
+   */
+  queuedSince?: number;
 }
 
 /**

@@ -140,8 +140,8 @@ export class SemaphoreLock implements RebootLock {
             }
             queued.dropped = false;
             // Queue at once, in the same request as the read of the semaphore: the name sorts
-            // by the time of arrival, so no read is needed to name it.
-            queued.name ??= queueKey(this.group, this.now(), id);
+            // by the time of arrival (the first, for a caller asking again), so no read is needed to name it.
+            queued.name ??= queueKey(this.group, options.queuedSince ?? this.now(), id);
             const joined = await store.enqueue(queued.name, id, this.queue, this.key, signal);
             const now = this.decode(joined.semaphore);
             lastHolders = now.holders;

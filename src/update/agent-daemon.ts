@@ -47,8 +47,11 @@ export async function runAgent(o: DaemonOptions): Promise<AgentState> {
     force = true;
     wake?.();
   };
+  // Ends a tick's wait for the reboot lock too, so a stop never waits for a slot.
+  const stopping = new AbortController();
   const onStop = () => {
     stopped = true;
+    stopping.abort();
     wake?.();
   };
   const daemon = o.until === undefined;
@@ -67,7 +70,7 @@ export async function runAgent(o: DaemonOptions): Promise<AgentState> {
     while (!stopped) {
       let result;
       try {
-        result = await tick(state, o.env, force);
+        result = await tick(state, o.env, force, stopping.signal);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         o.log.error(`update agent (${state.kind}): ${message}; retrying in 30 s`);

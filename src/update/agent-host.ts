@@ -7,7 +7,7 @@ import { readLocalMember } from '../lock/local-member.js';
 import { readMemberHealth } from '../lock/etcd-member-health.js';
 import type { AgentEnv, ReportFields } from './agent-tick.js';
 import type { AgentState, Booted } from './agent-state.js';
-import { AgentLock } from './agent-lock.js';
+import { AgentLock, type LockWait } from './agent-lock.js';
 import type { AgentFleet } from './agent-fleet.js';
 import { NodeRecordPublisher } from './node-record-publisher.js';
 import { PreRebootStage } from './pre-reboot.js';
@@ -234,7 +234,7 @@ class HostAgentEnv implements AgentEnv {
     return userSessionsOf(this.root);
   }
 
-  async takeLock(mode: LockMode, version: string) {
+  async takeLock(mode: LockMode, version: string, wait?: LockWait) {
     const holder = await this.machineId();
     // A halted rollout: not even asked for. A slot taken only to be given back would still be a
     // turn in the semaphore that the brake exists to prevent.
@@ -243,7 +243,7 @@ class HostAgentEnv implements AgentEnv {
       this.log.notice(`not asking for a reboot slot for ${version}: ${halt}`);
       return false;
     }
-    const outcome = await this.lock.take(mode, holder);
+    const outcome = await this.lock.take(mode, holder, wait);
     if (outcome === 'busy') return false;
     if (outcome === 'taken') {
       this.record?.slotHeldSince(this.iso());

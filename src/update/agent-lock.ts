@@ -9,8 +9,16 @@ import type { LockMode } from './reboot-policy.js';
  */
 export type LockOutcome = 'taken' | 'not-needed' | 'without' | 'busy';
 
+/** How long a take may wait in the lock's queue, and what stops it early (the agent stopping). */
+export interface LockWait {
+  ms: number;
+  signal?: AbortSignal;
+}
+
 export class AgentLock {
   private lock: RebootLock | undefined;
+  /** When this agent first asked for the slot it does not hold yet: asking again keeps its place in line. */
+  private queuedSince: number | undefined;
 
   constructor(
     private readonly open: (() => Promise<RebootLock>) | undefined,
@@ -25,15 +33,28 @@ export class AgentLock {
 
   /**
    * Takes the lock for `holder` in `mode`. `without`: best-effort and the lock cannot be
-   * reached, so the reboot goes ahead anyway; `busy`: wait and try again later.
+   * reached, so the reboot goes ahead anyway; `busy`: wait and try again later. With `wait`
+   * and a lock that is required, a full group is waited for in the lock's queue (watched,
+   * not polled: the release that frees a slot hands it over) for at most `wait.ms`; asked
+   * again, the agent keeps its place. Best-effort never waits: a lock that does not answer
+   * must not look like a full one.
    */
-  async take(mode: LockMode, holder: string): Promise<LockOutcome> {
+  async take(mode: LockMode, holder: string, wait?: LockWait): Promise<LockOutcome> {
     if (mode === 'none') return 'not-needed';
+    const waiting = mode === 'required' && wait !== undefined && wait.ms > 0;
+    const stop = waiting ? AbortSignal.any([AbortSignal.timeout(wait.ms), ...(wait.signal ? [wait.signal] : [])]) : undefined;
     try {
-      await (await this.opened()).acquire(holder, { wait: false });
+      const lock = await this.opened();
+      if (waiting) this.queuedSince ??= Date.now();
+      await lock.acquire(holder, waiting ? { wait: true, signal: stop, queuedSince: this.queuedSince } : { wait: false });
+      this.queuedSince = undefined;
       this.log.notice('took the reboot lock');
       return 'taken';
     } catch (error) {
+      if (stop?.aborted) {
+        this.log.info(`reboot lock not taken within ${Math.round(wait!.ms / 1000)} s of waiting in its queue; asking again keeps this node's place`);
+        return 'busy';
+      }
       const kind = error instanceof KeelError ? error.kind : 'unavailable';
       if (mode === 'try' && kind === 'unavailable') {
         this.log.warning(`reboot lock unavailable (${(error as Error).message}); best-effort: rebooting without it`);
@@ -46,6 +67,7 @@ export class AgentLock {
 
   /** Releases `holder`'s hold; a failure matters only when `mustHold` (this node holds it, or the strategy requires one). */
   async release(holder: string, mustHold: boolean): Promise<void> {
+    this.queuedSince = undefined;
     try {
       await (await this.opened()).release(holder);
     } catch (error) {

@@ -2,7 +2,8 @@ import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import * as m from './agent-state.js';
 import type { AgentState, Booted, StateKind } from './agent-state.js';
-import { nextOpening, windowOpen } from './maintenance-window.js';
+import type { LockWait } from './agent-lock.js';
+import { nextOpening, openUntil, windowOpen } from './maintenance-window.js';
 import type { Release } from './release.js';
 import type { Choice } from './release-choice.js';
 import { checkDelayMs, decideReboot, type LockMode, type WaitFor } from './reboot-policy.js';
@@ -40,8 +41,9 @@ export interface AgentEnv {
   /**
    * Take the reboot lock in a mode for `version`: true when the reboot may go ahead. With
    * fleet records, a slot taken for a halted rollout is given back and this answers false.
+   * `wait`: how long a full group may be waited for in the lock's queue.
    */
-  takeLock(mode: LockMode, version: string): Promise<boolean>;
+  takeLock(mode: LockMode, version: string, wait?: LockWait): Promise<boolean>;
   /** Pre-reboot checks (update.conf PRE_REBOOT_*): undefined when they pass or there are none, else why not. */
   preReboot?(): Promise<string | undefined>;
   /** The daemon moved to another state (fleet records: the node record is written again). */
@@ -71,15 +73,22 @@ export interface TickResult {
 
 const second = 1000;
 const healthWaitMs = 2 * second;
+/** A reboot decided now waits at most this long in the lock's queue before the tick looks again (window, halt, checks). */
+const lockWaitMs = 300 * second;
+/** The least time between two asks for the lock when the last one did not wait (a halt, a lock that did not answer). */
+const lockRetryMs = 30 * second;
 
 type Of<K extends StateKind> = Extract<AgentState, { kind: K }>;
 /** The step of one state: `force` (keel update apply) checks now and ignores the window. */
-type Step<K extends StateKind> = (state: Of<K>, env: AgentEnv, force: boolean) => Promise<TickResult>;
+type Step<K extends StateKind> = (state: Of<K>, env: AgentEnv, force: boolean, signal?: AbortSignal) => Promise<TickResult>;
 
-/** One step. `force` (keel update apply) checks now and ignores the window. */
-export async function tick(state: AgentState, env: AgentEnv, force = false): Promise<TickResult> {
+/**
+ * One step. `force` (keel update apply) checks now and ignores the window; `signal` (the
+ * agent stopping) ends a wait for the reboot lock early.
+ */
+export async function tick(state: AgentState, env: AgentEnv, force = false, signal?: AbortSignal): Promise<TickResult> {
   const step = steps[state.kind] as Step<StateKind>;
-  return step(state, env, force);
+  return step(state, env, force, signal);
 }
 
 /** start: read the booted slot and version from disk. */
@@ -198,7 +207,7 @@ async function downloading(state: Of<'downloading'>, env: AgentEnv): Promise<Tic
 }
 
 /** staged: reboot when strategy, window, users and the lock allow; else wait for the right thing. */
-async function staged(state: Of<'staged'>, env: AgentEnv, force: boolean): Promise<TickResult> {
+async function staged(state: Of<'staged'>, env: AgentEnv, force: boolean, signal?: AbortSignal): Promise<TickResult> {
   const { config } = env;
   const now = env.now();
   const version = state.release.version;
@@ -225,9 +234,14 @@ async function staged(state: Of<'staged'>, env: AgentEnv, force: boolean): Promi
     await env.report({ state: state.kind, lastCheckResult: `${version} staged; waiting: ${unready}` });
     return { state, delayMs: 60 * second };
   }
-  if (!(await env.takeLock(decision.lock, version))) {
+  // A full group is waited for in the lock's queue, never past the window's close: the slot
+  // handed over at a release, not found by asking again later.
+  const closes = force ? undefined : openUntil(config.windows, now);
+  const wait: LockWait = { ms: Math.min(lockWaitMs, closes === undefined ? lockWaitMs : closes - now), ...(signal ? { signal } : {}) };
+  if (!(await env.takeLock(decision.lock, version, wait))) {
     await env.report({ state: state.kind, lastCheckResult: `${version} staged; waiting for the reboot lock` });
-    return { state: m.postpone(state), delayMs: 30 * second };
+    // After a wait in the queue, look again at once (the place in line is kept); otherwise pause.
+    return { state: m.postpone(state), delayMs: Math.max(0, lockRetryMs - (env.now() - now)) };
   }
   return { state: m.beginReboot(state), delayMs: 0 };
 }

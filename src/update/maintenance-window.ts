@@ -67,6 +67,17 @@ export function nextOpening(windows: readonly Window[], nowMs: number): number |
   return future.length ? Math.min(...future) : undefined;
 }
 
+/**
+ * When the windows open at `nowMs` close (the last of them, when several overlap): how long
+ * a reboot decided now may still wait for its slot. `nowMs` when none is open; undefined
+ * without windows (always open).
+ */
+export function openUntil(windows: readonly Window[], nowMs: number): number | undefined {
+  if (windows.length === 0) return undefined;
+  const ends = windows.flatMap((w) => openingsAround(w, nowMs).map((start) => start + w.lengthMinutes * minuteMs).filter((end) => end - w.lengthMinutes * minuteMs <= nowMs && nowMs < end));
+  return ends.length ? Math.max(...ends) : nowMs;
+}
+
 /** Openings of a window from 8 days before to 8 days after `nowMs`. */
 function openingsAround(w: Window, nowMs: number): number[] {
   const out: number[] = [];

@@ -156,6 +156,34 @@ describe('fleet hooks of the tick', () => {
     expect(env.calls).toEqual(['takeLock']);
   });
 
+  test('a full group is waited for in the lock queue for at most 5 minutes, never past the window; after a wait the tick looks again at once', async () => {
+    const waits: number[] = [];
+    let clock = now;
+    const stop = new AbortController();
+    const env = fakeEnv({
+      now: () => clock,
+      takeLock: async (_mode, _version, wait) => {
+        waits.push(wait!.ms);
+        expect(wait!.signal).toBe(stop.signal);
+        clock += wait!.ms; // waited the whole time in the queue
+        return false;
+      },
+    });
+    const r = await tick(staged, env, false, stop.signal);
+    expect(r).toMatchObject({ state: { kind: 'staged', postponements: 1 }, delayMs: 0 });
+    const inWindow = fakeEnv({ takeLock: async (_m, _v, wait) => (waits.push(wait!.ms), false) }, { WINDOW_START: 'Fri 11:00', WINDOW_LENGTH: '1h10m' });
+    // A lock that answers at once (a halt refused the start): the next ask comes 30 s later.
+    expect((await tick(staged, inWindow)).delayMs).toBe(30_000);
+    expect(waits).toEqual([300_000, 300_000]); // the window closes at 12:10, 10 minutes on: the 5-minute bound
+  });
+
+  test('the wait for the lock ends with the window', async () => {
+    const waits: number[] = [];
+    const env = fakeEnv({ takeLock: async (_m, _v, wait) => (waits.push(wait!.ms), false) }, { WINDOW_START: 'Fri 11:00', WINDOW_LENGTH: '1h2m' });
+    await tick(staged, env);
+    expect(waits).toEqual([120_000]); // the window closes at 12:02
+  });
+
   test('the lock is asked for the staged version', async () => {
     const asked: string[] = [];
     const env = fakeEnv({ takeLock: async (_mode, version) => (asked.push(version), false) });

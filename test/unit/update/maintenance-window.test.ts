@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { locksmithWindow, nextOpening, weeklyWindow, windowOpen, cronOfWindow } from '../../../src/update/maintenance-window.js';
+import { locksmithWindow, nextOpening, openUntil, weeklyWindow, windowOpen, cronOfWindow } from '../../../src/update/maintenance-window.js';
 import { validate } from 'node-cron';
 
 const at = (iso: string) => Date.parse(iso);
@@ -26,6 +26,14 @@ describe('maintenance windows', () => {
     ['2026-11-19T04:30:00Z', true], // the Thursday before
     ['2026-11-27T04:30:00Z', false], // Friday
   ])('locksmith Thu 04:00 for 1h30m at %s: open=%s', (iso, open) => expect(windowOpen([thu], at(iso))).toBe(open));
+
+  test('openUntil: the close of the open window (the later of two overlapping), now when none is open, nothing without windows', () => {
+    expect(openUntil([thu], at('2026-11-26T04:10:00Z'))).toBe(at('2026-11-26T05:30:00Z'));
+    expect(openUntil([thu, locksmithWindow('Thu 05:00', '1h')], at('2026-11-26T05:10:00Z'))).toBe(at('2026-11-26T06:00:00Z'));
+    expect(openUntil([thu], at('2026-11-27T04:10:00Z'))).toBe(at('2026-11-27T04:10:00Z'));
+    expect(openUntil([locksmithWindow('23:30', '1h')], at('2026-11-27T00:10:00Z'))).toBe(at('2026-11-27T00:30:00Z')); // opened the day before
+    expect(openUntil([], at('2026-11-27T04:10:00Z'))).toBeUndefined();
+  });
 
   const nightly = locksmithWindow('23:30', '1h');
   test.each([
