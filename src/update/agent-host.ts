@@ -243,15 +243,19 @@ class HostAgentEnv implements AgentEnv {
       this.log.notice(`not asking for a reboot slot for ${version}: ${halt}`);
       return false;
     }
-    const outcome = await this.lock.take(mode, holder, wait);
+    // The start is recorded once the lock is taken, so a halt while waiting still stops the
+    // reboot: beside the confirmation of a slot handed over, after a slot taken directly.
+    const fleet = this.fleet;
+    let starting: ReturnType<AgentFleet['started']> | undefined;
+    const whenGranted = fleet ? async () => void (await (starting = fleet.started(version))) : undefined;
+    const outcome = await this.lock.take(mode, holder, wait, whenGranted);
     if (outcome === 'busy') return false;
     if (outcome === 'taken') {
       this.record?.slotHeldSince(this.iso());
       await this.change((x) => ({ ...x, lockHeld: true }));
     }
-    if (!this.fleet) return true;
-    // The start is recorded after the lock is taken, so a halt while waiting still stops the reboot.
-    const start = await this.fleet.started(version);
+    if (!fleet) return true;
+    const start = await (starting ?? fleet.started(version));
     if (start.ok) return true;
     // etcd away under a strategy that does not need it: the brake cannot be read, the reboot goes ahead.
     if (!start.halted && this.config.strategy !== 'etcd-lock') {

@@ -37,16 +37,18 @@ export class AgentLock {
    * and a lock that is required, a full group is waited for in the lock's queue (watched,
    * not polled: the release that frees a slot hands it over) for at most `wait.ms`; asked
    * again, the agent keeps its place. Best-effort never waits: a lock that does not answer
-   * must not look like a full one.
+   * must not look like a full one. `whenGranted`: the caller's first step with the slot, run
+   * beside the confirmation of a slot handed over (AcquireOptions.whenGranted).
    */
-  async take(mode: LockMode, holder: string, wait?: LockWait): Promise<LockOutcome> {
+  async take(mode: LockMode, holder: string, wait?: LockWait, whenGranted?: () => Promise<void>): Promise<LockOutcome> {
     if (mode === 'none') return 'not-needed';
     const waiting = mode === 'required' && wait !== undefined && wait.ms > 0;
     const stop = waiting ? AbortSignal.any([AbortSignal.timeout(wait.ms), ...(wait.signal ? [wait.signal] : [])]) : undefined;
     try {
       const lock = await this.opened();
       if (waiting) this.queuedSince ??= Date.now();
-      await lock.acquire(holder, waiting ? { wait: true, signal: stop, queuedSince: this.queuedSince } : { wait: false });
+      const granted = whenGranted ? { whenGranted } : {};
+      await lock.acquire(holder, waiting ? { wait: true, signal: stop, queuedSince: this.queuedSince, ...granted } : { wait: false, ...granted });
       this.queuedSince = undefined;
       this.log.notice('took the reboot lock');
       return 'taken';

@@ -20,8 +20,13 @@ async function hostWith(store: Partial<FleetStore>, lockCalls: string[], conf: R
   await writeFile(join(root, 'etc/machine-id'), 'node-1\n');
   const config = updateConfigOf({ REBOOT_STRATEGY: 'etcd-lock', ...conf });
   const fleet = new AgentFleet({ store: { close: async () => undefined, ...store } as FleetStore, group: 'web', machineId: 'node-1', policy: config.rollout, log: quiet });
+  // Runs the caller's first step as the semaphore lock does for a slot handed over: before acquire resolves.
   const lock = {
-    acquire: async (id: string) => void lockCalls.push(`acquire ${id}`),
+    acquire: async (id: string, o?: { whenGranted?: () => Promise<void> }) => {
+      lockCalls.push(`acquire ${id}`);
+      await o?.whenGranted?.();
+      if (o?.whenGranted) lockCalls.push(`granted ${id}`);
+    },
     release: async (id: string) => void lockCalls.push(`release ${id}`),
     close: async () => undefined,
   } as unknown as RebootLock;
@@ -49,16 +54,16 @@ describe('host env with fleet records', () => {
     const recordStarted = async () => ({ ok: false as const, reason: 'rollout of 2.0.0 is halted since … by policy: 1 of 3 nodes failed', record: {} as never, attempts: 1 });
     const { root, env } = await hostWith({ readHalt: async () => undefined, recordStarted }, lockCalls);
     expect(await env.takeLock('required', '2.0.0')).toBe(false);
-    expect(lockCalls).toEqual(['acquire node-1', 'release node-1']);
+    expect(lockCalls).toEqual(['acquire node-1', 'granted node-1', 'release node-1']);
     expect((await readNodeState(join(root, 'var/lib/keel/update'))).lockHeld).toBe(false);
   });
 
-  test('a recorded start lets the reboot go ahead holding the slot', async () => {
+  test('a recorded start lets the reboot go ahead holding the slot; the start is the lock\'s first step with the slot, recorded once', async () => {
     const lockCalls: string[] = [];
-    const recordStarted = async () => ({ ok: true as const, changed: true, record: {} as never, attempts: 1 });
+    const recordStarted = async () => (lockCalls.push('start'), { ok: true as const, changed: true, record: {} as never, attempts: 1 });
     const { root, env } = await hostWith({ readHalt: async () => undefined, recordStarted }, lockCalls);
     expect(await env.takeLock('required', '2.0.0')).toBe(true);
-    expect(lockCalls).toEqual(['acquire node-1']);
+    expect(lockCalls).toEqual(['acquire node-1', 'start', 'granted node-1']);
     expect((await readNodeState(join(root, 'var/lib/keel/update'))).lockHeld).toBe(true);
   });
 
