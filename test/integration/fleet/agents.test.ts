@@ -21,7 +21,8 @@ import { bootOnce, makeHostTree } from '../update/boot-tree.js';
 // stateChanged on each change of state, is done by `drive`. The release 2.0.0 fails its
 // health gate on node-1: the rollout halts, the other two do not ask for the slot; resume
 // lets them go on, and node-3's pre-reboot check keeps it from asking until it passes;
-// node-2's PRE_REBOOT_GROUP_CLEAR keeps it from asking while node-1 reboots.
+// node-2's PRE_REBOOT_GROUP_CLEAR keeps it from asking while node-1 reboots. A node that
+// finds the group full waits in the lock's queue and is handed the slot at the release.
 const keel = join(process.cwd(), 'bin/keel');
 const key = makeKey();
 const ids = ['node-1', 'node-2', 'node-3'];
@@ -227,4 +228,26 @@ test('a node that loses power after taking its slot, before it says it is reboot
   expect(await holders()).toEqual([]);
   const rollout = await store.readRollout('default', '3.0.0');
   expect({ started: rollout?.started, succeeded: rollout?.succeeded, failed: rollout?.failed }).toEqual({ started: ['node-1'], succeeded: ['node-1'], failed: [] });
+}, 60_000);
+
+test('a node that finds the group full waits in the lock queue and is handed the slot when the holder releases it, without asking again', async () => {
+  const n3 = await boot('node-3');
+  await drive(n3, (s) => s.kind === 'staged');
+  const ops = openRebootLock({ endpoints: cluster.endpoints });
+  try {
+    await ops.acquire('ops', { wait: false }); // an operator holds the one slot
+    const taking = tick(n3.state, n3.env);
+    const queued = async () => (await cluster.etcdctl(['get', '--prefix', '--keys-only', 'com.coreos.airlock/groups/default/v1/keel-queue/'])).trim();
+    for (let i = 0; i < 100 && !(await queued()).endsWith('/node-3'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await queued(), n3.log.join('\n')).toMatch(/\/node-3$/);
+    await ops.release('ops');
+    n3.state = (await taking).state;
+  } finally {
+    await ops.close();
+  }
+  expect(n3.state.kind).toBe('rebooting');
+  expect(await holders()).toEqual(['node-3']);
+  expect(n3.log.filter((l) => /took the reboot lock/.test(l))).toHaveLength(1);
+  expect(n3.log.join('\n')).not.toMatch(/reboot lock not taken/);
+  expect((await store.readRollout('default', '3.0.0'))?.started.sort()).toEqual(['node-1', 'node-3']);
 }, 60_000);
