@@ -139,6 +139,8 @@ async function worker(): Promise<void> {
       const id = `node-${String(n).padStart(5, '0')}`;
       /** Where a lock request counts: while waiting (to the grant), or confirming the grant. */
       let phase: 'waiting' | 'confirming' | undefined;
+      /** When the grant's watch event came (the confirmation sent on it), or the slot was taken directly. */
+      let grantedAt: number | undefined;
       const fleet = fleets[i]!;
       const store = new EtcdLockStore(
         { endpoints: role.endpoints, callTimeoutMs: 5000 },
@@ -147,6 +149,8 @@ async function worker(): Promise<void> {
           // One lease per agent, as the agent has: the queue key rides on the node record's.
           lease: () => fleet.nodeLeaseId(),
           onRequest: (kind: EtcdRequestKind) => {
+            // A confirmation is sent on the grant's watch event: the wait ends there.
+            if (kind === 'confirm' && phase === 'waiting') ((grantedAt = performance.now()), (phase = 'confirming'));
             result.lockRequests++;
             result.lockKinds[kind] = (result.lockKinds[kind] ?? 0) + 1;
             if (phase === 'confirming') result.confirmRequests++;
@@ -176,18 +180,22 @@ async function worker(): Promise<void> {
         const stop = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
         const stopped = new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
         const t0 = performance.now();
-        // The start is recorded as the slot is granted, beside the lock's confirmation of a
-        // hand-off (AcquireOptions.whenGranted); the wait ends at the grant.
+        // The start is recorded as the slot is granted, as the agent does (agent-host.ts
+        // takeLock): its mark rides in the confirmation of a slot handed over while the
+        // rollout has no stored value (AcquireOptions.rider), else it follows. The wait ends
+        // at the grant (its watch event, or a direct take).
         let start: Awaited<ReturnType<AgentFleet['started']>> | undefined;
-        let grantedAt: number | undefined;
-        const whenGranted = async () => {
-          grantedAt = performance.now();
+        const starting = agentFleet.startWithSlot(version);
+        const rider = starting.rider;
+        const whenGranted = async (rode: boolean) => {
+          grantedAt ??= performance.now();
           phase = 'confirming';
-          start = await agentFleet.started(version);
+          await starting.whenGranted(rode);
+          start = await starting.outcome();
         };
         phase = 'waiting';
         try {
-          if (s.mode === 'keel') await lock.acquire(id, { signal: stop, whenGranted });
+          if (s.mode === 'keel') await lock.acquire(id, { signal: stop, whenGranted, rider });
           else {
             for (;;) {
               try {
@@ -328,6 +336,9 @@ async function run(s: Scenario): Promise<void> {
       console.log(
         `  pace: first reboot ${((starts[0]! - wallStart) / 1000).toFixed(2)} s after the start, last ${((starts.at(-1)! - wallStart) / 1000).toFixed(1)} s; the middle 80 % of reboots at one turn of a slot per ${turnMs.toFixed(0)} ms (a ${s.rebootMs} ms reboot and ${(turnMs - s.rebootMs).toFixed(0)} ms of hand-off around it: a release ${(sum((r) => r.releaseMs) / Math.max(1, rebooted)).toFixed(0)} ms, the grant to the reboot ${(sum((r) => r.grantToRebootMs) / Math.max(1, rebooted)).toFixed(0)} ms, the grant's watch event the rest)`,
       );
+      // The ends of the roll against that pace: what the middle's pace does not explain.
+      const atPace = ((0.1 * starts.length) / s.slots) * turnMs;
+      console.log(`  ends: the first 10 % of reboots started over ${((lo - starts[0]!) / 1000).toFixed(2)} s, the last 10 % over ${((starts.at(-1)! - hi) / 1000).toFixed(2)} s (${(atPace / 1000).toFixed(2)} s each at the middle's pace)`);
     }
     console.log(`  most holders in etcd's history of the semaphore: ${history.max} of ${s.slots} slots (${history.versions} versions); etcd peak memory ${peakMemoryMiB(etcd).toFixed(0)} MiB (largest member); ${msgs('leader changes')} leader changes during the roll`);
     if (s.failEvery > 0) {

@@ -204,6 +204,17 @@ export class FleetStore {
     return { ...change, attempts: change.attempts + 1 };
   }
 
+  /**
+   * The first try of `recordStarted` as writes another transaction can carry (the lock's
+   * confirmation of a slot handed over): the mark, made when neither the rollout's stored
+   * value nor the mark exists. When it was not made, `recordStarted` does it the long way.
+   * The mark's value (now: when the node asks, perhaps before a wait) is never read.
+   */
+  startWrites(group: string, version: string, machineId: string): { absent: string[]; puts: Record<string, string> } {
+    const mark = rolloutMarkKey(group, version, 'started', machineId);
+    return { absent: [rolloutKey(group, version), mark], puts: { [mark]: new Date(this.now()).toISOString() } };
+  }
+
   recordSucceeded(group: string, version: string, machineId: string): Promise<RolloutChange> {
     return this.changeRollout(group, version, (r, c) => recordSucceeded(r, machineId, c.at), { machineId });
   }

@@ -9,6 +9,7 @@ import { CompareResult, CompareTarget, Etcd3, type Watcher } from 'etcd3';
 import { defaultCallTimeoutMs, etcdError, etcdOptions, type EtcdConnection } from './etcd-connection.js';
 import { leaseKeeperFor, type KeptLease } from './lease-keeper.js';
 import type { CompareAndSwap, LockStore, LockView, VersionedValue, ViewKeys } from './lock-store.js';
+import type { GrantRider } from './reboot-lock.js';
 import { releasedReadLimit } from './release-marks.js';
 
 export { etcdError, etcdOptions, type EtcdConnection } from './etcd-connection.js';
@@ -72,8 +73,8 @@ function viewOf(responses: TxnResponse[], revision: string | number): LockView {
   };
 }
 
-/** The kinds of request the store sends etcd: reads, prefix reads, writes, new watchers, queue reads. */
-export type EtcdRequestKind = 'get' | 'list' | 'commit' | 'watch' | 'queue';
+/** The kinds of request the store sends etcd: reads, prefix reads, writes, a grant's confirmation, new watchers, queue reads. */
+export type EtcdRequestKind = 'get' | 'list' | 'commit' | 'confirm' | 'watch' | 'queue';
 
 /** What a store tells an observer; the lock benchmark counts requests per waiting agent with it. */
 export interface EtcdStoreObserver {
@@ -233,18 +234,30 @@ export class EtcdLockStore implements LockStore {
     }
   }
 
-  async confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string): Promise<boolean> {
-    this.sent('commit');
+  async confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string, _signal?: AbortSignal, rider?: GrantRider): Promise<{ confirmed: boolean; rode: boolean }> {
+    this.sent('confirm');
+    // The rider is a transaction inside the confirmation's (etcd ≥ 3.3): its own compares decide its writes alone.
+    const riding: TxnOp[] = rider
+      ? [
+          {
+            request_txn: {
+              compare: rider.absent.map((k) => ({ key: Buffer.from(k), target: CompareTarget.Version, result: CompareResult.Equal, version: 0 })),
+              success: Object.entries(rider.puts).map(([k, v]) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(v) } })),
+              failure: [],
+            },
+          },
+        ]
+      : [];
     try {
       const res = await this.client.kv.txn(
         {
           compare: [{ key: Buffer.from(holderKey), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: holderModRevision }],
-          success: [{ request_delete_range: { key: Buffer.from(queueKey) } }, { request_put: { key: Buffer.from(holderKey), value: Buffer.from(holderValue) } }],
+          success: [{ request_delete_range: { key: Buffer.from(queueKey) } }, { request_put: { key: Buffer.from(holderKey), value: Buffer.from(holderValue) } }, ...riding],
           failure: [],
         },
         this.callOptions(),
       );
-      return res.succeeded;
+      return { confirmed: res.succeeded, rode: res.succeeded && rider !== undefined && res.responses[2]?.response_txn?.succeeded === true };
     } catch (error) {
       throw etcdError(error, `confirming ${holderKey}`);
     }

@@ -99,7 +99,7 @@ export class FleetLockClient implements RebootLock {
         throw aborted(what, options.signal);
       }
     }
-    await options.whenGranted?.();
+    await options.whenGranted?.(false);
   }
 
   async release(id: string, options: { signal?: AbortSignal } = {}): Promise<void> {

@@ -5,6 +5,7 @@
  * tests' recording double (test/unit/lock/memory-lock-store.ts) keeps etcd's version and
  * revision rules, and the same lock code runs against real etcd in the integration tests.
  */
+import type { GrantRider } from './reboot-lock.js';
 import type { QueueEntry } from './wait-queue.js';
 
 /** A key's value with its etcd version (0 = the key does not exist) and the store revision read at. */
@@ -81,9 +82,10 @@ export interface LockStore {
   position(key: string, queuePrefix: string, signal?: AbortSignal): Promise<number>;
   /**
    * Confirms a grant: deletes the queue key and writes the holder key's confirmed value,
-   * if the holder key still has `holderModRevision` (the grant was not taken back).
+   * if the holder key still has `holderModRevision` (the grant was not taken back); the
+   * `rider`'s writes go in the same transaction when none of its absent keys exists.
    */
-  confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string, signal?: AbortSignal): Promise<boolean>;
+  confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string, signal?: AbortSignal, rider?: GrantRider): Promise<{ confirmed: boolean; rode: boolean }>;
   /**
    * Resolves with the key's next value after `revision` (at once if it already changed),
    * carried by the watch event itself, with the revision of that change; resolves

@@ -19,6 +19,16 @@ export interface LockStatus {
   holders: LockHolder[];
 }
 
+/**
+ * Writes a caller makes in the transaction that confirms a slot handed over, made only when
+ * none of `absent` exists (the agent's first record of its rollout start): its own request
+ * saved. Plain keys and values: the lock knows nothing of what they mean.
+ */
+export interface GrantRider {
+  absent: string[];
+  puts: Record<string, string>;
+}
+
 export interface AcquireOptions {
   /** Wait (watching the key, not polling) until a slot frees up; otherwise a full semaphore fails at once. Default true. */
   wait?: boolean;
@@ -30,8 +40,11 @@ export interface AcquireOptions {
    * trip on every node's way to its reboot; after the transaction of a slot taken directly.
    * `acquire` resolves when both are done and rejects with its error. It must be harmless to
    * have run for a slot not confirmed after all (the wait goes on and it is not run again).
+   * With a `rider` it runs after the confirmation instead, told whether the rider's writes
+   * were made (never for a slot taken directly, nor by a FleetLock server).
    */
-  whenGranted?: () => Promise<void>;
+  whenGranted?: (rode: boolean) => Promise<void>;
+  rider?: GrantRider;
   /**
    * When this caller first asked for the slot (ms since the epoch): a waiter that stops
    * waiting and asks again with it keeps its place in line. Default: now.

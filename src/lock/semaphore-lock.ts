@@ -106,7 +106,7 @@ export class SemaphoreLock implements RebootLock {
   async acquire(id: string, options: AcquireOptions = {}): Promise<void> {
     if (options.wait === false) {
       await this.takeNow(id, options.signal);
-      await options.whenGranted?.();
+      await options.whenGranted?.(false);
       return;
     }
     const signal = options.signal;
@@ -182,9 +182,13 @@ export class SemaphoreLock implements RebootLock {
           }
           if (isGranted(event.value)) {
             // The hand-off: the holder key was written in the same revision as our queue key.
-            // The caller's first step runs beside the confirmation instead of after it.
-            if (options.whenGranted && !granted) (granted = options.whenGranted()).catch(() => undefined);
-            if (await store.confirm(queued.key, holderKey(this.group, id), event.revision, holderValue(this.isoNow()), signal)) {
+            // The caller's first step runs beside the confirmation instead of after it, or,
+            // when its first writes ride in the confirmation, after it, told whether they did.
+            const rider = options.rider;
+            if (options.whenGranted && !granted && !rider) (granted = options.whenGranted(false)).catch(() => undefined);
+            const confirmed = await store.confirm(queued.key, holderKey(this.group, id), event.revision, holderValue(this.isoNow()), signal, rider);
+            if (confirmed.confirmed) {
+              if (options.whenGranted && !granted) (granted = options.whenGranted(confirmed.rode)).catch(() => undefined);
               queued.key = undefined;
               taken = true;
               return;
@@ -204,7 +208,7 @@ export class SemaphoreLock implements RebootLock {
     } finally {
       if (queued.key !== undefined && !taken) await store.remove(queued.key).catch(() => undefined);
     }
-    await (granted ?? options.whenGranted?.());
+    await (granted ?? options.whenGranted?.(false));
   }
 
   /**

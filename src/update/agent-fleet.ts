@@ -102,6 +102,21 @@ export class AgentFleet {
   }
 
   /**
+   * The start of `version` as the lock's first step with the slot: its mark rides in the
+   * confirmation of a slot handed over while the rollout has no stored value (nothing failed
+   * or halted: FleetStore.startWrites), else it is recorded right after. `outcome()` says
+   * how it went, recording the start then if the lock never ran the step.
+   */
+  startWithSlot(version: string): { rider: { absent: string[]; puts: Record<string, string> }; whenGranted: (rode: boolean) => Promise<void>; outcome: () => ReturnType<AgentFleet['started']> } {
+    let starting: ReturnType<AgentFleet['started']> | undefined;
+    return {
+      rider: this.o.store.startWrites(this.o.group, version, this.o.machineId),
+      whenGranted: async (rode) => void (await (starting = rode ? Promise.resolve({ ok: true as const }) : this.started(version))),
+      outcome: () => (starting ??= this.started(version)),
+    };
+  }
+
+  /**
    * Marks this node started on `version` (after taking the lock). `halted`: the rollout
    * refused it; otherwise etcd could not be asked.
    */

@@ -243,19 +243,17 @@ class HostAgentEnv implements AgentEnv {
       this.log.notice(`not asking for a reboot slot for ${version}: ${halt}`);
       return false;
     }
-    // The start is recorded once the lock is taken, so a halt while waiting still stops the
-    // reboot: beside the confirmation of a slot handed over, after a slot taken directly.
-    const fleet = this.fleet;
-    let starting: ReturnType<AgentFleet['started']> | undefined;
-    const whenGranted = fleet ? async () => void (await (starting = fleet.started(version))) : undefined;
-    const outcome = await this.lock.take(mode, holder, wait, whenGranted);
+    // The start is recorded once the lock is taken (in or beside its confirmation), so a
+    // halt while waiting still stops the reboot.
+    const starting = this.fleet?.startWithSlot(version);
+    const outcome = await this.lock.take(mode, holder, wait, starting);
     if (outcome === 'busy') return false;
     if (outcome === 'taken') {
       this.record?.slotHeldSince(this.iso());
       await this.change((x) => ({ ...x, lockHeld: true }));
     }
-    if (!fleet) return true;
-    const start = await (starting ?? fleet.started(version));
+    if (!starting) return true;
+    const start = await starting.outcome();
     if (start.ok) return true;
     // etcd away under a strategy that does not need it: the brake cannot be read, the reboot goes ahead.
     if (!start.halted && this.config.strategy !== 'etcd-lock') {

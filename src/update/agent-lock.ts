@@ -1,6 +1,6 @@
 import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { RebootLock } from '../lock/reboot-lock.js';
+import type { AcquireOptions, RebootLock } from '../lock/reboot-lock.js';
 import type { LockMode } from './reboot-policy.js';
 
 /**
@@ -37,17 +37,17 @@ export class AgentLock {
    * and a lock that is required, a full group is waited for in the lock's queue (watched,
    * not polled: the release that frees a slot hands it over) for at most `wait.ms`; asked
    * again, the agent keeps its place. Best-effort never waits: a lock that does not answer
-   * must not look like a full one. `whenGranted`: the caller's first step with the slot, run
-   * beside the confirmation of a slot handed over (AcquireOptions.whenGranted).
+   * must not look like a full one. `first`: the caller's first step with the slot and the
+   * writes that may ride in its confirmation (AcquireOptions.whenGranted, rider).
    */
-  async take(mode: LockMode, holder: string, wait?: LockWait, whenGranted?: () => Promise<void>): Promise<LockOutcome> {
+  async take(mode: LockMode, holder: string, wait?: LockWait, first?: Pick<AcquireOptions, 'whenGranted' | 'rider'>): Promise<LockOutcome> {
     if (mode === 'none') return 'not-needed';
     const waiting = mode === 'required' && wait !== undefined && wait.ms > 0;
     const stop = waiting ? AbortSignal.any([AbortSignal.timeout(wait.ms), ...(wait.signal ? [wait.signal] : [])]) : undefined;
     try {
       const lock = await this.opened();
       if (waiting) this.queuedSince ??= Date.now();
-      const granted = whenGranted ? { whenGranted } : {};
+      const granted = { ...(first?.whenGranted ? { whenGranted: first.whenGranted } : {}), ...(first?.rider ? { rider: first.rider } : {}) };
       await lock.acquire(holder, waiting ? { wait: true, signal: stop, queuedSince: this.queuedSince, ...granted } : { wait: false, ...granted });
       this.queuedSince = undefined;
       this.log.notice('took the reboot lock');

@@ -64,6 +64,25 @@ describe('etcd lock, one member', () => {
     expect((await a.status()).holders.map((h) => h.id)).toEqual(['b']);
   });
 
+  test("a rider's writes go in the confirmation of a slot handed over (a transaction inside it), only while its absent keys are absent", async () => {
+    const handOver = async (group: string, rider: { absent: string[]; puts: Record<string, string> }) => {
+      const a = open(group);
+      await a.acquire('a');
+      let told: boolean | undefined;
+      const waiting = open(group).acquire('b', { rider, whenGranted: async (rode) => void (told = rode) });
+      await new Promise((r) => setTimeout(r, 200));
+      await a.release('a');
+      await waiting;
+      expect((await a.status()).holders.map((h) => h.id)).toEqual(['b']);
+      return told;
+    };
+    expect(await handOver('rider-made', { absent: ['rider/rollout', 'rider/started/b'], puts: { 'rider/started/b': 'now' } })).toBe(true);
+    expect((await etcd.etcdctl(['get', 'rider/started/b', '--print-value-only'])).trim()).toBe('now');
+    await etcd.etcdctl(['put', 'rider/rollout-halted', '{}']);
+    expect(await handOver('rider-refused', { absent: ['rider/rollout-halted', 'rider/started/c'], puts: { 'rider/started/c': 'now' } })).toBe(false);
+    expect((await etcd.etcdctl(['get', 'rider/started/c', '--print-value-only'])).trim()).toBe('');
+  });
+
   test('20 releases at once with 20 waiters queued: every slot handed on, fewer swaps than releases, no mark or hold left', async () => {
     const group = 'fold';
     const holders = Array.from({ length: 20 }, (_, i) => `h${String(i).padStart(2, '0')}`);

@@ -6,6 +6,7 @@
  */
 import { KeelError } from '../../../src/errors.js';
 import { maxTxnOps, type CompareAndSwap, type LockStore, type LockView, type VersionedValue, type ViewKeys } from '../../../src/lock/lock-store.js';
+import type { GrantRider } from '../../../src/lock/reboot-lock.js';
 
 interface Entry {
   value: string;
@@ -146,15 +147,17 @@ export class MemoryLockStore implements LockStore {
     return this.range(queuePrefix, key).length;
   }
 
-  async confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string): Promise<boolean> {
+  async confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string, _signal?: AbortSignal, rider?: GrantRider): Promise<{ confirmed: boolean; rode: boolean }> {
     this.requestCounts.commit++;
     this.maybeFail();
-    if ((this.data.get(holderKey)?.modRevision ?? 0) !== holderModRevision) return false;
+    if ((this.data.get(holderKey)?.modRevision ?? 0) !== holderModRevision) return { confirmed: false, rode: false };
     this.revision++;
     this.deleteKey(queueKey);
     this.set(holderKey, holderValue);
-    this.wake([queueKey, holderKey]);
-    return true;
+    const rode = rider !== undefined && rider.absent.every((k) => !this.data.has(k));
+    if (rode) for (const [k, v] of Object.entries(rider.puts)) this.set(k, v);
+    this.wake([queueKey, holderKey, ...(rode ? Object.keys(rider.puts) : [])]);
+    return { confirmed: true, rode };
   }
 
   /** Every key under `prefix`, in queue order (for assertions). */

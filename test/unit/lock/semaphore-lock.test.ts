@@ -282,6 +282,35 @@ describe('hand-off', () => {
     expect(events.filter((e) => e === 'b starts')).toHaveLength(1);
   });
 
+  test("a rider's writes go in the confirmation of a slot handed over when its absent keys are absent; the first step runs after it, told whether they did", async () => {
+    const rider = { absent: ['rollout', 'started/b'], puts: { 'started/b': 'now' } };
+    const handOver = async (stored?: string) => {
+      const { store, lock } = make({ defaultSlots: 1 });
+      if (stored) await store.put('rollout', stored); // the rollout has a stored value (a failure, a halt)
+      await lock.acquire('a');
+      const told: string[] = [];
+      const waiting = lock.acquire('b', { rider, whenGranted: async (rode) => void told.push(`rode ${rode} after ${store.requestCounts.commit} commits`) });
+      await settle();
+      const commits = store.requestCounts.commit;
+      await lock.release('a');
+      await waiting;
+      return { store, lock, told, commits: store.requestCounts.commit - commits };
+    };
+    const made = await handOver();
+    expect(made.told).toEqual(['rode true after 3 commits']); // a's take, a's release, b's confirmation with the rider
+    expect(made.commits).toBe(2);
+    expect((await made.store.readKeys(['started/b'])).get('started/b')?.value).toBe('now');
+    const refused = await handOver('{"halted":{}}');
+    expect(refused.told).toEqual(['rode false after 3 commits']);
+    expect(await refused.store.readKeys(['started/b'])).toEqual(new Map());
+    // A slot taken directly: nothing rides, and the first step is told so.
+    const told: boolean[] = [];
+    const { store, lock } = make({ defaultSlots: 1 });
+    await lock.acquire('c', { rider: { absent: [], puts: { x: '1' } }, whenGranted: async (rode) => void told.push(rode) });
+    expect(told).toEqual([false]);
+    expect(await store.readKeys(['x'])).toEqual(new Map());
+  });
+
   test("a failing first step fails acquire once the hand-off is confirmed: the slot is held, for the caller to give back", async () => {
     const { lock } = make();
     await lock.acquire('a');

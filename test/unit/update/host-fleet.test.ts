@@ -14,17 +14,19 @@ import { tempDir } from './fixture.js';
 // as a failure. The same hooks run against a real etcd in test/integration/fleet/agents.test.ts.
 const quiet = { error() {}, warning() {}, notice() {}, info() {}, debug() {} };
 
-async function hostWith(store: Partial<FleetStore>, lockCalls: string[], conf: Record<string, string> = {}) {
+async function hostWith(store: Partial<FleetStore>, lockCalls: string[], conf: Record<string, string> = {}, rides = false) {
   const root = await tempDir('keel-host-fleet-');
   await mkdir(join(root, 'etc'), { recursive: true });
   await writeFile(join(root, 'etc/machine-id'), 'node-1\n');
   const config = updateConfigOf({ REBOOT_STRATEGY: 'etcd-lock', ...conf });
-  const fleet = new AgentFleet({ store: { close: async () => undefined, ...store } as FleetStore, group: 'web', machineId: 'node-1', policy: config.rollout, log: quiet });
-  // Runs the caller's first step as the semaphore lock does for a slot handed over: before acquire resolves.
+  const startWrites = () => ({ absent: ['rollout', 'mark'], puts: { mark: 'now' } });
+  const fleet = new AgentFleet({ store: { close: async () => undefined, startWrites, ...store } as FleetStore, group: 'web', machineId: 'node-1', policy: config.rollout, log: quiet });
+  // Runs the caller's first step as the semaphore lock does for a slot handed over: before
+  // acquire resolves, told whether the rider's writes went in with the confirmation (`rides`).
   const lock = {
-    acquire: async (id: string, o?: { whenGranted?: () => Promise<void> }) => {
-      lockCalls.push(`acquire ${id}`);
-      await o?.whenGranted?.();
+    acquire: async (id: string, o?: { whenGranted?: (rode: boolean) => Promise<void>; rider?: { puts: Record<string, string> } }) => {
+      lockCalls.push(`acquire ${id}${o?.rider ? ` with ${Object.keys(o.rider.puts).join(',')}` : ''}`);
+      await o?.whenGranted?.(rides);
       if (o?.whenGranted) lockCalls.push(`granted ${id}`);
     },
     release: async (id: string) => void lockCalls.push(`release ${id}`),
@@ -54,7 +56,7 @@ describe('host env with fleet records', () => {
     const recordStarted = async () => ({ ok: false as const, reason: 'rollout of 2.0.0 is halted since … by policy: 1 of 3 nodes failed', record: {} as never, attempts: 1 });
     const { root, env } = await hostWith({ readHalt: async () => undefined, recordStarted }, lockCalls);
     expect(await env.takeLock('required', '2.0.0')).toBe(false);
-    expect(lockCalls).toEqual(['acquire node-1', 'granted node-1', 'release node-1']);
+    expect(lockCalls).toEqual(['acquire node-1 with mark', 'granted node-1', 'release node-1']);
     expect((await readNodeState(join(root, 'var/lib/keel/update'))).lockHeld).toBe(false);
   });
 
@@ -63,7 +65,18 @@ describe('host env with fleet records', () => {
     const recordStarted = async () => (lockCalls.push('start'), { ok: true as const, changed: true, record: {} as never, attempts: 1 });
     const { root, env } = await hostWith({ readHalt: async () => undefined, recordStarted }, lockCalls);
     expect(await env.takeLock('required', '2.0.0')).toBe(true);
-    expect(lockCalls).toEqual(['acquire node-1', 'start', 'granted node-1']);
+    expect(lockCalls).toEqual(['acquire node-1 with mark', 'start', 'granted node-1']);
+    expect((await readNodeState(join(root, 'var/lib/keel/update'))).lockHeld).toBe(true);
+  });
+
+  test('a start that rode in the confirmation of the slot handed over is not recorded again', async () => {
+    const lockCalls: string[] = [];
+    const recordStarted = async () => {
+      throw new Error('the start went in with the confirmation already');
+    };
+    const { root, env } = await hostWith({ readHalt: async () => undefined, recordStarted }, lockCalls, {}, true);
+    expect(await env.takeLock('required', '2.0.0')).toBe(true);
+    expect(lockCalls).toEqual(['acquire node-1 with mark', 'granted node-1']);
     expect((await readNodeState(join(root, 'var/lib/keel/update'))).lockHeld).toBe(true);
   });
 
