@@ -23,6 +23,8 @@ export interface OpenOptions {
   operationTimeoutMs?: number;
   /** Bearer token for a FleetLock server that requires one (`keel lock serve --tokens`). */
   fleetlockToken?: string;
+  /** How often a wait asks a FleetLock server again (it cannot hand a slot over); default 5 s. */
+  fleetlockRetryMs?: number;
 }
 
 /** Opens the lock the settings describe. Nothing connects until the first call. */
@@ -35,6 +37,7 @@ export function openRebootLock(settings: LockSettings, options: OpenOptions = {}
       ...(options.log ? { log: options.log } : {}),
       ...(options.operationTimeoutMs !== undefined ? { operationTimeoutMs: options.operationTimeoutMs } : {}),
       ...(options.fleetlockToken ? { token: options.fleetlockToken } : {}),
+      ...(options.fleetlockRetryMs !== undefined ? { retryIntervalMs: options.fleetlockRetryMs } : {}),
       ...fleetlockTls(settings),
     });
   return new SemaphoreLock({ store: openEtcdStore(settings), group, ...lockTuning(settings, options) });

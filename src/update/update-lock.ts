@@ -20,7 +20,9 @@ import type { UpdateConfig } from './update-config.js';
 export async function openUpdateLock(root: string): Promise<RebootLock> {
   const settings = readHostLockSettings(root) ?? { endpoints: ['http://127.0.0.1:2379'] };
   if (settings.endpoints.length === 0 && !settings.fleetlockUrl) settings.endpoints = ['http://127.0.0.1:2379'];
-  return openRebootLock(settings);
+  // A FleetLock server cannot hand a slot over: a waiting agent asks it every 30 s, as it did
+  // before it waited, not at the interactive `keel lock acquire --wait`'s 5 s.
+  return openRebootLock(settings, { fleetlockRetryMs: 30_000 });
 }
 
 /** The agent's etcd side: its reboot lock (opened on first use), its fleet records if any, and what closes their connection. */
