@@ -54,7 +54,8 @@ export class AgentLock {
       return 'taken';
     } catch (error) {
       if (stop?.aborted) {
-        this.log.info(`reboot lock not taken within ${Math.round(wait!.ms / 1000)} s of waiting in its queue; asking again keeps this node's place`);
+        // The wait's end (or the agent stopping), whatever held it up: a full group or an etcd away.
+        this.log.info(`reboot lock not taken: ${(error as Error).message}; asking again keeps this node's place in line`);
         return 'busy';
       }
       const kind = error instanceof KeelError ? error.kind : 'unavailable';
