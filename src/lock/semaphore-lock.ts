@@ -93,7 +93,7 @@ export class SemaphoreLock implements RebootLock {
         try {
           await sleep(jitteredDelayMs(attempt, this.random, { initialDelayMs: 25, maxDelayMs: 1000 }), signal);
         } catch {
-          throw abortError(what, signal);
+          throw error; // stopped while etcd did not answer: that is the news
         }
       }
     }
@@ -203,7 +203,7 @@ export class SemaphoreLock implements RebootLock {
         }
       });
     } catch (error) {
-      if (signal?.aborted) throw abortError(what, signal, lastHolders);
+      if (signal?.aborted) throw abortError(what, signal, lastHolders, error);
       throw error;
     } finally {
       if (queued.key !== undefined && !taken) await store.remove(queued.key).catch(() => undefined);
@@ -447,7 +447,9 @@ export class SemaphoreLock implements RebootLock {
   }
 }
 
-function abortError(what: string, signal: AbortSignal | undefined, holders: string[] = []): KeelError {
+/** A wait that ended by its signal; an etcd failure it was retrying then (`last`) is said too, so 'etcd away' does not read as 'group full'. */
+function abortError(what: string, signal: AbortSignal | undefined, holders: string[] = [], last?: unknown): KeelError {
   const reason = signal?.reason instanceof Error && signal.reason.name === 'TimeoutError' ? 'timed out' : 'stopped';
-  return new KeelError('unavailable', `${what}: ${reason} while waiting${holders.length ? ` (held by ${holders.join(', ')})` : ''}`, { cause: signal?.reason });
+  const failing = last instanceof KeelError && last.cause !== signal?.reason ? last.message : undefined;
+  return new KeelError('unavailable', `${what}: ${reason} while waiting${holders.length ? ` (held by ${holders.join(', ')})` : ''}${failing ? `; the last try: ${failing}` : ''}`, { cause: signal?.reason });
 }

@@ -58,6 +58,14 @@ describe('semaphore lock', () => {
     expect((error as KeelError).message).toMatch(/timed out while waiting \(held by a\)/);
   });
 
+  test('a wait that ends while etcd does not answer says so, not only that it timed out', async () => {
+    const { store, lock } = make();
+    await lock.acquire('a');
+    store.failNext = 1000;
+    const error = await lock.acquire('b', { signal: AbortSignal.timeout(100) }).catch((e: unknown) => e as KeelError);
+    expect(error.message).toMatch(/timed out while waiting; the last try: injected: etcd did not answer/);
+  });
+
   test('errors are retried with backoff', async () => {
     const { store, lock } = make();
     store.failNext = 3;
