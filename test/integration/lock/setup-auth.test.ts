@@ -8,6 +8,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { etcdctlBinary, startEtcd, type EtcdCluster } from '../../harness/etcd.js';
 import { issueClientCert, makeTestCerts } from './test-certs.js';
+import { EtcdLockStore } from '../../../src/lock/etcd-store.js';
+import { SemaphoreLock } from '../../../src/lock/semaphore-lock.js';
 
 const keel = join(process.cwd(), 'bin/keel');
 type Run = { code: number; stdout: string; stderr: string };
@@ -70,6 +72,25 @@ describe('setup-auth with passwords', () => {
     expect((await run(keel, ['lock', 'release', ...ep, ...agent, '--id', 'n2'])).code).toBe(0);
     const denied = await run(keel, ['lock', 'status', ...ep]);
     expect(denied.code).toBe(1);
+  });
+
+  test("the agent user's confirmation of a slot handed over carries its rollout start mark (a transaction inside it, under authentication)", async () => {
+    const connection = { endpoints: etcd.endpoints, username: 'keel-agent', password: passwords.KEEL_ETCD_AGENT_PASSWORD };
+    const open = () => new SemaphoreLock({ store: new EtcdLockStore(connection), group: 'rider' });
+    const [holder, waiter] = [open(), open()];
+    try {
+      await holder.acquire('n1');
+      let rode: boolean | undefined;
+      const mark = '/keel/fleet/rider/rollouts/9.9.9/started/n2';
+      const waiting = waiter.acquire('n2', { rider: { absent: ['/keel/fleet/rider/rollouts/9.9.9', mark], puts: { [mark]: 'now' } }, whenGranted: async (r) => void (rode = r) });
+      await new Promise((r) => setTimeout(r, 300));
+      await holder.release('n1');
+      await waiting;
+      expect(rode).toBe(true);
+      expect((await ctl(`keel-operator:${passwords.KEEL_ETCD_OPERATOR_PASSWORD}`, ['get', mark, '--print-value-only'])).stdout.trim()).toBe('now');
+    } finally {
+      await Promise.all([holder.close(), waiter.close()]);
+    }
   });
 });
 
