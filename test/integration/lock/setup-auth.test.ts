@@ -1,7 +1,8 @@
 // `keel lock setup-auth` against real etcd with authentication turned on (issue 10): the
 // agent user cannot write outside keel's and airlock's prefixes but takes, waits for and
 // releases the lock; the operator releases another holder; with client certificates
-// (etcd --client-cert-auth) the certificate's CN is the user and keeps working.
+// (etcd --client-cert-auth) the certificate's CN is the user and keeps working. The agent
+// user's confirmation of a slot handed over may carry its rollout start mark.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
