@@ -26,18 +26,85 @@ export const hostSeedCommands: SeedCommands = { run: runCommand, runBytes: runCo
  * /dev/disk/by-label links are consulted too when udev made them.
  */
 export async function findDevicesByLabel(labels: readonly string[], commands: SeedCommands = hostSeedCommands): Promise<string[]> {
+  const filesystems = await probeFilesystems(commands);
   const found: string[] = [];
   for (const label of labels) {
-    const probe = await commands.run('blkid', ['-c', '/dev/null', '-t', `LABEL=${label}`, '-o', 'device']);
-    // blkid exits 2 when no device matches: not an error, just no such seed.
-    if (probe.exitCode !== 0 && probe.exitCode !== 2) {
-      throw new KeelError('io', `blkid could not look for label ${label}: ${probe.stderr.trim() || `exit ${probe.exitCode}`}`);
-    }
-    for (const line of probe.stdout.split('\n')) if (line.trim()) found.push(line.trim());
+    for (const probed of filesystems) if (probed.label === label) found.push(probed.device);
     const link = await fs.realpath(path.join('/dev/disk/by-label', label)).catch(() => undefined);
     if (link) found.push(link);
   }
   return [...new Set(found)];
+}
+
+/** A block device's filesystem as blkid saw it. */
+interface ProbedFilesystem {
+  device: string;
+  label?: string;
+  type?: string;
+}
+
+/**
+ * How long one probe of every device answers for. Detection polls config-drive and NoCloud
+ * at once and again every 100 ms, doubling; under one emulated CPU each program keel starts
+ * costs 0.1-0.3 s of a first boot (issue 16), so the sources share one blkid run rather
+ * than each starting its own per label and per poll. A seed that appears later is seen at
+ * most this much later.
+ */
+export const probeReuseMs = 1000;
+
+/** The last probe per command set: shared while it runs and for `probeReuseMs` after it ended. */
+const probes = new WeakMap<SeedCommands, { endedAt?: number; filesystems: Promise<ProbedFilesystem[]> }>();
+
+function reusableProbe(commands: SeedCommands): Promise<ProbedFilesystem[]> | undefined {
+  const last = probes.get(commands);
+  if (last && (last.endedAt === undefined || Date.now() - last.endedAt < probeReuseMs)) return last.filesystems;
+  return undefined;
+}
+
+/** Every block device's label and type, from one blkid run shared by concurrent and near callers. */
+async function probeFilesystems(commands: SeedCommands): Promise<ProbedFilesystem[]> {
+  const reused = reusableProbe(commands);
+  if (reused) return reused;
+  const entry: { endedAt?: number; filesystems: Promise<ProbedFilesystem[]> } = { filesystems: runProbe(commands) };
+  probes.set(commands, entry);
+  entry.filesystems.then(
+    () => (entry.endedAt = Date.now()),
+    // A failed probe is not reused: the next poll asks blkid again.
+    () => probes.get(commands) === entry && probes.delete(commands),
+  );
+  return entry.filesystems;
+}
+
+async function runProbe(commands: SeedCommands): Promise<ProbedFilesystem[]> {
+  const probe = await commands.run('blkid', ['-c', '/dev/null', '-o', 'export']);
+  // blkid exits 2 when it finds no filesystem at all: not an error, just no seed.
+  if (probe.exitCode !== 0 && probe.exitCode !== 2) {
+    throw new KeelError('io', `blkid could not list the filesystems' labels: ${probe.stderr.trim() || `exit ${probe.exitCode}`}`);
+  }
+  return parseBlkidExport(probe.stdout);
+}
+
+/** `blkid -o export`: one KEY=value per line, a blank line between devices (values escape spaces with `\`). */
+export function parseBlkidExport(text: string): ProbedFilesystem[] {
+  const found: ProbedFilesystem[] = [];
+  for (const block of text.split(/\n\s*\n/)) {
+    const fields = new Map<string, string>();
+    for (const line of block.split('\n')) {
+      const at = line.indexOf('=');
+      if (at > 0) fields.set(line.slice(0, at).trim(), line.slice(at + 1).trim().replace(/\\(.)/g, '$1'));
+    }
+    const device = fields.get('DEVNAME');
+    if (device) found.push({ device, label: fields.get('LABEL'), type: fields.get('TYPE') });
+  }
+  return found;
+}
+
+/** The device's filesystem type: from a probe still being reused, else blkid asked for this device alone. */
+async function filesystemType(device: string, commands: SeedCommands): Promise<string> {
+  const reused = reusableProbe(commands);
+  const known = reused && (await reused.catch(() => [])).find((probed) => probed.device === device);
+  if (known && known.type) return known.type;
+  return (await commands.run('blkid', ['-c', '/dev/null', '-o', 'value', '-s', 'TYPE', device])).stdout.trim();
 }
 
 /** Reads a seed's files by path relative to its root; undefined for a missing file. */
@@ -57,7 +124,7 @@ export function dirSeedFiles(dir: string, maxBytes: number): SeedFiles {
  * instead, with mtools or isoinfo, so the seed is still found.
  */
 export async function withSeedFilesystem<T>(device: string, maxBytes: number, read: (files: SeedFiles) => Promise<T>, commands: SeedCommands = hostSeedCommands): Promise<T> {
-  const type = (await commands.run('blkid', ['-c', '/dev/null', '-o', 'value', '-s', 'TYPE', device])).stdout.trim();
+  const type = await filesystemType(device, commands);
   if (type !== 'vfat' && type !== 'iso9660') {
     throw new KeelError('invalid-input', `${device}: filesystem '${type || 'unknown'}', expected vfat or iso9660; skipping this seed`);
   }

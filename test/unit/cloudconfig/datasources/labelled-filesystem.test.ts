@@ -1,11 +1,11 @@
 // The disk datasources' programs (blkid, mount, mcopy, isoinfo) run through the host's
 // process edge; here a recording fake stands in for them, so no device, driver or tool is
 // needed to check what is asked and how each answer is read.
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { KeelError } from '../../../../src/errors.js';
 import type { CommandResult } from '../../../../src/host/process.js';
 import type { BytesCommandResult } from '../../../../src/host/process-bytes.js';
-import { findDevicesByLabel, userSpaceSeedFiles, withSeedFilesystem, type SeedCommands } from '../../../../src/cloudconfig/datasources/labelled-filesystem.js';
+import { findDevicesByLabel, probeReuseMs, userSpaceSeedFiles, withSeedFilesystem, type SeedCommands } from '../../../../src/cloudconfig/datasources/labelled-filesystem.js';
 
 type Answer = Partial<CommandResult>;
 type BytesAnswer = Partial<Omit<BytesCommandResult, 'stdout'>> & { stdout?: string };
@@ -35,25 +35,58 @@ function fakeCommands(text: Record<string, Answer>, bytes: Record<string, BytesA
 
 const decode = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
 
+const probeKey = 'blkid -c /dev/null -o export';
+const probeOutput = [
+  'DEVNAME=/dev/vda4\nLABEL=keel-state\nTYPE=ext4',
+  'DEVNAME=/dev/vdb\nLABEL=keel-test-a\nTYPE=vfat',
+  'DEVNAME=/dev/vdc\nLABEL=keel-test-b\nUUID=1234-5678\nTYPE=iso9660',
+  'DEVNAME=/dev/vdd\nLABEL=keel\\ test\nTYPE=vfat',
+].join('\n\n') + '\n';
+
 describe('findDevicesByLabel', () => {
-  test('asks blkid per label, in order, and keeps each device once', async () => {
-    const { commands, calls } = fakeCommands({
-      'blkid -c /dev/null -t LABEL=keel-test-a -o device': { stdout: '/dev/vdb\n/dev/vdc' },
-      'blkid -c /dev/null -t LABEL=keel-test-b -o device': { stdout: '/dev/vdc\n' },
-    });
-    expect(await findDevicesByLabel(['keel-test-a', 'keel-test-b'], commands)).toEqual(['/dev/vdb', '/dev/vdc']);
-    expect(calls).toEqual(['blkid -c /dev/null -t LABEL=keel-test-a -o device', 'blkid -c /dev/null -t LABEL=keel-test-b -o device']);
+  test('one blkid probe answers every label, in label order, each device once', async () => {
+    const { commands, calls } = fakeCommands({ [probeKey]: { stdout: probeOutput } });
+    expect(await findDevicesByLabel(['keel-test-b', 'keel-test-a', 'keel-test-b'], commands)).toEqual(['/dev/vdc', '/dev/vdb']);
+    expect(await findDevicesByLabel(['keel test'], commands)).toEqual(['/dev/vdd']);
+    expect(calls).toEqual([probeKey]);
   });
 
-  test("blkid's exit 2 is no such label, not an error", async () => {
+  test('concurrent callers share one probe, and the type it saw spares a second blkid', async () => {
+    const { commands, calls } = fakeCommands({ [probeKey]: { stdout: probeOutput } }, {});
+    const [a, b] = await Promise.all([findDevicesByLabel(['keel-test-a'], commands), findDevicesByLabel(['keel-test-b'], commands)]);
+    expect([a, b]).toEqual([['/dev/vdb'], ['/dev/vdc']]);
+    const error = await withSeedFilesystem('/dev/vda4', 1000, async () => 'read', commands).catch((e: unknown) => e);
+    expect(error).toMatchObject({ kind: 'invalid-input', message: "/dev/vda4: filesystem 'ext4', expected vfat or iso9660; skipping this seed" });
+    expect(calls).toEqual([probeKey]);
+  });
+
+  test('a probe is asked again once probeReuseMs have passed since it ended', async () => {
+    const { commands, calls } = fakeCommands({ [probeKey]: { stdout: probeOutput } });
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      await findDevicesByLabel(['keel-test-a'], commands);
+      vi.setSystemTime(Date.now() + probeReuseMs - 1);
+      await findDevicesByLabel(['keel-test-a'], commands);
+      expect(calls).toEqual([probeKey]);
+      vi.setSystemTime(Date.now() + 2);
+      await findDevicesByLabel(['keel-test-a'], commands);
+      expect(calls).toEqual([probeKey, probeKey]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  test("blkid's exit 2 is no filesystem at all, not an error", async () => {
     expect(await findDevicesByLabel(['keel-test-none'], fakeCommands({}).commands)).toEqual([]);
   });
 
-  test('any other blkid failure is an io error naming the label and what blkid said', async () => {
-    const { commands } = fakeCommands({ 'blkid -c /dev/null -t LABEL=keel-test-x -o device': { exitCode: 4, stderr: 'permission denied\n' } });
+  test('any other blkid failure is an io error saying what blkid said, and the next call asks again', async () => {
+    const { commands, calls } = fakeCommands({ [probeKey]: { exitCode: 4, stderr: 'permission denied\n' } });
     const error = await findDevicesByLabel(['keel-test-x'], commands).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(KeelError);
-    expect(error).toMatchObject({ kind: 'io', message: 'blkid could not look for label keel-test-x: permission denied' });
+    expect(error).toMatchObject({ kind: 'io', message: "blkid could not list the filesystems' labels: permission denied" });
+    await findDevicesByLabel(['keel-test-x'], commands).catch(() => undefined);
+    expect(calls).toEqual([probeKey, probeKey]);
   });
 });
 
