@@ -62,8 +62,8 @@ describe('semaphore lock', () => {
     const { store, lock } = make();
     await lock.acquire('a');
     store.failNext = 1000;
-    const error = await lock.acquire('b', { signal: AbortSignal.timeout(100) }).catch((e: unknown) => e as KeelError);
-    expect(error.message).toMatch(/timed out while waiting; the last try: injected: etcd did not answer/);
+    const error = await lock.acquire('b', { signal: AbortSignal.timeout(100) }).catch((e: unknown) => e);
+    expect((error as KeelError).message).toMatch(/timed out while waiting; the last try: injected: etcd did not answer/);
   });
 
   test('errors are retried with backoff', async () => {
