@@ -36,43 +36,30 @@ export async function findDevicesByLabel(labels: readonly string[], commands: Se
   return [...new Set(found)];
 }
 
-/** A block device's filesystem as blkid saw it. */
+/** A block device's filesystem label as blkid saw it. */
 interface ProbedFilesystem {
   device: string;
   label?: string;
-  type?: string;
 }
 
 /**
- * How long one probe of every device answers for. Detection polls config-drive and NoCloud
- * at once and again every 100 ms, doubling; under one emulated CPU each program keel starts
- * costs 0.1-0.3 s of a first boot (issue 16), so the sources share one blkid run rather
- * than each starting its own per label and per poll. A seed that appears later is seen at
- * most this much later.
+ * The probe running now, per command set. Detection polls config-drive and NoCloud at once
+ * (and again every 100 ms, doubling); under one emulated CPU each program keel starts costs
+ * 0.1-0.3 s of a first boot (issue 16), so callers asking while a probe runs share it rather
+ * than each starting a blkid per label. A probe that has ended is never reused: a device may
+ * change under the same name (a loop device attached again, a seed disk swapped).
  */
-export const probeReuseMs = 1000;
+const running = new WeakMap<SeedCommands, Promise<ProbedFilesystem[]>>();
 
-/** The last probe per command set: shared while it runs and for `probeReuseMs` after it ended. */
-const probes = new WeakMap<SeedCommands, { endedAt?: number; filesystems: Promise<ProbedFilesystem[]> }>();
-
-function reusableProbe(commands: SeedCommands): Promise<ProbedFilesystem[]> | undefined {
-  const last = probes.get(commands);
-  if (last && (last.endedAt === undefined || Date.now() - last.endedAt < probeReuseMs)) return last.filesystems;
-  return undefined;
-}
-
-/** Every block device's label and type, from one blkid run shared by concurrent and near callers. */
+/** Every block device's label and type, from one blkid run shared by callers that ask while it runs. */
 async function probeFilesystems(commands: SeedCommands): Promise<ProbedFilesystem[]> {
-  const reused = reusableProbe(commands);
-  if (reused) return reused;
-  const entry: { endedAt?: number; filesystems: Promise<ProbedFilesystem[]> } = { filesystems: runProbe(commands) };
-  probes.set(commands, entry);
-  entry.filesystems.then(
-    () => (entry.endedAt = Date.now()),
-    // A failed probe is not reused: the next poll asks blkid again.
-    () => probes.get(commands) === entry && probes.delete(commands),
-  );
-  return entry.filesystems;
+  const shared = running.get(commands);
+  if (shared) return shared;
+  const probe = runProbe(commands);
+  running.set(commands, probe);
+  const settled = () => running.get(commands) === probe && running.delete(commands);
+  probe.then(settled, settled);
+  return probe;
 }
 
 async function runProbe(commands: SeedCommands): Promise<ProbedFilesystem[]> {
@@ -94,17 +81,9 @@ export function parseBlkidExport(text: string): ProbedFilesystem[] {
       if (at > 0) fields.set(line.slice(0, at).trim(), line.slice(at + 1).trim().replace(/\\(.)/g, '$1'));
     }
     const device = fields.get('DEVNAME');
-    if (device) found.push({ device, label: fields.get('LABEL'), type: fields.get('TYPE') });
+    if (device) found.push({ device, label: fields.get('LABEL') });
   }
   return found;
-}
-
-/** The device's filesystem type: from a probe still being reused, else blkid asked for this device alone. */
-async function filesystemType(device: string, commands: SeedCommands): Promise<string> {
-  const reused = reusableProbe(commands);
-  const known = reused && (await reused.catch(() => [])).find((probed) => probed.device === device);
-  if (known && known.type) return known.type;
-  return (await commands.run('blkid', ['-c', '/dev/null', '-o', 'value', '-s', 'TYPE', device])).stdout.trim();
 }
 
 /** Reads a seed's files by path relative to its root; undefined for a missing file. */
@@ -124,7 +103,7 @@ export function dirSeedFiles(dir: string, maxBytes: number): SeedFiles {
  * instead, with mtools or isoinfo, so the seed is still found.
  */
 export async function withSeedFilesystem<T>(device: string, maxBytes: number, read: (files: SeedFiles) => Promise<T>, commands: SeedCommands = hostSeedCommands): Promise<T> {
-  const type = await filesystemType(device, commands);
+  const type = (await commands.run('blkid', ['-c', '/dev/null', '-o', 'value', '-s', 'TYPE', device])).stdout.trim();
   if (type !== 'vfat' && type !== 'iso9660') {
     throw new KeelError('invalid-input', `${device}: filesystem '${type || 'unknown'}', expected vfat or iso9660; skipping this seed`);
   }
