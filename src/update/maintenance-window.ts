@@ -74,7 +74,8 @@ export function nextOpening(windows: readonly Window[], nowMs: number): number |
  */
 export function openUntil(windows: readonly Window[], nowMs: number): number | undefined {
   if (windows.length === 0) return undefined;
-  const ends = windows.flatMap((w) => openingsAround(w, nowMs).map((start) => start + w.lengthMinutes * minuteMs).filter((end) => end - w.lengthMinutes * minuteMs <= nowMs && nowMs < end));
+  const lengthOf = (w: Window) => w.lengthMinutes * minuteMs;
+  const ends = windows.flatMap((w) => openingsAround(w, nowMs).filter((start) => start <= nowMs && nowMs < start + lengthOf(w)).map((start) => start + lengthOf(w)));
   return ends.length ? Math.max(...ends) : nowMs;
 }
 
