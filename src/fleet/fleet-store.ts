@@ -190,13 +190,12 @@ export class FleetStore {
    * node. Otherwise (or on any error) it is a change as any other: read, then swap.
    */
   async recordStarted(group: string, version: string, machineId: string): Promise<RolloutChange> {
-    const key = rolloutKey(group, version);
-    const mark = rolloutMarkKey(group, version, 'started', machineId);
     const at = new Date(this.now()).toISOString();
-    const first = await this.client
-      .if(key, 'Mod', '==', 0)
-      .and(mark, 'Create', '==', 0)
-      .then(this.client.put(mark).value(at))
+    const writes = this.startWrites(group, version, machineId, at);
+    const [head, ...rest] = writes.absent;
+    const absent = rest.reduce((c, k) => c.and(k, 'Version', '==', 0), this.client.if(head!, 'Version', '==', 0));
+    const first = await absent
+      .then(...Object.entries(writes.puts).map(([k, v]) => this.client.put(k).value(v)))
       .commit()
       .catch(() => undefined);
     if (first?.succeeded) return { ok: true, changed: true, record: withMarks(newRollout(version, at), [machineId], []), attempts: 1 };
@@ -207,12 +206,13 @@ export class FleetStore {
   /**
    * The first try of `recordStarted` as writes another transaction can carry (the lock's
    * confirmation of a slot handed over): the mark, made when neither the rollout's stored
-   * value nor the mark exists. When it was not made, `recordStarted` does it the long way.
-   * The mark's value (now: when the node asks, perhaps before a wait) is never read.
+   * value nor the mark exists; `recordStarted` tries the same first, in a transaction of its
+   * own. When it was not made, `recordStarted` does it the long way. The mark's value (by
+   * default now: when the node asks, perhaps before a wait) is never read.
    */
-  startWrites(group: string, version: string, machineId: string): { absent: string[]; puts: Record<string, string> } {
+  startWrites(group: string, version: string, machineId: string, at = new Date(this.now()).toISOString()): { absent: string[]; puts: Record<string, string> } {
     const mark = rolloutMarkKey(group, version, 'started', machineId);
-    return { absent: [rolloutKey(group, version), mark], puts: { [mark]: new Date(this.now()).toISOString() } };
+    return { absent: [rolloutKey(group, version), mark], puts: { [mark]: at } };
   }
 
   recordSucceeded(group: string, version: string, machineId: string): Promise<RolloutChange> {
