@@ -47,8 +47,7 @@ export class AgentLock {
     try {
       const lock = await this.opened();
       if (waiting) this.queuedSince ??= Date.now();
-      const granted = { ...(first?.whenGranted ? { whenGranted: first.whenGranted } : {}), ...(first?.rider ? { rider: first.rider } : {}) };
-      await lock.acquire(holder, waiting ? { wait: true, signal: stop, queuedSince: this.queuedSince, ...granted } : { wait: false, ...granted });
+      await lock.acquire(holder, waiting ? { wait: true, signal: stop, queuedSince: this.queuedSince, ...first } : { wait: false, ...first });
       this.queuedSince = undefined;
       this.log.notice('took the reboot lock');
       return 'taken';

@@ -51,7 +51,7 @@ interface ProbedFilesystem {
  */
 const running = new WeakMap<SeedCommands, Promise<ProbedFilesystem[]>>();
 
-/** Every block device's label and type, from one blkid run shared by callers that ask while it runs. */
+/** Every block device's label, from one blkid run shared by callers that ask while it runs. */
 async function probeFilesystems(commands: SeedCommands): Promise<ProbedFilesystem[]> {
   const shared = running.get(commands);
   if (shared) return shared;
