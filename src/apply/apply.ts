@@ -79,11 +79,15 @@ async function performFs(host: Host, op: Operation, failures: string[], performe
   switch (op.kind) {
     case 'set-hostname': {
       const wrote = await writeFile(host, op.file);
-      if (!host.units) return { status: 'done', detail: wrote };
-      // A live host also gets the running hostname, through a transient unit (the kernel's, in systemd's namespace).
+      const units = host.units;
+      if (!host.setRunningHostname && !units) return { status: 'done', detail: wrote };
       try {
-        const r = await host.units.runTransient(`keel-hostname-${host.runId}.service`, ['/bin/hostname', op.hostname]);
-        if (r.result !== 'done') failures.push(`setting the running hostname (unit ${r.unit}) ended with result '${r.result}', expected 'done'`);
+        if (host.setRunningHostname) await host.setRunningHostname(op.hostname);
+        else if (units) {
+          // In systemd's namespace, which need not be this process's.
+          const r = await units.runTransient(`keel-hostname-${host.runId}.service`, ['/bin/hostname', op.hostname]);
+          if (r.result !== 'done') failures.push(`setting the running hostname (unit ${r.unit}) ended with result '${r.result}', expected 'done'`);
+        }
       } catch (error) {
         failures.push(`setting the running hostname: ${(error as Error).message}`);
       }

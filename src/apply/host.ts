@@ -22,4 +22,9 @@ export interface Host {
    * it (network-phase.ts). Absent offline: nothing to wait for.
    */
   waitNetwork?: () => Promise<void>;
+  /**
+   * Sets the running hostname in this process itself (kernel-hostname.ts), when it shares
+   * systemd's namespace; absent, a live host sets it through a transient unit.
+   */
+  setRunningHostname?: (name: string) => Promise<void>;
 }

@@ -15,6 +15,7 @@ import { planUserData } from '../cloudconfig/pipeline.js';
 import type { Plan } from '../cloudconfig/plan.js';
 import { formatPlan, planJson } from '../cloudconfig/plan-format.js';
 import { isLiveOperation } from '../cloudconfig/operation.js';
+import { sharesHostnameWithSystemd, writeKernelHostname } from '../host/kernel-hostname.js';
 import { applyFailed, applyPlan, type ApplyReport } from '../apply/apply.js';
 import { planForInstance } from '../apply/once-per-instance.js';
 import { detectionNeedsNetwork, waitNetworkOnline } from '../apply/network-phase.js';
@@ -204,7 +205,10 @@ export const applyCommand: Command = {
         return 0;
       }
     }
-    const units = live && toApply.operations.some((op) => isLiveOperation(op) || op.kind === 'set-hostname') ? await connectUnits(process.env) : undefined;
+    // The running hostname is written by keel itself when it runs in systemd's namespace (a
+    // service on a booted host); otherwise a transient unit sets it there.
+    const ownHostname = live && !process.env.KEEL_SYSTEMD_BUS && toApply.operations.some((op) => op.kind === 'set-hostname') && (await sharesHostnameWithSystemd());
+    const units = live && toApply.operations.some((op) => isLiveOperation(op) || (op.kind === 'set-hostname' && !ownHostname)) ? await connectUnits(process.env) : undefined;
     let report: ApplyReport;
     try {
       report = await applyPlan(toApply, {
@@ -215,6 +219,7 @@ export const applyCommand: Command = {
         now,
         runId: now.getTime().toString(36),
         ...(units ? { waitNetwork: () => waitNetworkOnline(units, createLogger(ctx.stderr)) } : {}),
+        ...(ownHostname ? { setRunningHostname: (name: string) => writeKernelHostname(name) } : {}),
       });
     } finally {
       await units?.close();

@@ -119,6 +119,11 @@ describe('cloud-config apply on a live systemd host', () => {
     expect(await fs.readFile(path.join(sys.root, 'run/keel-runcmd'), 'utf8')).toBe('runcmd-ran\n');
     expect(readlinkSync(path.join(sys.root, 'etc/systemd/system/multi-user.target.wants/keel-live-web.service'))).toMatch(/keel-live-web\.service$/);
     expect((await fs.readFile(path.join(sys.root, 'etc/hostname'), 'utf8')).trim()).toBe('live-host');
+    // Running in systemd's namespace, keel sets the running hostname itself: no transient unit.
+    expect((await sys.exec(['hostname'])).stdout.trim()).toBe('live-host');
+    const unitsLogged = (await sys.exec(['journalctl', '--no-pager', '-F', 'UNIT'])).stdout.split('\n');
+    expect(unitsLogged).toContain('keel-live-web.service');
+    expect(unitsLogged.filter((u) => u.startsWith('keel-hostname-'))).toEqual([]);
   });
 
   test('applying the same instance again does nothing', async () => {

@@ -184,4 +184,24 @@ describe('live hostname', () => {
     expect(units.calls).toEqual(['transient keel-hostname-run1.service /bin/hostname live-1']);
     expect(await readFile(join(root, 'etc/hostname'), 'utf8')).toBe('live-1\n');
   });
+
+  test('a host that shares systemd\'s namespace sets it itself, without a unit', async () => {
+    const units = new RecordingUnits();
+    const set: string[] = [];
+    const report = await applyPlan(planCloudConfig(input(config({ hostname: 'live-2' }))), { ...hostFor(root, units), setRunningHostname: async (name) => void set.push(name) });
+    expect(set).toEqual(['live-2']);
+    expect(units.calls).toEqual([]);
+    expect(report.failures).toEqual([]);
+  });
+
+  test('a running hostname the kernel refuses is a failure, with /etc/hostname written', async () => {
+    const report = await applyPlan(planCloudConfig(input(config({ hostname: 'live-3' }))), {
+      ...hostFor(root),
+      setRunningHostname: async () => {
+        throw new Error("EINVAL: invalid argument, open '/proc/sys/kernel/hostname'");
+      },
+    });
+    expect(report.failures).toEqual(["setting the running hostname: EINVAL: invalid argument, open '/proc/sys/kernel/hostname'"]);
+    expect(await readFile(join(root, 'etc/hostname'), 'utf8')).toBe('live-3\n');
+  });
 });
