@@ -12,6 +12,7 @@ import { Etcd3 } from 'etcd3';
 import { startEtcd, type EtcdCluster } from '../../test/harness/etcd.js';
 import { EtcdLockStore, etcdOptions, type EtcdRequestKind } from '../../src/lock/etcd-store.js';
 import { SemaphoreLock } from '../../src/lock/semaphore-lock.js';
+import type { Rider } from '../../src/lock/reboot-lock.js';
 import { semaphoreKey } from '../../src/lock/group-keys.js';
 import { KeelError } from '../../src/errors.js';
 import { sleep } from '../../src/backoff.js';
@@ -232,16 +233,19 @@ async function worker(): Promise<void> {
         result.grantToRebootMs += performance.now() - grantedAt!;
         await sleep(s.rebootMs);
         const healthy = s.failEvery === 0 || n % s.failEvery !== s.failEvery - 1;
-        // As the agent does (agent-host.ts markGood): a success goes out beside the release; a
-        // failure is counted first, so the next node's start sees the brake.
+        // As the agent does (agent-host.ts markGood): a success rides in the release's first
+        // request; a failure is counted first, so the next node's start sees the brake.
         publish(healthy ? 'steady' : 'failed', { version: healthy ? version : '1.0.0' });
-        const timedRelease = async () => {
+        const timedRelease = async (riders?: Rider[]) => {
           const r0 = performance.now();
-          await lock.release(id);
+          const { rode } = await lock.release(id, riders ? { riders } : {});
           result.releaseMs += performance.now() - r0;
+          return rode;
         };
-        if (healthy) await Promise.all([agentFleet.succeeded(version), timedRelease()]);
-        else {
+        if (healthy) {
+          const success = agentFleet.successWithRelease(version);
+          await success.afterRelease(await timedRelease(success.riders));
+        } else {
           await agentFleet.failed(version, 'health gate failed: web.service is not active');
           await timedRelease();
         }

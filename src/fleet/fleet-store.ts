@@ -220,6 +220,18 @@ export class FleetStore {
   }
 
   /**
+   * `markSucceeded`'s writes as other transactions can carry them (the lock's release):
+   * the success always, the start when its mark is missing.
+   */
+  successWrites(group: string, version: string, machineId: string, at = new Date(this.now()).toISOString()): Array<{ absent: string[]; puts: Record<string, string> }> {
+    const started = rolloutMarkKey(group, version, 'started', machineId);
+    return [
+      { absent: [], puts: { [rolloutMarkKey(group, version, 'succeeded', machineId)]: at } },
+      { absent: [started], puts: { [started]: at } },
+    ];
+  }
+
+  /**
    * The same marks as `recordSucceeded` in one write, without reading first: a success
    * needs no compare (it is allowed while halted and never contends with the brake), and
    * this is on the reboot path of every node, between its health gate and handing its

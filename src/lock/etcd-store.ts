@@ -8,8 +8,8 @@
 import { CompareResult, CompareTarget, Etcd3, type Watcher } from 'etcd3';
 import { defaultCallTimeoutMs, etcdError, etcdOptions, type EtcdConnection } from './etcd-connection.js';
 import { leaseKeeperFor, type KeptLease } from './lease-keeper.js';
-import type { CompareAndSwap, LockStore, LockView, VersionedValue, ViewKeys } from './lock-store.js';
-import type { GrantRider } from './reboot-lock.js';
+import type { CompareAndSwap, LockStore, LockView, ReleaseMark, VersionedValue, ViewKeys } from './lock-store.js';
+import type { Rider } from './reboot-lock.js';
 import { releasedReadLimit } from './release-marks.js';
 
 export { etcdError, etcdOptions, type EtcdConnection } from './etcd-connection.js';
@@ -59,6 +59,17 @@ function casOps(change: CompareAndSwap): { compare: Parameters<Etcd3['kv']['txn'
 }
 
 /** The three reads of a look at a group: its semaphore, the head of its queue, its release marks. */
+/** A rider is a transaction inside the carrier's (etcd ≥ 3.3): its own compares decide its writes alone. */
+function riderOp(rider: Rider): TxnOp {
+  return {
+    request_txn: {
+      compare: rider.absent.map((k) => ({ key: Buffer.from(k), target: CompareTarget.Version, result: CompareResult.Equal, version: 0 })),
+      success: Object.entries(rider.puts).map(([k, v]) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(v) } })),
+      failure: [],
+    },
+  };
+}
+
 function viewOps(keys: ViewKeys): TxnOp[] {
   const prefix = (p: string, limit: number) => ({ request_range: { key: Buffer.from(p), range_end: prefixEnd(p), limit } });
   return [{ request_range: { key: Buffer.from(keys.semaphore) } }, prefix(keys.queuePrefix, keys.queueLimit), prefix(keys.releasedPrefix, releasedReadLimit)];
@@ -166,10 +177,10 @@ export class EtcdLockStore implements LockStore {
     return { deadline: new Date(Date.now() + this.callTimeoutMs) };
   }
 
-  async view(keys: ViewKeys, _signal?: AbortSignal, mark?: { key: string; value: string }): Promise<LockView> {
+  async view(keys: ViewKeys, _signal?: AbortSignal, mark?: ReleaseMark): Promise<LockView> {
     this.sent('get');
     try {
-      const put = mark ? [{ request_put: { key: Buffer.from(mark.key), value: Buffer.from(mark.value) } }] : [];
+      const put: TxnOp[] = mark ? [{ request_put: { key: Buffer.from(mark.key), value: Buffer.from(mark.value) } }, ...(mark.riders ?? []).map(riderOp)] : [];
       const res = await this.client.kv.txn({ compare: [], success: [...put, ...viewOps(keys)], failure: [] }, this.callOptions());
       return viewOf(res.responses.slice(put.length), res.header.revision);
     } catch (error) {
@@ -234,20 +245,9 @@ export class EtcdLockStore implements LockStore {
     }
   }
 
-  async confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string, _signal?: AbortSignal, rider?: GrantRider): Promise<{ confirmed: boolean; rode: boolean }> {
+  async confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string, _signal?: AbortSignal, rider?: Rider): Promise<{ confirmed: boolean; rode: boolean }> {
     this.sent('confirm');
-    // The rider is a transaction inside the confirmation's (etcd ≥ 3.3): its own compares decide its writes alone.
-    const riding: TxnOp[] = rider
-      ? [
-          {
-            request_txn: {
-              compare: rider.absent.map((k) => ({ key: Buffer.from(k), target: CompareTarget.Version, result: CompareResult.Equal, version: 0 })),
-              success: Object.entries(rider.puts).map(([k, v]) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(v) } })),
-              failure: [],
-            },
-          },
-        ]
-      : [];
+    const riding: TxnOp[] = rider ? [riderOp(rider)] : [];
     try {
       const res = await this.client.kv.txn(
         {

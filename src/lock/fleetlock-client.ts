@@ -9,7 +9,7 @@ import { jitteredDelayMs, sleep } from '../backoff.js';
 import { checkGroup } from './group-keys.js';
 import { httpCall, type ClientTls } from './http-call.js';
 import { protocolHeader, requestBody } from './fleetlock-protocol.js';
-import type { AcquireOptions, LockStatus, RebootLock } from './reboot-lock.js';
+import type { AcquireOptions, LockStatus, RebootLock, ReleaseOptions } from './reboot-lock.js';
 
 export interface FleetLockClientOptions {
   /** Base URL; the endpoints are `<url>/v1/pre-reboot` and `<url>/v1/steady-state`. */
@@ -102,14 +102,15 @@ export class FleetLockClient implements RebootLock {
     await options.whenGranted?.(false);
   }
 
-  async release(id: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+  /** FleetLock's request carries nothing of the caller's: riders are never written here. */
+  async release(id: string, options: ReleaseOptions = {}): Promise<{ rode: boolean }> {
     const what = `releasing ${id}'s slot in group '${this.group}' at ${this.base}`;
     const deadline = Date.now() + (this.options.operationTimeoutMs ?? 60_000);
     for (let attempt = 0; ; attempt++) {
       let error: KeelError;
       try {
         const a = await this.call('POST', '/v1/steady-state', requestBody(id, this.group), options.signal);
-        if (a.status === 200) return;
+        if (a.status === 200) return { rode: false };
         error = this.fail(what, a);
       } catch (e) {
         if (options.signal?.aborted) throw aborted(what, options.signal);

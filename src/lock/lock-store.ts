@@ -5,7 +5,7 @@
  * tests' recording double (test/unit/lock/memory-lock-store.ts) keeps etcd's version and
  * revision rules, and the same lock code runs against real etcd in the integration tests.
  */
-import type { GrantRider } from './reboot-lock.js';
+import type { Rider } from './reboot-lock.js';
 import type { QueueEntry } from './wait-queue.js';
 
 /** A key's value with its etcd version (0 = the key does not exist) and the store revision read at. */
@@ -34,6 +34,13 @@ export interface CompareAndSwap {
 /** Most operations of each kind (compares, writes) in one transaction: etcd's default `--max-txn-ops`. */
 export const maxTxnOps = 128;
 
+/** A release's mark, and the caller's writes that ride with it. */
+export interface ReleaseMark {
+  key: string;
+  value: string;
+  riders?: Rider[];
+}
+
 /** What one look at a group reads: its semaphore, the head of its queue, its release marks. */
 export interface ViewKeys {
   semaphore: string;
@@ -58,9 +65,9 @@ export interface LockStore {
   /**
    * Reads the semaphore, up to `queueLimit` queue entries and the release marks, in one
    * request; with `mark`, writes it first in the same transaction (a release's mark and its
-   * first look are one request).
+   * first look are one request), and its riders, each by its own condition.
    */
-  view(keys: ViewKeys, signal?: AbortSignal, mark?: { key: string; value: string }): Promise<LockView>;
+  view(keys: ViewKeys, signal?: AbortSignal, mark?: ReleaseMark): Promise<LockView>;
   /** Reads several keys at one revision; absent keys are missing from the map. */
   readKeys(keys: string[], signal?: AbortSignal): Promise<Map<string, { value: string; modRevision: number }>>;
   /** True when the compares held and every write happened; false when something moved. */
@@ -85,7 +92,7 @@ export interface LockStore {
    * if the holder key still has `holderModRevision` (the grant was not taken back); the
    * `rider`'s writes go in the same transaction when none of its absent keys exists.
    */
-  confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string, signal?: AbortSignal, rider?: GrantRider): Promise<{ confirmed: boolean; rode: boolean }>;
+  confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string, signal?: AbortSignal, rider?: Rider): Promise<{ confirmed: boolean; rode: boolean }>;
   /**
    * Resolves with the key's next value after `revision` (at once if it already changed),
    * carried by the watch event itself, with the revision of that change; resolves

@@ -20,13 +20,20 @@ export interface LockStatus {
 }
 
 /**
- * Writes a caller makes in the transaction that confirms a slot handed over, made only when
- * none of `absent` exists (the agent's first record of its rollout start): its own request
- * saved. Plain keys and values: the lock knows nothing of what they mean.
+ * Writes of the caller's that one of the lock's own requests carries, saving the caller a
+ * request of its own: made only when none of `absent` exists (none listed: always). The
+ * agent's rollout start rides in the confirmation of a slot handed over, its success in the
+ * release. Plain keys and values: the lock knows nothing of what they mean.
  */
-export interface GrantRider {
+export interface Rider {
   absent: string[];
   puts: Record<string, string>;
+}
+
+export interface ReleaseOptions {
+  signal?: AbortSignal;
+  /** Written in the release's first request, each by its own condition (the etcd lock only). */
+  riders?: Rider[];
 }
 
 export interface AcquireOptions {
@@ -44,7 +51,7 @@ export interface AcquireOptions {
    * were made (never for a slot taken directly, nor by a FleetLock server).
    */
   whenGranted?: (rode: boolean) => Promise<void>;
-  rider?: GrantRider;
+  rider?: Rider;
   /**
    * When this caller first asked for the slot (ms since the epoch): a waiter that stops
    * waiting and asks again with it keeps its place in line. Default: now.
@@ -63,7 +70,8 @@ export interface AcquireOptions {
  */
 export interface RebootLock {
   acquire(id: string, options?: AcquireOptions): Promise<void>;
-  release(id: string, options?: { signal?: AbortSignal }): Promise<void>;
+  /** `rode`: the riders were written (the lock carries them and its request went through). */
+  release(id: string, options?: ReleaseOptions): Promise<{ rode: boolean }>;
   /** FleetLock has no status request: the FleetLock client throws KeelError('unavailable') here. */
   status(options?: { signal?: AbortSignal }): Promise<LockStatus>;
   /** Closes connections; the lock cannot be used afterwards. */

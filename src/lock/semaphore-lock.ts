@@ -21,7 +21,7 @@ import { expiredHolders } from './max-hold.js';
 import { holderIdOf, holderKey, holdersPrefix, semaphoreKey, checkGroup } from './group-keys.js';
 import { maxTxnOps, type CompareAndSwap, type LockStore, type LockView, type VersionedValue, type ViewKeys } from './lock-store.js';
 import { foldReleases, releasedKey, releasedPrefix } from './release-marks.js';
-import type { AcquireOptions, LockHolder, LockStatus, RebootLock } from './reboot-lock.js';
+import type { AcquireOptions, LockHolder, LockStatus, RebootLock, ReleaseOptions } from './reboot-lock.js';
 import { emptySemaphore, formatSemaphore, fullMessage, giveSlot, parseSemaphore, setTotalSlots, takeSlot, type Semaphore } from './semaphore.js';
 import { deadGrants, grantedValue, grantsFor, holderValue, isGranted, lookAgainMs, parseHolderValue, queueKey, queuePrefix } from './wait-queue.js';
 
@@ -335,13 +335,16 @@ export class SemaphoreLock implements RebootLock {
   /**
    * Gives back `id`'s slot: its release mark goes in with the first read, and the swap that
    * folds it in hands the slot on. A swap lost to a change that read the mark is the end of
-   * it; one lost to a change that did not goes on from the view the lost swap read.
+   * it; one lost to a change that did not goes on from the view the lost swap read. The
+   * caller's riders go in with the mark, whether or not `id` still holds a slot.
    */
-  async release(id: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+  async release(id: string, options: ReleaseOptions = {}): Promise<{ rode: boolean }> {
     const store = this.options.store;
     const mark = releasedKey(this.group, id);
+    let rode = false;
     await this.retrying(`releasing ${id}'s slot in group '${this.group}'`, options.signal, this.deadline(), async () => {
-      let view = await store.view(this.viewKeys, options.signal, { key: mark, value: this.isoNow() });
+      let view = await store.view(this.viewKeys, options.signal, { key: mark, value: this.isoNow(), ...(options.riders?.length ? { riders: options.riders } : {}) });
+      rode = options.riders !== undefined && options.riders.length > 0;
       for (let lost = 0; ; ) {
         if (!this.decode(view.semaphore).holders.includes(id)) {
           // Not a holder (any more): a mark nobody will fold in must not outlive this call.
@@ -354,6 +357,7 @@ export class SemaphoreLock implements RebootLock {
         lost = next.lost ? lost + 1 : 0;
       }
     });
+    return { rode };
   }
 
   /** Sets the group's number of slots (creating the semaphore if needed); holders are kept. */

@@ -152,6 +152,18 @@ export class AgentFleet {
     }
   }
 
+  /**
+   * The success on `version` as writes the release of the reboot slot carries (one request
+   * on every node's reboot path, not two); `afterRelease(rode)` writes it alone when the
+   * release did not carry it (a FleetLock server, no lock, a release that failed).
+   */
+  successWithRelease(version: string): { riders: Array<{ absent: string[]; puts: Record<string, string> }>; afterRelease: (rode: boolean) => Promise<void> } {
+    return {
+      riders: this.o.store.successWrites(this.o.group, version, this.o.machineId),
+      afterRelease: async (rode) => (rode ? undefined : this.succeeded(version)),
+    };
+  }
+
   /** Counts this node as failed on `version`; the rollout halts when the policy says so. */
   async failed(version: string, message: string): Promise<void> {
     try {

@@ -155,18 +155,19 @@ class HostAgentEnv implements AgentEnv {
     if (trial) await recordInstalled(this.stateDir, booted.version, new Date().toISOString());
     await this.change((x) => ({ ...x, blessed: { ...x.blessed, [booted.slot]: booted.version } }));
     const s = await this.state();
-    // The success and the release go out together (one round trip on every node's reboot path,
-    // not two): no rule waits on a success, and the brake only on failures, which a failing
-    // node counts before its slot goes back. A node that lost power after taking its slot,
-    // before it wrote `rebootingTo`, boots its staged version all the same.
-    const success = this.fleet && (s.rebootingTo === booted.version || s.staged?.version === booted.version) ? this.fleet.succeeded(booted.version) : undefined;
+    // The success rides in the release's first request (one request on every node's reboot
+    // path, not two): no rule waits on a success, and the brake only on failures, which a
+    // failing node counts before its slot goes back. A node that lost power after taking its
+    // slot, before it wrote `rebootingTo`, boots its staged version all the same.
+    const success = this.fleet && (s.rebootingTo === booted.version || s.staged?.version === booted.version) ? this.fleet.successWithRelease(booted.version) : undefined;
     const strategy = this.config.strategy;
+    let rode = false;
     try {
       if (s.lockHeld || strategy === 'etcd-lock' || strategy === 'best-effort')
         // Releasing is only required when this node holds the lock; best-effort without etcd has none.
-        await this.lock.release(await this.machineId(), s.lockHeld === true || strategy === 'etcd-lock');
+        rode = await this.lock.release(await this.machineId(), s.lockHeld === true || strategy === 'etcd-lock', success?.riders);
     } finally {
-      await success; // never rejects: a success that cannot be written is logged
+      await success?.afterRelease(rode); // never rejects: a success that cannot be written is logged
     }
     await this.change((x) => {
       const { rebootingTo: _r, rebootingAt: _a, staged, ...rest } = x;

@@ -1,6 +1,6 @@
 import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { AcquireOptions, RebootLock } from '../lock/reboot-lock.js';
+import type { AcquireOptions, RebootLock, Rider } from '../lock/reboot-lock.js';
 import type { LockMode } from './reboot-policy.js';
 
 /**
@@ -67,13 +67,17 @@ export class AgentLock {
     }
   }
 
-  /** Releases `holder`'s hold; a failure matters only when `mustHold` (this node holds it, or the strategy requires one). */
-  async release(holder: string, mustHold: boolean): Promise<void> {
+  /**
+   * Releases `holder`'s hold; a failure matters only when `mustHold` (this node holds it, or
+   * the strategy requires one). True when the lock wrote `riders` with the release.
+   */
+  async release(holder: string, mustHold: boolean, riders?: Rider[]): Promise<boolean> {
     this.queuedSince = undefined;
     try {
-      await (await this.opened()).release(holder);
+      return (await (await this.opened()).release(holder, riders ? { riders } : {})).rode;
     } catch (error) {
       if (mustHold) throw error;
+      return false;
     }
   }
 

@@ -5,6 +5,7 @@ import { rmSync } from 'node:fs';
 import { startEtcd, type EtcdCluster } from '../../harness/etcd.js';
 import { EtcdLockStore } from '../../../src/lock/etcd-store.js';
 import { SemaphoreLock } from '../../../src/lock/semaphore-lock.js';
+import type { Rider } from '../../../src/lock/reboot-lock.js';
 import { KeelError } from '../../../src/errors.js';
 import { makeTestCerts } from './test-certs.js';
 
@@ -81,6 +82,20 @@ describe('etcd lock, one member', () => {
     await etcd.etcdctl(['put', 'rider/rollout-halted', '{}']);
     expect(await handOver('rider-refused', { absent: ['rider/rollout-halted', 'rider/started/c'], puts: { 'rider/started/c': 'now' } })).toBe(false);
     expect((await etcd.etcdctl(['get', 'rider/started/c', '--print-value-only'])).trim()).toBe('');
+  });
+
+  test("a release's riders go in with its mark (transactions inside it), each by its own condition, holder or not", async () => {
+    const a = open('rider-release');
+    await a.acquire('a');
+    await etcd.etcdctl(['put', 'rr/started/a', 'then']);
+    const riders: Rider[] = [{ absent: [], puts: { 'rr/succeeded/a': 'now' } }, { absent: ['rr/started/a'], puts: { 'rr/started/a': 'now' } }];
+    expect(await a.release('a', { riders })).toEqual({ rode: true });
+    expect((await a.status()).holders).toEqual([]);
+    expect((await etcd.etcdctl(['get', 'rr/', '--prefix'])).trim().split('\n')).toEqual(['rr/started/a', 'then', 'rr/succeeded/a', 'now']);
+    // No longer a holder: the riders are written all the same, and no release mark is left behind.
+    expect(await a.release('b', { riders: [{ absent: ['rr/started/b'], puts: { 'rr/started/b': 'now', 'rr/succeeded/b': 'now' } }] })).toEqual({ rode: true });
+    expect((await etcd.etcdctl(['get', 'rr/', '--prefix', '--keys-only'])).split('\n').filter(Boolean)).toEqual(['rr/started/a', 'rr/started/b', 'rr/succeeded/a', 'rr/succeeded/b']);
+    expect((await etcd.etcdctl(['get', 'com.coreos.airlock/groups/rider-release/v1/keel-released/', '--prefix', '--keys-only'])).trim()).toBe('');
   });
 
   test('20 releases at once with 20 waiters queued: every slot handed on, fewer swaps than releases, no mark or hold left', async () => {

@@ -75,7 +75,7 @@ describe('setup-auth with passwords', () => {
     expect(denied.code).toBe(1);
   });
 
-  test("the agent user's confirmation of a slot handed over carries its rollout start mark (a transaction inside it, under authentication)", async () => {
+  test("the agent user's confirmation of a slot handed over carries its rollout start mark, and its release its success (transactions inside them, under authentication)", async () => {
     const connection = { endpoints: etcd.endpoints, username: 'keel-agent', password: passwords.KEEL_ETCD_AGENT_PASSWORD };
     const open = () => new SemaphoreLock({ store: new EtcdLockStore(connection), group: 'rider' });
     const [holder, waiter] = [open(), open()];
@@ -89,6 +89,10 @@ describe('setup-auth with passwords', () => {
       await waiting;
       expect(rode).toBe(true);
       expect((await ctl(`keel-operator:${passwords.KEEL_ETCD_OPERATOR_PASSWORD}`, ['get', mark, '--print-value-only'])).stdout.trim()).toBe('now');
+      // And its release carries its success the same way.
+      const success = '/keel/fleet/rider/rollouts/9.9.9/succeeded/n2';
+      expect(await waiter.release('n2', { riders: [{ absent: [], puts: { [success]: 'later' } }] })).toEqual({ rode: true });
+      expect((await ctl(`keel-operator:${passwords.KEEL_ETCD_OPERATOR_PASSWORD}`, ['get', success, '--print-value-only'])).stdout.trim()).toBe('later');
     } finally {
       await Promise.all([holder.close(), waiter.close()]);
     }

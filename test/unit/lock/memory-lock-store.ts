@@ -5,8 +5,8 @@
  * ends a queued node's lease with `expire(key)`.
  */
 import { KeelError } from '../../../src/errors.js';
-import { maxTxnOps, type CompareAndSwap, type LockStore, type LockView, type VersionedValue, type ViewKeys } from '../../../src/lock/lock-store.js';
-import type { GrantRider } from '../../../src/lock/reboot-lock.js';
+import { maxTxnOps, type CompareAndSwap, type LockStore, type LockView, type ReleaseMark, type VersionedValue, type ViewKeys } from '../../../src/lock/lock-store.js';
+import type { Rider } from '../../../src/lock/reboot-lock.js';
 
 interface Entry {
   value: string;
@@ -65,10 +65,16 @@ export class MemoryLockStore implements LockStore {
     return { semaphore: this.read(keys.semaphore), queue, released: this.range(keys.releasedPrefix).map(([k]) => k) };
   }
 
-  async view(keys: ViewKeys, _signal?: AbortSignal, mark?: { key: string; value: string }): Promise<LockView> {
+  async view(keys: ViewKeys, _signal?: AbortSignal, mark?: ReleaseMark): Promise<LockView> {
     this.requestCounts.get++;
     this.maybeFail();
-    if (mark) await this.put(mark.key, mark.value);
+    if (mark) {
+      // As etcd does, every rider's compares are read before any write of the transaction.
+      const writes: Array<[string, string]> = [[mark.key, mark.value], ...(mark.riders ?? []).filter((r) => r.absent.every((k) => !this.data.has(k))).flatMap((r) => Object.entries(r.puts))];
+      this.revision++;
+      for (const [k, v] of writes) this.set(k, v);
+      this.wake(writes.map(([k]) => k));
+    }
     return this.look(keys);
   }
 
@@ -147,7 +153,7 @@ export class MemoryLockStore implements LockStore {
     return this.range(queuePrefix, key).length;
   }
 
-  async confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string, _signal?: AbortSignal, rider?: GrantRider): Promise<{ confirmed: boolean; rode: boolean }> {
+  async confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string, _signal?: AbortSignal, rider?: Rider): Promise<{ confirmed: boolean; rode: boolean }> {
     this.requestCounts.commit++;
     this.maybeFail();
     if ((this.data.get(holderKey)?.modRevision ?? 0) !== holderModRevision) return { confirmed: false, rode: false };

@@ -4,6 +4,7 @@ import { describe, expect, test, vi } from 'vitest';
 import { MemoryLockStore } from './memory-lock-store.js';
 import { SemaphoreLock } from '../../../src/lock/semaphore-lock.js';
 import { KeelError } from '../../../src/errors.js';
+import type { Rider } from '../../../src/lock/reboot-lock.js';
 
 const key = 'com.coreos.airlock/groups/default/v1/semaphore';
 const make = (extra: Partial<ConstructorParameters<typeof SemaphoreLock>[0]> = {}) => {
@@ -317,6 +318,24 @@ describe('hand-off', () => {
     await lock.acquire('c', { rider: { absent: [], puts: { x: '1' } }, whenGranted: async (rode) => void told.push(rode) });
     expect(told).toEqual([false]);
     expect(await store.readKeys(['x'])).toEqual(new Map());
+  });
+
+  test("a release's riders go in its first request, each by its own condition, holder or not; rode only when given", async () => {
+    const { store, lock } = make({ defaultSlots: 2 });
+    await store.put('started/a', 'then');
+    await lock.acquire('a');
+    const before = { ...store.requestCounts };
+    const riders: Rider[] = [{ absent: [], puts: { 'succeeded/a': 'now' } }, { absent: ['started/a'], puts: { 'started/a': 'now' } }];
+    expect(await lock.release('a', { riders })).toEqual({ rode: true });
+    // The mark with the riders and the read, then the swap: no request of the riders' own.
+    expect({ get: store.requestCounts.get - before.get, commit: store.requestCounts.commit - before.commit }).toEqual({ get: 1, commit: 1 });
+    const written = await store.readKeys(['succeeded/a', 'started/a']);
+    expect([written.get('succeeded/a')?.value, written.get('started/a')?.value]).toEqual(['now', 'then']);
+    // A node that no longer holds a slot: its success is still written, its mark is not kept.
+    expect(await lock.release('b', { riders: [{ absent: ['started/b'], puts: { 'succeeded/b': 'now', 'started/b': 'now' } }] })).toEqual({ rode: true });
+    expect([...(await store.readKeys(['succeeded/b', 'started/b'])).keys()]).toEqual(['succeeded/b', 'started/b']);
+    expect(store.queueOf('com.coreos.airlock/groups/default/v1/keel-released/')).toEqual([]);
+    expect(await lock.release('a')).toEqual({ rode: false });
   });
 
   test("a failing first step fails acquire once the hand-off is confirmed: the slot is held, for the caller to give back", async () => {

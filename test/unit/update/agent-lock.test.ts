@@ -29,6 +29,17 @@ describe('agent lock', () => {
     expect((await lock.status()).holders.map((h) => h.id)).toEqual(['b']);
   });
 
+  test("the release says whether the lock wrote the riders; one that fails is false unless the slot must go back", async () => {
+    const { store, lock, agent } = group();
+    await lock.acquire('a');
+    expect(await agent().release('a', true, [{ absent: [], puts: { 'succeeded/a': 'now' } }])).toBe(true);
+    expect([...(await store.readKeys(['succeeded/a'])).keys()]).toEqual(['succeeded/a']);
+    expect(await agent().release('a', true)).toBe(false);
+    const away = { ...lock, release: () => Promise.reject(new KeelError('unavailable', 'etcd did not answer')) } as unknown as RebootLock;
+    expect(await agent(away).release('a', false, [{ absent: [], puts: { x: '1' } }])).toBe(false);
+    await expect(agent(away).release('a', true)).rejects.toThrow('etcd did not answer');
+  });
+
   test('a wait that ends is busy, not a lock away; asking again keeps the place in line', async () => {
     const { store, lock, agent } = group();
     await lock.acquire('a');

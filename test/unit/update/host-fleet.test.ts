@@ -14,13 +14,14 @@ import { tempDir } from './fixture.js';
 // as a failure. The same hooks run against a real etcd in test/integration/fleet/agents.test.ts.
 const quiet = { error() {}, warning() {}, notice() {}, info() {}, debug() {} };
 
-async function hostWith(store: Partial<FleetStore>, lockCalls: string[], conf: Record<string, string> = {}, rides = false) {
+async function hostWith(store: Partial<FleetStore>, lockCalls: string[], conf: Record<string, string> = {}, rides = false, releaseCarries = true) {
   const root = await tempDir('keel-host-fleet-');
   await mkdir(join(root, 'etc'), { recursive: true });
   await writeFile(join(root, 'etc/machine-id'), 'node-1\n');
   const config = updateConfigOf({ REBOOT_STRATEGY: 'etcd-lock', ...conf });
   const startWrites = () => ({ absent: ['rollout', 'mark'], puts: { mark: 'now' } });
-  const fleet = new AgentFleet({ store: { close: async () => undefined, startWrites, ...store } as FleetStore, group: 'web', machineId: 'node-1', policy: config.rollout, log: quiet });
+  const successWrites = () => [{ absent: [], puts: { succeeded: 'now' } }, { absent: ['started'], puts: { started: 'now' } }];
+  const fleet = new AgentFleet({ store: { close: async () => undefined, startWrites, successWrites, ...store } as FleetStore, group: 'web', machineId: 'node-1', policy: config.rollout, log: quiet });
   // Runs the caller's first step as the semaphore lock does for a slot handed over: before
   // acquire resolves, told whether the rider's writes went in with the confirmation (`rides`).
   const lock = {
@@ -29,7 +30,11 @@ async function hostWith(store: Partial<FleetStore>, lockCalls: string[], conf: R
       await o?.whenGranted?.(rides);
       if (o?.whenGranted) lockCalls.push(`granted ${id}`);
     },
-    release: async (id: string) => void lockCalls.push(`release ${id}`),
+    // As the semaphore lock does (true) or a FleetLock server (false): the riders go in with the release, or never.
+    release: async (id: string, o?: { riders?: Array<{ puts: Record<string, string> }> }) => {
+      lockCalls.push(`release ${id}${o?.riders ? ` with ${o.riders.flatMap((r) => Object.keys(r.puts)).join(',')}` : ''}`);
+      return { rode: releaseCarries && o?.riders !== undefined };
+    },
     close: async () => undefined,
   } as unknown as RebootLock;
   const now = Date.parse('2026-12-03T12:00:00Z');
@@ -80,21 +85,27 @@ describe('host env with fleet records', () => {
     expect((await readNodeState(join(root, 'var/lib/keel/update'))).lockHeld).toBe(true);
   });
 
-  test('a new slot marked good: its success and the release of its slot go out together, both done when markGood returns', async () => {
+  test('a new slot marked good: its success rides in the release of its slot, one request, not written again', async () => {
     const lockCalls: string[] = [];
-    const events: string[] = [];
-    const markSucceeded = async (_g: string, v: string) => {
-      events.push(`success of ${v} sent`);
-      // The release is sent while the success is in flight (before, it waited for the success).
-      for (let i = 0; i < 50 && !lockCalls.includes('release node-1'); i++) await new Promise((r) => setTimeout(r, 10));
-      events.push(lockCalls.includes('release node-1') ? 'success written after the release was sent' : 'success written, no release sent');
+    const markSucceeded = async () => {
+      throw new Error('the success went in with the release already');
     };
     const { root, env } = await hostWith({ markSucceeded: markSucceeded as never }, lockCalls);
     const dir = join(root, 'var/lib/keel/update');
     await writeNodeState(dir, { failedVersions: [], lockHeld: true, rebootingTo: '2.0.0', rebootingAt: '2026-12-03T11:58:00.000Z' } as never);
     await env.markGood({ slot: 'b', version: '2.0.0' }, false);
-    expect(events).toEqual(['success of 2.0.0 sent', 'success written after the release was sent']);
-    expect(lockCalls).toEqual(['release node-1']);
+    expect(lockCalls).toEqual(['release node-1 with succeeded,started']);
+    expect((await readNodeState(dir)).lockHeld).toBe(false);
+  });
+
+  test('a lock that cannot carry it (a FleetLock server): the success is written after the release, before markGood returns', async () => {
+    const lockCalls: string[] = [];
+    const markSucceeded = async (_g: string, v: string) => void lockCalls.push(`success of ${v}`);
+    const { root, env } = await hostWith({ markSucceeded: markSucceeded as never }, lockCalls, {}, false, false);
+    const dir = join(root, 'var/lib/keel/update');
+    await writeNodeState(dir, { failedVersions: [], lockHeld: true, rebootingTo: '2.0.0', rebootingAt: '2026-12-03T11:58:00.000Z' } as never);
+    await env.markGood({ slot: 'b', version: '2.0.0' }, false);
+    expect(lockCalls).toEqual(['release node-1 with succeeded,started', 'success of 2.0.0']);
     expect((await readNodeState(dir)).lockHeld).toBe(false);
   });
 
