@@ -52,16 +52,36 @@ for rel in "${!listed[@]}"; do
 done
 
 before=$(du -sm "$dir" | cut -f1)
+declare -A kept=()
 while IFS= read -r -d '' ko; do
   rel=${ko#"$dir"/}
   ok=''
   for p in "${keep[@]}"; do [[ $rel == $p ]] && { ok=1; break; }; done
   for p in "${drop[@]}"; do [[ $rel == $p ]] && { ok=''; break; }; done
   [ -n "${listed[$rel]:-}" ] && ok=1
-  [ -n "$ok" ] || rm -f "$ko"
+  if [ -n "$ok" ]; then kept[$rel]=1; fi
+done < <(find "$dir" -name '*.ko*' -print0)
+# A kept module whose dependency the globs left out can never load (kvm_amd without ccp:
+# `Unknown symbol sev_*`): keep the dependencies too. modules.dep lists each module's whole
+# closure, so one pass over the untrimmed tree's file is enough.
+added=0
+while IFS= read -r rel; do
+  [ -n "${kept[$rel]:-}" ] && continue
+  kept[$rel]=1
+  added=$((added + 1))
+done < <(for rel in "${!kept[@]}"; do echo "kernel/$rel"; done | awk '
+  FNR == NR { want[$0] = 1; next }
+  { m = $1; sub(/:$/, "", m); if (m in want) for (i = 2; i <= NF; i++) { d = $i; sub(/^kernel\//, "", d); print d } }' - "$1/modules.dep")
+while IFS= read -r -d '' ko; do
+  [ -n "${kept[${ko#"$dir"/}]:-}" ] || rm -f "$ko"
 done < <(find "$dir" -name '*.ko*' -print0)
 find "$dir" -type d -empty -delete
-echo "trim-modules: $before MiB -> $(du -sm "$dir" | cut -f1) MiB of modules" >&2
+# What is left must load: every dependency of every module is still a file.
+missing=$(cd "$1" && find kernel -name '*.ko*' | awk '
+  FNR == NR { have[$0] = 1; next }
+  { m = $1; sub(/:$/, "", m); if (m in have) for (i = 2; i <= NF; i++) if (!($i in have)) print m " needs " $i }' - modules.dep)
+[ -z "$missing" ] || { echo "trim-modules: kept modules lack dependencies; cannot build:" >&2; echo "$missing" >&2; exit 1; }
+echo "trim-modules: $before MiB -> $(du -sm "$dir" | cut -f1) MiB of modules ($added added as dependencies of kept ones)" >&2
 
 # Firmware: only the files the kept modules load (a symlink's target too).
 fw=$(dirname "$(dirname "$1")")/firmware
