@@ -33,7 +33,7 @@ $(IMAGE_CACHE)/rootfs.stamp $(BUILD)/vmlinuz &: $(IMAGE_CACHE)/base.path $(BUILD
 	nice images/customise.sh "$$(cat $(IMAGE_CACHE)/base.path)" $(IMAGE_ROOTFS) $(BUILD)/keel "$(KEEL_VERSION)" $(BUILD)/vmlinuz
 	touch $(IMAGE_CACHE)/rootfs.stamp
 
-$(BUILD)/initramfs.img: $(IMAGE_CACHE)/rootfs.stamp images/initramfs/init images/initramfs/build.sh images/initramfs-lib.sh
+$(BUILD)/initramfs.img: $(IMAGE_CACHE)/rootfs.stamp images/initramfs/init images/initramfs/modalias.sh images/initramfs/hw-table.sh images/initramfs/build.sh images/initramfs-lib.sh
 	nice images/initramfs/build.sh $(IMAGE_ROOTFS) $@
 
 # The OS slot: erofs lz4hc with its dm-verity hash area appended, reproducible (images/make-slot.sh:

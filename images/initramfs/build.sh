@@ -17,7 +17,24 @@ initramfs_busybox "$here/init"
 # (dm-verity pulls dm-mod, dm-bufio and reed_solomon) and mount keel's filesystems. Every
 # one is required: an image that cannot reach its disk must not build.
 # The disk controllers are images/hardware.txt's storage family (RAID and SAS included).
-initramfs_modules require virtio_pci $(hardware_modules storage) dm-verity erofs squashfs overlay ext4 crc32c_generic
+# /init loads the filesystems and dm-verity (no hardware behind them) always, the drivers by
+# the modalias of the devices present (hw-table.sh's table), and the whole load order when
+# the root partition does not show up or keel.modules=all says so.
+always=(dm-verity erofs squashfs overlay ext4 crc32c_generic)
+hardware=(virtio_pci $(hardware_modules storage))
+initramfs_modules require "${hardware[@]}" "${always[@]}"
+deps_of() { # MODULE...: their module files and dependencies as load-order names
+  local m
+  for m in "$@"; do modprobe -d "$rootfs" -S "$kver" --show-depends "$m"; done \
+    | awk -v k="/modules/$kver/" '$1 == "insmod" { p = $2; sub(".*" k, "", p); sub(/\.(xz|zst)$/, "", p); if (!seen[p]++) print p }'
+}
+deps_of "${always[@]}" | awk 'FNR == NR { a[$0] = 1; next } $0 in a' - "$t/lib/modules/load-order" > "$t/lib/modules/always"
+while IFS= read -r ko; do
+  grep -qxF "$ko" "$t/lib/modules/always" && continue
+  m=${ko##*/}; m=${m%.ko}
+  echo "$m $(deps_of "$m" | tr '\n' ' ')"
+done < "$t/lib/modules/load-order" | "$here/hw-table.sh" "$rootfs/usr/lib/modules/$kver/modules.alias" > "$t/lib/modules/hw-table.sh"
+install -m 0644 "$here/modalias.sh" "$t/lib/modules/modalias.sh"
 
 # e2fsprogs, sfdisk and blkid (busybox-static has none that know GPT resizing or erofs) and
 # veritysetup (cryptsetup-bin: maps the slot through dm-verity) with the shared libraries ldd
