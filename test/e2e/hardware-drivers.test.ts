@@ -79,6 +79,18 @@ describe('the OS tree', () => {
   });
 });
 
+test('every module the trim kept has the dependencies the untrimmed tree names (kvm_amd needs ccp)', () => {
+  const base = readFileSync(join(repo, '.cache/image/base.path'), 'utf8').trim();
+  const untrimmed = readFileSync(join(repo, base, 'usr/lib/modules', basename(kdir), 'modules.dep'), 'utf8');
+  const lacking: string[] = [];
+  for (const line of untrimmed.split('\n')) {
+    const [path, rest] = line.split(':');
+    if (!path || !existsSync(join(kdir, path))) continue;
+    for (const d of (rest ?? '').split(/\s+/).filter(Boolean)) if (!existsSync(join(kdir, d))) lacking.push(`${path} needs ${d}`);
+  }
+  expect(lacking).toEqual([]);
+});
+
 describe('the PXE installer initramfs', () => {
   let pxe: ReturnType<typeof initramfs>;
   beforeAll(() => {
@@ -106,5 +118,17 @@ describe('the host initramfs', () => {
   test.each(listed.filter((l) => l.family === 'storage'))('storage $module reaches the disk before the slot is mounted', ({ module }) => {
     if (!dep.get(norm(module))) return expect(builtin.has(norm(module))).toBe(true);
     expect(host.loadOrder.some((l) => norm(l) === norm(module)), `${module} in the host's load-order`).toBe(true);
+  });
+  test('loads the drivers by modalias from a table of every storage driver with a device alias', () => {
+    const read = (f: string) => execaSync('sh', ['-c', 'zstd -dc "$1" | cpio -i --quiet --to-stdout "$2"', 'sh', hostInitramfs, f]).stdout;
+    const table = read('lib/modules/hw-table.sh');
+    const always = read('lib/modules/always').split('\n');
+    expect(host.files.has('lib/modules/modalias.sh')).toBe(true);
+    for (const m of ['dm-verity', 'erofs', 'ext4', 'overlay']) expect(always.some((l) => norm(l) === norm(m)), `${m} always loaded`).toBe(true);
+    const aliases = readFileSync(join(kdir, 'modules.alias'), 'utf8');
+    for (const { module } of listed.filter((l) => l.family === 'storage')) {
+      const device = new RegExp(`^alias (pci|virtio|scsi|usb|vmbus|acpi\\*):\\S+ ${norm(module)}$`, 'm');
+      if (device.test(aliases)) expect(table, `${module} in hw-table.sh`).toContain(`hwdep_${norm(module)}='`);
+    }
   });
 });
