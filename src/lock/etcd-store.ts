@@ -58,7 +58,6 @@ function casOps(change: CompareAndSwap): { compare: Parameters<Etcd3['kv']['txn'
   return { compare, success };
 }
 
-/** The three reads of a look at a group: its semaphore, the head of its queue, its release marks. */
 /** A rider is a transaction inside the carrier's (etcd ≥ 3.3): its own compares decide its writes alone. */
 function riderOp(rider: Rider): TxnOp {
   return {
@@ -70,6 +69,7 @@ function riderOp(rider: Rider): TxnOp {
   };
 }
 
+/** The three reads of a look at a group: its semaphore, the head of its queue, its release marks. */
 function viewOps(keys: ViewKeys): TxnOp[] {
   const prefix = (p: string, limit: number) => ({ request_range: { key: Buffer.from(p), range_end: prefixEnd(p), limit } });
   return [{ request_range: { key: Buffer.from(keys.semaphore) } }, prefix(keys.queuePrefix, keys.queueLimit), prefix(keys.releasedPrefix, releasedReadLimit)];

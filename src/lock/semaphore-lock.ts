@@ -341,10 +341,11 @@ export class SemaphoreLock implements RebootLock {
   async release(id: string, options: ReleaseOptions = {}): Promise<{ rode: boolean }> {
     const store = this.options.store;
     const mark = releasedKey(this.group, id);
+    const riders = options.riders?.length ? options.riders : undefined;
     let rode = false;
     await this.retrying(`releasing ${id}'s slot in group '${this.group}'`, options.signal, this.deadline(), async () => {
-      let view = await store.view(this.viewKeys, options.signal, { key: mark, value: this.isoNow(), ...(options.riders?.length ? { riders: options.riders } : {}) });
-      rode = options.riders !== undefined && options.riders.length > 0;
+      let view = await store.view(this.viewKeys, options.signal, { key: mark, value: this.isoNow(), ...(riders ? { riders } : {}) });
+      rode = riders !== undefined;
       for (let lost = 0; ; ) {
         if (!this.decode(view.semaphore).holders.includes(id)) {
           // Not a holder (any more): a mark nobody will fold in must not outlive this call.
