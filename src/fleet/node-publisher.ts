@@ -100,10 +100,36 @@ export class NodePublisher {
    * deleting that copy when it is not.
    */
   async publish(group: string, record: NodeRecord): Promise<void> {
-    const key = nodeKey(group, record.machineId);
-    const value = formatNodeRecord(record);
     // Kept before the write: if it fails with the lease, the retry writes this, the latest.
-    this.published.set(key, { group, record });
+    this.published.set(nodeKey(group, record.machineId), { group, record });
+    await this.write(nodeKey(group, record.machineId));
+  }
+
+  /** The writes of this publisher, one at a time: see `write`. */
+  private writes: Promise<void> = Promise.resolve();
+
+  /**
+   * Writes the newest record kept for `key`, after every write asked for before it. A rewrite
+   * after a lost lease and a new state's write overlapped, and the older record could land
+   * last (the leader-kill test saw a node stay `booted` in etcd while it was `staged`); in
+   * order, and reading the record when it goes out, the last write is always the newest.
+   */
+  private write(key: string): Promise<void> {
+    return this.inLine(() => this.writeNow(key));
+  }
+
+  /** Runs `step` after every write asked for before it. */
+  private inLine(step: () => Promise<void>): Promise<void> {
+    const done = this.writes.then(step);
+    this.writes = done.catch(() => undefined);
+    return done;
+  }
+
+  private async writeNow(key: string): Promise<void> {
+    const kept = this.published.get(key);
+    if (!kept) return; // withdrawn since
+    const { group, record } = kept;
+    const value = formatNodeRecord(record);
     try {
       const [nodeLeaseId, lostLeaseId] = await Promise.all([this.leaseForNodes().grant(), this.leaseForLost()]);
       // A transaction with no comparison: both copies or neither.
@@ -120,11 +146,14 @@ export class NodePublisher {
   async withdraw(group: string, machineId: string): Promise<void> {
     const key = nodeKey(group, machineId);
     this.published.delete(key);
-    try {
-      await this.client.kv.txn({ compare: [], success: [key, attentionKey(group, machineId)].map((k) => ({ request_delete_range: { key: Buffer.from(k) } })), failure: [] });
-    } catch (error) {
-      throw etcdError(error, `deleting ${key}`);
-    }
+    // In line with the writes, so none asked for before lands after the delete.
+    await this.inLine(async () => {
+      try {
+        await this.client.kv.txn({ compare: [], success: [key, attentionKey(group, machineId)].map((k) => ({ request_delete_range: { key: Buffer.from(k) } })), failure: [] });
+      } catch (error) {
+        throw etcdError(error, `deleting ${key}`);
+      }
+    });
   }
 
   /** Delay before writing the records again after a lost lease; doubles while etcd stays away. */
@@ -146,15 +175,15 @@ export class NodePublisher {
     this.retry.unref?.();
   }
 
-  /** Writes every kept record again; true when all were written. */
+  /** Writes every kept record again, each as it is when its write goes out; true when all were written. */
   private async republish(why: string): Promise<boolean> {
     let ok = true;
-    for (const { group, record } of [...this.published.values()]) {
+    for (const key of [...this.published.keys()]) {
       try {
-        await this.publish(group, record);
+        await this.write(key);
       } catch (error) {
         ok = false;
-        this.options.log?.warning(`fleet: could not write ${nodeKey(group, record.machineId)} ${why}: ${(error as Error).message}; trying again later`);
+        this.options.log?.warning(`fleet: could not write ${key} ${why}: ${(error as Error).message}; trying again later`);
       }
     }
     return ok;

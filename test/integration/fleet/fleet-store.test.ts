@@ -195,6 +195,40 @@ describe('node records in etcd', () => {
     expect(JSON.parse(kvs[0]!.value.toString())).toMatchObject({ machineId: 'r1', state: 'staged' });
     expect(BigInt(kvs[0]!.lease).toString(16)).not.toBe(lease);
   });
+
+  test('a record written again after a lost lease never lands after a newer state (regression: a node stayed booted in etcd while staged)', async () => {
+    // A client whose writes of the `booted` record are slow: the rewrite after the lease is
+    // lost is still in flight when the agent publishes `staged`.
+    const real = new Etcd3(fleetEtcdOptions({ endpoints: etcd.endpoints }));
+    clients.push(real);
+    let bootedWrites = 0;
+    let rewriting: () => void = () => undefined;
+    const rewriteStarted = new Promise<void>((r) => (rewriting = r));
+    const kv = new Proxy(real.kv, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target) as (...a: unknown[]) => Promise<unknown>;
+        if (prop !== 'txn') return typeof v === 'function' ? v.bind(target) : v;
+        return async (req: { success?: { request_put?: { value?: Buffer } }[] }, ...rest: unknown[]) => {
+          if (req.success?.some((op) => op.request_put?.value?.toString().includes('"state":"booted"'))) {
+            if (++bootedWrites === 2) rewriting();
+            await new Promise((r) => setTimeout(r, 500));
+          }
+          return v.call(target, req, ...rest);
+        };
+      },
+    });
+    const client = new Proxy(real, { get: (target, prop) => (prop === 'kv' ? kv : (Reflect.get(target, prop, target) as unknown)) });
+    const s = new FleetStore({ client: client as Etcd3 }, { nodeLeaseSeconds: 3 });
+    stores.push(s);
+    const key = '/keel/fleet/overlap/nodes/o1';
+    await s.publishNode('overlap', record('o1', { state: 'booted' }));
+    const lease = BigInt((await real.get(key).exec()).kvs[0]!.lease).toString(16);
+    await etcd.etcdctl(['lease', 'revoke', lease]);
+    await rewriteStarted;
+    await s.publishNode('overlap', record('o1', { state: 'staged', staged: '2.0.0' }));
+    await new Promise((r) => setTimeout(r, 800)); // past the slow rewrite, had it gone out of order
+    expect(JSON.parse((await real.get(key).exec()).kvs[0]!.value.toString())).toMatchObject({ state: 'staged', staged: '2.0.0' });
+  });
 });
 
 describe('a success in one write', () => {
