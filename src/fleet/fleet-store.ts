@@ -12,6 +12,7 @@ import { backoffDelayMs, jitteredDelayMs, sleep } from '../backoff.js';
 import type { Logger } from '../log.js';
 import { etcdError, etcdOptions, type EtcdConnection } from '../lock/etcd-connection.js';
 import { holdersPrefix, semaphoreKey } from '../lock/group-keys.js';
+import { riderOps } from '../lock/rider-ops.js';
 import { attentionPrefix, fleetPrefix, nodesPrefix, parseFleetKey, rolloutKey, rolloutMarkKey, rolloutMarksPrefix } from './fleet-keys.js';
 import type { FleetInput } from './fleet-status.js';
 import type { NodeRecord } from './node-record.js';
@@ -242,11 +243,8 @@ export class FleetStore {
     const at = new Date(this.now()).toISOString();
     for (let attempts = 1; ; attempts++) {
       try {
-        await this.client
-          .if(rolloutMarkKey(group, version, 'started', machineId), 'Create', '>', 0)
-          .then(this.client.put(rolloutMarkKey(group, version, 'succeeded', machineId)).value(at))
-          .else(this.client.put(rolloutMarkKey(group, version, 'started', machineId)).value(at), this.client.put(rolloutMarkKey(group, version, 'succeeded', machineId)).value(at))
-          .commit();
+        // The same writes the release carries when it can (successWrites), in a request of their own.
+        await this.client.kv.txn({ compare: [], success: riderOps(this.successWrites(group, version, machineId, at)), failure: [] });
         return;
       } catch (error) {
         const e = etcdError(error, `marking ${machineId} succeeded on ${version}`);

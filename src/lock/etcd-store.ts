@@ -11,6 +11,7 @@ import { leaseKeeperFor, type KeptLease } from './lease-keeper.js';
 import type { CompareAndSwap, LockStore, LockView, ReleaseMark, VersionedValue, ViewKeys } from './lock-store.js';
 import type { Rider } from './reboot-lock.js';
 import { releasedReadLimit } from './release-marks.js';
+import { riderOps, type TxnOp } from './rider-ops.js';
 
 export { etcdError, etcdOptions, type EtcdConnection } from './etcd-connection.js';
 
@@ -40,7 +41,6 @@ function versioned(kv: { value?: Buffer | null; version?: string | number | null
   return { value: kv?.value ? kv.value.toString('utf8') : undefined, version: Number(kv?.version ?? 0), revision: Number(revision ?? 0) };
 }
 
-type TxnOp = Parameters<Etcd3['kv']['txn']>[0]['success'] extends (infer T)[] | undefined ? T : never;
 type TxnResponse = Awaited<ReturnType<Etcd3['kv']['txn']>>['responses'][number];
 
 /** A compare-and-swap's compares and writes, as one transaction's. */
@@ -56,17 +56,6 @@ function casOps(change: CompareAndSwap): { compare: Parameters<Etcd3['kv']['txn'
     ...(change.deletes ?? []).map((k) => ({ request_delete_range: { key: Buffer.from(k) } })),
   ];
   return { compare, success };
-}
-
-/** A rider is a transaction inside the carrier's (etcd ≥ 3.3): its own compares decide its writes alone. */
-function riderOp(rider: Rider): TxnOp {
-  return {
-    request_txn: {
-      compare: rider.absent.map((k) => ({ key: Buffer.from(k), target: CompareTarget.Version, result: CompareResult.Equal, version: 0 })),
-      success: Object.entries(rider.puts).map(([k, v]) => ({ request_put: { key: Buffer.from(k), value: Buffer.from(v) } })),
-      failure: [],
-    },
-  };
 }
 
 /** The three reads of a look at a group: its semaphore, the head of its queue, its release marks. */
@@ -180,7 +169,7 @@ export class EtcdLockStore implements LockStore {
   async view(keys: ViewKeys, _signal?: AbortSignal, mark?: ReleaseMark): Promise<LockView> {
     this.sent('get');
     try {
-      const put: TxnOp[] = mark ? [{ request_put: { key: Buffer.from(mark.key), value: Buffer.from(mark.value) } }, ...(mark.riders ?? []).map(riderOp)] : [];
+      const put: TxnOp[] = mark ? [{ request_put: { key: Buffer.from(mark.key), value: Buffer.from(mark.value) } }, ...riderOps(mark.riders ?? [])] : [];
       const res = await this.client.kv.txn({ compare: [], success: [...put, ...viewOps(keys)], failure: [] }, this.callOptions());
       return viewOf(res.responses.slice(put.length), res.header.revision);
     } catch (error) {
@@ -247,7 +236,7 @@ export class EtcdLockStore implements LockStore {
 
   async confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string, _signal?: AbortSignal, rider?: Rider): Promise<{ confirmed: boolean; rode: boolean }> {
     this.sent('confirm');
-    const riding: TxnOp[] = rider ? [riderOp(rider)] : [];
+    const riding = riderOps(rider ? [rider] : []);
     try {
       const res = await this.client.kv.txn(
         {
