@@ -6,8 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { detectDatasources, readDatasource } from '../../src/cloudconfig/datasources/index.js';
 
 // Real seed images, as a hypervisor would attach them: vfat made with mkfs.vfat + mtools,
-// iso9660 made with genisoimage, attached with losetup, found by label with blkid,
-// mounted read-only and read by the datasource, then detached.
+// iso9660 made with genisoimage, attached with losetup, found by label and read by keel
+// from the device itself (seed-image/), then detached. Nothing is mounted.
 type Tree = Record<string, string>;
 
 let work: string;

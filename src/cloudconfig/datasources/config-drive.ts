@@ -64,8 +64,8 @@ export async function readConfigDriveSeed(files: SeedFiles, source: string): Pro
 export async function readConfigDrive(options: DatasourceOptions = {}): Promise<DatasourceResult | undefined> {
   const maxBytes = options.maxBytes ?? defaultMaxBytes;
   if (options.seedDir) return readConfigDriveDir(options.seedDir, `config-drive:${options.seedDir}`, maxBytes);
-  for (const device of await findDevicesByLabel([configDriveLabel], options.commands)) {
-    const result = await withSeedFilesystem(device, maxBytes, (files) => readConfigDriveSeed(files, `config-drive:${device}`), options.commands);
+  for (const device of await findDevicesByLabel([configDriveLabel], options.blockDevices)) {
+    const result = await withSeedFilesystem(device, maxBytes, (files) => readConfigDriveSeed(files, `config-drive:${device}`), options.blockDevices);
     if (result) return result;
   }
   return undefined;

@@ -23,8 +23,8 @@ export async function readNocloud(options: DatasourceOptions = {}): Promise<Data
   const cmdline = await fs.readFile(options.cmdlinePath ?? '/proc/cmdline', 'utf8').catch(() => '');
   const seedUrl = options.seedUrl ?? seedUrlFromCmdline(cmdline);
   if (seedUrl) return readNocloudUrl(seedUrl, options);
-  for (const device of await findDevicesByLabel(nocloudLabels, options.commands)) {
-    const result = await withSeedFilesystem(device, maxBytes, (files) => readNocloudSeed(files, `nocloud:${device}`), options.commands);
+  for (const device of await findDevicesByLabel(nocloudLabels, options.blockDevices)) {
+    const result = await withSeedFilesystem(device, maxBytes, (files) => readNocloudSeed(files, `nocloud:${device}`), options.blockDevices);
     if (result) return result;
   }
   return undefined;

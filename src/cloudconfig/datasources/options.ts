@@ -3,7 +3,7 @@
  * patiently to ask network services. One options object serves every source so the CLI
  * can pass its flags through unchanged.
  */
-import type { SeedCommands } from './labelled-filesystem.js';
+import type { BlockDevices } from './labelled-filesystem.js';
 
 /** The datasource names `--datasource` accepts. */
 export const datasourceNames = ['nocloud', 'config-drive', 'cmdline', 'ec2', 'file'] as const;
@@ -26,8 +26,8 @@ export interface DatasourceOptions {
   retries?: number;
   /** Largest user-data accepted, in bytes; default 16 MiB. */
   maxBytes?: number;
-  /** The programs that find and read labelled disks; default the host's (tests pass fakes). */
-  commands?: SeedCommands;
+  /** The block devices searched for labelled seeds; default the host's (tests pass image files). */
+  blockDevices?: BlockDevices;
 }
 
 export const defaultMetadataUrl = 'http://169.254.169.254/2009-04-04';
