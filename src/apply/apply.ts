@@ -135,6 +135,7 @@ async function performFs(host: Host, op: Operation, failures: string[], performe
         keelVersion: version,
         operations: performed,
         failures,
+        bootcmds: op.bootcmds,
       });
       return { status: 'done', detail: `recorded instance ${op.instanceId}` };
     default:

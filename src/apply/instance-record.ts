@@ -18,6 +18,11 @@ export interface InstanceRecord {
   /** How many operations were performed, and the unit commands or scripts that failed. */
   operations: number;
   failures: string[];
+  /**
+   * The bootcmd lines this instance runs on every boot; 0 lets a later boot skip keel
+   * (keel-cloudinit-check reads it). Records written before keel counted them lack it; they count as some.
+   */
+  bootcmds?: number;
 }
 
 /** Where the record of `instanceId` lives, in the host's view. */

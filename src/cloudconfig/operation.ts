@@ -63,7 +63,8 @@ export type Operation =
   | { kind: 'run-script'; path: string; unitName: string }
   /** Live host: run `runcmd` lines in order. */
   | { kind: 'run-commands'; commands: CommandLine[] }
-  | { kind: 'record-instance'; instanceId: string; userDataSha256: string };
+  /** Last: the instance record. `bootcmds` counts the lines every later boot runs again (keel-cloudinit-check reads it). */
+  | { kind: 'record-instance'; instanceId: string; userDataSha256: string; bootcmds: number };
 
 export type OperationKind = Operation['kind'];
 

@@ -92,7 +92,8 @@ export function planCloudConfig(input: PlanInput): Plan {
     if (script !== undefined) b.add({ kind: 'run-script', path: scriptPath, unitName: `keel-script-${safeInstanceName(input.instanceId)}.service` });
     if (runcmd.length > 0) b.add({ kind: 'run-commands', commands: runcmd });
   }
-  b.add({ kind: 'record-instance', instanceId: input.instanceId, userDataSha256: input.userDataSha256 });
+  const bootcmds = b.operations.reduce((n, op) => n + (op.kind === 'run-bootcmd' ? op.commands.length : 0), 0);
+  b.add({ kind: 'record-instance', instanceId: input.instanceId, userDataSha256: input.userDataSha256, bootcmds });
 
   b.errors.push(...conflicts(b.operations));
   if (b.errors.length > 0) throw new KeelError('conflict', b.errors.join('\n'));

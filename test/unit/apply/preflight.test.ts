@@ -80,7 +80,7 @@ describe('pathUses: every path the plan touches, and how', () => {
     const ops: Operation[] = [
       { kind: 'mask-unit', unit: 'a.service', runtime: false, path: '/etc/systemd/system/a.service' },
       { kind: 'set-timezone', zone: 'UTC', file: { path: '/etc/timezone', content: new Uint8Array(), mode: 0o644 }, link: { path: '/etc/localtime', target: '/usr/share/zoneinfo/UTC' } },
-      { kind: 'record-instance', instanceId: 'iid-1', userDataSha256: '' },
+      { kind: 'record-instance', instanceId: 'iid-1', userDataSha256: '', bootcmds: 0 },
     ];
     expect(uses(ops)).toEqual(['0 replace /etc/systemd/system/a.service', '1 replace /etc/timezone', '1 replace /etc/localtime', '2 replace /var/lib/keel/cloud-config/instances/iid-1.json']);
   });

@@ -79,6 +79,14 @@ describe('order', () => {
     expect(text.split('\n').slice(2)).toEqual(['systemctl --no-block start a.service', 'systemctl --no-block restart b.service', 'echo run', '']);
   });
 
+  test('the record counts the bootcmd lines keel runs again on later boots', () => {
+    const record = (ops: Operation[]) => ops.find((o) => o.kind === 'record-instance');
+    expect(record(planCloudConfig(input(config({ bootcmd: ['echo a', ['echo', 'b']] }))).operations)).toMatchObject({ bootcmds: 2 });
+    // Offline, a per-boot unit runs them, not keel.
+    expect(record(planCloudConfig({ ...input(config({ bootcmd: ['echo a'] })), live: false }).operations)).toMatchObject({ bootcmds: 0 });
+    expect(record(planCloudConfig(input(config({ hostname: 'h' }))).operations)).toMatchObject({ bootcmds: 0 });
+  });
+
   test('no units: no daemon-reload', () => {
     expect(kinds(planCloudConfig(input(config({ hostname: 'h' }))).operations)).toEqual(['set-hostname', 'record-instance']);
   });
