@@ -6,7 +6,7 @@
 // and keel-supervisor.service (no full image rebuild), as test/e2e/update.test.ts does.
 // Needs `make image` (build/release) and root.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { chmod, cp, mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdtemp, readFile, rm, stat, truncate } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,10 +85,6 @@ beforeAll(async () => {
   await execa('systemctl', ['--root', tree, 'enable', 'keel-supervisor.service']);
   // Extraction chowns after chmod, which clears set-uid bits: give sudo its bit back.
   await chmod(join(tree, 'usr/bin/sudo'), 0o4755);
-  // Workaround: the nocloud datasource mounts the seed only when /proc/filesystems already
-  // lists iso9660 (else it needs isoinfo, which the image lacks); load isofs at boot.
-  await mkdir(join(tree, 'etc/modules-load.d'), { recursive: true });
-  await writeFile(join(tree, 'etc/modules-load.d/keel-e2e-seed.conf'), 'isofs\n');
   const version = (await readFile(join(tree, 'usr/lib/keel/version'), 'utf8')).trim();
   const slot = join(work, 'slot.img');
   // make-slot.sh: erofs with its dm-verity hash area, whose root hash make-disk.sh puts in the entry.
