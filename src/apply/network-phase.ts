@@ -28,20 +28,40 @@ export function detectionNeedsNetwork(cmdline: string, metadataUrl?: string): bo
   return remote(metadataUrl) || remote(configUrlFromCmdline(cmdline)) || remote(seedUrlFromCmdline(cmdline));
 }
 
+/** How often the routing table is read while waiting: a file read, cheap beside the wait. */
+const routePollMs = 100;
+
 /**
  * Starts `network-online.target` and waits for its job: the job joins the boot's own, so
- * this returns when systemd-networkd-wait-online does. A wait that ends otherwise (no link
- * came up before its timeout) is logged and the apply goes on: the commands then meet the
- * network as it is, as they would have after the boot's target.
+ * this returns when systemd-networkd-wait-online does. Given `usableRoute` (keel runs in the
+ * host's network namespace), it returns as soon as that says an IPv4 default route is up:
+ * the first usable lease, without the IPv6 link-local address networkd also waits for. A
+ * wait that ends otherwise (no link came up before its timeout) is logged and the apply goes
+ * on: the commands then meet the network as it is, as they would have after the boot's target.
  */
-export async function waitNetworkOnline(units: UnitManager, log: Logger): Promise<void> {
+export async function waitNetworkOnline(units: UnitManager, log: Logger, usableRoute?: () => Promise<string | undefined>): Promise<void> {
   const startedMs = Date.now();
-  try {
-    const r = await units.runUnitCommand(networkOnlineTarget, 'start');
-    const tookS = ((Date.now() - startedMs) / 1000).toFixed(1);
-    if (r.result === 'done') log.info(`network online after ${tookS} s of waiting`);
-    else log.warning(`waiting for ${networkOnlineTarget} ended with result '${r.result}' after ${tookS} s, expected 'done'; going on without it`);
-  } catch (error) {
-    log.warning(`cannot wait for ${networkOnlineTarget}: ${(error as Error).message}; going on without it`);
+  const took = () => ((Date.now() - startedMs) / 1000).toFixed(1);
+  let waiting = true;
+  const target = units.runUnitCommand(networkOnlineTarget, 'start').then(
+    (r) => ({ via: 'target' as const, result: r.result }),
+    (error: Error) => ({ via: 'error' as const, error }),
+  );
+  const route = usableRoute ? pollRoute(usableRoute, () => waiting) : new Promise<never>(() => {});
+  const first = await Promise.race([target, route]);
+  waiting = false;
+  if (first.via === 'route') log.info(`network online after ${took()} s of waiting (an IPv4 default route via ${first.iface}; ${networkOnlineTarget} not waited for)`);
+  else if (first.via === 'error') log.warning(`cannot wait for ${networkOnlineTarget}: ${first.error.message}; going on without it`);
+  else if (first.result === 'done') log.info(`network online after ${took()} s of waiting`);
+  else log.warning(`waiting for ${networkOnlineTarget} ended with result '${first.result}' after ${took()} s, expected 'done'; going on without it`);
+}
+
+/** Resolves when `usableRoute` names an interface; stops quietly once `stillWaiting` says so. */
+async function pollRoute(usableRoute: () => Promise<string | undefined>, stillWaiting: () => boolean): Promise<{ via: 'route'; iface: string }> {
+  while (stillWaiting()) {
+    const iface = await usableRoute().catch(() => undefined);
+    if (iface) return { via: 'route', iface };
+    await new Promise((resolve) => setTimeout(resolve, routePollMs));
   }
+  return new Promise(() => {});
 }

@@ -16,6 +16,8 @@ import type { Plan } from '../cloudconfig/plan.js';
 import { formatPlan, planJson } from '../cloudconfig/plan-format.js';
 import { isLiveOperation } from '../cloudconfig/operation.js';
 import { sharesHostnameWithSystemd, writeKernelHostname } from '../host/kernel-hostname.js';
+import { defaultIpv4Route } from '../host/default-route.js';
+import { sharesNamespaceWithSystemd } from '../host/systemd-namespace.js';
 import { applyFailed, applyPlan, type ApplyReport } from '../apply/apply.js';
 import { planForInstance } from '../apply/once-per-instance.js';
 import { detectionNeedsNetwork, waitNetworkOnline } from '../apply/network-phase.js';
@@ -52,6 +54,16 @@ async function readStdin(): Promise<Buffer> {
  * (default 10: local disks are there once udev has seen them). Undefined when none is
  * present: a host without a cloud-config is not an error.
  */
+/**
+ * What the network wait may stop at besides network-online.target: an IPv4 default route,
+ * read from the kernel where keel shares systemd's network namespace (a booted host's
+ * service; not under KEEL_SYSTEMD_BUS, where the namespace is another's).
+ */
+async function usableRouteProbe(): Promise<(() => Promise<string | undefined>) | undefined> {
+  if (process.env.KEEL_SYSTEMD_BUS || !(await sharesNamespaceWithSystemd('net'))) return undefined;
+  return () => defaultIpv4Route();
+}
+
 async function loadDetected(ctx: CommandContext): Promise<Loaded | undefined> {
   const { detectDatasources } = await import('../cloudconfig/datasources/index.js');
   const metadataUrl = stringOption(ctx.values, 'metadata-url');
@@ -62,7 +74,7 @@ async function loadDetected(ctx: CommandContext): Promise<Loaded | undefined> {
   if (remote && rootOf(ctx).live) {
     ctx.stderr.write('keel: the datasource is read over the network: waiting for network-online.target\n');
     const units = await connectUnits(process.env);
-    await waitNetworkOnline(units, createLogger(ctx.stderr)).finally(() => units.close());
+    await waitNetworkOnline(units, createLogger(ctx.stderr), await usableRouteProbe()).finally(() => units.close());
   }
   // A URL the command line names gets at least a minute: under emulation node's first fetch
   // alone can outlast one 5 s request timeout (seen in the cloud-config-url e2e at load ~18).
@@ -218,7 +230,7 @@ export const applyCommand: Command = {
         log: createLogger(ctx.stderr),
         now,
         runId: now.getTime().toString(36),
-        ...(units ? { waitNetwork: () => waitNetworkOnline(units, createLogger(ctx.stderr)) } : {}),
+        ...(units ? { waitNetwork: async () => waitNetworkOnline(units, createLogger(ctx.stderr), await usableRouteProbe()) } : {}),
         ...(ownHostname ? { setRunningHostname: (name: string) => writeKernelHostname(name) } : {}),
       });
     } finally {

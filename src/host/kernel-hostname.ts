@@ -4,20 +4,12 @@
  * first boot 0.3 s of CPU (docs/boot.md). The name is the caller's UTS namespace's, so it
  * is right only for a process that shares that namespace with the systemd it manages.
  */
-import { readFile, readlink, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { sharesNamespaceWithSystemd } from './systemd-namespace.js';
 
-/**
- * True when this process and PID 1 share one UTS namespace and PID 1 is systemd: on a
- * booted host, a service of its systemd. False when either cannot be read (another PID
- * namespace's init, no /proc), so the caller falls back to setting the name inside systemd.
- */
-export async function sharesHostnameWithSystemd(proc = '/proc'): Promise<boolean> {
-  try {
-    const [own, init, comm] = await Promise.all([readlink(`${proc}/self/ns/uts`), readlink(`${proc}/1/ns/uts`), readFile(`${proc}/1/comm`, 'utf8')]);
-    return own === init && comm.trim() === 'systemd';
-  } catch {
-    return false;
-  }
+/** True when this process shares PID 1's UTS namespace and PID 1 is systemd: on a booted host, a service of its systemd. */
+export function sharesHostnameWithSystemd(proc = '/proc'): Promise<boolean> {
+  return sharesNamespaceWithSystemd('uts', proc);
 }
 
 /** Sets this UTS namespace's hostname; the kernel refuses a name over 64 bytes (EINVAL). */

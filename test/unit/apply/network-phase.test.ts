@@ -90,6 +90,35 @@ describe('waitNetworkOnline', () => {
     expect(logged[0]).toMatch(/^network online after [\d.]+ s of waiting$/);
   });
 
+  /** Units whose network-online.target job never ends (networkd still waits for IPv6 link-local). */
+  const stuckTarget = () => Object.assign(new RecordingUnits(), { runUnitCommand: () => new Promise<never>(() => {}) });
+
+  test('an IPv4 default route ends the wait before network-online.target does', async () => {
+    const answers = [undefined, undefined, 'enp0s4'];
+    let asked = 0;
+    await waitNetworkOnline(stuckTarget(), log, async () => answers[asked++]);
+    expect(asked).toBe(3);
+    expect(logged).toEqual([expect.stringMatching(/^network online after [\d.]+ s of waiting \(an IPv4 default route via enp0s4; network-online.target not waited for\)$/)]);
+  });
+
+  test('the target ends the wait when no route comes (an IPv6-only network), and the route is asked no more', async () => {
+    let asked = 0;
+    await waitNetworkOnline(new RecordingUnits(), log, async () => void asked++);
+    const after = asked;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(asked).toBe(after);
+    expect(logged[0]).toMatch(/^network online after [\d.]+ s of waiting$/);
+  });
+
+  test('a route probe that fails counts as no route yet', async () => {
+    let asked = 0;
+    await waitNetworkOnline(stuckTarget(), log, async () => {
+      if (asked++ === 0) throw new Error('EACCES');
+      return 'eth0';
+    });
+    expect(logged[0]).toMatch(/via eth0/);
+  });
+
   test('a target that does not come up is a warning, and the apply goes on', async () => {
     await waitNetworkOnline(new RecordingUnits({ 'network-online.target': 'dependency' }), log);
     expect(logged).toEqual([expect.stringMatching(/^warning: waiting for network-online.target ended with result 'dependency' after [\d.]+ s, expected 'done'; going on without it$/)]);
