@@ -16,12 +16,14 @@ initramfs_busybox "$here/init"
 # Modules: what a VM or server needs to see its disk, map the slot through dm-verity
 # (dm-verity pulls dm-mod, dm-bufio and reed_solomon) and mount keel's filesystems. Every
 # one is required: an image that cannot reach its disk must not build.
-# The disk controllers are images/hardware.txt's storage family (RAID and SAS included).
+# The disk controllers are images/hardware.txt's storage family (RAID and SAS included) and
+# its usb family (the host controllers usb-storage and uas need, to boot from a USB disk or a
+# BMC's virtual media; the keyboard drivers for the emergency shell).
 # /init loads the filesystems and dm-verity (no hardware behind them) always, the drivers by
 # the modalias of the devices present (hw-table.sh's table), and the whole load order when
 # the root partition does not show up or keel.modules=all says so.
 always=(dm-verity erofs squashfs overlay ext4 crc32c_generic)
-hardware=(virtio_pci $(hardware_modules storage))
+hardware=(virtio_pci $(hardware_modules storage usb))
 initramfs_modules require "${hardware[@]}" "${always[@]}"
 deps_of() { # MODULE...: their module files and dependencies as load-order names
   local m

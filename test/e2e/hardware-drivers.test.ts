@@ -1,7 +1,7 @@
 // Every driver images/hardware.txt lists is in what `make image pxe` built: the OS tree's
 // modules.dep (with its dependencies as files, or built into the kernel), the firmware it
 // names, the PXE installer's initramfs (nic, storage, usb: in its load order after their
-// dependencies, with their firmware) and the host's initramfs (storage). It boots nothing, but
+// dependencies, with their firmware) and the host's initramfs (storage, usb). It boots nothing, but
 // reads build outputs, so it sits in the e2e tier, which builds them first (mk/*.mk), and
 // fails loudly when they are missing, as the other e2e files do.
 import { execaSync } from 'execa';
@@ -115,7 +115,7 @@ describe('the host initramfs', () => {
   beforeAll(() => {
     host = initramfs(hostInitramfs);
   });
-  test.each(listed.filter((l) => l.family === 'storage'))('storage $module reaches the disk before the slot is mounted', ({ module }) => {
+  test.each(listed.filter((l) => l.family === 'storage' || l.family === 'usb'))('$family $module reaches the disk before the slot is mounted', ({ module }) => {
     if (!dep.get(norm(module))) return expect(builtin.has(norm(module))).toBe(true);
     expect(host.loadOrder.some((l) => norm(l) === norm(module)), `${module} in the host's load-order`).toBe(true);
   });
@@ -126,7 +126,7 @@ describe('the host initramfs', () => {
     expect(host.files.has('lib/modules/modalias.sh')).toBe(true);
     for (const m of ['dm-verity', 'erofs', 'ext4', 'overlay']) expect(always.some((l) => norm(l) === norm(m)), `${m} always loaded`).toBe(true);
     const aliases = readFileSync(join(kdir, 'modules.alias'), 'utf8');
-    for (const { module } of listed.filter((l) => l.family === 'storage')) {
+    for (const { module } of listed.filter((l) => l.family === 'storage' || l.family === 'usb')) {
       const device = new RegExp(`^alias (pci|virtio|scsi|usb|vmbus|acpi\\*):\\S+ ${norm(module)}$`, 'm');
       if (device.test(aliases)) expect(table, `${module} in hw-table.sh`).toContain(`hwdep_${norm(module)}='`);
     }

@@ -15,9 +15,10 @@ export type BootSpec =
 
 /**
  * The controller a disk hangs on: virtio-blk (/dev/vdX), a SATA disk on an AHCI controller
- * (/dev/sdX, as on most servers' onboard ports) or an NVMe drive (/dev/nvmeXn1).
+ * (/dev/sdX, as on most servers' onboard ports), an NVMe drive (/dev/nvmeXn1) or a USB mass
+ * storage disk on an xHCI controller (/dev/sdX: a USB stick, a BMC's virtual media).
  */
-export type DiskBus = 'virtio' | 'ahci' | 'nvme';
+export type DiskBus = 'virtio' | 'ahci' | 'nvme' | 'usb';
 
 /** One disk as qemu sees it; `file` is what qemu opens (an overlay, never the built image). */
 export interface DriveSpec {
@@ -30,7 +31,8 @@ export interface DriveSpec {
   bootIndex?: number;
   /**
    * Guest-visible serial number: /dev/disk/by-id/virtio-<serial> (virtio), ata-QEMU_HARDDISK_<serial>
-   * (ahci), nvme-QEMU_NVMe_Ctrl_<serial> (nvme). NVMe needs one: disk<i> when omitted.
+   * (ahci), nvme-QEMU_NVMe_Ctrl_<serial> (nvme), usb-QEMU_QEMU_HARDDISK_<serial>-0:0 (usb). NVMe
+   * needs one: disk<i> when omitted.
    */
   serial?: string;
 }
@@ -100,6 +102,7 @@ export function qemuArgs(spec: QemuSpec): string[] {
   args.push(...bootArgs(spec.boot));
   // One AHCI controller (six ports) for all SATA disks, added only when one is asked for.
   if (spec.drives.some((d) => d.bus === 'ahci')) args.push('-device', 'ahci,id=ahci');
+  if (spec.drives.some((d) => d.bus === 'usb')) args.push('-device', 'qemu-xhci,id=xhci');
   let ahciPort = 0;
   spec.drives.forEach((d, i) => args.push(...driveArgs(d, i, d.bus === 'ahci' ? ahciPort++ : 0)));
   if (spec.net) args.push(...netArgs(spec.net));
@@ -143,6 +146,8 @@ function diskDevice(bus: DiskBus, ahciPort: number): string[] {
       return ['ide-hd', `bus=ahci.${ahciPort}`];
     case 'nvme':
       return ['nvme'];
+    case 'usb':
+      return ['usb-storage', 'bus=xhci.0'];
   }
 }
 

@@ -72,6 +72,11 @@ test.each([
     devices: ['nvme,drive=disk0,serial=disk0,bootindex=0', 'nvme,drive=disk1,serial=data1'],
   },
   {
+    name: 'a usb disk on a new xhci controller',
+    drives: [{ file: '/w/disk0.qcow2', format: 'qcow2', bus: 'usb', bootIndex: 0 }] as const,
+    devices: ['qemu-xhci,id=xhci', 'usb-storage,bus=xhci.0,drive=disk0,bootindex=0'],
+  },
+  {
     name: 'virtio stays the default, with no controller added',
     drives: [{ file: '/w/disk0.qcow2', format: 'qcow2', bus: 'virtio' }] as const,
     devices: ['virtio-blk-pci,drive=disk0'],
