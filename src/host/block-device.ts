@@ -4,7 +4,7 @@
  * this instead of blkid and mount, which cost a first boot 0.1-0.3 s per program under
  * emulation and put an image keel did not make through a kernel filesystem driver.
  */
-import { readFile, open as openFile } from 'node:fs/promises';
+import { readFile, readdir, open as openFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** A device (or image file) open for reading. */
@@ -17,17 +17,23 @@ export interface OpenBlockDevice {
 }
 
 /**
- * Every block device with a size, as `/dev/NAME` paths in the kernel's order: the devices of
- * `/proc/partitions`, which is also where blkid looks.
+ * Every block device with a size, as `/dev/NAME` paths: the devices of `/proc/partitions` in
+ * the kernel's order (where blkid looks too), then the CD and DVD drives holding a disc. The
+ * kernel leaves those out of `/proc/partitions` (removable and unpartitionable), yet they are
+ * where libvirt, Proxmox and many hypervisors put a cloud-init ISO (`/dev/sr0`).
  */
-export async function listBlockDevices(partitionsFile = '/proc/partitions'): Promise<string[]> {
+export async function listBlockDevices(partitionsFile = '/proc/partitions', sysClassBlock = '/sys/class/block'): Promise<string[]> {
   const text = await readFile(partitionsFile, 'utf8');
-  const devices: string[] = [];
+  const names: string[] = [];
   for (const line of text.split('\n')) {
     const [, , blocks, name] = line.trim().split(/\s+/);
-    if (name && /^\d+$/.test(blocks ?? '') && Number(blocks) > 0 && !name.includes('..')) devices.push(path.join('/dev', name));
+    if (name && /^\d+$/.test(blocks ?? '') && Number(blocks) > 0 && !name.includes('..')) names.push(name);
   }
-  return devices;
+  for (const name of (await readdir(sysClassBlock).catch(() => [])).filter((n) => /^sr\d+$/.test(n)).sort()) {
+    const sectors = Number((await readFile(path.join(sysClassBlock, name, 'size'), 'utf8').catch(() => '0')).trim());
+    if (sectors > 0 && !names.includes(name)) names.push(name);
+  }
+  return names.map((name) => path.join('/dev', name));
 }
 
 /**

@@ -15,10 +15,11 @@ export type BootSpec =
 
 /**
  * The controller a disk hangs on: virtio-blk (/dev/vdX), a SATA disk on an AHCI controller
- * (/dev/sdX, as on most servers' onboard ports), an NVMe drive (/dev/nvmeXn1) or a USB mass
- * storage disk on an xHCI controller (/dev/sdX: a USB stick, a BMC's virtual media).
+ * (/dev/sdX, as on most servers' onboard ports), an NVMe drive (/dev/nvmeXn1), a USB mass
+ * storage disk on an xHCI controller (/dev/sdX: a USB stick, a BMC's virtual media) or a SATA
+ * CD drive on the AHCI controller (/dev/srX: where hypervisors put a cloud-init ISO).
  */
-export type DiskBus = 'virtio' | 'ahci' | 'nvme' | 'usb';
+export type DiskBus = 'virtio' | 'ahci' | 'nvme' | 'usb' | 'cdrom';
 
 /** One disk as qemu sees it; `file` is what qemu opens (an overlay, never the built image). */
 export interface DriveSpec {
@@ -101,10 +102,11 @@ export function qemuArgs(spec: QemuSpec): string[] {
   if (spec.pidFile) args.push('-pidfile', spec.pidFile);
   args.push(...bootArgs(spec.boot));
   // One AHCI controller (six ports) for all SATA disks, added only when one is asked for.
-  if (spec.drives.some((d) => d.bus === 'ahci')) args.push('-device', 'ahci,id=ahci');
+  const onAhci = (d: DriveSpec) => d.bus === 'ahci' || d.bus === 'cdrom';
+  if (spec.drives.some(onAhci)) args.push('-device', 'ahci,id=ahci');
   if (spec.drives.some((d) => d.bus === 'usb')) args.push('-device', 'qemu-xhci,id=xhci');
   let ahciPort = 0;
-  spec.drives.forEach((d, i) => args.push(...driveArgs(d, i, d.bus === 'ahci' ? ahciPort++ : 0)));
+  spec.drives.forEach((d, i) => args.push(...driveArgs(d, i, onAhci(d) ? ahciPort++ : 0)));
   if (spec.net) args.push(...netArgs(spec.net));
   if (spec.segment) args.push(...segmentArgs(spec.segment));
   args.push(...(spec.extraArgs ?? []));
@@ -148,6 +150,8 @@ function diskDevice(bus: DiskBus, ahciPort: number): string[] {
       return ['nvme'];
     case 'usb':
       return ['usb-storage', 'bus=xhci.0'];
+    case 'cdrom':
+      return ['ide-cd', `bus=ahci.${ahciPort}`];
   }
 }
 

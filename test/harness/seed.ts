@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import type { DiskBus } from './qemu-args.js';
 
 export interface SeedSpec {
   userData: string;
@@ -16,6 +17,8 @@ export interface SeedSpec {
   files?: Record<string, string>;
   format?: 'iso' | 'vfat';
   label?: string;
+  /** Where the VM carries it: default a virtio disk; `cdrom` a SATA CD drive (/dev/sr0), as libvirt and Proxmox do. */
+  bus?: DiskBus;
 }
 
 /** The default meta-data document (pure). */

@@ -16,7 +16,7 @@ export async function prepareDrives(vmName: string, workDir: string, disks: VmDi
   for (const [i, disk] of disks.entries()) drives.push(await prepareDisk(vmName, join(workDir, `disk${i}.qcow2`), disk));
   if (seed) {
     const file = await makeSeed(join(workDir, 'seed.img'), seed);
-    drives.push({ file, format: 'raw', readOnly: true, serial: 'cidata' });
+    drives.push({ file, format: 'raw', readOnly: true, serial: 'cidata', ...(seed.bus ? { bus: seed.bus } : {}) });
   }
   return drives;
 }

@@ -77,6 +77,14 @@ test.each([
     devices: ['qemu-xhci,id=xhci', 'usb-storage,bus=xhci.0,drive=disk0,bootindex=0'],
   },
   {
+    name: 'a sata disk and a cd drive share the ahci controller, one port each',
+    drives: [
+      { file: '/w/disk0.qcow2', format: 'qcow2', bus: 'ahci' },
+      { file: '/w/seed.iso', format: 'raw', readOnly: true, bus: 'cdrom' },
+    ] as const,
+    devices: ['ahci,id=ahci', 'ide-hd,bus=ahci.0,drive=disk0', 'ide-cd,bus=ahci.1,drive=disk1'],
+  },
+  {
     name: 'virtio stays the default, with no controller added',
     drives: [{ file: '/w/disk0.qcow2', format: 'qcow2', bus: 'virtio' }] as const,
     devices: ['virtio-blk-pci,drive=disk0'],
