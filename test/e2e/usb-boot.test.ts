@@ -11,7 +11,7 @@ import { bootTimeoutMs, readyMarker, requireImage } from './image-boot.js';
 
 const { version, cmdline } = requireImage();
 
-const userData = '#cloud-config\nhostname: keel-usb\nruncmd:\n  - echo "usb-boot-marker: $(hostname)" >/dev/console\n';
+const userData = `#cloud-config\nhostname: keel-usb\nruncmd:\n  - 'echo "usb-boot-marker: $(hostname)" >/dev/console'\n`;
 
 test('a USB disk: xhci_pci and usb-storage load by modalias and the host boots from it; the seed is read from a CD drive', async () => {
   await withVm(
