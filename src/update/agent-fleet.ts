@@ -26,6 +26,8 @@ export interface AgentFleetOptions {
   retryMs?: number;
   /** The hostname the record shows (update.conf HOSTNAME_OVERRIDE); default os.hostname(). Several agents on one machine (tests, the benchmark) set one each. */
   hostname?: string;
+  /** How often a node waiting in line for a slot reads whether its rollout halted. Default 5 s. */
+  haltPollMs?: number;
 }
 
 /** What the agent tells about itself; the fleet side adds the machine id, hostname and times. */
@@ -142,6 +144,26 @@ export class AgentFleet {
       this.o.log.warning(`fleet: cannot read whether the rollout of ${version} is halted (${(error as Error).message}); asking for the slot, the start is checked after taking it`);
       return undefined;
     }
+  }
+
+  /**
+   * Resolves with why the rollout of `version` halted, should it halt before `signal` ends:
+   * read every `everyMs` while this node waits in line for a slot, so a node queued before
+   * another's failure leaves the line instead of being handed the slot (and giving it back).
+   * A read that fails is tried again at the next tick, silently: the wait itself reports etcd.
+   */
+  haltWhileWaiting(version: string, signal: AbortSignal, everyMs = this.o.haltPollMs ?? 5000): Promise<string> {
+    return new Promise((resolve) => {
+      const tick = async () => {
+        if (signal.aborted) return;
+        const halt = await this.o.store.readHalt(this.o.group, version).catch(() => undefined);
+        if (signal.aborted) return;
+        if (halt) resolve(haltMessage(version, halt));
+        else timer = setTimeout(tick, everyMs);
+      };
+      let timer = setTimeout(tick, everyMs);
+      signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+    });
   }
 
   async succeeded(version: string): Promise<void> {

@@ -245,9 +245,20 @@ class HostAgentEnv implements AgentEnv {
       return false;
     }
     // The start is recorded once the lock is taken (in or beside its confirmation), so a
-    // halt while waiting still stops the reboot.
+    // halt while waiting still stops the reboot. A halt seen while waiting in line ends the
+    // wait (the node leaves the queue), so a release is not handed to it only to be given back.
     const starting = this.fleet?.startWithSlot(version);
-    const outcome = await this.lock.take(mode, holder, wait, starting);
+    const waitEnded = new AbortController();
+    let haltedWhileWaiting: string | undefined;
+    if (wait && this.fleet) {
+      void this.fleet.haltWhileWaiting(version, waitEnded.signal).then((halt) => {
+        haltedWhileWaiting = halt;
+        waitEnded.abort();
+      });
+    }
+    const lockWait = wait && { ...wait, signal: wait.signal ? AbortSignal.any([wait.signal, waitEnded.signal]) : waitEnded.signal };
+    const outcome = await this.lock.take(mode, holder, lockWait, starting).finally(() => waitEnded.abort());
+    if (outcome === 'busy' && haltedWhileWaiting) this.log.notice(`no longer waiting for a reboot slot for ${version}: ${haltedWhileWaiting}`);
     if (outcome === 'busy') return false;
     if (outcome === 'taken') {
       this.record?.slotHeldSince(this.iso());

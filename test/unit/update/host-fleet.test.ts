@@ -56,6 +56,34 @@ describe('host env with fleet records', () => {
     expect((await readNodeState(join(root, 'var/lib/keel/update'))).lockHeld ?? false).toBe(false);
   });
 
+  test('a halt while the node waits in line: it leaves the line (the wait ends), takes nothing and says why', async () => {
+    const lockCalls: string[] = [];
+    const halt = { at: '2026-12-03T11:00:00.000Z', by: 'policy' as const, reason: '1 of 3 nodes failed, reaching max_failures 1', machineId: 'node-2' };
+    let reads = 0;
+    const readHalt = async () => (++reads >= 3 ? halt : undefined);
+    const notices: string[] = [];
+    const root = await tempDir('keel-host-fleet-');
+    await mkdir(join(root, 'etc'), { recursive: true });
+    await writeFile(join(root, 'etc/machine-id'), 'node-1\n');
+    const config = updateConfigOf({ REBOOT_STRATEGY: 'etcd-lock' });
+    const log = { ...quiet, notice: (m: string) => void notices.push(m) };
+    const fleet = new AgentFleet({ store: { close: async () => undefined, readHalt, startWrites: () => ({ absent: [], puts: {} }) } as unknown as FleetStore, group: 'web', machineId: 'node-1', policy: config.rollout, log, haltPollMs: 20 });
+    // A full group: the wait lasts until its signal ends it, as the semaphore lock's does (leaving the queue).
+    const lock = {
+      acquire: (id: string, o: { signal: AbortSignal }) =>
+        new Promise((_, reject) => {
+          lockCalls.push(`wait ${id}`);
+          o.signal.addEventListener('abort', () => (lockCalls.push(`left the line ${id}`), reject(new Error('aborted'))), { once: true });
+        }),
+      close: async () => undefined,
+    } as unknown as RebootLock;
+    const env = hostEnv({ root, config, log, openLock: async () => lock, fleet, now: () => Date.parse('2026-12-03T12:00:00Z') });
+    expect(await env.takeLock('required', '2.0.0', { ms: 60_000 })).toBe(false);
+    expect(lockCalls).toEqual(['wait node-1', 'left the line node-1']);
+    expect(reads).toBe(3); // once before asking, then at the wait's ticks until the halt
+    expect(notices.at(-1)).toMatch(/^no longer waiting for a reboot slot for 2\.0\.0: rollout of 2\.0\.0 is halted/);
+  });
+
   test('a halt that lands between asking and taking: the slot taken is given back and the reboot does not go ahead', async () => {
     const lockCalls: string[] = [];
     const recordStarted = async () => ({ ok: false as const, reason: 'rollout of 2.0.0 is halted since … by policy: 1 of 3 nodes failed', record: {} as never, attempts: 1 });
