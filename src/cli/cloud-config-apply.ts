@@ -15,7 +15,7 @@ import { planUserData } from '../cloudconfig/pipeline.js';
 import type { Plan } from '../cloudconfig/plan.js';
 import { formatPlan, planJson } from '../cloudconfig/plan-format.js';
 import { isLiveOperation } from '../cloudconfig/operation.js';
-import { sharesHostnameWithSystemd, writeKernelHostname } from '../host/kernel-hostname.js';
+import { writeKernelHostname } from '../host/kernel-hostname.js';
 import { defaultIpv4Route } from '../host/default-route.js';
 import { sharesNamespaceWithSystemd } from '../host/systemd-namespace.js';
 import { applyFailed, applyPlan, type ApplyReport } from '../apply/apply.js';
@@ -219,7 +219,7 @@ export const applyCommand: Command = {
     }
     // The running hostname is written by keel itself when it runs in systemd's namespace (a
     // service on a booted host); otherwise a transient unit sets it there.
-    const ownHostname = live && !process.env.KEEL_SYSTEMD_BUS && toApply.operations.some((op) => op.kind === 'set-hostname') && (await sharesHostnameWithSystemd());
+    const ownHostname = live && !process.env.KEEL_SYSTEMD_BUS && toApply.operations.some((op) => op.kind === 'set-hostname') && (await sharesNamespaceWithSystemd('uts'));
     const units = live && toApply.operations.some((op) => isLiveOperation(op) || (op.kind === 'set-hostname' && !ownHostname)) ? await connectUnits(process.env) : undefined;
     let report: ApplyReport;
     try {
