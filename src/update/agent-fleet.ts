@@ -8,6 +8,7 @@ import { formatDuration } from '../duration.js';
 import type { HealthVerdict } from './health-gate.js';
 import type { StoredNodeState } from './node-state.js';
 import type { GroupProbe } from './pre-reboot-group.js';
+import type { LockWait } from './agent-lock.js';
 
 /**
  * The agent's side of the fleet records (docs/fleet.md): its node record, written again on
@@ -144,6 +145,24 @@ export class AgentFleet {
       this.o.log.warning(`fleet: cannot read whether the rollout of ${version} is halted (${(error as Error).message}); asking for the slot, the start is checked after taking it`);
       return undefined;
     }
+  }
+
+  /**
+   * `wait` for a slot, ended also when the rollout of `version` halts (the lock then takes this
+   * node out of the queue, so a release is not handed to it only to be given back). `stop()`
+   * ends the watch once the lock has answered, and says why a wait the halt ended took nothing.
+   */
+  leaveLineOnHalt(version: string, wait: LockWait | undefined): { wait: LockWait | undefined; stop: (outcome: string) => void } {
+    const ended = new AbortController();
+    let halt: string | undefined;
+    if (wait) void this.haltWhileWaiting(version, ended.signal).then((h) => ((halt = h), ended.abort()));
+    return {
+      wait: wait && { ...wait, signal: wait.signal ? AbortSignal.any([wait.signal, ended.signal]) : ended.signal },
+      stop: (outcome) => {
+        ended.abort();
+        if (halt && outcome === 'busy') this.o.log.notice(`no longer waiting for a reboot slot for ${version}: ${halt}`);
+      },
+    };
   }
 
   /**

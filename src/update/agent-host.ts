@@ -244,21 +244,10 @@ class HostAgentEnv implements AgentEnv {
       this.log.notice(`not asking for a reboot slot for ${version}: ${halt}`);
       return false;
     }
-    // The start is recorded once the lock is taken (in or beside its confirmation), so a
-    // halt while waiting still stops the reboot. A halt seen while waiting in line ends the
-    // wait (the node leaves the queue), so a release is not handed to it only to be given back.
+    // A halt seen in line ends the wait; one after the grant refuses the start (in or beside its confirmation).
     const starting = this.fleet?.startWithSlot(version);
-    const waitEnded = new AbortController();
-    let haltedWhileWaiting: string | undefined;
-    if (wait && this.fleet) {
-      void this.fleet.haltWhileWaiting(version, waitEnded.signal).then((halt) => {
-        haltedWhileWaiting = halt;
-        waitEnded.abort();
-      });
-    }
-    const lockWait = wait && { ...wait, signal: wait.signal ? AbortSignal.any([wait.signal, waitEnded.signal]) : waitEnded.signal };
-    const outcome = await this.lock.take(mode, holder, lockWait, starting).finally(() => waitEnded.abort());
-    if (outcome === 'busy' && haltedWhileWaiting) this.log.notice(`no longer waiting for a reboot slot for ${version}: ${haltedWhileWaiting}`);
+    const line = this.fleet?.leaveLineOnHalt(version, wait);
+    const outcome = await this.lock.take(mode, holder, line ? line.wait : wait, starting).then((o) => (line?.stop(o), o));
     if (outcome === 'busy') return false;
     if (outcome === 'taken') {
       this.record?.slotHeldSince(this.iso());
