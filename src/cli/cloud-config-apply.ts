@@ -49,12 +49,6 @@ async function readStdin(): Promise<Buffer> {
 }
 
 /**
- * `--datasource auto` (keel-cloudinit.service on first boot): polls config-drive, NoCloud and
- * the command line (and ec2 when --metadata-url is given) for KEEL_DATASOURCE_WAIT_S seconds
- * (default 10: local disks are there once udev has seen them). Undefined when none is
- * present: a host without a cloud-config is not an error.
- */
-/**
  * What the network wait may stop at besides network-online.target: an IPv4 default route,
  * read from the kernel where keel shares systemd's network namespace (a booted host's
  * service; not under KEEL_SYSTEMD_BUS, where the namespace is another's).
@@ -64,6 +58,12 @@ async function usableRouteProbe(): Promise<(() => Promise<string | undefined>) |
   return () => defaultIpv4Route();
 }
 
+/**
+ * `--datasource auto` (keel-cloudinit.service on first boot): polls config-drive, NoCloud and
+ * the command line (and ec2 when --metadata-url is given) for KEEL_DATASOURCE_WAIT_S seconds
+ * (default 10: local disks are there once udev has seen them). Undefined when none is
+ * present: a host without a cloud-config is not an error.
+ */
 async function loadDetected(ctx: CommandContext): Promise<Loaded | undefined> {
   const { detectDatasources } = await import('../cloudconfig/datasources/index.js');
   const metadataUrl = stringOption(ctx.values, 'metadata-url');
