@@ -4,22 +4,25 @@
 // modalias, without falling back to every driver; the host comes up from slot A; keel reads
 // the seed from the CD drive, which /proc/partitions does not list. Until session 14 the host
 // initramfs carried usb-storage and uas but no host controller driver, so a root on a USB disk
-// was never seen.
+// was never seen. A second boot of the same disk and CD skips keel: the later-boot check's blkid
+// scan sees the CD drive, which keel's own device list adds beside /proc/partitions.
 import { expect, test } from 'vitest';
 import { withVm } from '../harness/qemu.js';
+import { testSshKey } from '../harness/ssh.js';
 import { bootTimeoutMs, readyMarker, requireImage } from './image-boot.js';
 
 const { version, cmdline } = requireImage();
 
-const userData = `#cloud-config\nhostname: keel-usb\nruncmd:\n  - 'echo "usb-boot-marker: $(hostname)" >/dev/console'\n`;
+const userData = (key: string) =>
+  `#cloud-config\nhostname: keel-usb\nusers:\n  - name: tester\n    sudo: "ALL=(ALL) NOPASSWD:ALL"\n    ssh_authorized_keys: ["${key}"]\nruncmd:\n  - 'echo "usb-boot-marker: $(hostname)" >/dev/console'\n`;
 
-test('a USB disk: xhci_pci and usb-storage load by modalias and the host boots from it; the seed is read from a CD drive', async () => {
+test('a USB disk: xhci_pci and usb-storage load by modalias and the host boots from it; the seed is read from a CD drive, and a later boot with it skips keel', async () => {
   await withVm(
     {
       name: 'usb-boot',
       boot: { kind: 'direct', append: cmdline },
       disks: [{ image: 'build/keel.img', sizeMiB: 4096, bus: 'usb' }],
-      seed: { userData, instanceId: 'e2e-usb', bus: 'cdrom' },
+      seed: { userData: userData(testSshKey().publicKey), instanceId: 'e2e-usb', bus: 'cdrom' },
     },
     async (vm) => {
       const found = await vm.waitFor(/keel-initramfs: \[[\d.]+\] .*switching to/, { timeoutMs: bootTimeoutMs });
@@ -32,6 +35,14 @@ test('a USB disk: xhci_pci and usb-storage load by modalias and the host boots f
       expect(loaded).toMatch(/usb_storage|usb-storage/);
       expect(loaded).not.toMatch(/modules loaded: all/);
       process.stderr.write(`usb boot: initramfs done at ${(found.line.ms / 1000).toFixed(1)} s after qemu started; ${loaded.replace(/^.*modules loaded: /gm, '')}\n`);
+
+      // The same disk and CD again: the instance is applied and its seed unchanged, so keel is not started.
+      const sh = (cmd: string) => vm.ssh(cmd, { user: 'tester' }).then((r) => r.stdout.trim());
+      expect(await sh('sudo -n cat /var/lib/keel/cloud-config/later-boot-check')).toMatch(/^cidata \/dev\/sr0 \d+ [0-9a-f]{64}$/m);
+      await vm.ssh('sudo -n systemctl reboot', { user: 'tester', allowFailure: true });
+      await vm.waitFor(readyMarker, { timeoutMs: bootTimeoutMs });
+      expect(await sh('sudo -n journalctl -b -o cat -u keel-cloudinit.service')).toMatch(/instance already applied: its seed is unchanged/);
+      expect(await sh('hostname')).toBe('keel-usb');
     },
   );
 });
