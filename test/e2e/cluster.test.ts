@@ -268,12 +268,7 @@ async function killedHolder(): Promise<{ from: number; to: number }> {
   // As an operator would, asked again until etcd answers: the kill can take the leader, and the
   // two members left elect a new one only as fast as guests busy staging v2 let them (CI once
   // saw writes refused 21 s after a kill; the CLI gives up after its deadline, exit 1).
-  const released = await until(`an operator releases ${killed.name}'s slot`, async () => {
-    const r = await others[0]!.vm.ssh(`sudo -n keel lock release --json --id ${killed.machineId}`, { user: 'core', commandTimeoutMs: minute, allowFailure: true });
-    if (r.exitCode === 0) return JSON.parse(r.stdout);
-    log(`${others[0]!.name}: keel lock release exited ${r.exitCode}: ${r.stderr.trim().split('\n').at(-1)}`);
-    throw new Error(r.stderr.trim());
-  }, 5 * minute, 5000);
+  const released = await until(`an operator releases ${killed.name}'s slot`, async () => JSON.parse(await sh(others[0]!, `sudo -n keel lock release --json --id ${killed.machineId}`)), 5 * minute, 5000);
   expect(released).toMatchObject({ released: true, id: killed.machineId });
   const from = await currentRevision(others[0]!.store.client);
   log(`${others[0]!.name}: keel lock release ${killed.name} (the operator)`);
