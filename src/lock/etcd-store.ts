@@ -58,18 +58,34 @@ function casOps(change: CompareAndSwap): { compare: Parameters<Etcd3['kv']['txn'
   return { compare, success };
 }
 
-/** The three reads of a look at a group: its semaphore, the head of its queue, its release marks. */
+/** The end of an inclusive range: the key followed by a zero byte, the next key there can be. */
+function keyAfter(key: string): Buffer {
+  return Buffer.concat([Buffer.from(key), Buffer.from([0])]);
+}
+
+/**
+ * The four reads of a look at a group: its semaphore, the head of its queue within the
+ * keys' bounds, its release marks, its queue window. etcd 3.4 walks the whole of each range
+ * whatever its limit (queue-window.ts), so the queue's is bounded.
+ */
 function viewOps(keys: ViewKeys): TxnOp[] {
   const prefix = (p: string, limit: number) => ({ request_range: { key: Buffer.from(p), range_end: prefixEnd(p), limit } });
-  return [{ request_range: { key: Buffer.from(keys.semaphore) } }, prefix(keys.queuePrefix, keys.queueLimit), prefix(keys.releasedPrefix, releasedReadLimit)];
+  const queueEnd = keys.queueTo === undefined ? prefixEnd(keys.queuePrefix) : keyAfter(keys.queueTo);
+  return [
+    { request_range: { key: Buffer.from(keys.semaphore) } },
+    { request_range: { key: Buffer.from(keys.queueFrom ?? keys.queuePrefix), range_end: queueEnd, limit: keys.queueLimit } },
+    prefix(keys.releasedPrefix, releasedReadLimit),
+    { request_range: { key: Buffer.from(keys.window) } },
+  ];
 }
 
 function viewOf(responses: TxnResponse[], revision: string | number): LockView {
-  const [semaphore, queue, released] = responses.map((r) => r.response_range?.kvs ?? []);
+  const [semaphore, queue, released, window] = responses.map((r) => r.response_range?.kvs ?? []);
   return {
     semaphore: versioned(semaphore?.[0], revision),
     queue: (queue ?? []).map((kv) => ({ key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) })),
     released: (released ?? []).map((kv) => kv.key.toString('utf8')),
+    window: versioned(window?.[0], revision),
   };
 }
 
@@ -201,36 +217,45 @@ export class EtcdLockStore implements LockStore {
     return this.lease.grant();
   }
 
-  async enqueue(key: string, value: string, queuePrefix: string, semaphoreKey: string): Promise<{ revision: number; position: number; semaphore: VersionedValue }> {
+  async enqueue(key: string, value: string, keys: ViewKeys): Promise<{ revision: number; semaphore: VersionedValue; window: VersionedValue }> {
     this.sent('queue');
     try {
       const lease = await this.leaseId();
-      const count = { request_range: { key: Buffer.from(queuePrefix), range_end: Buffer.from(key), count_only: true } };
-      const semaphore = { request_range: { key: Buffer.from(semaphoreKey) } };
+      const reads = [{ request_range: { key: Buffer.from(keys.semaphore) } }, { request_range: { key: Buffer.from(keys.window) } }];
       // Create only: an existing key keeps its place in the queue.
       const res = await this.client.kv.txn(
         {
           compare: [{ key: Buffer.from(key), target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 }],
-          success: [{ request_put: { key: Buffer.from(key), value: Buffer.from(value), lease } }, count, semaphore],
-          failure: [count, semaphore],
+          success: [{ request_put: { key: Buffer.from(key), value: Buffer.from(value), lease } }, ...reads],
+          failure: reads,
         },
         this.callOptions(),
       );
-      const [counted, read] = res.responses.slice(res.succeeded ? 1 : 0).map((r) => r.response_range);
-      return { revision: Number(res.header.revision), position: Number(counted?.count ?? 0), semaphore: versioned(read?.kvs?.[0], res.header.revision) };
+      const [semaphore, window] = res.responses.slice(res.succeeded ? 1 : 0).map((r) => r.response_range?.kvs?.[0]);
+      return { revision: Number(res.header.revision), semaphore: versioned(semaphore, res.header.revision), window: versioned(window, res.header.revision) };
     } catch (error) {
       this.lease = undefined;
       throw etcdError(error, `queueing ${key}`);
     }
   }
 
-  async position(key: string, queuePrefix: string): Promise<number> {
+  async position(key: string, from: string): Promise<number> {
     this.sent('queue');
     try {
-      const res = await this.client.kv.range({ key: Buffer.from(queuePrefix), range_end: Buffer.from(key), count_only: true }, this.callOptions());
+      const res = await this.client.kv.range({ key: Buffer.from(from), range_end: Buffer.from(key), count_only: true }, this.callOptions());
       return Number(res.count);
     } catch (error) {
-      throw etcdError(error, `counting ${queuePrefix}`);
+      throw etcdError(error, `counting the queue before ${key}`);
+    }
+  }
+
+  async queueKeys(queuePrefix: string, from: string, limit: number): Promise<string[]> {
+    this.sent('queue');
+    try {
+      const res = await this.client.kv.range({ key: Buffer.from(from), range_end: prefixEnd(queuePrefix), limit, keys_only: true }, this.callOptions());
+      return res.kvs.map((kv) => kv.key.toString('utf8'));
+    } catch (error) {
+      throw etcdError(error, `reading the queue from ${from}`);
     }
   }
 

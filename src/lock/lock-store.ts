@@ -41,21 +41,28 @@ export interface ReleaseMark {
   riders?: Rider[];
 }
 
-/** What one look at a group reads: its semaphore, the head of its queue, its release marks. */
+/** What one look at a group reads: its semaphore, the head of its queue, its release marks, its queue window. */
 export interface ViewKeys {
   semaphore: string;
   queuePrefix: string;
   queueLimit: number;
+  /** The queue keys read: from `queueFrom` (default the prefix) to `queueTo` inclusive (default the queue's end). */
+  queueFrom?: string;
+  queueTo?: string;
   releasedPrefix: string;
+  /** The queue window's record (queue-window.ts). */
+  window: string;
 }
 
-/** The semaphore, the head of the wait queue and the release marks, read at one revision. */
+/** The semaphore, the head of the wait queue, the release marks and the queue window, read at one revision. */
 export interface LockView {
   semaphore: VersionedValue;
-  /** The first queue entries, in queue (key) order. */
+  /** The first queue entries within the keys' bounds, in queue (key) order. */
   queue: QueueEntry[];
   /** Keys of the release marks not yet folded in (release-marks.ts). */
   released: string[];
+  /** The queue window's record. */
+  window: VersionedValue;
 }
 
 export interface LockStore {
@@ -80,13 +87,15 @@ export interface LockStore {
   /**
    * Puts the queue key `key` bound to this store's lease (create only: a key that exists
    * keeps its place), so a waiter that dies leaves the queue by itself. Resolves with the
-   * revision after the put, the number of queue keys before it (its place in line) and the
-   * semaphore `semaphoreKey` as it is once the key is in: a slot freed before that is seen
-   * here, one freed after it is handed to the queue.
+   * revision after the put, and the semaphore and the queue window as they are once the key
+   * is in: a slot freed before that is seen here, one freed after it is handed to the queue.
+   * No range is read: every member would walk it in its apply loop.
    */
-  enqueue(key: string, value: string, queuePrefix: string, semaphoreKey: string, signal?: AbortSignal): Promise<{ revision: number; position: number; semaphore: VersionedValue }>;
-  /** How many queue keys sort before `key`. */
-  position(key: string, queuePrefix: string, signal?: AbortSignal): Promise<number>;
+  enqueue(key: string, value: string, keys: ViewKeys, signal?: AbortSignal): Promise<{ revision: number; semaphore: VersionedValue; window: VersionedValue }>;
+  /** How many queue keys sort from `from` up to `key`, `key` excluded (a read alone, walked by one member). */
+  position(key: string, from: string, signal?: AbortSignal): Promise<number>;
+  /** Up to `limit` queue keys from `from` in key order, without their values (a read alone). */
+  queueKeys(queuePrefix: string, from: string, limit: number, signal?: AbortSignal): Promise<string[]>;
   /**
    * Confirms a grant: deletes the queue key and writes the holder key's confirmed value,
    * if the holder key still has `holderModRevision` (the grant was not taken back); the

@@ -19,11 +19,15 @@ import type { Logger } from '../log.js';
 import { jitteredDelayMs, sleep } from '../backoff.js';
 import { expiredHolders } from './max-hold.js';
 import { holderIdOf, holderKey, holdersPrefix, semaphoreKey, checkGroup } from './group-keys.js';
-import { maxTxnOps, type CompareAndSwap, type LockStore, type LockView, type VersionedValue, type ViewKeys } from './lock-store.js';
+import { maxTxnOps, type CompareAndSwap, type LockStore, type LockView, type ReleaseMark, type VersionedValue, type ViewKeys } from './lock-store.js';
 import { foldReleases, releasedKey, releasedPrefix } from './release-marks.js';
 import type { AcquireOptions, LockHolder, LockStatus, RebootLock, ReleaseOptions } from './reboot-lock.js';
 import { emptySemaphore, formatSemaphore, fullMessage, giveSlot, parseSemaphore, setTotalSlots, takeSlot, type Semaphore } from './semaphore.js';
 import { deadGrants, grantedValue, grantsFor, holderValue, isGranted, lookAgainMs, parseHolderValue, queueKey, queuePrefix } from './wait-queue.js';
+import { formatQueueWindow, parseQueueWindow, queueKeyMs, queueWindowKey, sameWindow, windowAfterGrants, windowOver, windowSpan, windowWorn, type QueueWindow } from './queue-window.js';
+
+/** A look at the group, with the queue window it read within (undefined: the whole queue). */
+type Look = LockView & { bounds: QueueWindow | undefined };
 
 /** A change to the semaphore: its new value, keys to delete, and mod revisions that must hold. */
 interface Mutation {
@@ -62,8 +66,12 @@ export class SemaphoreLock implements RebootLock {
   readonly group: string;
   private readonly key: string;
   private readonly queue: string;
-  /** What every look at the group reads (lock-store.ts). */
+  /** What every look at the group reads (lock-store.ts), the whole queue. */
   private readonly viewKeys: ViewKeys;
+  /** The group's queue window as last read (queue-window.ts); looks read the queue within it. */
+  private window: QueueWindow | undefined;
+  /** Whether the window's record has been read at all (a release reads it first, so its write transaction walks little). */
+  private windowRead = false;
   private readonly now: () => number;
   private readonly random: () => number;
 
@@ -71,9 +79,57 @@ export class SemaphoreLock implements RebootLock {
     this.group = checkGroup(options.group);
     this.key = semaphoreKey(this.group);
     this.queue = queuePrefix(this.group);
-    this.viewKeys = { semaphore: this.key, queuePrefix: this.queue, queueLimit: queueReadLimit, releasedPrefix: releasedPrefix(this.group) };
+    this.viewKeys = { semaphore: this.key, queuePrefix: this.queue, queueLimit: queueReadLimit, releasedPrefix: releasedPrefix(this.group), window: queueWindowKey(this.group) };
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
+  }
+
+  /** What a look reads: the queue within the window last read, or all of it before any. */
+  private keys(): ViewKeys {
+    const w = this.window;
+    return w ? { ...this.viewKeys, queueFrom: w.from, ...(w.to !== undefined ? { queueTo: w.to } : {}) } : this.viewKeys;
+  }
+
+  /** Notes the window record a read saw, and answers the read. */
+  private noted<T extends { window: VersionedValue }>(read: T): T {
+    this.window = parseQueueWindow(this.group, read.window.value);
+    this.windowRead = true;
+    return read;
+  }
+
+  /** A look at the group within the window; with `mark`, the release's write goes in the same request. */
+  private async look(signal?: AbortSignal, mark?: ReleaseMark): Promise<Look> {
+    const bounds = this.window;
+    return { ...this.noted(await this.options.store.view(this.keys(), signal, mark)), bounds };
+  }
+
+  /** A look at the whole queue: when the window came up short, or a fresh lock knows none. */
+  private async lookWhole(signal?: AbortSignal): Promise<Look> {
+    return { ...this.noted(await this.options.store.view(this.viewKeys, signal)), bounds: undefined };
+  }
+
+  /** The first millisecond a queue key may name and still be read: just past the window's start. */
+  private windowFloorMs(): number {
+    const ms = this.window && queueKeyMs(this.group, this.window.from);
+    return ms === undefined ? 0 : ms + 1;
+  }
+
+  /** Whether `key` sorts below the window, where no look sees it (and it can be moved above it). */
+  private belowWindow(key: string): boolean {
+    return this.window !== undefined && key < this.window.from && this.windowFloorMs() > 0;
+  }
+
+  /**
+   * Moves the window's end on once a look found it worn (queue-window.ts): the queue's keys
+   * from its start (a read alone), then a compare-and-swap of the record (`record`: as the
+   * look read it, or as the look's own swap wrote it), simply dropped when lost.
+   */
+  private async moveWindow(look: Look, record: VersionedValue, signal?: AbortSignal): Promise<void> {
+    const stored = parseQueueWindow(this.group, record.value);
+    if (!windowWorn(look.bounds, stored, look.queue.length, queueReadLimit)) return;
+    const next = windowOver(await this.options.store.queueKeys(this.queue, stored?.from ?? this.queue, windowSpan, signal), stored, queueReadLimit);
+    if (next === undefined || sameWindow(next, stored)) return;
+    if (await this.options.store.commit({ key: this.viewKeys.window, expectedVersion: record.version, value: formatQueueWindow(next) }, signal)) this.window = next;
   }
 
   private decode(state: VersionedValue): Semaphore {
@@ -130,7 +186,7 @@ export class SemaphoreLock implements RebootLock {
             if (queued.dropped && queued.name !== undefined) {
               // Back from a key we stopped watching (a hand-off whose event we missed, a grant
               // taken back, a key gone with its lease): a read settles whether we hold a slot.
-              const view = await store.view(this.viewKeys, signal);
+              const view = await this.look(signal);
               if (this.decode(view.semaphore).holders.includes(id) && (await this.keepHeld(id, signal))) {
                 taken = true;
                 return;
@@ -140,9 +196,10 @@ export class SemaphoreLock implements RebootLock {
             }
             queued.dropped = false;
             // Queue at once, in the same request as the read of the semaphore: the name sorts
-            // by the time of arrival (the first, for a caller asking again), so no read is needed to name it.
-            queued.name ??= queueKey(this.group, options.queuedSince ?? this.now(), id);
-            const joined = await store.enqueue(queued.name, id, this.queue, this.key, signal);
+            // by the time of arrival (the first, for a caller asking again; never below the
+            // window, where no look would see it), so no read is needed to name it.
+            queued.name ??= queueKey(this.group, Math.max(options.queuedSince ?? this.now(), this.windowFloorMs()), id);
+            const joined = this.noted(await store.enqueue(queued.name, id, this.viewKeys, signal));
             const now = this.decode(joined.semaphore);
             lastHolders = now.holders;
             this.slotsSeen = now.totalSlots;
@@ -156,9 +213,17 @@ export class SemaphoreLock implements RebootLock {
               }
               continue;
             }
-            Object.assign(queued, { key: queued.name, revision: joined.revision, position: joined.position });
+            if (this.belowWindow(queued.name)) {
+              // The window had moved past our name when we joined: move just above it.
+              await store.remove(queued.name, signal);
+              queued.name = undefined;
+              continue;
+            }
+            // Our place in line, a read alone (a count inside the put would be walked by every member).
+            const position = await store.position(queued.name, this.window?.from ?? this.queue, signal);
+            Object.assign(queued, { key: queued.name, revision: joined.revision, position });
             const free = now.totalSlots - now.holders.length;
-            if (joined.position < free) {
+            if (position < free) {
               // Room for everyone ahead of us and for us: take a slot directly, our queue key
               // going in the same swap. Lost the race: hand the free slots to the head of the
               // queue (perhaps us) and wait.
@@ -221,13 +286,15 @@ export class SemaphoreLock implements RebootLock {
     let folded = false;
     await this.retrying(`taking a slot in group '${this.group}' for ${id}`, signal, this.deadline(), async () => {
       for (;;) {
-        const view = await store.view(this.viewKeys, signal);
+        let view = await this.look(signal);
         const semaphore = this.decode(view.semaphore);
         if (semaphore.holders.includes(id)) {
           if (await this.keepHeld(id, signal)) return;
           continue;
         }
         const free = semaphore.totalSlots - semaphore.holders.length;
+        // Nobody waiting within a window that ends: somebody may wait past it.
+        if (free > 0 && view.bounds?.to !== undefined && !view.queue.some((e) => !isGranted(e.value))) view = await this.lookWhole(signal);
         const queueWaiting = view.queue.some((e) => !isGranted(e.value));
         if (free > 0 && !queueWaiting) {
           if (await this.take(id, view.semaphore, semaphore, signal)) return;
@@ -290,7 +357,7 @@ export class SemaphoreLock implements RebootLock {
    */
   private async lookAgain(id: string, key: string, position: number, signal?: AbortSignal): Promise<number | undefined> {
     const store = this.options.store;
-    const view = await store.view(this.viewKeys, signal);
+    const view = await this.look(signal);
     const semaphore = this.decode(view.semaphore);
     if (semaphore.holders.includes(id)) return undefined;
     this.slotsSeen = semaphore.totalSlots;
@@ -299,7 +366,9 @@ export class SemaphoreLock implements RebootLock {
     } else if (position < Math.max(1, semaphore.totalSlots)) {
       await this.reclaim(semaphore.holders, signal);
     }
-    return store.position(key, this.queue, signal);
+    // Below the window (it moved past us as we joined): the re-read that follows moves us above it.
+    if (this.belowWindow(key)) return undefined;
+    return store.position(key, this.window?.from ?? this.queue, signal);
   }
 
   /** Hands the free slots to the head of the queue. */
@@ -344,7 +413,10 @@ export class SemaphoreLock implements RebootLock {
     const riders = options.riders?.length ? options.riders : undefined;
     let rode = false;
     await this.retrying(`releasing ${id}'s slot in group '${this.group}'`, options.signal, this.deadline(), async () => {
-      let view = await store.view(this.viewKeys, options.signal, { key: mark, value: this.isoNow(), ...(riders ? { riders } : {}) });
+      // The window first, when this lock has not read it (a release after a reboot): the mark's
+      // write transaction then walks the window, not every key that ever queued.
+      if (!this.windowRead) this.noted({ window: await store.get(this.viewKeys.window, options.signal) });
+      let view = await this.look(options.signal, { key: mark, value: this.isoNow(), ...(riders ? { riders } : {}) });
       rode = riders !== undefined;
       for (let lost = 0; ; ) {
         if (!this.decode(view.semaphore).holders.includes(id)) {
@@ -376,7 +448,7 @@ export class SemaphoreLock implements RebootLock {
    */
   private async change(what: string, signal: AbortSignal | undefined, mutate: (s: Semaphore, exists: boolean) => Mutation | undefined): Promise<void> {
     await this.retrying(what, signal, this.deadline(), async () => {
-      let view = await this.options.store.view(this.viewKeys, signal);
+      let view = await this.look(signal);
       for (let lost = 0; ; ) {
         const next = await this.swapFrom(view, mutate, lost, signal);
         if (next === undefined) return;
@@ -392,7 +464,7 @@ export class SemaphoreLock implements RebootLock {
    * view to go on from when it did not (read by the lost swap itself), or, when there is
    * more than one swap could do, a new view for the rest. `lost`: swaps lost in a row.
    */
-  private async swapFrom(view: LockView, mutate: (s: Semaphore, exists: boolean) => Mutation | undefined, lost: number, signal?: AbortSignal): Promise<{ view: LockView; lost: boolean } | undefined> {
+  private async swapFrom(view: Look, mutate: (s: Semaphore, exists: boolean) => Mutation | undefined, lost: number, signal?: AbortSignal): Promise<{ view: Look; lost: boolean } | undefined> {
     const store = this.options.store;
     // Swaps lost again and again: step aside a little, randomly and longer each time, so
     // nodes changing the one semaphore at once do not all try again at once.
@@ -405,28 +477,38 @@ export class SemaphoreLock implements RebootLock {
     const mutation = mutate(folded.semaphore, view.semaphore.version > 0);
     const base = mutation?.semaphore ?? folded.semaphore;
     const found = grantsFor(this.group, base, view.queue);
+    // A window that ends came up short of the free slots: read the whole queue once, and go on from that.
+    if (view.bounds?.to !== undefined && found.grants.length < base.totalSlots - base.holders.length) return { view: await this.lookWhole(signal), lost: false };
     const stale = found.stale.slice(0, foldLimit);
-    const room = maxTxnOps - 1 - (mutation?.deletes.length ?? 0) - folded.released.length - marks.length - stale.length;
+    // One write is kept for the queue window's record.
+    const room = maxTxnOps - 2 - (mutation?.deletes.length ?? 0) - folded.released.length - marks.length - stale.length;
     const grants = found.grants.slice(0, Math.max(0, Math.min(Math.floor(room / 2), maxTxnOps - 1 - Object.keys(mutation?.expect ?? {}).length)));
     const more = grants.length < found.grants.length || marks.length < view.released.length || stale.length < found.stale.length;
-    if (!mutation && grants.length === 0 && stale.length === 0 && marks.length === 0) return undefined;
+    if (!mutation && grants.length === 0 && stale.length === 0 && marks.length === 0) {
+      await this.moveWindow(view, view.window, signal);
+      return undefined;
+    }
     const at = this.isoNow();
+    // The window starts at the last key granted: the keys before it have their slots.
+    const moved = grants.length ? windowAfterGrants(parseQueueWindow(this.group, view.window.value), grants.at(-1)!.entry.key) : undefined;
     const change: CompareAndSwap = {
       key: this.key,
       expectedVersion: view.semaphore.version,
       value: formatSemaphore({ totalSlots: base.totalSlots, holders: [...base.holders, ...grants.map((g) => g.id)].sort() }),
-      puts: Object.fromEntries(grants.map((g) => [holderKey(this.group, g.id), holderValue(at, g.entry.key)])),
+      puts: { ...Object.fromEntries(grants.map((g) => [holderKey(this.group, g.id), holderValue(at, g.entry.key)])), ...(moved ? { [this.viewKeys.window]: formatQueueWindow(moved) } : {}) },
       rewrites: Object.fromEntries(grants.map((g) => [g.entry.key, grantedValue(at)])),
       deletes: [...(mutation?.deletes ?? []), ...folded.released.map((id) => holderKey(this.group, id)), ...marks, ...stale.map((e) => e.key)],
       expect: { ...mutation?.expect, ...Object.fromEntries(grants.map((g) => [g.entry.key, g.entry.modRevision])) },
     };
-    const lostView = await store.swap(change, this.viewKeys, signal);
-    if (lostView) return { view: lostView, lost: true };
+    const bounds = this.window;
+    const lostView = await store.swap(change, this.keys(), signal);
+    if (lostView) return { view: { ...this.noted(lostView), bounds }, lost: true };
+    await this.moveWindow(view, moved ? { value: formatQueueWindow(moved), version: view.window.version + 1, revision: 0 } : view.window, signal);
     // More free slots than the queue read held, or more than one transaction could take: hand on
     // the rest. A swap that gave every free slot away has none left, however long the queue.
     const slotsLeft = base.totalSlots - base.holders.length - grants.length;
     if (!more && (view.queue.length < this.viewKeys.queueLimit || grants.length === 0 || slotsLeft <= 0)) return undefined;
-    return { view: await store.view(this.viewKeys, signal), lost: false };
+    return { view: await this.look(signal), lost: false };
   }
 
   private withTimes(holders: string[], values: Map<string, string>): LockHolder[] {

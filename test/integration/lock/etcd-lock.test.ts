@@ -2,6 +2,7 @@
 // hold times, waiting, set-max, groups independent, TLS client certificates and user/password.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { rmSync } from 'node:fs';
+import { Etcd3 } from 'etcd3';
 import { startEtcd, type EtcdCluster } from '../../harness/etcd.js';
 import { EtcdLockStore } from '../../../src/lock/etcd-store.js';
 import { SemaphoreLock } from '../../../src/lock/semaphore-lock.js';
@@ -118,6 +119,42 @@ describe('etcd lock, one member', () => {
     expect((await etcd.etcdctl(['get', '--prefix', '--keys-only', `com.coreos.airlock/groups/${group}/v1/keel-released/`])).trim()).toBe('');
     const held = (await etcd.etcdctl(['get', '--prefix', '--keys-only', `com.coreos.airlock/groups/${group}/v1/keel-holders/`])).split('\n').filter(Boolean);
     expect(held.map((k) => k.split('/').at(-1))).toEqual(waiters);
+  });
+
+  test('a queue longer than a look reads: slots go in order, each release reading within the window recorded in etcd', async () => {
+    const group = 'window';
+    const client = new Etcd3({ hosts: etcd.endpoints });
+    const on = () => {
+      const lock = new SemaphoreLock({ store: new EtcdLockStore({ endpoints: etcd.endpoints }, { client }), group });
+      locks.push(lock);
+      return lock;
+    };
+    const name = (i: number) => `w${String(i).padStart(3, '0')}`;
+    await on().acquire('holder');
+    const got: string[] = [];
+    const base = Date.now() - 60_000;
+    const waiting = Array.from({ length: 100 }, (_, i) => on().acquire(name(i), { queuedSince: base + i }).then(() => got.push(name(i))));
+    await new Promise((r) => setTimeout(r, 500));
+    const windowKey = `com.coreos.airlock/groups/${group}/v1/keel-queue-window`;
+    const record = async () => JSON.parse((await etcd.etcdctl(['get', windowKey, '--print-value-only'])).trim() || 'null') as { from: string; to?: string } | null;
+    expect(await record()).toBeNull();
+    let holder = 'holder';
+    for (let turn = 0; turn < 100; turn++) {
+      await on().release(holder); // a fresh lock, as after a reboot: it reads the window first
+      while (got.length <= turn) await new Promise((r) => setTimeout(r, 5));
+      holder = got[turn]!;
+      if (turn === 0) {
+        // The first release read the whole queue, then set the window's end at the last key.
+        const first = await record();
+        expect(first?.to?.endsWith(`/${name(99)}`)).toBe(true);
+      }
+      if (turn === 40) expect((await record())?.from.endsWith(`/${name(40)}`)).toBe(true);
+    }
+    expect(got).toEqual(Array.from({ length: 100 }, (_, i) => name(i)));
+    await on().release(holder);
+    await Promise.all(waiting);
+    expect((await etcd.etcdctl(['get', '--prefix', '--keys-only', `com.coreos.airlock/groups/${group}/v1/keel-queue/`])).trim()).toBe('');
+    client.close();
   });
 
   test('set-max raises the slots and an operator can release any holder', async () => {

@@ -26,6 +26,8 @@ export class MemoryLockStore implements LockStore {
   readonly requestCounts = { get: 0, list: 0, commit: 0, watch: 0, queue: 0 };
   /** Every committed change, in order, for assertions. */
   readonly commits: CompareAndSwap[] = [];
+  /** The queue bounds of every look, in order, and whether it wrote a release mark (a write transaction). */
+  readonly looks: Array<{ from?: string; to?: string; mark: boolean }> = [];
   /** Set to make the next N calls fail as etcd being down would. */
   failNext = 0;
 
@@ -53,16 +55,18 @@ export class MemoryLockStore implements LockStore {
     return new Map([...this.data].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k, v.value]));
   }
 
-  /** Keys under `prefix` in key order, as etcd's range returns them. */
-  private range(prefix: string, below?: string): [string, Entry][] {
-    return [...this.data].filter(([k]) => k.startsWith(prefix) && (below === undefined || k < below)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  /** Keys under `prefix` in key order, as etcd's range returns them: from `from` (inclusive) and below `below`. */
+  private range(prefix: string, below?: string, from = prefix): [string, Entry][] {
+    return [...this.data].filter(([k]) => k.startsWith(prefix) && k >= from && (below === undefined || k < below)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
-  private look(keys: ViewKeys): LockView {
-    const queue = this.range(keys.queuePrefix)
+  private look(keys: ViewKeys, mark = false): LockView {
+    this.looks.push({ ...(keys.queueFrom !== undefined ? { from: keys.queueFrom } : {}), ...(keys.queueTo !== undefined ? { to: keys.queueTo } : {}), mark });
+    const queue = this.range(keys.queuePrefix, undefined, keys.queueFrom)
+      .filter(([k]) => keys.queueTo === undefined || k <= keys.queueTo)
       .slice(0, keys.queueLimit)
       .map(([k, v]) => ({ key: k, value: v.value, modRevision: v.modRevision }));
-    return { semaphore: this.read(keys.semaphore), queue, released: this.range(keys.releasedPrefix).map(([k]) => k) };
+    return { semaphore: this.read(keys.semaphore), queue, released: this.range(keys.releasedPrefix).map(([k]) => k), window: this.read(keys.window) };
   }
 
   async view(keys: ViewKeys, _signal?: AbortSignal, mark?: ReleaseMark): Promise<LockView> {
@@ -75,7 +79,7 @@ export class MemoryLockStore implements LockStore {
       for (const [k, v] of writes) this.set(k, v);
       this.wake(writes.map(([k]) => k));
     }
-    return this.look(keys);
+    return this.look(keys, mark !== undefined);
   }
 
   async readKeys(keys: string[]): Promise<Map<string, { value: string; modRevision: number }>> {
@@ -140,17 +144,25 @@ export class MemoryLockStore implements LockStore {
     this.wake([key]);
   }
 
-  async enqueue(key: string, value: string, queuePrefix: string, semaphoreKey: string): Promise<{ revision: number; position: number; semaphore: VersionedValue }> {
+  async enqueue(key: string, value: string, keys: ViewKeys): Promise<{ revision: number; semaphore: VersionedValue; window: VersionedValue }> {
     this.requestCounts.queue++;
     this.maybeFail();
     if (!this.data.has(key)) await this.put(key, value);
-    return { revision: this.revision, position: this.range(queuePrefix, key).length, semaphore: this.read(semaphoreKey) };
+    return { revision: this.revision, semaphore: this.read(keys.semaphore), window: this.read(keys.window) };
   }
 
-  async position(key: string, queuePrefix: string): Promise<number> {
+  async position(key: string, from: string): Promise<number> {
     this.requestCounts.queue++;
     this.maybeFail();
-    return this.range(queuePrefix, key).length;
+    return [...this.data.keys()].filter((k) => k >= from && k < key).length;
+  }
+
+  async queueKeys(queuePrefix: string, from: string, limit: number): Promise<string[]> {
+    this.requestCounts.queue++;
+    this.maybeFail();
+    return this.range(queuePrefix, undefined, from)
+      .slice(0, limit)
+      .map(([k]) => k);
   }
 
   async confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string, _signal?: AbortSignal, rider?: Rider): Promise<{ confirmed: boolean; rode: boolean }> {

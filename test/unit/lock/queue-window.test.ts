@@ -1,0 +1,144 @@
+// The queue window (src/lock/queue-window.ts): its pure rules, and the lock reading the
+// queue within it over the recording in-memory store (the same code runs against real etcd
+// in test/integration/lock/etcd-lock.test.ts).
+import { describe, expect, test } from 'vitest';
+import { MemoryLockStore } from './memory-lock-store.js';
+import { SemaphoreLock } from '../../../src/lock/semaphore-lock.js';
+import { formatQueueWindow, parseQueueWindow, queueKeyMs, queueWindowKey, windowAfterGrants, windowOver, windowWorn } from '../../../src/lock/queue-window.js';
+import { queueIdOf, queueKey, queuePrefix } from '../../../src/lock/wait-queue.js';
+
+const g = 'default';
+const k = (ms: number, id = 'n') => queueKey(g, ms, id);
+const settle = () => new Promise((r) => setTimeout(r, 5));
+const make = () => {
+  const store = new MemoryLockStore();
+  return { store, lock: new SemaphoreLock({ store, group: g, random: () => 0, safetyWakeMs: 50 }) };
+};
+
+describe('queue window rules', () => {
+  test('the record is read back only when both ends are this group\'s queue keys in order', () => {
+    const w = { from: k(1), to: k(9) };
+    expect(parseQueueWindow(g, formatQueueWindow(w))).toEqual(w);
+    expect(parseQueueWindow(g, formatQueueWindow({ from: k(1) }))).toEqual({ from: k(1) });
+    for (const bad of [undefined, '', 'nope', 'null', '[]', '{"from":3}', JSON.stringify({ from: 'elsewhere/x' }), JSON.stringify({ from: k(9), to: k(1) }), JSON.stringify({ from: k(1), to: 'x' })]) {
+      expect(parseQueueWindow(g, bad)).toBeUndefined();
+    }
+    expect(parseQueueWindow('other', formatQueueWindow(w))).toBeUndefined();
+    expect(queueWindowKey(g).startsWith(queuePrefix(g))).toBe(false); // outside the queue's range
+  });
+
+  test('a window ends at the last key read, unless fewer than a look reads are left; an empty queue keeps the start', () => {
+    const keys = Array.from({ length: 8 }, (_, i) => k(i + 10));
+    expect(windowOver(keys, undefined, 4)).toEqual({ from: k(10), to: k(17) });
+    expect(windowOver(keys.slice(0, 3), undefined, 4)).toEqual({ from: k(10) });
+    expect(windowOver([], { from: k(5), to: k(7) }, 4)).toEqual({ from: k(5) });
+    expect(windowOver([], undefined, 4)).toBeUndefined();
+  });
+
+  test('worn: an end with fewer than a look left before it, a look without an end that came back full', () => {
+    expect(windowWorn({ from: k(1), to: k(9) }, { from: k(1), to: k(9) }, 3, 4)).toBe(true);
+    expect(windowWorn({ from: k(1), to: k(9) }, { from: k(1), to: k(9) }, 4, 4)).toBe(false);
+    expect(windowWorn({ from: k(1) }, { from: k(1) }, 4, 4)).toBe(true);
+    expect(windowWorn({ from: k(1) }, { from: k(1) }, 3, 4)).toBe(false);
+    expect(windowWorn(undefined, undefined, 4, 4)).toBe(true);
+    expect(windowWorn(undefined, undefined, 3, 4)).toBe(false);
+    expect(windowWorn(undefined, { from: k(1), to: k(2) }, 0, 4)).toBe(true); // read whole because the end was passed
+  });
+
+  test('grants move the start forward only, keeping an end still ahead', () => {
+    expect(windowAfterGrants(undefined, k(5))).toEqual({ from: k(5) });
+    expect(windowAfterGrants({ from: k(1), to: k(9) }, k(5))).toEqual({ from: k(5), to: k(9) });
+    expect(windowAfterGrants({ from: k(1), to: k(4) }, k(5))).toEqual({ from: k(5) });
+    expect(windowAfterGrants({ from: k(6) }, k(5))).toBeUndefined();
+    expect(queueKeyMs(g, k(0x1234))).toBe(0x1234);
+    expect(queueKeyMs(g, `${queuePrefix(g)}xyz`)).toBeUndefined();
+  });
+});
+
+describe('the lock within the window', () => {
+  /** `waiters` queued behind a holder, at 1 ms apart, in order. */
+  const queued = async (waiters: number) => {
+    const { store, lock } = make();
+    await lock.acquire('holder');
+    const got: string[] = [];
+    const name = (i: number) => `w${String(i).padStart(3, '0')}`;
+    const pending = Array.from({ length: waiters }, (_, i) => lock.acquire(name(i), { queuedSince: 1000 + i }).then(() => got.push(name(i))));
+    await settle();
+    return { store, lock, got, name, pending };
+  };
+
+  test('releases read only the window; the window moves with the grants and its end is set again when worn', async () => {
+    const { store, lock, got, name, pending } = await queued(150);
+    const window = async () => parseQueueWindow(g, (await store.get(queueWindowKey(g))).value);
+    await lock.release('holder');
+    while (got.length < 1) await settle();
+    // The first release read the whole queue (no window yet), then set the window over the
+    // keys from the head (w000's key, granted, is there until w000 confirms).
+    expect([k(1000, name(0)), k(1001, name(1))]).toContain((await window())!.from);
+    expect((await window())!.to).toBe(k(1149, name(149)));
+    for (let i = 0; i < 100; i++) {
+      await lock.release(name(i));
+      while (got.length < i + 2) await settle();
+    }
+    expect(got.slice(0, 101)).toEqual(Array.from({ length: 101 }, (_, i) => name(i)));
+    const marked = store.looks.filter((l) => l.mark).slice(1);
+    // Every release after the first wrote its mark in a transaction that read within the
+    // window: from the last key granted, to w149 until fewer keys than a look reads were
+    // left before it, then to the queue's end (an open window over fewer than 64 keys).
+    expect(marked.every((l, i) => l.from !== undefined && l.from >= k(1000, name(0)) && (i < 80 ? l.to === k(1149, name(149)) : true))).toBe(true);
+    expect(marked.at(-1)).toEqual({ from: k(1098, name(98)), mark: true });
+    // The start follows the grants; 49 keys are left before the end, so it is open again.
+    expect(await window()).toEqual({ from: k(1100, name(100)) });
+    for (let i = 100; i < 150; i++) await lock.release(name(i));
+    await Promise.all(pending);
+  });
+
+  test('a window whose end the head has passed comes up short: the release reads the whole queue and hands the slot on', async () => {
+    const { store, lock, got, name, pending } = await queued(3);
+    // A stale record (an old end, as after a window moved by a node with an old view).
+    await store.put(queueWindowKey(g), formatQueueWindow({ from: k(1, 'gone'), to: k(2, 'gone') }));
+    const fresh = new SemaphoreLock({ store, group: g, random: () => 0 });
+    await fresh.release('holder');
+    while (got.length < 1) await settle();
+    expect(got).toEqual([name(0)]);
+    expect(store.looks.filter((l) => l.mark).at(-1)).toEqual({ from: k(1, 'gone'), to: k(2, 'gone'), mark: true });
+    for (let i = 0; i < 3; i++) await lock.release(name(i));
+    await Promise.all(pending);
+  });
+
+  test('a node asking again with a time below the window moves just above its start, and is served', async () => {
+    const { store, lock, got, name, pending } = await queued(5);
+    await lock.release('holder');
+    await lock.release(name(0));
+    while (got.length < 2) await settle();
+    const start = parseQueueWindow(g, (await store.get(queueWindowKey(g))).value)!.from;
+    // 'late' first asked at time 1 (an agent asking again after etcd was away): below the
+    // window, which its new lock learns only as it joins.
+    const late = new SemaphoreLock({ store, group: g, random: () => 0 }).acquire('late', { queuedSince: 1 }).then(() => got.push('late'));
+    await settle();
+    const lateKey = store.queueOf(queuePrefix(g)).find((key) => queueIdOf(g, key) === 'late')!;
+    expect(lateKey > start).toBe(true);
+    expect(queueKeyMs(g, lateKey)).toBe(queueKeyMs(g, start)! + 1);
+    // Each holder in turn gives its slot back: 'late' comes right after w001, before w002.
+    while (got.length < 6) {
+      const served = got.length;
+      await lock.release(got.at(-1)!);
+      while (got.length === served) await settle();
+    }
+    expect(got).toEqual([name(0), name(1), 'late', name(2), name(3), name(4)]);
+    await lock.release(got.at(-1)!);
+    await Promise.all([...pending, late]);
+  });
+
+  test('a record that is not a window (hostile or foreign) is ignored: looks read the whole queue', async () => {
+    const { store, lock, got, name, pending } = await queued(2);
+    await store.put(queueWindowKey(g), '{"from":"com.coreos.airlock/groups/other/v1/keel-queue/x","to":"zzz"}');
+    const fresh = new SemaphoreLock({ store, group: g, random: () => 0 });
+    await fresh.release('holder');
+    while (got.length < 1) await settle();
+    expect(got).toEqual([name(0)]);
+    expect(store.looks.filter((l) => l.mark).at(-1)).toEqual({ mark: true });
+    for (let i = 0; i < 2; i++) await lock.release(name(i));
+    await Promise.all(pending);
+  });
+});
