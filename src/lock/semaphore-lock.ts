@@ -70,8 +70,6 @@ export class SemaphoreLock implements RebootLock {
   private readonly viewKeys: ViewKeys;
   /** The group's queue window as last read (queue-window.ts); looks read the queue within it. */
   private window: QueueWindow | undefined;
-  /** Whether the window's record has been read at all (a release reads it first, so its write transaction walks little). */
-  private windowRead = false;
   private readonly now: () => number;
   private readonly random: () => number;
 
@@ -93,7 +91,6 @@ export class SemaphoreLock implements RebootLock {
   /** Notes the window record a read saw, and answers the read. */
   private noted<T extends { window: VersionedValue }>(read: T): T {
     this.window = parseQueueWindow(this.group, read.window.value);
-    this.windowRead = true;
     return read;
   }
 
@@ -413,9 +410,10 @@ export class SemaphoreLock implements RebootLock {
     const riders = options.riders?.length ? options.riders : undefined;
     let rode = false;
     await this.retrying(`releasing ${id}'s slot in group '${this.group}'`, options.signal, this.deadline(), async () => {
-      // The window first, when this lock has not read it (a release after a reboot): the mark's
-      // write transaction then walks the window, not every key that ever queued.
-      if (!this.windowRead) this.noted({ window: await store.get(this.viewKeys.window, options.signal) });
+      // The window first (a read alone, of one key): the mark's write transaction then walks
+      // the window, not every key that ever queued. What this lock saw as it queued is a wait
+      // old, and a release after a reboot runs in a new process.
+      this.noted({ window: await store.get(this.viewKeys.window, options.signal) });
       let view = await this.look(options.signal, { key: mark, value: this.isoNow(), ...(riders ? { riders } : {}) });
       rode = riders !== undefined;
       for (let lost = 0; ; ) {
