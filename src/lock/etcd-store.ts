@@ -64,17 +64,16 @@ function keyAfter(key: string): Buffer {
 }
 
 /**
- * The four reads of a look at a group: its semaphore, the head of its queue within the
- * keys' bounds, its release marks, its queue window. etcd 3.4 walks the whole of each range
- * whatever its limit (queue-window.ts), so the queue's is bounded.
+ * The four reads of a look at a group: its semaphore, the head of its queue and its recent
+ * release marks within the keys' bounds, its queue window. etcd 3.4 walks the whole of each
+ * range whatever its limit, deleted keys too (queue-window.ts), hence the bounds.
  */
 function viewOps(keys: ViewKeys): TxnOp[] {
-  const prefix = (p: string, limit: number) => ({ request_range: { key: Buffer.from(p), range_end: prefixEnd(p), limit } });
   const queueEnd = keys.queueTo === undefined ? prefixEnd(keys.queuePrefix) : keyAfter(keys.queueTo);
   return [
     { request_range: { key: Buffer.from(keys.semaphore) } },
     { request_range: { key: Buffer.from(keys.queueFrom ?? keys.queuePrefix), range_end: queueEnd, limit: keys.queueLimit } },
-    prefix(keys.releasedPrefix, releasedReadLimit),
+    { request_range: { key: Buffer.from(keys.releasedFrom ?? keys.releasedPrefix), range_end: prefixEnd(keys.releasedPrefix), limit: releasedReadLimit } },
     { request_range: { key: Buffer.from(keys.window) } },
   ];
 }

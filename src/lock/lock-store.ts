@@ -50,6 +50,8 @@ export interface ViewKeys {
   queueFrom?: string;
   queueTo?: string;
   releasedPrefix: string;
+  /** The marks read: from this key (default the prefix) to the prefix's end. */
+  releasedFrom?: string;
   /** The queue window's record (queue-window.ts). */
   window: string;
 }

@@ -5,7 +5,8 @@
  * read of the whole queue prefix walks every node that ever queued (10,000 in the fleet
  * benchmark, in every release). The window record (`.../v1/keel-queue-window`, JSON) names
  * a key at or before the head (`from`) and the key about `windowSpan` keys past it (`to`),
- * and reads of the head range over `[from, to]` only.
+ * and reads of the head range over `[from, to]` only. Release marks (release-marks.ts) are
+ * named by time too, and read from `marksFrom`, a little before the newest mark folded in.
  *
  * It is a hint. No grant rests on it: each is guarded by the semaphore's version and the
  * granted queue key's revision. A stale `from` costs a few more deleted keys walked; a read
@@ -17,10 +18,15 @@
 import { checkGroup } from './group-keys.js';
 import { queuePrefix } from './wait-queue.js';
 
-/** A range of queue keys: `from` inclusive, `to` inclusive; no `to` reads to the queue's end. */
+/**
+ * Where looks read: queue keys from `from` (inclusive; none: the whole queue) to `to`
+ * (inclusive; none: the queue's end), and release marks written from `marksFrom` on
+ * (milliseconds; none: every mark).
+ */
 export interface QueueWindow {
-  from: string;
+  from?: string;
   to?: string;
+  marksFrom?: number;
 }
 
 /** Queue keys a window spans when it is moved on: several turns of every slot, so a hint a reboot old still covers the head. */
@@ -31,7 +37,7 @@ export function queueWindowKey(group: string): string {
   return `com.coreos.airlock/groups/${checkGroup(group)}/v1/keel-queue-window`;
 }
 
-/** The record's window, or undefined when it is absent or not one of this group's (then reads take the whole queue). */
+/** The record's window, or undefined when it is absent or not one of this group's (then looks read everything). */
 export function parseQueueWindow(group: string, value: string | undefined): QueueWindow | undefined {
   if (value === undefined) return undefined;
   let parsed: unknown;
@@ -40,17 +46,23 @@ export function parseQueueWindow(group: string, value: string | undefined): Queu
   } catch {
     return undefined;
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
   const prefix = queuePrefix(group);
-  const record = parsed as { from?: unknown; to?: unknown } | null;
-  const from = record?.from;
-  const to = record?.to;
-  if (typeof from !== 'string' || !from.startsWith(prefix)) return undefined;
-  if (to !== undefined && (typeof to !== 'string' || !to.startsWith(prefix) || to < from)) return undefined;
-  return to === undefined ? { from } : { from, to };
+  const { from, to, marksFrom } = parsed as { from?: unknown; to?: unknown; marksFrom?: unknown };
+  const isKey = (k: unknown): k is string => typeof k === 'string' && k.startsWith(prefix);
+  if (from !== undefined && !isKey(from)) return undefined;
+  if (to !== undefined && (from === undefined || !isKey(to) || to < from)) return undefined;
+  if (marksFrom !== undefined && !(Number.isSafeInteger(marksFrom) && (marksFrom as number) >= 0)) return undefined;
+  return tidy({ from, to, marksFrom: marksFrom as number | undefined });
 }
 
 export function formatQueueWindow(window: QueueWindow): string {
-  return JSON.stringify(window.to === undefined ? { from: window.from } : { from: window.from, to: window.to });
+  return JSON.stringify(tidy(window));
+}
+
+/** The window without its absent fields. */
+function tidy(w: QueueWindow): QueueWindow {
+  return { ...(w.from !== undefined ? { from: w.from } : {}), ...(w.to !== undefined ? { to: w.to } : {}), ...(w.marksFrom !== undefined ? { marksFrom: w.marksFrom } : {}) };
 }
 
 /**
@@ -60,8 +72,9 @@ export function formatQueueWindow(window: QueueWindow): string {
  * keeps the old start, open-ended.
  */
 export function windowOver(keys: string[], old: QueueWindow | undefined, limit: number): QueueWindow | undefined {
-  if (keys.length === 0) return old && { from: old.from };
-  return keys.length < limit ? { from: keys[0]! } : { from: keys[0]!, to: keys[keys.length - 1]! };
+  const marks = old?.marksFrom !== undefined ? { marksFrom: old.marksFrom } : {};
+  if (keys.length === 0) return old && tidy({ from: old.from, ...marks });
+  return keys.length < limit ? { from: keys[0]!, ...marks } : { from: keys[0]!, to: keys[keys.length - 1]!, ...marks };
 }
 
 /**
@@ -77,17 +90,21 @@ export function windowWorn(bounds: QueueWindow | undefined, stored: QueueWindow 
 }
 
 /**
- * The window once the keys up to `lastGranted` have their slots (every waiting key before
- * it in the read was granted with it), or undefined when it does not move: it starts at
- * that key, and keeps its end while the end is still ahead.
+ * The window after a swap that granted the keys up to `lastGranted` (every waiting key
+ * before it in the read was granted with it) and folded in marks up to `newestMarkMs`, or
+ * undefined when it does not move: it starts at that key, keeps its end while the end is
+ * still ahead, and reads marks from a little before the newest folded (never back).
  */
-export function windowAfterGrants(stored: QueueWindow | undefined, lastGranted: string): QueueWindow | undefined {
-  if (stored !== undefined && lastGranted <= stored.from) return undefined;
-  return stored?.to !== undefined && stored.to >= lastGranted ? { from: lastGranted, to: stored.to } : { from: lastGranted };
+export function windowAfterSwap(stored: QueueWindow | undefined, lastGranted: string | undefined, newestMarkMs: number | undefined, slackMs: number): QueueWindow | undefined {
+  const from = lastGranted !== undefined && (stored?.from === undefined || lastGranted > stored.from) ? lastGranted : stored?.from;
+  const to = stored?.to !== undefined && from !== undefined && stored.to >= from ? stored.to : undefined;
+  const marksFrom = newestMarkMs !== undefined && newestMarkMs - slackMs > (stored?.marksFrom ?? -1) ? newestMarkMs - slackMs : stored?.marksFrom;
+  const next = tidy({ from, to, marksFrom });
+  return sameWindow(next, stored) ? undefined : next;
 }
 
 export function sameWindow(a: QueueWindow | undefined, b: QueueWindow | undefined): boolean {
-  return a?.from === b?.from && a?.to === b?.to;
+  return a?.from === b?.from && a?.to === b?.to && a?.marksFrom === b?.marksFrom;
 }
 
 /** The milliseconds a queue key names, or undefined for a key that names none. */

@@ -20,17 +20,37 @@ export function releasedPrefix(group: string): string {
   return `com.coreos.airlock/groups/${checkGroup(group)}/v1/keel-released/`;
 }
 
-/** The mark `id` writes as it gives back its slot (value: the RFC 3339 time). */
-export function releasedKey(group: string, id: string): string {
-  return releasedPrefix(group) + encodeURIComponent(id);
+/**
+ * The mark `id` writes as it gives back its slot at `atMs` (its clock, 16 hex digits, so
+ * marks sort by time and a look reads only the recent ones: queue-window.ts); value: the
+ * RFC 3339 time.
+ */
+export function releasedKey(group: string, id: string, atMs: number): string {
+  return `${releasedFrom(group, atMs)}/${encodeURIComponent(id)}`;
 }
 
-/** The id of a mark's key, or undefined for a key that is not one. */
+/** Where a read of the marks written from `atMs` on starts. */
+export function releasedFrom(group: string, atMs: number): string {
+  return releasedPrefix(group) + Math.max(0, Math.floor(atMs)).toString(16).padStart(16, '0');
+}
+
+/** How far before the newest mark folded in the marks are still read: a releaser's clock behind by more has its own swap fold its mark. */
+export const markSlackMs = 2000;
+
+/** The milliseconds a mark's key names, or undefined for a mark of an older keel (`keel-released/<id>`). */
+export function releasedMs(group: string, key: string): number | undefined {
+  const m = /^([0-9a-f]{16})\//.exec(key.slice(releasedPrefix(group).length));
+  return key.startsWith(releasedPrefix(group)) && m ? parseInt(m[1]!, 16) : undefined;
+}
+
+/** The id of a mark's key (time-named, or an older keel's `keel-released/<id>`), or undefined for a key that is not one. */
 export function releasedIdOf(group: string, key: string): string | undefined {
   const prefix = releasedPrefix(group);
   if (!key.startsWith(prefix)) return undefined;
+  const rest = key.slice(prefix.length);
+  const timed = /^[0-9a-f]{16}\/(.+)$/.exec(rest);
   try {
-    return decodeURIComponent(key.slice(prefix.length));
+    return decodeURIComponent(timed ? timed[1]! : rest);
   } catch {
     return undefined;
   }

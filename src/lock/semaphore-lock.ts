@@ -20,11 +20,11 @@ import { jitteredDelayMs, sleep } from '../backoff.js';
 import { expiredHolders } from './max-hold.js';
 import { holderIdOf, holderKey, holdersPrefix, semaphoreKey, checkGroup } from './group-keys.js';
 import { maxTxnOps, type CompareAndSwap, type LockStore, type LockView, type ReleaseMark, type VersionedValue, type ViewKeys } from './lock-store.js';
-import { foldReleases, releasedKey, releasedPrefix } from './release-marks.js';
+import { foldReleases, markSlackMs, releasedFrom, releasedIdOf, releasedKey, releasedMs, releasedPrefix } from './release-marks.js';
 import type { AcquireOptions, LockHolder, LockStatus, RebootLock, ReleaseOptions } from './reboot-lock.js';
 import { emptySemaphore, formatSemaphore, fullMessage, giveSlot, parseSemaphore, setTotalSlots, takeSlot, type Semaphore } from './semaphore.js';
 import { deadGrants, grantedValue, grantsFor, holderValue, isGranted, lookAgainMs, parseHolderValue, queueKey, queuePrefix } from './wait-queue.js';
-import { formatQueueWindow, parseQueueWindow, queueKeyMs, queueWindowKey, sameWindow, windowAfterGrants, windowOver, windowSpan, windowWorn, type QueueWindow } from './queue-window.js';
+import { formatQueueWindow, parseQueueWindow, queueKeyMs, queueWindowKey, sameWindow, windowAfterSwap, windowOver, windowSpan, windowWorn, type QueueWindow } from './queue-window.js';
 
 /** A look at the group, with the queue window it read within (undefined: the whole queue). */
 type Look = LockView & { bounds: QueueWindow | undefined };
@@ -82,10 +82,16 @@ export class SemaphoreLock implements RebootLock {
     this.random = options.random ?? Math.random;
   }
 
-  /** What a look reads: the queue within the window last read, or all of it before any. */
+  /** What a look reads: the queue and the marks within the window last read, or all of them before any. */
   private keys(): ViewKeys {
     const w = this.window;
-    return w ? { ...this.viewKeys, queueFrom: w.from, ...(w.to !== undefined ? { queueTo: w.to } : {}) } : this.viewKeys;
+    if (!w) return this.viewKeys;
+    return {
+      ...this.viewKeys,
+      ...(w.from !== undefined ? { queueFrom: w.from } : {}),
+      ...(w.to !== undefined ? { queueTo: w.to } : {}),
+      ...(w.marksFrom !== undefined ? { releasedFrom: releasedFrom(this.group, w.marksFrom) } : {}),
+    };
   }
 
   /** Notes the window record a read saw, and answers the read. */
@@ -107,13 +113,15 @@ export class SemaphoreLock implements RebootLock {
 
   /** The first millisecond a queue key may name and still be read: just past the window's start. */
   private windowFloorMs(): number {
-    const ms = this.window && queueKeyMs(this.group, this.window.from);
+    const from = this.window?.from;
+    const ms = from !== undefined ? queueKeyMs(this.group, from) : undefined;
     return ms === undefined ? 0 : ms + 1;
   }
 
   /** Whether `key` sorts below the window, where no look sees it (and it can be moved above it). */
   private belowWindow(key: string): boolean {
-    return this.window !== undefined && key < this.window.from && this.windowFloorMs() > 0;
+    const from = this.window?.from;
+    return from !== undefined && key < from && this.windowFloorMs() > 0;
   }
 
   /**
@@ -333,16 +341,18 @@ export class SemaphoreLock implements RebootLock {
    * first, and the caller asks afresh.
    */
   private async keepHeld(id: string, signal?: AbortSignal): Promise<boolean> {
+    const store = this.options.store;
     const key = holderKey(this.group, id);
-    const mark = releasedKey(this.group, id);
-    const read = await this.options.store.readKeys([key, mark], signal);
-    if (read.has(mark)) {
-      await this.handOn(signal);
+    // Its marks are named by time, so all of them are listed (a walk, but a rare one: a holder asking again).
+    const marks = [...(await store.list(releasedPrefix(this.group), signal)).keys()].filter((m) => releasedIdOf(this.group, m) === id);
+    if (marks.length) {
+      await this.change(`finishing ${id}'s release in group '${this.group}'`, signal, (s) => ({ semaphore: giveSlot(s, id).semaphore, deletes: [key, ...marks] }));
       return false;
     }
+    const read = await store.readKeys([key], signal);
     const held = read.get(key);
     const pending = held && parseHolderValue(held.value).pendingQueueKey;
-    if (held && pending) await this.options.store.confirm(pending, key, held.modRevision, holderValue(this.isoNow()), signal);
+    if (held && pending) await store.confirm(pending, key, held.modRevision, holderValue(this.isoNow()), signal);
     return true;
   }
 
@@ -406,7 +416,8 @@ export class SemaphoreLock implements RebootLock {
    */
   async release(id: string, options: ReleaseOptions = {}): Promise<{ rode: boolean }> {
     const store = this.options.store;
-    const mark = releasedKey(this.group, id);
+    // Named once: a release asked again after a lost reply writes the same mark.
+    const mark = releasedKey(this.group, id, this.now());
     const riders = options.riders?.length ? options.riders : undefined;
     let rode = false;
     await this.retrying(`releasing ${id}'s slot in group '${this.group}'`, options.signal, this.deadline(), async () => {
@@ -418,11 +429,15 @@ export class SemaphoreLock implements RebootLock {
       rode = riders !== undefined;
       for (let lost = 0; ; ) {
         if (!this.decode(view.semaphore).holders.includes(id)) {
-          // Not a holder (any more): a mark nobody will fold in must not outlive this call.
-          if (view.released.includes(mark)) await store.remove(mark, options.signal);
+          // Not a holder (any more): a mark nobody will fold in must not outlive this call
+          // (one older than the look's marks may be there unseen).
+          const unseen = view.bounds?.marksFrom !== undefined && mark < releasedFrom(this.group, view.bounds.marksFrom);
+          if (view.released.includes(mark) || unseen) await store.remove(mark, options.signal);
           return;
         }
-        const next = await this.swapFrom(view, () => undefined, lost, options.signal);
+        // Still a holder, so its mark is there: it is folded in even if the look did not read it (a clock behind).
+        const own = view.released.includes(mark) ? view : { ...view, released: [mark, ...view.released] };
+        const next = await this.swapFrom(own, () => undefined, lost, options.signal);
         if (next === undefined) return;
         view = next.view;
         lost = next.lost ? lost + 1 : 0;
@@ -487,8 +502,10 @@ export class SemaphoreLock implements RebootLock {
       return undefined;
     }
     const at = this.isoNow();
-    // The window starts at the last key granted: the keys before it have their slots.
-    const moved = grants.length ? windowAfterGrants(parseQueueWindow(this.group, view.window.value), grants.at(-1)!.entry.key) : undefined;
+    // The window starts at the last key granted (the keys before it have their slots), and
+    // reads marks from a little before the newest folded in.
+    const markTimes = marks.flatMap((m) => releasedMs(this.group, m) ?? []);
+    const moved = windowAfterSwap(parseQueueWindow(this.group, view.window.value), grants.at(-1)?.entry.key, markTimes.length ? Math.max(...markTimes) : undefined, markSlackMs);
     const change: CompareAndSwap = {
       key: this.key,
       expectedVersion: view.semaphore.version,

@@ -8,7 +8,7 @@ import { servicesPrefix } from '../../../src/containers/discovery.js';
 
 describe('etcd roles', () => {
   test('every key keel writes is under a prefix both roles may write', () => {
-    const keys = [semaphoreKey('default'), holderKey('g', 'n1'), queueKey('g', 42, 'n1'), releasedKey('g', 'n1'), `${servicesPrefix}web/n1`];
+    const keys = [semaphoreKey('default'), holderKey('g', 'n1'), queueKey('g', 42, 'n1'), releasedKey('g', 'n1', 42), `${servicesPrefix}web/n1`];
     for (const role of [agentRole, operatorRole]) {
       const writable = rolePermissions[role]!.filter((p) => p.permission !== 'read').map((p) => p.prefix);
       for (const key of keys) expect(writable.some((p) => key.startsWith(p)), `${role} may write ${key}`).toBe(true);

@@ -27,7 +27,7 @@ export class MemoryLockStore implements LockStore {
   /** Every committed change, in order, for assertions. */
   readonly commits: CompareAndSwap[] = [];
   /** The queue bounds of every look, in order, and whether it wrote a release mark (a write transaction). */
-  readonly looks: Array<{ from?: string; to?: string; mark: boolean }> = [];
+  readonly looks: Array<{ from?: string; to?: string; marksFrom?: string; mark: boolean }> = [];
   /** Set to make the next N calls fail as etcd being down would. */
   failNext = 0;
 
@@ -61,12 +61,12 @@ export class MemoryLockStore implements LockStore {
   }
 
   private look(keys: ViewKeys, mark = false): LockView {
-    this.looks.push({ ...(keys.queueFrom !== undefined ? { from: keys.queueFrom } : {}), ...(keys.queueTo !== undefined ? { to: keys.queueTo } : {}), mark });
+    this.looks.push({ ...(keys.queueFrom !== undefined ? { from: keys.queueFrom } : {}), ...(keys.queueTo !== undefined ? { to: keys.queueTo } : {}), ...(keys.releasedFrom !== undefined ? { marksFrom: keys.releasedFrom } : {}), mark });
     const queue = this.range(keys.queuePrefix, undefined, keys.queueFrom)
       .filter(([k]) => keys.queueTo === undefined || k <= keys.queueTo)
       .slice(0, keys.queueLimit)
       .map(([k, v]) => ({ key: k, value: v.value, modRevision: v.modRevision }));
-    return { semaphore: this.read(keys.semaphore), queue, released: this.range(keys.releasedPrefix).map(([k]) => k), window: this.read(keys.window) };
+    return { semaphore: this.read(keys.semaphore), queue, released: this.range(keys.releasedPrefix, undefined, keys.releasedFrom).map(([k]) => k), window: this.read(keys.window) };
   }
 
   async view(keys: ViewKeys, _signal?: AbortSignal, mark?: ReleaseMark): Promise<LockView> {

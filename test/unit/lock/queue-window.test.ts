@@ -4,8 +4,9 @@
 import { describe, expect, test } from 'vitest';
 import { MemoryLockStore } from './memory-lock-store.js';
 import { SemaphoreLock } from '../../../src/lock/semaphore-lock.js';
-import { formatQueueWindow, parseQueueWindow, queueKeyMs, queueWindowKey, windowAfterGrants, windowOver, windowWorn } from '../../../src/lock/queue-window.js';
+import { formatQueueWindow, parseQueueWindow, queueKeyMs, queueWindowKey, windowAfterSwap, windowOver, windowWorn } from '../../../src/lock/queue-window.js';
 import { queueIdOf, queueKey, queuePrefix } from '../../../src/lock/wait-queue.js';
+import { releasedPrefix } from '../../../src/lock/release-marks.js';
 
 const g = 'default';
 const k = (ms: number, id = 'n') => queueKey(g, ms, id);
@@ -20,7 +21,8 @@ describe('queue window rules', () => {
     const w = { from: k(1), to: k(9) };
     expect(parseQueueWindow(g, formatQueueWindow(w))).toEqual(w);
     expect(parseQueueWindow(g, formatQueueWindow({ from: k(1) }))).toEqual({ from: k(1) });
-    for (const bad of [undefined, '', 'nope', 'null', '[]', '{"from":3}', JSON.stringify({ from: 'elsewhere/x' }), JSON.stringify({ from: k(9), to: k(1) }), JSON.stringify({ from: k(1), to: 'x' })]) {
+    expect(parseQueueWindow(g, '{"marksFrom":5}')).toEqual({ marksFrom: 5 });
+    for (const bad of [undefined, '', 'nope', 'null', '[]', '{"from":3}', '{"marksFrom":-1}', '{"marksFrom":"5"}', JSON.stringify({ to: k(1) }), JSON.stringify({ from: 'elsewhere/x' }), JSON.stringify({ from: k(9), to: k(1) }), JSON.stringify({ from: k(1), to: 'x' })]) {
       expect(parseQueueWindow(g, bad)).toBeUndefined();
     }
     expect(parseQueueWindow('other', formatQueueWindow(w))).toBeUndefined();
@@ -45,11 +47,14 @@ describe('queue window rules', () => {
     expect(windowWorn(undefined, { from: k(1), to: k(2) }, 0, 4)).toBe(true); // read whole because the end was passed
   });
 
-  test('grants move the start forward only, keeping an end still ahead', () => {
-    expect(windowAfterGrants(undefined, k(5))).toEqual({ from: k(5) });
-    expect(windowAfterGrants({ from: k(1), to: k(9) }, k(5))).toEqual({ from: k(5), to: k(9) });
-    expect(windowAfterGrants({ from: k(1), to: k(4) }, k(5))).toEqual({ from: k(5) });
-    expect(windowAfterGrants({ from: k(6) }, k(5))).toBeUndefined();
+  test('a swap moves the start to its last grant and the marks to a little before its newest fold, forward only, keeping an end still ahead', () => {
+    expect(windowAfterSwap(undefined, k(5), undefined, 2000)).toEqual({ from: k(5) });
+    expect(windowAfterSwap({ from: k(1), to: k(9) }, k(5), undefined, 2000)).toEqual({ from: k(5), to: k(9) });
+    expect(windowAfterSwap({ from: k(1), to: k(4) }, k(5), undefined, 2000)).toEqual({ from: k(5) });
+    expect(windowAfterSwap({ from: k(6) }, k(5), undefined, 2000)).toBeUndefined();
+    expect(windowAfterSwap(undefined, undefined, 10_000, 2000)).toEqual({ marksFrom: 8000 });
+    expect(windowAfterSwap({ from: k(1), marksFrom: 9000 }, undefined, 10_000, 2000)).toBeUndefined();
+    expect(windowAfterSwap({ from: k(1), marksFrom: 7000 }, k(2), 10_000, 2000)).toEqual({ from: k(2), marksFrom: 8000 });
     expect(queueKeyMs(g, k(0x1234))).toBe(0x1234);
     expect(queueKeyMs(g, `${queuePrefix(g)}xyz`)).toBeUndefined();
   });
@@ -86,9 +91,13 @@ describe('the lock within the window', () => {
     // window: from the last key granted, to w149 until fewer keys than a look reads were
     // left before it, then to the queue's end (an open window over fewer than 64 keys).
     expect(marked.every((l, i) => l.from !== undefined && l.from >= k(1000, name(0)) && (i < 80 ? l.to === k(1149, name(149)) : true))).toBe(true);
-    expect(marked.at(-1)).toEqual({ from: k(1098, name(98)), mark: true });
+    expect(marked.at(-1)).toMatchObject({ from: k(1099, name(99)), mark: true }); // w099 releasing: the window starts at its own grant
+    expect(marked.at(-1)!.to).toBeUndefined();
+    // Marks are read from a little before the newest folded in, not from the first ever written.
+    expect(marked.at(-1)!.marksFrom! > `${releasedPrefix(g)}0`).toBe(true);
     // The start follows the grants; 49 keys are left before the end, so it is open again.
-    expect(await window()).toEqual({ from: k(1100, name(100)) });
+    expect(await window()).toMatchObject({ from: k(1100, name(100)) });
+    expect((await window())!.to).toBeUndefined();
     for (let i = 100; i < 150; i++) await lock.release(name(i));
     await Promise.all(pending);
   });
@@ -111,7 +120,7 @@ describe('the lock within the window', () => {
     await lock.release('holder');
     await lock.release(name(0));
     while (got.length < 2) await settle();
-    const start = parseQueueWindow(g, (await store.get(queueWindowKey(g))).value)!.from;
+    const start = parseQueueWindow(g, (await store.get(queueWindowKey(g))).value)!.from!;
     // 'late' first asked at time 1 (an agent asking again after etcd was away): below the
     // window, which its new lock learns only as it joins.
     const late = new SemaphoreLock({ store, group: g, random: () => 0 }).acquire('late', { queuedSince: 1 }).then(() => got.push('late'));
@@ -128,6 +137,18 @@ describe('the lock within the window', () => {
     expect(got).toEqual([name(0), name(1), 'late', name(2), name(3), name(4)]);
     await lock.release(got.at(-1)!);
     await Promise.all([...pending, late]);
+  });
+
+  test('a mark older than the marks looks read (a clock behind) is folded in by its own release, and a non-holder\'s is removed', async () => {
+    const { store, lock } = make();
+    await lock.acquire('a');
+    // Marks are read from a minute ahead of this clock: no look sees the marks written here.
+    await store.put(queueWindowKey(g), formatQueueWindow({ marksFrom: Date.now() + 60_000 }));
+    await lock.release('a');
+    await lock.release('never-held');
+    expect((await lock.status()).holders).toEqual([]);
+    expect(await store.list(releasedPrefix(g))).toEqual(new Map());
+    expect(store.looks.filter((l) => l.mark).every((l) => l.marksFrom !== undefined)).toBe(true);
   });
 
   test('a record that is not a window (hostile or foreign) is ignored: looks read the whole queue', async () => {
