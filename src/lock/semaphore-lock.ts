@@ -503,9 +503,11 @@ export class SemaphoreLock implements RebootLock {
     }
     const at = this.isoNow();
     // The window starts at the last key granted (the keys before it have their slots), and
-    // reads marks from a little before the newest folded in.
+    // reads marks from a little before the newest folded in (never past this clock: one node's
+    // clock far ahead would hide every other node's marks, which their releases then fold alone).
     const markTimes = marks.flatMap((m) => releasedMs(this.group, m) ?? []);
-    const moved = windowAfterSwap(parseQueueWindow(this.group, view.window.value), grants.at(-1)?.entry.key, markTimes.length ? Math.max(...markTimes) : undefined, markSlackMs);
+    const newestMark = markTimes.length ? Math.min(Math.max(...markTimes), this.now()) : undefined;
+    const moved = windowAfterSwap(parseQueueWindow(this.group, view.window.value), grants.at(-1)?.entry.key, newestMark, markSlackMs);
     const change: CompareAndSwap = {
       key: this.key,
       expectedVersion: view.semaphore.version,
