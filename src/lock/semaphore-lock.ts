@@ -19,15 +19,13 @@ import type { Logger } from '../log.js';
 import { jitteredDelayMs, sleep } from '../backoff.js';
 import { expiredHolders } from './max-hold.js';
 import { holderIdOf, holderKey, holdersPrefix, semaphoreKey, checkGroup } from './group-keys.js';
-import { maxTxnOps, type CompareAndSwap, type LockStore, type LockView, type ReleaseMark, type VersionedValue, type ViewKeys } from './lock-store.js';
+import { maxTxnOps, type CompareAndSwap, type LockStore, type VersionedValue } from './lock-store.js';
 import { foldReleases, markSlackMs, releasedFrom, releasedIdOf, releasedKey, releasedMs, releasedPrefix } from './release-marks.js';
 import type { AcquireOptions, LockHolder, LockStatus, RebootLock, ReleaseOptions } from './reboot-lock.js';
 import { emptySemaphore, formatSemaphore, fullMessage, giveSlot, parseSemaphore, setTotalSlots, takeSlot, type Semaphore } from './semaphore.js';
-import { deadGrants, grantedValue, grantsFor, holderValue, isGranted, lookAgainMs, parseHolderValue, queueKey, queuePrefix } from './wait-queue.js';
-import { formatQueueWindow, parseQueueWindow, queueKeyMs, queueWindowKey, sameWindow, windowAfterSwap, windowOver, windowSpan, windowWorn, type QueueWindow } from './queue-window.js';
-
-/** A look at the group, with the queue window it read within (undefined: the whole queue). */
-type Look = LockView & { bounds: QueueWindow | undefined };
+import { deadGrants, grantedValue, grantsFor, holderValue, isGranted, lookAgainMs, parseHolderValue, queueKey } from './wait-queue.js';
+import { formatQueueWindow, parseQueueWindow, queueWindowKey, windowAfterSwap } from './queue-window.js';
+import { WindowedLooks, type Look } from './windowed-looks.js';
 
 /** A change to the semaphore: its new value, keys to delete, and mod revisions that must hold. */
 interface Mutation {
@@ -65,76 +63,17 @@ export interface SemaphoreLockOptions {
 export class SemaphoreLock implements RebootLock {
   readonly group: string;
   private readonly key: string;
-  private readonly queue: string;
-  /** What every look at the group reads (lock-store.ts), the whole queue. */
-  private readonly viewKeys: ViewKeys;
-  /** The group's queue window as last read (queue-window.ts); looks read the queue within it. */
-  private window: QueueWindow | undefined;
+  /** Looks at the group, within its queue window (windowed-looks.ts). */
+  private readonly looks: WindowedLooks;
   private readonly now: () => number;
   private readonly random: () => number;
 
   constructor(private readonly options: SemaphoreLockOptions) {
     this.group = checkGroup(options.group);
     this.key = semaphoreKey(this.group);
-    this.queue = queuePrefix(this.group);
-    this.viewKeys = { semaphore: this.key, queuePrefix: this.queue, queueLimit: queueReadLimit, releasedPrefix: releasedPrefix(this.group), window: queueWindowKey(this.group) };
+    this.looks = new WindowedLooks(options.store, this.group, this.key, queueReadLimit);
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
-  }
-
-  /** What a look reads: the queue and the marks within the window last read, or all of them before any. */
-  private keys(): ViewKeys {
-    const w = this.window;
-    if (!w) return this.viewKeys;
-    return {
-      ...this.viewKeys,
-      ...(w.from !== undefined ? { queueFrom: w.from } : {}),
-      ...(w.to !== undefined ? { queueTo: w.to } : {}),
-      ...(w.marksFrom !== undefined ? { releasedFrom: releasedFrom(this.group, w.marksFrom) } : {}),
-    };
-  }
-
-  /** Notes the window record a read saw, and answers the read. */
-  private noted<T extends { window: VersionedValue }>(read: T): T {
-    this.window = parseQueueWindow(this.group, read.window.value);
-    return read;
-  }
-
-  /** A look at the group within the window; with `mark`, the release's write goes in the same request. */
-  private async look(signal?: AbortSignal, mark?: ReleaseMark): Promise<Look> {
-    const bounds = this.window;
-    return { ...this.noted(await this.options.store.view(this.keys(), signal, mark)), bounds };
-  }
-
-  /** A look at the whole queue: when the window came up short, or a fresh lock knows none. */
-  private async lookWhole(signal?: AbortSignal): Promise<Look> {
-    return { ...this.noted(await this.options.store.view(this.viewKeys, signal)), bounds: undefined };
-  }
-
-  /** The first millisecond a queue key may name and still be read: just past the window's start. */
-  private windowFloorMs(): number {
-    const from = this.window?.from;
-    const ms = from !== undefined ? queueKeyMs(this.group, from) : undefined;
-    return ms === undefined ? 0 : ms + 1;
-  }
-
-  /** Whether `key` sorts below the window, where no look sees it (and it can be moved above it). */
-  private belowWindow(key: string): boolean {
-    const from = this.window?.from;
-    return from !== undefined && key < from && this.windowFloorMs() > 0;
-  }
-
-  /**
-   * Moves the window's end on once a look found it worn (queue-window.ts): the queue's keys
-   * from its start (a read alone), then a compare-and-swap of the record (`record`: as the
-   * look read it, or as the look's own swap wrote it), simply dropped when lost.
-   */
-  private async moveWindow(look: Look, record: VersionedValue, signal?: AbortSignal): Promise<void> {
-    const stored = parseQueueWindow(this.group, record.value);
-    if (!windowWorn(look.bounds, stored, look.queue.length, queueReadLimit)) return;
-    const next = windowOver(await this.options.store.queueKeys(this.queue, stored?.from ?? this.queue, windowSpan, signal), stored, queueReadLimit);
-    if (next === undefined || sameWindow(next, stored)) return;
-    if (await this.options.store.commit({ key: this.viewKeys.window, expectedVersion: record.version, value: formatQueueWindow(next) }, signal)) this.window = next;
   }
 
   private decode(state: VersionedValue): Semaphore {
@@ -191,7 +130,7 @@ export class SemaphoreLock implements RebootLock {
             if (queued.dropped && queued.name !== undefined) {
               // Back from a key we stopped watching (a hand-off whose event we missed, a grant
               // taken back, a key gone with its lease): a read settles whether we hold a slot.
-              const view = await this.look(signal);
+              const view = await this.looks.look(signal);
               if (this.decode(view.semaphore).holders.includes(id) && (await this.keepHeld(id, signal))) {
                 taken = true;
                 return;
@@ -203,8 +142,8 @@ export class SemaphoreLock implements RebootLock {
             // Queue at once, in the same request as the read of the semaphore: the name sorts
             // by the time of arrival (the first, for a caller asking again; never below the
             // window, where no look would see it), so no read is needed to name it.
-            queued.name ??= queueKey(this.group, Math.max(options.queuedSince ?? this.now(), this.windowFloorMs()), id);
-            const joined = this.noted(await store.enqueue(queued.name, id, this.viewKeys, signal));
+            queued.name ??= queueKey(this.group, Math.max(options.queuedSince ?? this.now(), this.looks.floorMs()), id);
+            const joined = this.looks.noted(await store.enqueue(queued.name, id, this.looks.wholeKeys, signal));
             const now = this.decode(joined.semaphore);
             lastHolders = now.holders;
             this.slotsSeen = now.totalSlots;
@@ -218,14 +157,14 @@ export class SemaphoreLock implements RebootLock {
               }
               continue;
             }
-            if (this.belowWindow(queued.name)) {
+            if (this.looks.below(queued.name)) {
               // The window had moved past our name when we joined: move just above it.
               await store.remove(queued.name, signal);
               queued.name = undefined;
               continue;
             }
             // Our place in line, a read alone (a count inside the put would be walked by every member).
-            const position = await store.position(queued.name, this.window?.from ?? this.queue, signal);
+            const position = await store.position(queued.name, this.looks.countFrom(), signal);
             Object.assign(queued, { key: queued.name, revision: joined.revision, position });
             const free = now.totalSlots - now.holders.length;
             if (position < free) {
@@ -291,7 +230,7 @@ export class SemaphoreLock implements RebootLock {
     let folded = false;
     await this.retrying(`taking a slot in group '${this.group}' for ${id}`, signal, this.deadline(), async () => {
       for (;;) {
-        let view = await this.look(signal);
+        let view = await this.looks.look(signal);
         const semaphore = this.decode(view.semaphore);
         if (semaphore.holders.includes(id)) {
           if (await this.keepHeld(id, signal)) return;
@@ -299,7 +238,7 @@ export class SemaphoreLock implements RebootLock {
         }
         const free = semaphore.totalSlots - semaphore.holders.length;
         // Nobody waiting within a window that ends: somebody may wait past it.
-        if (free > 0 && view.bounds?.to !== undefined && !view.queue.some((e) => !isGranted(e.value))) view = await this.lookWhole(signal);
+        if (free > 0 && view.bounds?.to !== undefined && !view.queue.some((e) => !isGranted(e.value))) view = await this.looks.lookWhole(signal);
         const queueWaiting = view.queue.some((e) => !isGranted(e.value));
         if (free > 0 && !queueWaiting) {
           if (await this.take(id, view.semaphore, semaphore, signal)) return;
@@ -364,7 +303,7 @@ export class SemaphoreLock implements RebootLock {
    */
   private async lookAgain(id: string, key: string, position: number, signal?: AbortSignal): Promise<number | undefined> {
     const store = this.options.store;
-    const view = await this.look(signal);
+    const view = await this.looks.look(signal);
     const semaphore = this.decode(view.semaphore);
     if (semaphore.holders.includes(id)) return undefined;
     this.slotsSeen = semaphore.totalSlots;
@@ -374,8 +313,8 @@ export class SemaphoreLock implements RebootLock {
       await this.reclaim(semaphore.holders, signal);
     }
     // Below the window (it moved past us as we joined): the re-read that follows moves us above it.
-    if (this.belowWindow(key)) return undefined;
-    return store.position(key, this.window?.from ?? this.queue, signal);
+    if (this.looks.below(key)) return undefined;
+    return store.position(key, this.looks.countFrom(), signal);
   }
 
   /** Hands the free slots to the head of the queue. */
@@ -424,8 +363,8 @@ export class SemaphoreLock implements RebootLock {
       // The window first (a read alone, of one key): the mark's write transaction then walks
       // the window, not every key that ever queued. What this lock saw as it queued is a wait
       // old, and a release after a reboot runs in a new process.
-      this.noted({ window: await store.get(this.viewKeys.window, options.signal) });
-      let view = await this.look(options.signal, { key: mark, value: this.isoNow(), ...(riders ? { riders } : {}) });
+      await this.looks.readWindow(options.signal);
+      let view = await this.looks.look(options.signal, { key: mark, value: this.isoNow(), ...(riders ? { riders } : {}) });
       rode = riders !== undefined;
       for (let lost = 0; ; ) {
         if (!this.decode(view.semaphore).holders.includes(id)) {
@@ -461,7 +400,7 @@ export class SemaphoreLock implements RebootLock {
    */
   private async change(what: string, signal: AbortSignal | undefined, mutate: (s: Semaphore, exists: boolean) => Mutation | undefined): Promise<void> {
     await this.retrying(what, signal, this.deadline(), async () => {
-      let view = await this.look(signal);
+      let view = await this.looks.look(signal);
       for (let lost = 0; ; ) {
         const next = await this.swapFrom(view, mutate, lost, signal);
         if (next === undefined) return;
@@ -491,14 +430,14 @@ export class SemaphoreLock implements RebootLock {
     const base = mutation?.semaphore ?? folded.semaphore;
     const found = grantsFor(this.group, base, view.queue);
     // A window that ends came up short of the free slots: read the whole queue once, and go on from that.
-    if (view.bounds?.to !== undefined && found.grants.length < base.totalSlots - base.holders.length) return { view: await this.lookWhole(signal), lost: false };
+    if (view.bounds?.to !== undefined && found.grants.length < base.totalSlots - base.holders.length) return { view: await this.looks.lookWhole(signal), lost: false };
     const stale = found.stale.slice(0, foldLimit);
     // One write is kept for the queue window's record.
     const room = maxTxnOps - 2 - (mutation?.deletes.length ?? 0) - folded.released.length - marks.length - stale.length;
     const grants = found.grants.slice(0, Math.max(0, Math.min(Math.floor(room / 2), maxTxnOps - 1 - Object.keys(mutation?.expect ?? {}).length)));
     const more = grants.length < found.grants.length || marks.length < view.released.length || stale.length < found.stale.length;
     if (!mutation && grants.length === 0 && stale.length === 0 && marks.length === 0) {
-      await this.moveWindow(view, view.window, signal);
+      await this.looks.moveEnd(view, view.window, signal);
       return undefined;
     }
     const at = this.isoNow();
@@ -512,20 +451,19 @@ export class SemaphoreLock implements RebootLock {
       key: this.key,
       expectedVersion: view.semaphore.version,
       value: formatSemaphore({ totalSlots: base.totalSlots, holders: [...base.holders, ...grants.map((g) => g.id)].sort() }),
-      puts: { ...Object.fromEntries(grants.map((g) => [holderKey(this.group, g.id), holderValue(at, g.entry.key)])), ...(moved ? { [this.viewKeys.window]: formatQueueWindow(moved) } : {}) },
+      puts: { ...Object.fromEntries(grants.map((g) => [holderKey(this.group, g.id), holderValue(at, g.entry.key)])), ...(moved ? { [queueWindowKey(this.group)]: formatQueueWindow(moved) } : {}) },
       rewrites: Object.fromEntries(grants.map((g) => [g.entry.key, grantedValue(at)])),
       deletes: [...(mutation?.deletes ?? []), ...folded.released.map((id) => holderKey(this.group, id)), ...marks, ...stale.map((e) => e.key)],
       expect: { ...mutation?.expect, ...Object.fromEntries(grants.map((g) => [g.entry.key, g.entry.modRevision])) },
     };
-    const bounds = this.window;
-    const lostView = await store.swap(change, this.keys(), signal);
-    if (lostView) return { view: { ...this.noted(lostView), bounds }, lost: true };
-    await this.moveWindow(view, moved ? { value: formatQueueWindow(moved), version: view.window.version + 1, revision: 0 } : view.window, signal);
+    const lostView = await this.looks.swap(change, signal);
+    if (lostView) return { view: lostView, lost: true };
+    await this.looks.moveEnd(view, moved ? { value: formatQueueWindow(moved), version: view.window.version + 1, revision: 0 } : view.window, signal);
     // More free slots than the queue read held, or more than one transaction could take: hand on
     // the rest. A swap that gave every free slot away has none left, however long the queue.
     const slotsLeft = base.totalSlots - base.holders.length - grants.length;
-    if (!more && (view.queue.length < this.viewKeys.queueLimit || grants.length === 0 || slotsLeft <= 0)) return undefined;
-    return { view: await this.look(signal), lost: false };
+    if (!more && (view.queue.length < queueReadLimit || grants.length === 0 || slotsLeft <= 0)) return undefined;
+    return { view: await this.looks.look(signal), lost: false };
   }
 
   private withTimes(holders: string[], values: Map<string, string>): LockHolder[] {
