@@ -20,8 +20,11 @@ interface SharedWatch {
   /** The revision the watcher started after. */
   baseline: number;
   last: VersionedValue | undefined;
-  listeners: Set<(v: VersionedValue) => void>;
+  /** Each waiter's: the next change, or undefined when etcd cancelled the watch. */
+  listeners: Set<(v: VersionedValue | undefined) => void>;
   idle: NodeJS.Timeout | undefined;
+  /** etcd cancelled it: out of the map, never cancelled or reused again. */
+  dead: boolean;
 }
 
 /** A shared watcher with no waiter left is cancelled after this long. */
@@ -288,15 +291,23 @@ export class EtcdLockStore implements LockStore {
     let sw = this.shared.get(key);
     if (!sw) {
       const watcher = this.client.watch().key(key).startRevision(String(revision + 1)).watcher();
-      const created: SharedWatch = { watcher, baseline: revision, last: undefined, listeners: new Set(), idle: undefined };
+      const created: SharedWatch = { watcher, baseline: revision, last: undefined, listeners: new Set(), idle: undefined, dead: false };
       const emit = (v: VersionedValue) => {
         if (!created.last || v.revision > created.last.revision) created.last = v;
         for (const l of [...created.listeners]) l(v);
       };
       watcher.on('put', (kv) => emit(versioned(kv, kv.mod_revision)));
       watcher.on('delete', (kv) => emit({ value: undefined, version: 0, revision: Number(kv.mod_revision ?? 0) }));
-      // Stream errors are not fatal: etcd3 reconnects from the last revision it saw.
-      watcher.on('error', () => undefined);
+      // A broken stream is not fatal (etcd3 reconnects from the last revision it saw: its
+      // 'disconnected'), but 'error' is etcd cancelling the watch (its start compacted away, a
+      // permission gone): etcd3 has dropped it. Its waiters look again now, as at their
+      // safety wake, and the next wait makes a new one.
+      watcher.on('error', () => {
+        created.dead = true;
+        if (this.shared.get(key) === created) this.shared.delete(key);
+        if (created.idle) clearTimeout(created.idle);
+        for (const l of [...created.listeners]) l(undefined);
+      });
       this.shared.set(key, created);
       sw = created;
       this.sent('watch');
@@ -307,10 +318,10 @@ export class EtcdLockStore implements LockStore {
   }
 
   private release(key: string, sw: SharedWatch): void {
-    if (sw.listeners.size > 0 || sw.idle) return;
+    if (sw.dead || sw.listeners.size > 0 || sw.idle) return;
     sw.idle = setTimeout(() => {
       if (sw.listeners.size > 0) return;
-      this.shared.delete(key);
+      if (this.shared.get(key) === sw) this.shared.delete(key);
       sw.watcher.cancel().catch(() => undefined);
     }, sharedWatchIdleMs);
     sw.idle.unref?.();
@@ -334,7 +345,12 @@ export class EtcdLockStore implements LockStore {
         sw.listeners.delete(listener);
         this.release(key, sw);
       };
-      const listener = (v: VersionedValue) => {
+      const listener = (v: VersionedValue | undefined) => {
+        if (v === undefined) {
+          finish();
+          resolve(undefined);
+          return;
+        }
         if (v.revision <= revision) return; // the stream catching up to what we already read
         finish();
         resolve(sw.last ?? v);

@@ -157,6 +157,25 @@ describe('etcd lock, one member', () => {
     client.close();
   });
 
+  test('a wait whose watch etcd cancels (its start compacted away) ends at once for a fresh look, and the next wait watches again', async () => {
+    const store = new EtcdLockStore({ endpoints: etcd.endpoints });
+    try {
+      const key = 'compacted/key';
+      const before = await store.get(key);
+      for (let i = 0; i < 3; i++) await etcd.etcdctl(['put', key, `v${i}`]);
+      const now = await store.get(key);
+      await etcd.etcdctl(['compact', String(now.revision)]);
+      // Its watch would start inside the compacted history: etcd cancels it, and the wait ends
+      // (a safety wake, undefined) instead of sleeping out its 60 s on a watch nobody feeds.
+      expect(await store.waitForChange(key, before.revision, 60_000)).toBeUndefined();
+      const next = store.waitForChange(key, now.revision, 60_000);
+      await etcd.etcdctl(['put', key, 'after']);
+      expect((await next)?.value).toBe('after');
+    } finally {
+      await store.close();
+    }
+  }, 30_000);
+
   test('set-max raises the slots and an operator can release any holder', async () => {
     const lock = open('ops');
     await lock.acquire('x');
