@@ -5,14 +5,13 @@
  * records through FleetStore and releases slots through the lock's own code; `keel lock
  * serve --dashboard` passes the lock server's store, so the slots it releases are its own.
  */
-import type { Etcd3, Watcher } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { etcdError, type EtcdConnection } from '../lock/etcd-store.js';
-import { holdersPrefix, semaphoreKey } from '../lock/group-keys.js';
 import type { LockStore } from '../lock/lock-store.js';
 import { SemaphoreLock } from '../lock/semaphore-lock.js';
 import type { Logger } from '../log.js';
-import { fleetPrefix } from '../fleet/fleet-keys.js';
 import { FleetStore, type FleetRead, type RolloutChange } from '../fleet/fleet-store.js';
+import { watchGroup } from '../fleet/group-watch.js';
 import { auditKey, formatAuditRecord, type AuditRecord } from './audit-record.js';
 
 export interface WatchHandlers {
@@ -67,35 +66,4 @@ export function etcdBackend(connection: EtcdConnection | { client: Etcd3 }, lock
     watch: (group, revision, handlers) => watchGroup(client, group, revision, handlers),
     close: () => store.close(),
   };
-}
-
-/**
- * FleetStore.watch's three watches (the group's records, the semaphore, the holder times),
- * with etcd3's connection events passed on: a lost stream is the banner, a regained one a
- * fresh read (etcd3 resumes each watch from the last revision it saw).
- */
-async function watchGroup(client: Etcd3, group: string, revision: number, handlers: WatchHandlers): Promise<{ close(): Promise<void> }> {
-  const start = String(revision + 1);
-  const watchers: Watcher[] = [];
-  let lost = false;
-  try {
-    for (const make of [() => client.watch().prefix(fleetPrefix(group)), () => client.watch().key(semaphoreKey(group)), () => client.watch().prefix(holdersPrefix(group))]) {
-      const w = await make().startRevision(start).create();
-      w.on('data', (res: { header: { revision: string } }) => handlers.change(Number(res.header.revision)));
-      w.on('disconnected', (error: Error) => {
-        if (!lost) handlers.connection(false, error.message.split('\n')[0]);
-        lost = true;
-      });
-      w.on('connected', () => {
-        if (lost) handlers.connection(true);
-        lost = false;
-      });
-      w.on('error', () => undefined);
-      watchers.push(w);
-    }
-  } catch (error) {
-    await Promise.all(watchers.map((w) => w.cancel().catch(() => undefined)));
-    throw etcdError(error, `watching ${fleetPrefix(group)}`);
-  }
-  return { close: async () => void (await Promise.all(watchers.map((w) => w.cancel().catch(() => undefined)))) };
 }

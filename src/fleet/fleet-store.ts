@@ -6,7 +6,7 @@
  * (`etcdOptions`: deadlines, breaker, retry, TLS, auth); an agent process may pass the
  * client it already has, so one gRPC channel serves its lock and its records.
  */
-import { Etcd3, type IOptions, type Watcher } from 'etcd3';
+import { Etcd3, type IOptions } from 'etcd3';
 import { KeelError } from '../errors.js';
 import { backoffDelayMs, jitteredDelayMs, sleep } from '../backoff.js';
 import type { Logger } from '../log.js';
@@ -15,6 +15,7 @@ import { holdersPrefix, semaphoreKey } from '../lock/group-keys.js';
 import { riderOps } from '../lock/rider-ops.js';
 import { attentionPrefix, fleetPrefix, nodesPrefix, parseFleetKey, rolloutKey, rolloutMarkKey, rolloutMarksPrefix } from './fleet-keys.js';
 import type { FleetInput } from './fleet-status.js';
+import { watchGroup } from './group-watch.js';
 import type { NodeRecord } from './node-record.js';
 import { NodePublisher, type NodePublisherOptions } from './node-publisher.js';
 import type { RolloutPolicy } from './rollout-policy.js';
@@ -323,28 +324,10 @@ export class FleetStore {
   /**
    * Calls `onChange` with the revision of every change to the group's records or lock after
    * `revision` (events of one etcd revision come together). Waiters' queue keys are not watched.
+   * A watcher etcd cancels is replaced (group-watch.ts).
    */
-  async watch(group: string, revision: number, onChange: (revision: number) => void): Promise<{ close(): Promise<void> }> {
-    const start = String(revision + 1);
-    const watchers: Watcher[] = [];
-    const fire = (res: { header: { revision: string } }) => onChange(Number(res.header.revision));
-    try {
-      for (const make of [
-        () => this.client.watch().prefix(fleetPrefix(group)),
-        () => this.client.watch().key(semaphoreKey(group)),
-        () => this.client.watch().prefix(holdersPrefix(group)),
-      ]) {
-        const w = await make().startRevision(start).create();
-        w.on('data', fire);
-        // Stream errors are not fatal: etcd3 reconnects from the last revision it saw.
-        w.on('error', () => undefined);
-        watchers.push(w);
-      }
-    } catch (error) {
-      await Promise.all(watchers.map((w) => w.cancel().catch(() => undefined)));
-      throw etcdError(error, `watching ${fleetPrefix(group)}`);
-    }
-    return { close: async () => void (await Promise.all(watchers.map((w) => w.cancel().catch(() => undefined)))) };
+  watch(group: string, revision: number, onChange: (revision: number) => void): Promise<{ close(): Promise<void> }> {
+    return watchGroup(this.client, group, revision, { change: onChange });
   }
 
   /** Stops the keep-alives (node keys expire with their lease, or go at once with `revoke`) and closes an owned client. */

@@ -247,3 +247,30 @@ describe('a success in one write', () => {
     expect(await startedOf('a1')).toEqual(startedAt);
   });
 });
+
+describe('fleet watch', () => {
+  test('a watcher etcd cancels (its start compacted away) is replaced and the caller told to read again; later changes still arrive', async () => {
+    const store = open();
+    const group = 'compacted';
+    const before = (await store.read(group)).revision;
+    for (let i = 0; i < 3; i++) await etcd.etcdctl(['put', `/keel/fleet/${group}/nodes/c${i}`, 'x']);
+    const now = (await store.read(group)).revision;
+    await etcd.etcdctl(['compact', String(now)]);
+    // All three watchers start inside the compacted history: etcd creates and then cancels
+    // each, and each is replaced by one from now, whose revision the caller is given.
+    const seen: number[] = [];
+    let told!: () => void;
+    const toldThrice = new Promise<void>((resolve) => (told = resolve));
+    const watch = await store.watch(group, before, (revision) => {
+      seen.push(revision);
+      if (seen.length === 3) told();
+    });
+    await toldThrice;
+    expect(seen.every((r) => r >= now)).toBe(true);
+    await etcd.etcdctl(['put', `/keel/fleet/${group}/nodes/c9`, 'x']);
+    await etcd.etcdctl(['put', `com.coreos.airlock/groups/${group}/v1/semaphore`, '{"total_slots":1,"holders":[]}']);
+    while (seen.length < 5) await new Promise((r) => setTimeout(r, 20));
+    expect(seen.slice(3).every((r) => r > now)).toBe(true);
+    await watch.close();
+  }, 30_000);
+});
