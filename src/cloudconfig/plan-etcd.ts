@@ -45,6 +45,20 @@ export function etcdDropIn(environment: Record<string, string>): string {
   ].join('\n');
 }
 
+/**
+ * What keel adds to a member's flags unless the config sets them: the history compacted
+ * every hour (etcd keeps every revision by default, so a member that hosts the fleet's lock
+ * and records grows with every roll until its space quota stops all writes, the reboot lock
+ * with them; keel's watchers start from a recent read and replace a watch etcd cancels).
+ */
+export const memberDefaults: Record<string, string> = { ETCD_AUTO_COMPACTION_MODE: 'periodic', ETCD_AUTO_COMPACTION_RETENTION: '1h' };
+
+/** The member's environment: the config's flags, and `memberDefaults` when it sets neither compaction flag. */
+export function memberEnvironment(environment: Record<string, string>): Record<string, string> {
+  const setsCompaction = Object.keys(memberDefaults).some((k) => k in environment);
+  return setsCompaction ? environment : { ...environment, ...memberDefaults };
+}
+
 /** Whether the config sets any etcd flag (the host then runs a member). */
 export function configuresEtcd(config: CloudConfig | undefined): boolean {
   return Object.keys(config?.etcd?.environment ?? {}).length > 0;
@@ -53,7 +67,7 @@ export function configuresEtcd(config: CloudConfig | undefined): boolean {
 /** etcd's drop-in belongs with the units (before the one daemon-reload). */
 export function planEtcd(b: PlanBuilder, config: CloudConfig | undefined): boolean {
   if (!configuresEtcd(config)) return false;
-  b.add({ kind: 'write-etcd-environment', file: { path: etcdDropInPath, content: bytes(etcdDropIn(config!.etcd!.environment)), mode: 0o644 } });
+  b.add({ kind: 'write-etcd-environment', file: { path: etcdDropInPath, content: bytes(etcdDropIn(memberEnvironment(config!.etcd!.environment))), mode: 0o644 } });
   return true;
 }
 

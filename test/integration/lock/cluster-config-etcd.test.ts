@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { validateCloudConfig } from '../../../src/cloudconfig/validate.js';
-import { etcdDropIn } from '../../../src/cloudconfig/plan-etcd.js';
+import { etcdDropIn, memberEnvironment } from '../../../src/cloudconfig/plan-etcd.js';
 import { etcdMemberDropInPath, readHostLockSettings } from '../../../src/lock/local-member.js';
 import { openRebootLock } from '../../../src/lock/open-reboot-lock.js';
 import { etcdBinary, type EtcdMember } from '../../harness/etcd.js';
@@ -38,7 +38,8 @@ async function startHost(index: number): Promise<{ root: string; member: EtcdMem
     await mkdir(join(root, dirname(f.path)), { recursive: true });
     await writeFile(join(root, f.path), f.content, { mode: f.permissions });
   }
-  const env = Object.fromEntries(Object.entries(config!.etcd!.environment).map(([k, v]) => [k, v.replaceAll('/etc/etcd/', `${root}/etc/etcd/`)]));
+  // The member's environment as the plan writes it (keel's defaults too: etcd refuses a flag it cannot parse).
+  const env = Object.fromEntries(Object.entries(memberEnvironment(config!.etcd!.environment)).map(([k, v]) => [k, v.replaceAll('/etc/etcd/', `${root}/etc/etcd/`)]));
   await mkdir(join(root, dirname(etcdMemberDropInPath)), { recursive: true });
   await writeFile(join(root, etcdMemberDropInPath), etcdDropIn(env));
   const member: EtcdMember = { name: `keel-${index}`, clientUrl: env.ETCD_ADVERTISE_CLIENT_URLS!, peerUrl: env.ETCD_INITIAL_ADVERTISE_PEER_URLS!, dataDir: join(root, 'var/lib/etcd/default'), logFile: join(root, 'etcd.log') };

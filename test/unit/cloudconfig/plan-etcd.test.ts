@@ -4,7 +4,7 @@
 import { describe, expect, test } from 'vitest';
 import { planCloudConfig } from '../../../src/cloudconfig/plan.js';
 import { describeOperation } from '../../../src/cloudconfig/plan-format.js';
-import { etcdDropIn } from '../../../src/cloudconfig/plan-etcd.js';
+import { etcdDropIn, memberEnvironment } from '../../../src/cloudconfig/plan-etcd.js';
 import { environmentOfDropIn } from '../../../src/lock/local-member.js';
 import { parseUnitFile, unitValues } from '../../../src/systemd/unit-file.js';
 import type { Operation } from '../../../src/cloudconfig/operation.js';
@@ -93,6 +93,14 @@ describe('static addresses from write_files', () => {
     const plan = planCloudConfig(input(config({ writeFiles: [file('/etc/systemd/network/README', 'x'), file('/etc/network-notes.network', 'x')] })));
     expect(lines(plan.operations).some((l) => l.startsWith('unit-command'))).toBe(false);
   });
+});
+
+test("the member's history is compacted every hour unless the config says how", () => {
+  const plan = planCloudConfig(input(config({ etcd: member })));
+  const dropIn = plan.operations.find((o): o is Extract<Operation, { kind: 'write-etcd-environment' }> => o.kind === 'write-etcd-environment')!;
+  expect(environmentOfDropIn(new TextDecoder().decode(dropIn.file.content))).toEqual({ ...member.environment, ETCD_AUTO_COMPACTION_MODE: 'periodic', ETCD_AUTO_COMPACTION_RETENTION: '1h' });
+  expect(memberEnvironment({ ETCD_NAME: 'a', ETCD_AUTO_COMPACTION_RETENTION: '24' })).toEqual({ ETCD_NAME: 'a', ETCD_AUTO_COMPACTION_RETENTION: '24' });
+  expect(memberEnvironment({ ETCD_NAME: 'a', ETCD_AUTO_COMPACTION_MODE: 'revision' })).toEqual({ ETCD_NAME: 'a', ETCD_AUTO_COMPACTION_MODE: 'revision' });
 });
 
 test('the drop-in: network-online ordering, restart on failure, then the environment', () => {
