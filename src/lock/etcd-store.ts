@@ -151,10 +151,10 @@ export class EtcdLockStore implements LockStore {
     }
   }
 
-  async list(prefix: string): Promise<Map<string, string>> {
+  async list(prefix: string, _signal?: AbortSignal, from = prefix): Promise<Map<string, string>> {
     this.sent('list');
     try {
-      const res = await this.client.getAll().prefix(prefix).exec();
+      const res = await this.client.kv.range({ key: Buffer.from(from), range_end: prefixEnd(prefix) }, this.callOptions());
       return new Map(res.kvs.map((kv) => [kv.key.toString('utf8'), kv.value.toString('utf8')]));
     } catch (error) {
       throw etcdError(error, `listing ${prefix}`);

@@ -69,8 +69,8 @@ export interface LockView {
 
 export interface LockStore {
   get(key: string, signal?: AbortSignal): Promise<VersionedValue>;
-  /** Keys and values under a prefix. */
-  list(prefix: string, signal?: AbortSignal): Promise<Map<string, string>>;
+  /** Keys and values under a prefix (from the key `from` on, when given). */
+  list(prefix: string, signal?: AbortSignal, from?: string): Promise<Map<string, string>>;
   /**
    * Reads the semaphore, up to `queueLimit` queue entries and the release marks, in one
    * request; with `mark`, writes it first in the same transaction (a release's mark and its

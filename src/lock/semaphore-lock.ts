@@ -34,6 +34,9 @@ interface Mutation {
   expect?: Record<string, number>;
 }
 
+/** How far before a holder's time its marks are listed (a clock set back between its take and its release). */
+const markListSlackMs = 60_000;
+
 /** Queue entries read per change: the free slots seldom exceed it; more are handed on in a second round. */
 const queueReadLimit = 64;
 
@@ -282,14 +285,20 @@ export class SemaphoreLock implements RebootLock {
   private async keepHeld(id: string, signal?: AbortSignal): Promise<boolean> {
     const store = this.options.store;
     const key = holderKey(this.group, id);
-    // Its marks are named by time, so all of them are listed (a walk, but a rare one: a holder asking again).
-    const marks = [...(await store.list(releasedPrefix(this.group), signal)).keys()].filter((m) => releasedIdOf(this.group, m) === id);
+    // An older keel's mark is named by the id alone.
+    const olderMark = releasedPrefix(this.group) + encodeURIComponent(id);
+    const read = await store.readKeys([key, olderMark], signal);
+    const held = read.get(key);
+    // Its marks are named by time: those written since it took its slot are listed (a minute
+    // early, for a clock set back), not every mark the group ever had.
+    const since = held ? Date.parse(parseHolderValue(held.value).since ?? '') : Number.NaN;
+    const from = Number.isNaN(since) ? undefined : releasedFrom(this.group, since - markListSlackMs);
+    const listed = await store.list(releasedPrefix(this.group), signal, from);
+    const marks = [...listed.keys(), ...(read.has(olderMark) ? [olderMark] : [])].filter((m, i, all) => releasedIdOf(this.group, m) === id && all.indexOf(m) === i);
     if (marks.length) {
       await this.change(`finishing ${id}'s release in group '${this.group}'`, signal, (s) => ({ semaphore: giveSlot(s, id).semaphore, deletes: [key, ...marks] }));
       return false;
     }
-    const read = await store.readKeys([key], signal);
-    const held = read.get(key);
     const pending = held && parseHolderValue(held.value).pendingQueueKey;
     if (held && pending) await store.confirm(pending, key, held.modRevision, holderValue(this.isoNow()), signal);
     return true;

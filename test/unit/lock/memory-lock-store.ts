@@ -49,10 +49,10 @@ export class MemoryLockStore implements LockStore {
     return this.read(key);
   }
 
-  async list(prefix: string): Promise<Map<string, string>> {
+  async list(prefix: string, _signal?: AbortSignal, from = prefix): Promise<Map<string, string>> {
     this.requestCounts.list++;
     this.maybeFail();
-    return new Map([...this.data].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k, v.value]));
+    return new Map([...this.data].filter(([k]) => k.startsWith(prefix) && k >= from).map(([k, v]) => [k, v.value]));
   }
 
   /** Keys under `prefix` in key order, as etcd's range returns them: from `from` (inclusive) and below `below`. */

@@ -6,7 +6,7 @@ import { MemoryLockStore } from './memory-lock-store.js';
 import { SemaphoreLock } from '../../../src/lock/semaphore-lock.js';
 import { formatQueueWindow, parseQueueWindow, queueKeyMs, queueWindowKey, windowAfterSwap, windowOver, windowWorn } from '../../../src/lock/queue-window.js';
 import { queueIdOf, queueKey, queuePrefix } from '../../../src/lock/wait-queue.js';
-import { releasedPrefix } from '../../../src/lock/release-marks.js';
+import { releasedKey, releasedPrefix } from '../../../src/lock/release-marks.js';
 
 const g = 'default';
 const k = (ms: number, id = 'n') => queueKey(g, ms, id);
@@ -149,6 +149,21 @@ describe('the lock within the window', () => {
     expect((await lock.status()).holders).toEqual([]);
     expect(await store.list(releasedPrefix(g))).toEqual(new Map());
     expect(store.looks.filter((l) => l.mark).every((l) => l.marksFrom !== undefined)).toBe(true);
+  });
+
+  test("a release interrupted after its time-named mark is finished when the holder asks again; marks from before its take are not read", async () => {
+    const { store, lock } = make();
+    await lock.acquire('a');
+    const listed: (string | undefined)[] = [];
+    const list = store.list.bind(store);
+    store.list = async (prefix, signal, from) => (listed.push(from), list(prefix, signal, from));
+    await store.put(releasedKey(g, 'a', Date.now()), new Date().toISOString()); // the mark, then the release stopped
+    await lock.acquire('a', { wait: false });
+    expect((await lock.status()).holders.map((h) => h.id)).toEqual(['a']);
+    expect(await store.list(releasedPrefix(g))).toEqual(new Map());
+    // Listed from a minute before 'a' took its slot, not from the first mark the group ever had.
+    expect(listed[0]! > `${releasedPrefix(g)}0`).toBe(true);
+    expect(listed[0]! <= releasedKey(g, 'a', Date.now() - 59_000)).toBe(true);
   });
 
   test('a record that is not a window (hostile or foreign) is ignored: looks read the whole queue', async () => {
