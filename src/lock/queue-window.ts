@@ -82,7 +82,7 @@ export function windowOver(keys: string[], old: QueueWindow | undefined, limit: 
  * the whole queue when undefined) shows the stored window's end worn: a window that ends
  * with fewer than `limit` keys left in it, or an open one (or none) whose read came back
  * full: the queue grew behind it, and a read without an end walks all of it. (Its start
- * moves with every grant: see `windowAfterGrants`.)
+ * moves with every grant: see `windowAfterSwap`.)
  */
 export function windowWorn(bounds: QueueWindow | undefined, stored: QueueWindow | undefined, read: number, limit: number): boolean {
   if (bounds !== undefined) return bounds.to === undefined ? read >= limit : read < limit;

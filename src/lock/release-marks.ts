@@ -29,6 +29,11 @@ export function releasedKey(group: string, id: string, atMs: number): string {
   return `${releasedFrom(group, atMs)}/${encodeURIComponent(id)}`;
 }
 
+/** The mark an older keel wrote for `id`: named by the id alone, so it is read by key. */
+export function idNamedMark(group: string, id: string): string {
+  return releasedPrefix(group) + encodeURIComponent(id);
+}
+
 /** Where a read of the marks written from `atMs` on starts. */
 export function releasedFrom(group: string, atMs: number): string {
   return releasedPrefix(group) + Math.max(0, Math.floor(atMs)).toString(16).padStart(16, '0');

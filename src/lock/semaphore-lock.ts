@@ -20,7 +20,7 @@ import { jitteredDelayMs, sleep } from '../backoff.js';
 import { expiredHolders } from './max-hold.js';
 import { holderIdOf, holderKey, holdersPrefix, semaphoreKey, checkGroup } from './group-keys.js';
 import { maxTxnOps, type CompareAndSwap, type LockStore, type VersionedValue } from './lock-store.js';
-import { foldReleases, markSlackMs, releasedFrom, releasedIdOf, releasedKey, releasedMs, releasedPrefix } from './release-marks.js';
+import { foldReleases, idNamedMark, markSlackMs, releasedFrom, releasedIdOf, releasedKey, releasedMs, releasedPrefix } from './release-marks.js';
 import type { AcquireOptions, LockHolder, LockStatus, RebootLock, ReleaseOptions } from './reboot-lock.js';
 import { emptySemaphore, formatSemaphore, fullMessage, giveSlot, parseSemaphore, setTotalSlots, takeSlot, type Semaphore } from './semaphore.js';
 import { deadGrants, grantedValue, grantsFor, holderValue, isGranted, lookAgainMs, parseHolderValue, queueKey } from './wait-queue.js';
@@ -285,8 +285,7 @@ export class SemaphoreLock implements RebootLock {
   private async keepHeld(id: string, signal?: AbortSignal): Promise<boolean> {
     const store = this.options.store;
     const key = holderKey(this.group, id);
-    // An older keel's mark is named by the id alone.
-    const olderMark = releasedPrefix(this.group) + encodeURIComponent(id);
+    const olderMark = idNamedMark(this.group, id);
     const read = await store.readKeys([key, olderMark], signal);
     const held = read.get(key);
     // Its marks are named by time: those written since it took its slot are listed (a minute
