@@ -37,6 +37,8 @@ interface Scenario {
   capMs: number;
   /** Agents stage the release at even steps over this long, as they would over their check intervals. */
   arrivalMs: number;
+  /** Rolls of this scenario back to back, each on a fresh cluster (the day's spread is wide: docs/fleet.md). */
+  runs: number;
 }
 
 interface Role {
@@ -282,7 +284,8 @@ async function worker(): Promise<void> {
 }
 
 // ---------------------------------------------------------------- main: etcd, workers, figures
-async function run(s: Scenario): Promise<void> {
+/** One roll of `s`; answers its pace as a share of the ideal, undefined when it stopped at the cap. */
+async function run(s: Scenario): Promise<number | undefined> {
   // etcd's own raft timings (100 ms heartbeat, 1 s election), as a production cluster runs,
   // not the harness's fast ones: under this load those elect a new leader again and again.
   const etcd = await startEtcd({ members: 3, timings: { heartbeatMs: 100, electionMs: 1000 } });
@@ -378,6 +381,7 @@ async function run(s: Scenario): Promise<void> {
     if (warnings) console.log(`  the agents' fleet side logged ${warnings} warnings (record writes retried under load)`);
     if (errors.length) console.log(`  ERRORS (${errors.length}): ${errors.slice(0, 3).join('; ')}`);
     if (errors.length || history.max > s.slots || (s.mode === 'keel' && unfinished > 0)) process.exitCode = 1;
+    return unfinished > 0 ? undefined : ideal / totalS;
   } finally {
     await etcd.stop();
   }
@@ -393,9 +397,9 @@ async function main(): Promise<void> {
   // Agents stage over half the ideal roll: twice as fast as slots free up, so the queue
   // never runs dry and the ideal stands, without every agent's first requests in one second.
   const arrivalMs = env('FLEET_BENCH_ARRIVAL_MS', ideal / 2);
-  const base = { agents, slots, rebootMs, pollMs: 5000, failEvery: 0, maxFailures: '100%', capMs: 5 * ideal, arrivalMs };
+  const base = { agents, slots, rebootMs, pollMs: 5000, failEvery: 0, maxFailures: '100%', capMs: 5 * ideal, arrivalMs, runs: 1 };
   const scenarios: Scenario[] = [
-    { ...base, name: `${agents}-agent roll`, mode: 'keel' },
+    { ...base, name: `${agents}-agent roll`, mode: 'keel', runs: env('FLEET_BENCH_KEEL_RUNS', 3) },
     { ...base, name: `${agents}-agent roll`, mode: 'poll', capMs },
     { ...base, name: `${agents}-agent roll`, mode: 'compete', capMs },
     { ...base, name: `${agents}-agent roll, 5 % fail their health gate, max_failures 1 %`, mode: 'keel', failEvery: 20, maxFailures: '1%' },
@@ -404,7 +408,18 @@ async function main(): Promise<void> {
   ];
   const chosen = scenarios.filter((s, i) => only.includes(['keel', 'poll', 'compete', 'brake', 'small', 'small-poll'][i]!));
   console.log(`fleet bench: load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} before the first roll`);
-  for (const s of chosen) await run(s);
+  for (const s of chosen) {
+    const paces: number[] = [];
+    for (let i = 0; i < s.runs; i++) {
+      const pace = await run(s);
+      if (pace !== undefined) paces.push(pace);
+    }
+    if (s.runs > 1 && paces.length > 0) {
+      const sorted = [...paces].sort((a, b) => a - b);
+      const pct = (p: number) => `${(p * 100).toFixed(1)} %`;
+      console.log(`${s.name}, ${s.mode}: ${paces.length} rolls, median ${pct(sorted[Math.floor(sorted.length / 2)]!)} of ideal (${sorted.map(pct).join(', ')})`);
+    }
+  }
 }
 
 if (process.argv.includes('--worker')) await worker();
