@@ -362,8 +362,8 @@ async function run(s: Scenario): Promise<number | undefined> {
       const atPace = ((0.1 * starts.length) / s.slots) * turnMs;
       // Every slot's first reboot: the roll's end is the slowest slot's chain, so a slot first
       // used late delays the whole roll by as much.
-      const nth = (n: number) => `${n}th ${((starts[Math.min(n, starts.length) - 1]! - wallStart) / 1000).toFixed(2)} s (staged at ${((((n - 1) / s.agents) * s.arrivalMs) / 1000).toFixed(2)} s)`;
-      console.log(`  slots coming into use: the reboot ${[0, 0.25, 0.5, 0.75, 1].map((f) => nth(Math.max(1, Math.round(f * s.slots)))).join(', ')}`);
+      const nth = (n: number) => `#${n} at ${((starts[Math.min(n, starts.length) - 1]! - wallStart) / 1000).toFixed(2)} s (staged at ${((((n - 1) / s.agents) * s.arrivalMs) / 1000).toFixed(2)} s)`;
+      console.log(`  slots coming into use: reboot ${[0, 0.25, 0.5, 0.75, 1].map((f) => nth(Math.max(1, Math.round(f * s.slots)))).join(', ')}`);
       console.log(`  ends: the first 10 % of reboots started over ${((lo - starts[0]!) / 1000).toFixed(2)} s, the last 10 % over ${((starts.at(-1)! - hi) / 1000).toFixed(2)} s (${(atPace / 1000).toFixed(2)} s each at the middle's pace)`);
     }
     console.log(`  most holders in etcd's history of the semaphore: ${history.max} of ${s.slots} slots (${history.versions} versions); etcd peak memory ${peakMemoryMiB(etcd).toFixed(0)} MiB (largest member); ${msgs('leader changes')} leader changes during the roll`);
