@@ -293,7 +293,8 @@ export class SemaphoreLock implements RebootLock {
     const since = held ? Date.parse(parseHolderValue(held.value).since ?? '') : Number.NaN;
     const from = Number.isNaN(since) ? undefined : releasedFrom(this.group, since - markListSlackMs);
     const listed = await store.list(releasedPrefix(this.group), signal, from);
-    const marks = [...listed.keys(), ...(read.has(olderMark) ? [olderMark] : [])].filter((m, i, all) => releasedIdOf(this.group, m) === id && all.indexOf(m) === i);
+    // (The listing holds an older keel's mark too when it sorts after `from`: one set.)
+    const marks = [...new Set([...listed.keys(), ...(read.has(olderMark) ? [olderMark] : [])])].filter((m) => releasedIdOf(this.group, m) === id);
     if (marks.length) {
       await this.change(`finishing ${id}'s release in group '${this.group}'`, signal, (s) => ({ semaphore: giveSlot(s, id).semaphore, deletes: [key, ...marks] }));
       return false;
