@@ -8,7 +8,7 @@
 import { CompareResult, CompareTarget, Etcd3, type Watcher } from 'etcd3';
 import { defaultCallTimeoutMs, etcdError, etcdOptions, type EtcdConnection } from './etcd-connection.js';
 import { leaseKeeperFor, type KeptLease } from './lease-keeper.js';
-import type { CompareAndSwap, LockStore, LockView, ReleaseMark, VersionedValue, ViewKeys } from './lock-store.js';
+import { maxTxnOps, type CompareAndSwap, type GrantConfirmation, type LockStore, type LockView, type ReleaseMark, type VersionedValue, type ViewKeys } from './lock-store.js';
 import type { Rider } from './reboot-lock.js';
 import { releasedReadLimit } from './release-marks.js';
 import { riderOps, type TxnOp } from './rider-ops.js';
@@ -196,11 +196,15 @@ export class EtcdLockStore implements LockStore {
   }
 
   async readKeys(keys: string[]): Promise<Map<string, { value: string; modRevision: number }>> {
-    this.sent('get');
+    const found = new Map<string, { value: string; modRevision: number }>();
     try {
-      const res = await this.client.kv.txn({ compare: [], success: keys.map((k) => ({ request_range: { key: Buffer.from(k) } })), failure: [] }, this.callOptions());
-      const found = new Map<string, { value: string; modRevision: number }>();
-      for (const r of res.responses) for (const kv of r.response_range?.kvs ?? []) found.set(kv.key.toString('utf8'), { value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) });
+      // etcd refuses a transaction of more than maxTxnOps operations: one read per chunk.
+      for (let at = 0; at < keys.length; at += maxTxnOps) {
+        this.sent('get');
+        const chunk = keys.slice(at, at + maxTxnOps);
+        const res = await this.client.kv.txn({ compare: [], success: chunk.map((k) => ({ request_range: { key: Buffer.from(k) } })), failure: [] }, this.callOptions());
+        for (const r of res.responses) for (const kv of r.response_range?.kvs ?? []) found.set(kv.key.toString('utf8'), { value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) });
+      }
       return found;
     } catch (error) {
       throw etcdError(error, `reading ${keys.length} keys`);
@@ -261,14 +265,15 @@ export class EtcdLockStore implements LockStore {
     }
   }
 
-  async confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string, _signal?: AbortSignal, rider?: Rider): Promise<{ confirmed: boolean; rode: boolean }> {
+  async confirm(grant: GrantConfirmation): Promise<{ confirmed: boolean; rode: boolean }> {
     this.sent('confirm');
+    const { queueKey, holderKey, rider } = grant;
     const riding = riderOps(rider ? [rider] : []);
     try {
       const res = await this.client.kv.txn(
         {
-          compare: [{ key: Buffer.from(holderKey), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: holderModRevision }],
-          success: [{ request_delete_range: { key: Buffer.from(queueKey) } }, { request_put: { key: Buffer.from(holderKey), value: Buffer.from(holderValue) } }, ...riding],
+          compare: [{ key: Buffer.from(holderKey), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: grant.holderModRevision }],
+          success: [{ request_delete_range: { key: Buffer.from(queueKey) } }, { request_put: { key: Buffer.from(holderKey), value: Buffer.from(grant.holderValue) } }, ...riding],
           failure: [],
         },
         this.callOptions(),
@@ -287,11 +292,15 @@ export class EtcdLockStore implements LockStore {
    */
   private shared = new Map<string, SharedWatch>();
 
-  private sharedWatch(key: string, revision: number): SharedWatch {
+  /** The key's shared watcher; a new one starts after `revision`, or at etcd's next revision when none is given. */
+  private sharedWatch(key: string, revision?: number): SharedWatch {
     let sw = this.shared.get(key);
     if (!sw) {
-      const watcher = this.client.watch().key(key).startRevision(String(revision + 1)).watcher();
-      const created: SharedWatch = { watcher, baseline: revision, last: undefined, listeners: new Set(), idle: undefined, dead: false };
+      const builder = this.client.watch().key(key);
+      const watcher = (revision === undefined ? builder : builder.startRevision(String(revision + 1))).watcher();
+      const created: SharedWatch = { watcher, baseline: revision ?? Number.POSITIVE_INFINITY, last: undefined, listeners: new Set(), idle: undefined, dead: false };
+      // Started at etcd's next revision: it has seen everything after the revision it was created at.
+      if (revision === undefined) watcher.once('connected', (res: { header?: { revision?: string } }) => (created.baseline = Number(res.header?.revision ?? Number.POSITIVE_INFINITY)));
       const emit = (v: VersionedValue) => {
         if (!created.last || v.revision > created.last.revision) created.last = v;
         for (const l of [...created.listeners]) l(v);
@@ -325,6 +334,33 @@ export class EtcdLockStore implements LockStore {
       sw.watcher.cancel().catch(() => undefined);
     }, sharedWatchIdleMs);
     sw.idle.unref?.();
+  }
+
+  async watchFromNow(key: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const sw = this.sharedWatch(key);
+    try {
+      if (sw.baseline === Number.POSITIVE_INFINITY) {
+        await new Promise<void>((resolve, reject) => {
+          const done = (error?: Error) => {
+            clearTimeout(timer);
+            sw.watcher.off('connected', onConnected);
+            sw.watcher.off('error', onError);
+            if (error) reject(error);
+            else resolve();
+          };
+          const onConnected = () => done();
+          const onError = (error: Error) => done(error);
+          const timer = setTimeout(() => done(new Error(`etcd did not start the watch within ${this.callTimeoutMs} ms`)), this.callTimeoutMs);
+          sw.watcher.on('connected', onConnected);
+          sw.watcher.on('error', onError);
+        });
+      }
+    } catch (error) {
+      throw etcdError(error, `watching ${key}`);
+    } finally {
+      this.release(key, sw);
+    }
   }
 
   async waitForChange(key: string, revision: number, timeoutMs: number, signal?: AbortSignal): Promise<VersionedValue | undefined> {

@@ -41,6 +41,15 @@ export interface ReleaseMark {
   riders?: Rider[];
 }
 
+/** A grant's confirmation: see LockStore.confirm. */
+export interface GrantConfirmation {
+  queueKey: string;
+  holderKey: string;
+  holderModRevision: number;
+  holderValue: string;
+  rider?: Rider;
+}
+
 /** What one look at a group reads: its semaphore, the head of its queue, its release marks, its queue window. */
 export interface ViewKeys {
   semaphore: string;
@@ -77,7 +86,7 @@ export interface LockStore {
    * first look are one request), and its riders, each by its own condition.
    */
   view(keys: ViewKeys, signal?: AbortSignal, mark?: ReleaseMark): Promise<LockView>;
-  /** Reads several keys at one revision; absent keys are missing from the map. */
+  /** Reads several keys, at one revision for each `maxTxnOps` of them in order; absent keys are missing from the map. */
   readKeys(keys: string[], signal?: AbortSignal): Promise<Map<string, { value: string; modRevision: number }>>;
   /** True when the compares held and every write happened; false when something moved. */
   commit(change: CompareAndSwap, signal?: AbortSignal): Promise<boolean>;
@@ -103,7 +112,7 @@ export interface LockStore {
    * if the holder key still has `holderModRevision` (the grant was not taken back); the
    * `rider`'s writes go in the same transaction when none of its absent keys exists.
    */
-  confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string, signal?: AbortSignal, rider?: Rider): Promise<{ confirmed: boolean; rode: boolean }>;
+  confirm(grant: GrantConfirmation, signal?: AbortSignal): Promise<{ confirmed: boolean; rode: boolean }>;
   /**
    * Resolves with the key's next value after `revision` (at once if it already changed),
    * carried by the watch event itself, with the revision of that change; resolves
@@ -111,6 +120,13 @@ export interface LockStore {
    * `signal` aborts.
    */
   waitForChange(key: string, revision: number, timeoutMs: number, signal?: AbortSignal): Promise<VersionedValue | undefined>;
+  /**
+   * Starts watching `key` at the store's next revision and resolves once the watch is in
+   * place, so that a waitForChange on it after any later read needs no catch-up: etcd
+   * replays a watch begun at a passed revision only every 100 ms, a batch at a time, and
+   * that was most of a slot's first hand-off when many nodes joined at once.
+   */
+  watchFromNow(key: string, signal?: AbortSignal): Promise<void>;
   /** Deletes a key (no compare). */
   remove(key: string, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;

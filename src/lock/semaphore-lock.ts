@@ -31,6 +31,7 @@ import { WindowedLooks, type Look } from './windowed-looks.js';
 interface Mutation {
   semaphore: Semaphore;
   deletes: string[];
+  puts?: Record<string, string>;
   expect?: Record<string, number>;
 }
 
@@ -125,6 +126,8 @@ export class SemaphoreLock implements RebootLock {
     let taken = false;
     /** The caller's whenGranted, once started beside the confirmation of a hand-off. */
     let granted: Promise<void> | undefined;
+    /** Our queue key as a look showed it handed a slot: confirmed as the watch event would be. */
+    let handed: VersionedValue | undefined;
     try {
       await this.retrying(what, signal, Number.POSITIVE_INFINITY, async () => {
         for (;;) {
@@ -146,6 +149,9 @@ export class SemaphoreLock implements RebootLock {
             // by the time of arrival (the first, for a caller asking again; never below the
             // window, where no look would see it), so no read is needed to name it.
             queued.name ??= queueKey(this.group, Math.max(options.queuedSince ?? this.now(), this.looks.floorMs()), id);
+            // The key's watch first, from etcd's next revision: a hand-off that comes while we
+            // are still taking or handing on reaches us without etcd's catch-up of late watches.
+            await store.watchFromNow(queued.name, signal);
             const joined = this.looks.noted(await store.enqueue(queued.name, id, this.looks.wholeKeys, signal));
             const now = this.decode(joined.semaphore);
             lastHolders = now.holders;
@@ -166,26 +172,29 @@ export class SemaphoreLock implements RebootLock {
               queued.name = undefined;
               continue;
             }
-            // Our place in line, a read alone (a count inside the put would be walked by every member).
-            const position = await store.position(queued.name, this.looks.countFrom(), signal);
-            Object.assign(queued, { key: queued.name, revision: joined.revision, position });
-            const free = now.totalSlots - now.holders.length;
-            if (position < free) {
-              // Room for everyone ahead of us and for us: take a slot directly, our queue key
-              // going in the same swap. Lost the race: hand the free slots to the head of the
-              // queue (perhaps us) and wait.
-              if (await this.take(id, joined.semaphore, now, signal, [queued.name])) {
+            Object.assign(queued, { key: queued.name, revision: joined.revision });
+            if (now.totalSlots > now.holders.length) {
+              // Slots were free as we joined: a look at the queue's head (not a count) shows
+              // whether there is room for everyone ahead of us and for us.
+              const view = await this.looks.look(signal);
+              const at = view.queue.findIndex((e) => e.key === queued.name);
+              queued.position = at < 0 ? view.queue.length : at;
+              const outcome = await this.takeWithRoom(id, queued.name, view, signal);
+              if (outcome === 'taken') {
                 queued.key = undefined;
                 taken = true;
                 return;
               }
-              await this.handOn(signal);
-            } else if (free <= 0 && this.options.maxHoldMs !== undefined) {
-              await this.reclaim(now.holders, signal);
+              handed = outcome;
+              continue;
             }
+            // Our place in line, a read alone (a count inside the put would be walked by every member).
+            queued.position = await store.position(queued.name, this.looks.countFrom(), signal);
+            if (this.options.maxHoldMs !== undefined) await this.reclaim(now.holders, signal);
             continue;
           }
-          const event = await store.waitForChange(queued.key, queued.revision, lookAgainMs(this.options.safetyWakeMs ?? 10_000, queued.position, this.slotsSeen), signal);
+          const event = handed ?? (await store.waitForChange(queued.key, queued.revision, lookAgainMs(this.options.safetyWakeMs ?? 10_000, queued.position, this.slotsSeen), signal));
+          handed = undefined;
           if (event === undefined) {
             const position = await this.lookAgain(id, queued.key, queued.position, signal);
             if (position === undefined) Object.assign(queued, { key: undefined, dropped: true }); // a hand-off we missed: the read settles it
@@ -198,7 +207,10 @@ export class SemaphoreLock implements RebootLock {
             // when its first writes ride in the confirmation, after it, told whether they did.
             const rider = options.rider;
             if (options.whenGranted && !granted && !rider) (granted = options.whenGranted(false)).catch(() => undefined);
-            const confirmed = await store.confirm(queued.key, holderKey(this.group, id), event.revision, holderValue(this.isoNow()), signal, rider);
+            const confirmed = await store.confirm(
+              { queueKey: queued.key, holderKey: holderKey(this.group, id), holderModRevision: event.revision, holderValue: holderValue(this.isoNow()), ...(rider ? { rider } : {}) },
+              signal,
+            );
             if (confirmed.confirmed) {
               if (options.whenGranted && !granted) (granted = options.whenGranted(confirmed.rode)).catch(() => undefined);
               queued.key = undefined;
@@ -277,6 +289,43 @@ export class SemaphoreLock implements RebootLock {
   }
 
   /**
+   * A node that joined while slots were free: when the queue's head in `view` leaves room for
+   * everyone ahead of it and for it, it takes a slot directly, and the same swap hands the
+   * other free slots to the nodes waiting (so the nodes joining at once do not each hand on,
+   * and lose to each other). A lost swap goes on from what it read: there, a slot handed to
+   * us by another node's swap is answered (our queue key as granted, to be confirmed), and
+   * when no room is left for us, what could be handed on was. Answers 'taken', the granted
+   * key, or undefined: wait.
+   */
+  private async takeWithRoom(id: string, name: string, view: Look, signal?: AbortSignal): Promise<'taken' | VersionedValue | undefined> {
+    let held = false;
+    for (let lost = 0; ; ) {
+      const mine = view.queue.find((e) => e.key === name);
+      if (!held && mine && isGranted(mine.value)) return { value: mine.value, version: 0, revision: mine.modRevision };
+      let took = false;
+      const queue = view.queue;
+      const next = await this.swapFrom(
+        view,
+        (s) => {
+          took = false;
+          if (held || s.holders.includes(id) || !grantsFor(this.group, s, queue).grants.some((g) => g.entry.key === name)) return undefined;
+          const taking = takeSlot(s, id);
+          if (!taking.ok) return undefined;
+          took = true;
+          // Our queue key goes as a holder's stale key, in the same swap (swapFrom).
+          return { semaphore: taking.semaphore, deletes: [], puts: { [holderKey(this.group, id)]: holderValue(this.isoNow()) } };
+        },
+        lost,
+        signal,
+      );
+      held ||= took && next?.lost !== true;
+      if (next === undefined) return held ? 'taken' : undefined;
+      view = next.view;
+      lost = next.lost ? lost + 1 : 0;
+    }
+  }
+
+  /**
    * A holder asking again: confirms its grant if still pending (its hand-off event was
    * missed), so no check takes it back. False when a release of its own was left half done
    * (its mark written, not folded in: a release interrupted): that release is finished
@@ -300,7 +349,7 @@ export class SemaphoreLock implements RebootLock {
       return false;
     }
     const pending = held && parseHolderValue(held.value).pendingQueueKey;
-    if (held && pending) await store.confirm(pending, key, held.modRevision, holderValue(this.isoNow()), signal);
+    if (held && pending) await store.confirm({ queueKey: pending, holderKey: key, holderModRevision: held.modRevision, holderValue: holderValue(this.isoNow()) }, signal);
     return true;
   }
 
@@ -338,6 +387,8 @@ export class SemaphoreLock implements RebootLock {
       const q = parseHolderValue(v).pendingQueueKey;
       return q ? [k, q] : [];
     });
+    // Each holder key and the queue key it names, side by side: read at one revision (readKeys
+    // reads an even number of keys at a time), and the give-back expects the holder key unchanged.
     const dead = pending.length ? deadGrants(this.group, holders, await this.options.store.readKeys(pending, signal)) : [];
     const expired = expiredHolders(this.withTimes(holders, values), this.now(), this.options.maxHoldMs).filter((h) => !dead.some((d) => d.id === h));
     if (dead.length === 0 && expired.length === 0) return false;
@@ -442,7 +493,7 @@ export class SemaphoreLock implements RebootLock {
     if (view.bounds?.to !== undefined && found.grants.length < base.totalSlots - base.holders.length) return { view: await this.looks.lookWhole(signal), lost: false };
     const stale = found.stale.slice(0, foldLimit);
     // One write is kept for the queue window's record.
-    const room = maxTxnOps - 2 - (mutation?.deletes.length ?? 0) - folded.released.length - marks.length - stale.length;
+    const room = maxTxnOps - 2 - (mutation?.deletes.length ?? 0) - Object.keys(mutation?.puts ?? {}).length - folded.released.length - marks.length - stale.length;
     const grants = found.grants.slice(0, Math.max(0, Math.min(Math.floor(room / 2), maxTxnOps - 1 - Object.keys(mutation?.expect ?? {}).length)));
     const more = grants.length < found.grants.length || marks.length < view.released.length || stale.length < found.stale.length;
     if (!mutation && grants.length === 0 && stale.length === 0 && marks.length === 0) {
@@ -460,7 +511,7 @@ export class SemaphoreLock implements RebootLock {
       key: this.key,
       expectedVersion: view.semaphore.version,
       value: formatSemaphore({ totalSlots: base.totalSlots, holders: [...base.holders, ...grants.map((g) => g.id)].sort() }),
-      puts: { ...Object.fromEntries(grants.map((g) => [holderKey(this.group, g.id), holderValue(at, g.entry.key)])), ...(moved ? { [queueWindowKey(this.group)]: formatQueueWindow(moved) } : {}) },
+      puts: { ...mutation?.puts, ...Object.fromEntries(grants.map((g) => [holderKey(this.group, g.id), holderValue(at, g.entry.key)])), ...(moved ? { [queueWindowKey(this.group)]: formatQueueWindow(moved) } : {}) },
       rewrites: Object.fromEntries(grants.map((g) => [g.entry.key, grantedValue(at)])),
       deletes: [...(mutation?.deletes ?? []), ...folded.released.map((id) => holderKey(this.group, id)), ...marks, ...stale.map((e) => e.key)],
       expect: { ...mutation?.expect, ...Object.fromEntries(grants.map((g) => [g.entry.key, g.entry.modRevision])) },

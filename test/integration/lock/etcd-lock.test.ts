@@ -176,6 +176,37 @@ describe('etcd lock, one member', () => {
     }
   }, 30_000);
 
+  test('a watch started from now, before a key is written, hands each later change to a wait from a later read', async () => {
+    const store = new EtcdLockStore({ endpoints: etcd.endpoints });
+    try {
+      const key = 'from-now/key';
+      await store.watchFromNow(key);
+      await etcd.etcdctl(['put', key, 'joined']);
+      const joined = await store.get(key);
+      const next = store.waitForChange(key, joined.revision, 60_000);
+      await etcd.etcdctl(['put', key, 'granted']);
+      expect(await next).toMatchObject({ value: 'granted', revision: joined.revision + 1 });
+      // A change made before the wait began, after the read it waits from, is answered at once.
+      await etcd.etcdctl(['put', key, 'again']);
+      expect((await store.waitForChange(key, joined.revision + 1, 60_000))?.value).toBe('again');
+    } finally {
+      await store.close();
+    }
+  }, 30_000);
+
+  test('more keys read at once than one etcd transaction may hold (128 operations)', async () => {
+    const store = new EtcdLockStore({ endpoints: etcd.endpoints });
+    try {
+      const keys = Array.from({ length: 300 }, (_, i) => `many/${String(i).padStart(3, '0')}`);
+      await Promise.all(keys.filter((_, i) => i % 3 === 0).map((k) => etcd.etcdctl(['put', k, k])));
+      const read = await store.readKeys(keys);
+      expect([...read.keys()].sort()).toEqual(keys.filter((_, i) => i % 3 === 0));
+      expect(read.get('many/297')?.value).toBe('many/297');
+    } finally {
+      await store.close();
+    }
+  }, 30_000);
+
   test('set-max raises the slots and an operator can release any holder', async () => {
     const lock = open('ops');
     await lock.acquire('x');

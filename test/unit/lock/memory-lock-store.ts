@@ -5,7 +5,7 @@
  * ends a queued node's lease with `expire(key)`.
  */
 import { KeelError } from '../../../src/errors.js';
-import { maxTxnOps, type CompareAndSwap, type LockStore, type LockView, type ReleaseMark, type VersionedValue, type ViewKeys } from '../../../src/lock/lock-store.js';
+import { maxTxnOps, type CompareAndSwap, type GrantConfirmation, type LockStore, type LockView, type ReleaseMark, type VersionedValue, type ViewKeys } from '../../../src/lock/lock-store.js';
 import type { Rider } from '../../../src/lock/reboot-lock.js';
 
 interface Entry {
@@ -165,7 +165,7 @@ export class MemoryLockStore implements LockStore {
       .map(([k]) => k);
   }
 
-  async confirm(queueKey: string, holderKey: string, holderModRevision: number, holderValue: string, _signal?: AbortSignal, rider?: Rider): Promise<{ confirmed: boolean; rode: boolean }> {
+  async confirm({ queueKey, holderKey, holderModRevision, holderValue, rider }: GrantConfirmation): Promise<{ confirmed: boolean; rode: boolean }> {
     this.requestCounts.commit++;
     this.maybeFail();
     if ((this.data.get(holderKey)?.modRevision ?? 0) !== holderModRevision) return { confirmed: false, rode: false };
@@ -199,6 +199,9 @@ export class MemoryLockStore implements LockStore {
     if (!entry && gone !== undefined && gone > revision) return { value: undefined, version: 0, revision: gone };
     return undefined;
   }
+
+  /** Nothing to start: a wait here sees every change after any revision, with no catch-up. */
+  async watchFromNow(): Promise<void> {}
 
   async waitForChange(key: string, revision: number, timeoutMs: number, signal?: AbortSignal): Promise<VersionedValue | undefined> {
     this.requestCounts.watch++;

@@ -29,6 +29,20 @@ describe('semaphore lock', () => {
     expect(store.commits).toHaveLength(1);
   });
 
+  test('nodes joining at once while slots are free: the take that wins hands the others their slots in its swap, and they confirm from what their lost swaps read, without waiting on a watch', async () => {
+    const { store } = make();
+    await store.put(key, '{"total_slots":3,"holders":[]}');
+    const ids = ['a', 'b', 'c'];
+    const locks = ids.map(() => new SemaphoreLock({ store, group: 'default', random: () => 0 }));
+    await Promise.all(locks.map((lock, i) => lock.acquire(ids[i]!, { queuedSince: 1000 + i })));
+    expect((await locks[0]!.status()).holders.map((h) => h.id)).toEqual(ids);
+    expect(store.requestCounts.watch).toBe(0);
+    const swaps = store.commits.filter((c) => c.key === key);
+    expect(swaps).toHaveLength(1); // a's take, with b's and c's grants
+    expect(Object.keys(swaps[0]!.rewrites ?? {})).toHaveLength(2);
+    expect(store.queueOf('com.coreos.airlock/groups/default/v1/keel-queue/')).toEqual([]);
+  });
+
   test('full without wait is a conflict naming the holders', async () => {
     const { lock } = make();
     await lock.acquire('a');
