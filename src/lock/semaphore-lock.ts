@@ -318,10 +318,12 @@ export class SemaphoreLock implements RebootLock {
         lost,
         signal,
       );
-      held ||= took && next?.lost !== true;
+      // Held only when the swap that carried our take held (not when it was lost, nor when it
+      // stopped to read the whole queue before swapping).
+      held ||= took && (next === undefined || next.outcome === 'held');
       if (next === undefined) return held ? 'taken' : undefined;
       view = next.view;
-      lost = next.lost ? lost + 1 : 0;
+      lost = next.outcome === 'lost' ? lost + 1 : 0;
     }
   }
 
@@ -439,7 +441,7 @@ export class SemaphoreLock implements RebootLock {
         const next = await this.swapFrom(own, () => undefined, lost, options.signal);
         if (next === undefined) return;
         view = next.view;
-        lost = next.lost ? lost + 1 : 0;
+        lost = next.outcome === 'lost' ? lost + 1 : 0;
       }
     });
     return { rode };
@@ -465,18 +467,19 @@ export class SemaphoreLock implements RebootLock {
         const next = await this.swapFrom(view, mutate, lost, signal);
         if (next === undefined) return;
         view = next.view;
-        lost = next.lost ? lost + 1 : 0;
+        lost = next.outcome === 'lost' ? lost + 1 : 0;
       }
     });
   }
 
   /**
    * One swap from what `view` read: `mutate`'s change, the release marks folded in, the free
-   * slots handed on. Answers undefined when it held (or there was nothing to do) and the
-   * view to go on from when it did not (read by the lost swap itself), or, when there is
-   * more than one swap could do, a new view for the rest. `lost`: swaps lost in a row.
+   * slots handed on. Answers undefined when it held with nothing left to do (or there was
+   * nothing to do), else the view to go on from and why: the swap was lost (read by the lost
+   * swap itself), it held with more left than one swap could do, or it was not sent because
+   * the window came up short (the whole queue read instead). `lost`: swaps lost in a row.
    */
-  private async swapFrom(view: Look, mutate: (s: Semaphore, exists: boolean) => Mutation | undefined, lost: number, signal?: AbortSignal): Promise<{ view: Look; lost: boolean } | undefined> {
+  private async swapFrom(view: Look, mutate: (s: Semaphore, exists: boolean) => Mutation | undefined, lost: number, signal?: AbortSignal): Promise<{ view: Look; outcome: 'held' | 'lost' | 'read' } | undefined> {
     const store = this.options.store;
     // Swaps lost again and again: step aside a little, randomly and longer each time, so
     // nodes changing the one semaphore at once do not all try again at once.
@@ -490,7 +493,7 @@ export class SemaphoreLock implements RebootLock {
     const base = mutation?.semaphore ?? folded.semaphore;
     const found = grantsFor(this.group, base, view.queue);
     // A window that ends came up short of the free slots: read the whole queue once, and go on from that.
-    if (view.bounds?.to !== undefined && found.grants.length < base.totalSlots - base.holders.length) return { view: await this.looks.lookWhole(signal), lost: false };
+    if (view.bounds?.to !== undefined && found.grants.length < base.totalSlots - base.holders.length) return { view: await this.looks.lookWhole(signal), outcome: 'read' };
     const stale = found.stale.slice(0, foldLimit);
     // One write is kept for the queue window's record.
     const room = maxTxnOps - 2 - (mutation?.deletes.length ?? 0) - Object.keys(mutation?.puts ?? {}).length - folded.released.length - marks.length - stale.length;
@@ -517,13 +520,13 @@ export class SemaphoreLock implements RebootLock {
       expect: { ...mutation?.expect, ...Object.fromEntries(grants.map((g) => [g.entry.key, g.entry.modRevision])) },
     };
     const lostView = await this.looks.swap(change, signal);
-    if (lostView) return { view: lostView, lost: true };
+    if (lostView) return { view: lostView, outcome: 'lost' };
     await this.looks.moveEnd(view, moved ? { value: formatQueueWindow(moved), version: view.window.version + 1, revision: 0 } : view.window, signal);
     // More free slots than the queue read held, or more than one transaction could take: hand on
     // the rest. A swap that gave every free slot away has none left, however long the queue.
     const slotsLeft = base.totalSlots - base.holders.length - grants.length;
     if (!more && (view.queue.length < queueReadLimit || grants.length === 0 || slotsLeft <= 0)) return undefined;
-    return { view: await this.looks.look(signal), lost: false };
+    return { view: await this.looks.look(signal), outcome: 'held' };
   }
 
   private withTimes(holders: string[], values: Map<string, string>): LockHolder[] {

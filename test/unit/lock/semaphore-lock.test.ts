@@ -5,6 +5,8 @@ import { MemoryLockStore } from './memory-lock-store.js';
 import { SemaphoreLock } from '../../../src/lock/semaphore-lock.js';
 import { KeelError } from '../../../src/errors.js';
 import type { Rider } from '../../../src/lock/reboot-lock.js';
+import { parseHolderValue, queueKey } from '../../../src/lock/wait-queue.js';
+import { formatQueueWindow, queueWindowKey } from '../../../src/lock/queue-window.js';
 
 const key = 'com.coreos.airlock/groups/default/v1/semaphore';
 const make = (extra: Partial<ConstructorParameters<typeof SemaphoreLock>[0]> = {}) => {
@@ -41,6 +43,21 @@ describe('semaphore lock', () => {
     expect(swaps).toHaveLength(1); // a's take, with b's and c's grants
     expect(Object.keys(swaps[0]!.rewrites ?? {})).toHaveLength(2);
     expect(store.queueOf('com.coreos.airlock/groups/default/v1/keel-queue/')).toEqual([]);
+  });
+
+  test('a take whose swap stops to read the whole queue (its window came up short) takes its slot from that read, confirmed', async () => {
+    const { store, lock } = make();
+    const queue = 'com.coreos.airlock/groups/default/v1/keel-queue/';
+    await store.put(key, '{"total_slots":3,"holders":[]}');
+    // The window ends at a's own key; b waits past it.
+    const a = queueKey('default', 1000, 'a');
+    await store.put(queueWindowKey('default'), formatQueueWindow({ from: a, to: a }));
+    await store.put(queueKey('default', 2000, 'b'), 'b');
+    await lock.acquire('a', { queuedSince: 1000 });
+    expect((await lock.status()).holders.map((h) => h.id)).toEqual(['a', 'b']);
+    const held = await store.readKeys(['com.coreos.airlock/groups/default/v1/keel-holders/a']);
+    expect(parseHolderValue([...held.values()][0]!.value).pendingQueueKey).toBeUndefined(); // a's own take, not a grant left pending
+    expect(store.queueOf(queue)).toEqual([queueKey('default', 2000, 'b')]); // b's, granted, for b to confirm
   });
 
   test('full without wait is a conflict naming the holders', async () => {
