@@ -27,6 +27,12 @@ export interface QueueWindow {
   from?: string;
   to?: string;
   marksFrom?: number;
+  /**
+   * Queue keys per millisecond of their names from `from` to `to` when the end was set: a
+   * node joining estimates its place in line from it (placeEstimate) instead of counting the
+   * keys before it, a read that walks all of them. The place only spaces its safety looks.
+   */
+  pace?: number;
 }
 
 /** Queue keys a window spans when it is moved on: several turns of every slot, so a hint a reboot old still covers the head. */
@@ -48,12 +54,13 @@ export function parseQueueWindow(group: string, value: string | undefined): Queu
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
   const prefix = queuePrefix(group);
-  const { from, to, marksFrom } = parsed as { from?: unknown; to?: unknown; marksFrom?: unknown };
+  const { from, to, marksFrom, pace } = parsed as { from?: unknown; to?: unknown; marksFrom?: unknown; pace?: unknown };
   const isKey = (k: unknown): k is string => typeof k === 'string' && k.startsWith(prefix);
   if (from !== undefined && !isKey(from)) return undefined;
   if (to !== undefined && (from === undefined || !isKey(to) || to < from)) return undefined;
   if (marksFrom !== undefined && !(Number.isSafeInteger(marksFrom) && (marksFrom as number) >= 0)) return undefined;
-  return tidy({ from, to, marksFrom: marksFrom as number | undefined });
+  if (pace !== undefined && !(typeof pace === 'number' && Number.isFinite(pace) && pace > 0)) return undefined;
+  return tidy({ from, to, marksFrom: marksFrom as number | undefined, pace: pace as number | undefined });
 }
 
 export function formatQueueWindow(window: QueueWindow): string {
@@ -62,7 +69,12 @@ export function formatQueueWindow(window: QueueWindow): string {
 
 /** The window without its absent fields. */
 function tidy(w: QueueWindow): QueueWindow {
-  return { ...(w.from !== undefined ? { from: w.from } : {}), ...(w.to !== undefined ? { to: w.to } : {}), ...(w.marksFrom !== undefined ? { marksFrom: w.marksFrom } : {}) };
+  return {
+    ...(w.from !== undefined ? { from: w.from } : {}),
+    ...(w.to !== undefined ? { to: w.to } : {}),
+    ...(w.marksFrom !== undefined ? { marksFrom: w.marksFrom } : {}),
+    ...(w.pace !== undefined ? { pace: w.pace } : {}),
+  };
 }
 
 /**
@@ -71,10 +83,26 @@ function tidy(w: QueueWindow): QueueWindow {
  * look's `limit` are left (a bound there would wear out at the next grant); an empty queue
  * keeps the old start, open-ended.
  */
-export function windowOver(keys: string[], old: QueueWindow | undefined, limit: number): QueueWindow | undefined {
+export function windowOver(group: string, keys: string[], old: QueueWindow | undefined, limit: number): QueueWindow | undefined {
   const marks = old?.marksFrom !== undefined ? { marksFrom: old.marksFrom } : {};
   if (keys.length === 0) return old && tidy({ from: old.from, ...marks });
-  return keys.length < limit ? { from: keys[0]!, ...marks } : { from: keys[0]!, to: keys[keys.length - 1]!, ...marks };
+  if (keys.length < limit) return { from: keys[0]!, ...marks };
+  const [fromMs, toMs] = [queueKeyMs(group, keys[0]!), queueKeyMs(group, keys[keys.length - 1]!)];
+  const pace = fromMs !== undefined && toMs !== undefined && toMs > fromMs ? (keys.length - 1) / (toMs - fromMs) : undefined;
+  return tidy({ from: keys[0]!, to: keys[keys.length - 1]!, ...marks, pace });
+}
+
+/**
+ * A queue key's place in line as `window` estimates it: the keys named between the window's
+ * start and it, at the window's pace; undefined when the window has no start or pace (a short
+ * queue, a record from an older keel), or the key sorts before its start. Nodes do not arrive
+ * at an even pace, so it is a guess: it spaces a waiter's safety looks, and decides nothing.
+ */
+export function placeEstimate(group: string, window: QueueWindow | undefined, key: string): number | undefined {
+  const fromMs = window?.from !== undefined ? queueKeyMs(group, window.from) : undefined;
+  const ms = queueKeyMs(group, key);
+  if (window?.pace === undefined || fromMs === undefined || ms === undefined || ms < fromMs) return undefined;
+  return Math.round((ms - fromMs) * window.pace);
 }
 
 /**
@@ -99,12 +127,12 @@ export function windowAfterSwap(stored: QueueWindow | undefined, lastGranted: st
   const from = lastGranted !== undefined && (stored?.from === undefined || lastGranted > stored.from) ? lastGranted : stored?.from;
   const to = stored?.to !== undefined && from !== undefined && stored.to >= from ? stored.to : undefined;
   const marksFrom = newestMarkMs !== undefined && newestMarkMs - slackMs > (stored?.marksFrom ?? -1) ? newestMarkMs - slackMs : stored?.marksFrom;
-  const next = tidy({ from, to, marksFrom });
+  const next = tidy({ from, to, marksFrom, pace: stored?.pace });
   return sameWindow(next, stored) ? undefined : next;
 }
 
 export function sameWindow(a: QueueWindow | undefined, b: QueueWindow | undefined): boolean {
-  return a?.from === b?.from && a?.to === b?.to && a?.marksFrom === b?.marksFrom;
+  return a?.from === b?.from && a?.to === b?.to && a?.marksFrom === b?.marksFrom && a?.pace === b?.pace;
 }
 
 /** The milliseconds a queue key names, or undefined for a key that names none. */

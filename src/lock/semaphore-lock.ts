@@ -188,8 +188,10 @@ export class SemaphoreLock implements RebootLock {
               handed = outcome;
               continue;
             }
-            // Our place in line, a read alone (a count inside the put would be walked by every member).
-            queued.position = await store.position(queued.name, this.looks.countFrom(), signal);
+            // Our place in line, which spaces our safety looks: estimated from the window's pace
+            // when it has one, else counted, a read alone (a count inside the put would be walked
+            // by every member, and the read walks every key before ours).
+            queued.position = this.looks.placeEstimate(queued.name) ?? (await store.position(queued.name, this.looks.countFrom(), signal));
             if (this.options.maxHoldMs !== undefined) await this.reclaim(now.holders, signal);
             continue;
           }

@@ -4,7 +4,7 @@
  * and the moves of a worn window's end. The window is a hint; nothing here decides a grant.
  */
 import type { CompareAndSwap, LockStore, LockView, ReleaseMark, VersionedValue, ViewKeys } from './lock-store.js';
-import { formatQueueWindow, parseQueueWindow, queueKeyMs, queueWindowKey, sameWindow, windowOver, windowSpan, windowWorn, type QueueWindow } from './queue-window.js';
+import { formatQueueWindow, parseQueueWindow, placeEstimate, queueKeyMs, queueWindowKey, sameWindow, windowOver, windowSpan, windowWorn, type QueueWindow } from './queue-window.js';
 import { releasedFrom, releasedPrefix } from './release-marks.js';
 import { queuePrefix } from './wait-queue.js';
 
@@ -67,6 +67,11 @@ export class WindowedLooks {
     this.noted({ window: await this.store.get(this.wholeKeys.window, signal) });
   }
 
+  /** A queue key's place in line as the window last read estimates it (queue-window.ts), or undefined: count it. */
+  placeEstimate(key: string): number | undefined {
+    return placeEstimate(this.group, this.window, key);
+  }
+
   /** Where a count of the keys before a queue key starts: the window's start, or the queue's. */
   countFrom(): string {
     return this.window?.from ?? this.wholeKeys.queuePrefix;
@@ -93,7 +98,7 @@ export class WindowedLooks {
   async moveEnd(look: Look, record: VersionedValue, signal?: AbortSignal): Promise<void> {
     const stored = parseQueueWindow(this.group, record.value);
     if (!windowWorn(look.bounds, stored, look.queue.length, this.queueLimit)) return;
-    const next = windowOver(await this.store.queueKeys(this.wholeKeys.queuePrefix, stored?.from ?? this.wholeKeys.queuePrefix, windowSpan, signal), stored, this.queueLimit);
+    const next = windowOver(this.group, await this.store.queueKeys(this.wholeKeys.queuePrefix, stored?.from ?? this.wholeKeys.queuePrefix, windowSpan, signal), stored, this.queueLimit);
     if (next === undefined || sameWindow(next, stored)) return;
     if (await this.store.commit({ key: this.wholeKeys.window, expectedVersion: record.version, value: formatQueueWindow(next) }, signal)) this.window = next;
   }

@@ -4,7 +4,7 @@
 import { describe, expect, test } from 'vitest';
 import { MemoryLockStore } from './memory-lock-store.js';
 import { SemaphoreLock } from '../../../src/lock/semaphore-lock.js';
-import { formatQueueWindow, parseQueueWindow, queueKeyMs, queueWindowKey, windowAfterSwap, windowOver, windowWorn } from '../../../src/lock/queue-window.js';
+import { formatQueueWindow, parseQueueWindow, placeEstimate, queueKeyMs, queueWindowKey, windowAfterSwap, windowOver, windowWorn } from '../../../src/lock/queue-window.js';
 import { queueIdOf, queueKey, queuePrefix } from '../../../src/lock/wait-queue.js';
 import { releasedKey, releasedPrefix } from '../../../src/lock/release-marks.js';
 
@@ -31,10 +31,37 @@ describe('queue window rules', () => {
 
   test('a window ends at the last key read, unless fewer than a look reads are left; an empty queue keeps the start', () => {
     const keys = Array.from({ length: 8 }, (_, i) => k(i + 10));
-    expect(windowOver(keys, undefined, 4)).toEqual({ from: k(10), to: k(17) });
-    expect(windowOver(keys.slice(0, 3), undefined, 4)).toEqual({ from: k(10) });
-    expect(windowOver([], { from: k(5), to: k(7) }, 4)).toEqual({ from: k(5) });
-    expect(windowOver([], undefined, 4)).toBeUndefined();
+    expect(windowOver(g, keys, undefined, 4)).toEqual({ from: k(10), to: k(17), pace: 1 }); // 7 keys after the first over 7 ms
+    expect(windowOver(g, keys.slice(0, 3), undefined, 4)).toEqual({ from: k(10) });
+    expect(windowOver(g, [], { from: k(5), to: k(7) }, 4)).toEqual({ from: k(5) });
+    expect(windowOver(g, [], undefined, 4)).toBeUndefined();
+  });
+
+  test("a new key's place in line is estimated from the window's start and pace, never from a record without them", () => {
+    const w = { from: k(1000), to: k(1400), pace: 0.2 }; // 80 keys over 400 ms
+    expect(placeEstimate(g, w, k(1500, 'new'))).toBe(100);
+    expect(placeEstimate(g, w, k(1000, 'same-ms'))).toBe(0);
+    expect(placeEstimate(g, w, k(999))).toBeUndefined(); // before the start: counted
+    expect(placeEstimate(g, { from: k(1000) }, k(1500))).toBeUndefined();
+    expect(placeEstimate(g, undefined, k(1500))).toBeUndefined();
+    expect(parseQueueWindow(g, formatQueueWindow(w))).toEqual(w);
+    for (const pace of [0, -1, '0.2', null, Number.MAX_VALUE * 10]) expect(parseQueueWindow(g, JSON.stringify({ from: k(1), pace }))).toBeUndefined();
+    // A swap moves the start and keeps the pace.
+    expect(windowAfterSwap(w, k(1100), undefined, 0)).toEqual({ from: k(1100), to: k(1400), pace: 0.2 });
+  });
+
+  test('a node joining a full group whose window has a pace estimates its place: no count', async () => {
+    const { store, lock } = make();
+    await lock.acquire('holder');
+    await store.put(queueWindowKey(g), formatQueueWindow({ from: k(1000, 'x'), to: k(1400, 'y'), pace: 0.2 }));
+    const waiter = new SemaphoreLock({ store, group: g, random: () => 0 });
+    const before = store.requestCounts.queue;
+    const waiting = waiter.acquire('late', { queuedSince: 2000 });
+    await settle();
+    expect(store.requestCounts.queue - before).toBe(1); // its queue key's put alone
+    await lock.release('holder');
+    await waiting;
+    expect((await lock.status()).holders.map((h) => h.id)).toEqual(['late']);
   });
 
   test('worn: an end with fewer than a look left before it, a look without an end that came back full', () => {
