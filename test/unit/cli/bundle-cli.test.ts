@@ -1,21 +1,12 @@
 // The built ./bin/keel as a user runs it: lazy commands (loaded only when they run) behave as
 // eager ones did, and the code cache made at build time is one this node accepts.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
 import { beforeAll, expect, test } from 'vitest';
 
 const repo = join(import.meta.dirname, '../../..');
-
-function runnable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function keel(args: string[]) {
   const r = spawnSync(join(repo, 'bin/keel'), args, { cwd: repo, encoding: 'utf8', timeout: 60_000 });
@@ -72,13 +63,6 @@ test('a bundle per command group, each with a code cache that this node accepts'
     const r = spawnSync(join(repo, 'bin/keel'), args, { cwd: repo, encoding: 'utf8', env: { ...process.env, KEEL_DEBUG: '1' } });
     expect(r, args.join(' ')).toMatchObject({ status: 0, stderr: '' });
   }
-});
-
-test("bin/keel's first line names PATH's node when it is the node that built keel (no env started first), else env node", () => {
-  const first = readFileSync(join(repo, 'bin/keel'), 'utf8').split('\n')[0];
-  const onPath = (process.env.PATH ?? '').split(':').filter((d) => d.startsWith('/')).map((d) => join(d, 'node')).find(runnable);
-  const same = onPath !== undefined && realpathSync(onPath) === realpathSync(process.execPath);
-  expect(first).toBe(same ? `#!${onPath}` : '#!/usr/bin/env node');
 });
 
 test('the top bundle lists every group; a group whose bundle is missing is one clear line', () => {
