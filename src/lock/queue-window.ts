@@ -79,9 +79,10 @@ function tidy(w: QueueWindow): QueueWindow {
 
 /**
  * The window over `keys` (a read of the queue's keys from the old window's start, in order,
- * at most `windowSpan`): from its first key to its last, or open-ended when fewer than a
- * look's `limit` are left (a bound there would wear out at the next grant); an empty queue
- * keeps the old start, open-ended.
+ * at most `windowSpan`): from its first key to its last, with the pace of their names, or
+ * open-ended (and no pace: a short queue is cheap to count) when fewer than a look's `limit`
+ * are left (a bound there would wear out at the next grant); an empty queue keeps the old
+ * start, open-ended.
  */
 export function windowOver(group: string, keys: string[], old: QueueWindow | undefined, limit: number): QueueWindow | undefined {
   const marks = old?.marksFrom !== undefined ? { marksFrom: old.marksFrom } : {};
