@@ -5,6 +5,7 @@
  * (deadlines, breaker, retry, TLS, auth) is etcd-connection.ts's; queue keys ride on a lease
  * kept alive by the client's lease keeper (lease-keeper.ts).
  */
+import { once } from 'node:events';
 import { CompareResult, CompareTarget, Etcd3, type Watcher } from 'etcd3';
 import { defaultCallTimeoutMs, etcdError, etcdOptions, type EtcdConnection } from './etcd-connection.js';
 import { leaseKeeperFor, type KeptLease } from './lease-keeper.js';
@@ -340,22 +341,8 @@ export class EtcdLockStore implements LockStore {
     signal?.throwIfAborted();
     const sw = this.sharedWatch(key);
     try {
-      if (sw.baseline === Number.POSITIVE_INFINITY) {
-        await new Promise<void>((resolve, reject) => {
-          const done = (error?: Error) => {
-            clearTimeout(timer);
-            sw.watcher.off('connected', onConnected);
-            sw.watcher.off('error', onError);
-            if (error) reject(error);
-            else resolve();
-          };
-          const onConnected = () => done();
-          const onError = (error: Error) => done(error);
-          const timer = setTimeout(() => done(new Error(`etcd did not start the watch within ${this.callTimeoutMs} ms`)), this.callTimeoutMs);
-          sw.watcher.on('connected', onConnected);
-          sw.watcher.on('error', onError);
-        });
-      }
+      // etcd's answer that the watch is in place ('error' rejects: etcd refused it).
+      if (sw.baseline === Number.POSITIVE_INFINITY) await once(sw.watcher, 'connected', { signal: AbortSignal.timeout(this.callTimeoutMs) });
     } catch (error) {
       throw etcdError(error, `watching ${key}`);
     } finally {

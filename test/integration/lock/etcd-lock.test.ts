@@ -25,6 +25,15 @@ describe('etcd lock, one member', () => {
     await Promise.all(locks.map((l) => l.close()));
     await etcd?.stop();
   });
+  /** A store of its own for one test, closed after it. */
+  const withStore = async (use: (store: EtcdLockStore) => Promise<void>) => {
+    const store = new EtcdLockStore({ endpoints: etcd.endpoints });
+    try {
+      await use(store);
+    } finally {
+      await store.close();
+    }
+  };
 
   test('value in etcd is airlock\'s layout, created at version 1, with a keel hold-time key', async () => {
     const lock = open('layout');
@@ -157,9 +166,8 @@ describe('etcd lock, one member', () => {
     client.close();
   });
 
-  test('a wait whose watch etcd cancels (its start compacted away) ends at once for a fresh look, and the next wait watches again', async () => {
-    const store = new EtcdLockStore({ endpoints: etcd.endpoints });
-    try {
+  test('a wait whose watch etcd cancels (its start compacted away) ends at once for a fresh look, and the next wait watches again', () =>
+    withStore(async (store) => {
       const key = 'compacted/key';
       const before = await store.get(key);
       for (let i = 0; i < 3; i++) await etcd.etcdctl(['put', key, `v${i}`]);
@@ -171,14 +179,10 @@ describe('etcd lock, one member', () => {
       const next = store.waitForChange(key, now.revision, 60_000);
       await etcd.etcdctl(['put', key, 'after']);
       expect((await next)?.value).toBe('after');
-    } finally {
-      await store.close();
-    }
-  }, 30_000);
+    }), 30_000);
 
-  test('a watch started from now, before a key is written, hands each later change to a wait from a later read', async () => {
-    const store = new EtcdLockStore({ endpoints: etcd.endpoints });
-    try {
+  test('a watch started from now, before a key is written, hands each later change to a wait from a later read', () =>
+    withStore(async (store) => {
       const key = 'from-now/key';
       await store.watchFromNow(key);
       await etcd.etcdctl(['put', key, 'joined']);
@@ -189,23 +193,16 @@ describe('etcd lock, one member', () => {
       // A change made before the wait began, after the read it waits from, is answered at once.
       await etcd.etcdctl(['put', key, 'again']);
       expect((await store.waitForChange(key, joined.revision + 1, 60_000))?.value).toBe('again');
-    } finally {
-      await store.close();
-    }
-  }, 30_000);
+    }), 30_000);
 
-  test('more keys read at once than one etcd transaction may hold (128 operations)', async () => {
-    const store = new EtcdLockStore({ endpoints: etcd.endpoints });
-    try {
+  test('more keys read at once than one etcd transaction may hold (128 operations)', () =>
+    withStore(async (store) => {
       const keys = Array.from({ length: 300 }, (_, i) => `many/${String(i).padStart(3, '0')}`);
       await Promise.all(keys.filter((_, i) => i % 3 === 0).map((k) => etcd.etcdctl(['put', k, k])));
       const read = await store.readKeys(keys);
       expect([...read.keys()].sort()).toEqual(keys.filter((_, i) => i % 3 === 0));
       expect(read.get('many/297')?.value).toBe('many/297');
-    } finally {
-      await store.close();
-    }
-  }, 30_000);
+    }), 30_000);
 
   test('set-max raises the slots and an operator can release any holder', async () => {
     const lock = open('ops');
