@@ -3,6 +3,7 @@
  * (keel's own `keel lock serve`, or airlock) instead of etcd. The protocol has no watch,
  * so a waiting client asks again after a jittered interval (Zincati does the same).
  */
+import { deadlineSignal } from '../deadline-signal.js';
 import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { jitteredDelayMs, sleep } from '../backoff.js';
@@ -43,19 +44,21 @@ export class FleetLockClient implements RebootLock {
   }
 
   private async call(method: 'GET' | 'POST', path: string, body: string | undefined, signal?: AbortSignal): Promise<Answer> {
-    const timeout = AbortSignal.timeout(this.options.requestTimeoutMs ?? 10_000);
+    const deadline = deadlineSignal(this.options.requestTimeoutMs ?? 10_000, signal);
     let res: { status: number; text: string };
     try {
       res = await httpCall(this.base + path, {
         method,
         headers: { [protocolHeader]: 'true', ...(body ? { 'content-type': 'application/json' } : {}), ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}) },
         ...(body ? { body } : {}),
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        signal: deadline.signal,
         ...(this.options.tls ? { tls: this.options.tls } : {}),
       });
     } catch (error) {
       if (signal?.aborted) throw error;
       throw new KeelError('unavailable', `fleetlock server ${this.base} did not answer ${path}: ${(error as Error).message}; retrying may help`, { cause: error });
+    } finally {
+      deadline.clear();
     }
     const text = res.text;
     let data: unknown;

@@ -1,3 +1,4 @@
+import { deadlineSignal } from '../deadline-signal.js';
 import { KeelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AcquireOptions, RebootLock, Rider } from '../lock/reboot-lock.js';
@@ -43,7 +44,8 @@ export class AgentLock {
   async take(mode: LockMode, holder: string, wait?: LockWait, first?: Pick<AcquireOptions, 'whenGranted' | 'rider'>): Promise<LockOutcome> {
     if (mode === 'none') return 'not-needed';
     const waiting = mode === 'required' && wait !== undefined && wait.ms > 0;
-    const stop = waiting ? AbortSignal.any([AbortSignal.timeout(wait.ms), ...(wait.signal ? [wait.signal] : [])]) : undefined;
+    const deadline = waiting ? deadlineSignal(wait.ms, wait.signal) : undefined;
+    const stop = deadline?.signal;
     try {
       const lock = await this.opened();
       if (waiting) this.queuedSince ??= Date.now();
@@ -64,6 +66,8 @@ export class AgentLock {
       }
       this.log.info(`reboot lock not taken: ${(error as Error).message}`);
       return 'busy';
+    } finally {
+      deadline?.clear();
     }
   }
 

@@ -1,5 +1,7 @@
 // The agent's hold on the reboot lock, over the real semaphore lock and the unit tests'
 // in-memory store (the same lock runs against etcd in test/integration/fleet/agents.test.ts).
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, test } from 'vitest';
 import { MemoryLockStore } from '../lock/memory-lock-store.js';
 import { SemaphoreLock } from '../../../src/lock/semaphore-lock.js';
@@ -9,6 +11,8 @@ import type { RebootLock } from '../../../src/lock/reboot-lock.js';
 
 const quiet = { error() {}, warning() {}, notice() {}, info() {}, debug() {} } as never;
 const queue = 'com.coreos.airlock/groups/default/v1/keel-queue/';
+setFlagsFromString('--expose_gc');
+const collect = runInNewContext('gc') as () => void;
 
 function group() {
   const store = new MemoryLockStore();
@@ -57,6 +61,18 @@ describe('agent lock', () => {
     await lock.release('b');
     await c;
     expect((await lock.status()).holders.map((h) => h.id)).toEqual(['c']);
+  });
+
+  test('the wait ends at its time though the collector runs during it', async () => {
+    // An AbortSignal.timeout held only by AbortSignal.any was collected before it fired
+    // (nodejs/node#57736): the wait went on for as long as the slot stayed taken.
+    const { lock, agent } = group();
+    await lock.acquire('a');
+    const taking = agent().take('required', 'b', { ms: 30 });
+    collect();
+    await new Promise((r) => setTimeout(r, 5));
+    collect();
+    expect(await taking).toBe('busy');
   });
 
   test("the agent stopping ends the wait at once", async () => {
