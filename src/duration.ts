@@ -21,6 +21,13 @@ export interface DurationOptions {
   bare?: BareUnit;
 }
 
+/**
+ * The longest duration keel waits on with one timer. Node's timers hold at most 2^31-1 ms
+ * (24.8 days) and fire a longer one after 1 ms, so a health check every 30d would probe
+ * without pause; a value that becomes a timer is bounded where it is read, at a round 24 days.
+ */
+export const longestTimerMs = 24 * 86_400_000;
+
 /** The words every duration message uses for what was expected. */
 export const durationText = 'a duration such as 90s, 10m or 1h30m';
 
@@ -56,11 +63,12 @@ export function durationValueMs(value: unknown, options: DurationOptions = {}): 
 
 /**
  * Milliseconds in `text`, or a KeelError('invalid-input') that starts with `where` (a flag,
- * or a file and key such as `/etc/keel/lock.conf: WINDOW_LENGTH`).
+ * or a file and key such as `/etc/keel/lock.conf: WINDOW_LENGTH`); over `maxMs` is refused too.
  */
-export function readDurationMs(text: string, where: string, options: DurationOptions = {}): number {
+export function readDurationMs(text: string, where: string, options: DurationOptions & { maxMs?: number } = {}): number {
   const ms = parseDurationMs(text, options);
   if (ms === undefined) throw new KeelError('invalid-input', `${where}: expected ${durationText}${bareNote(options)}, found ${JSON.stringify(text)}`);
+  if (options.maxMs !== undefined && ms > options.maxMs) throw new KeelError('invalid-input', `${where}: expected a duration of at most ${formatDuration(options.maxMs)}, found ${JSON.stringify(text)}`);
   return ms;
 }
 

@@ -5,7 +5,7 @@
  */
 import { KeelError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { readDurationMs } from '../duration.js';
+import { longestTimerMs, readDurationMs } from '../duration.js';
 import { defaultGroup } from '../lock/group-keys.js';
 import type { EtcdConnection } from '../lock/etcd-store.js';
 import { checkVersion } from '../fleet/fleet-keys.js';
@@ -27,7 +27,7 @@ function connectionOf(ctx: CommandContext): { group: string; connection: EtcdCon
   if (s.endpoints.length === 0)
     throw new KeelError('invalid-input', `no etcd endpoints: pass --endpoints or set ENDPOINTS in /etc/keel/lock.conf${s.fleetlockUrl ? ' (a FleetLock server holds no fleet records)' : ''}`);
   const timeout = stringOption(ctx.values, 'timeout');
-  const timeoutMs = timeout === undefined ? 5000 : readDurationMs(timeout, '--timeout', { bare: 'seconds' });
+  const timeoutMs = timeout === undefined ? 5000 : readDurationMs(timeout, '--timeout', { bare: 'seconds', maxMs: longestTimerMs });
   const optional = { cafile: s.cafile, certfile: s.certfile, keyfile: s.keyfile, username: s.username, password: s.password };
   const connection: EtcdConnection = { endpoints: s.endpoints, ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)) };
   return { group: s.group || defaultGroup, connection, timeoutMs };

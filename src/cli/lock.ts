@@ -5,7 +5,7 @@ import type { LockSettings } from '../lock/lock-settings.js';
 import { connectionOptions, lockSettingsOf } from './lock-settings.js';
 import { type Command, type CommandContext, type CommandGroup, type LazyCommand, type OptionSpec, printJson, stringOption } from './command.js';
 import { defaultGroup } from '../lock/group-keys.js';
-import { formatElapsedMs, readDurationMs } from '../duration.js';
+import { formatElapsedMs, longestTimerMs, readDurationMs } from '../duration.js';
 import type { LockStatus, RebootLock } from '../lock/reboot-lock.js';
 import { gatewayLockStatus } from '../lock/etcd-gateway.js';
 import { agentRole, operatorRole } from '../lock/etcd-roles.js';
@@ -103,7 +103,7 @@ const acquire: Command = {
     const id = holderId(ctx);
     const timeout = stringOption(ctx.values, 'timeout');
     const wait = ctx.values.wait === true;
-    const ms = timeout !== undefined ? readDurationMs(timeout, '--timeout', { bare: 'seconds' }) : undefined;
+    const ms = timeout !== undefined ? readDurationMs(timeout, '--timeout', { bare: 'seconds', maxMs: longestTimerMs }) : undefined;
     return withLock(ctx, async (lock, settings) => {
       const t0 = Date.now();
       await lock.acquire(id, { wait, ...(ms !== undefined ? { signal: AbortSignal.timeout(ms) } : {}) });

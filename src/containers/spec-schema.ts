@@ -16,6 +16,7 @@
  * (src/systemd/unit-file.ts) escapes them.
  */
 import { isMap, isScalar, type Node } from 'yaml';
+import { longestTimerMs } from '../duration.js';
 import type { Problem } from '../problem.js';
 import { absolutePath, duration, parseYaml, s, text, walkNode, type CustomSchema } from '../schema/index.js';
 import type { ContainerSpec, HealthCheck, PublishedPort, RestartPolicy, VolumeMount } from './spec.js';
@@ -154,8 +155,8 @@ const limits = { memory, cpus: s.number({ minimum: 0.01 }), pids: s.integer({ mi
 const health = s.object(
   {
     command: s.required(commandWords),
-    interval: duration({ minMs: 100 }),
-    timeout: duration({ minMs: 100 }),
+    interval: duration({ minMs: 100, maxMs: longestTimerMs }),
+    timeout: duration({ minMs: 100, maxMs: longestTimerMs }),
     retries: s.integer({ minimum: 1 }),
   },
   {
@@ -205,8 +206,8 @@ export const containerSpecSchema = s.object(
     ports: s.list(s.union([portString, portObject], { expected: portText + ' or a mapping' })),
     volumes: s.list(s.union([volumeString, volumeObject], { expected: volumeText + ' or a mapping' })),
     restart: restartPolicy,
-    restart_delay: duration({ minMs: 100 }),
-    restart_max_delay: duration({ minMs: 100 }),
+    restart_delay: duration({ minMs: 100, maxMs: longestTimerMs }),
+    restart_max_delay: duration({ minMs: 100, maxMs: longestTimerMs }),
     health,
     // Spec files have long put the limits under `resources:`; cloud-config put them at the top. Both read.
     resources: s.object(limits),

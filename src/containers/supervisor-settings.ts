@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { KeelError } from '../errors.js';
-import { durationValueMs } from '../duration.js';
+import { durationValueMs, formatDuration, longestTimerMs } from '../duration.js';
 import { type LocalMember, readLocalMember } from '../lock/local-member.js';
 
 export const settingsFile = 'etc/keel/supervisor.yaml';
@@ -47,7 +47,8 @@ export function parseSettings(text: string): SupervisorSettings {
   const d = doc as { discovery?: { endpoints?: unknown; address?: unknown; ttl?: unknown }; podman?: { path?: unknown; args?: unknown } };
   // A YAML number, or a numeric string, is seconds: `ttl: 15` and `ttl: "15"` both meant 15 s before.
   const ttlMs = d.discovery?.ttl === undefined ? defaultSettings.discoveryTtlSeconds * 1000 : durationValueMs(d.discovery.ttl, { bare: 'seconds' });
-  if (ttlMs === undefined || ttlMs < 2000) throw new KeelError('invalid-input', `${settingsFile}: discovery.ttl: expected a duration of at least 2s (such as 15s or 1m), found ${JSON.stringify(d.discovery?.ttl)}; refusing to start`);
+  if (ttlMs === undefined || ttlMs < 2000 || ttlMs > longestTimerMs)
+    throw new KeelError('invalid-input', `${settingsFile}: discovery.ttl: expected a duration from 2s to ${formatDuration(longestTimerMs)} (such as 15s or 1m), found ${JSON.stringify(d.discovery?.ttl)}; refusing to start`);
   return {
     discoveryEndpoints: strings(d.discovery?.endpoints, 'discovery.endpoints'),
     discoveryAddress: typeof d.discovery?.address === 'string' ? d.discovery.address : undefined,

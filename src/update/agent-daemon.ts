@@ -1,5 +1,6 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { longestTimerMs } from '../duration.js';
 import type { Logger } from '../log.js';
 import type { AgentState } from './agent-state.js';
 import { tick, type AgentEnv } from './agent-tick.js';
@@ -21,7 +22,6 @@ export interface DaemonOptions {
   signal?: AbortSignal;
 }
 
-const maxTimerMs = 2 ** 31 - 1;
 const pidFileOf = (root: string) => join(root, 'run/keel/update-agent.pid');
 
 /** Asks a running agent to apply now (SIGUSR1); its pid, or undefined when none is running. */
@@ -89,7 +89,7 @@ export async function runAgent(o: DaemonOptions): Promise<AgentState> {
       if (result.delayMs <= 0) continue;
       for (const job of windowJobs) if (result.waitingForWindow) job.start();
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(result.delayMs, maxTimerMs));
+        const timer = setTimeout(resolve, Math.min(result.delayMs, longestTimerMs));
         wake = () => {
           clearTimeout(timer);
           resolve();

@@ -2,7 +2,7 @@
 // lock.conf, supervisor.yaml and the lock flags all read the same way. Before issue 11
 // there were four parsers; their tables are merged here and each still holds.
 import { describe, expect, test } from 'vitest';
-import { durationValueMs, formatDuration, formatElapsedMs, formatSystemdSpan, parseDurationMs, readDurationMs } from '../../src/duration.js';
+import { durationValueMs, formatDuration, formatElapsedMs, formatSystemdSpan, longestTimerMs, parseDurationMs, readDurationMs } from '../../src/duration.js';
 
 describe('the grammar', () => {
   test.each<[string, number | undefined]>([
@@ -72,6 +72,11 @@ describe('readDurationMs', () => {
     expect(() => readDurationMs(t, 'timeout', { bare: 'seconds' })).toThrow(expect.objectContaining({ kind: 'invalid-input', message: expect.stringMatching(/^timeout: expected a duration/) }));
   });
   test('accepts what parseDurationMs accepts', () => expect(readDurationMs('90min', 'x')).toBe(5_400_000));
+  test("a value that becomes a timer stays in node's timer range (a longer one fires after 1 ms)", () => {
+    expect(readDurationMs('24d', '--timeout', { maxMs: longestTimerMs })).toBe(longestTimerMs);
+    expect(() => readDurationMs('30d', '--timeout', { bare: 'seconds', maxMs: longestTimerMs })).toThrow('--timeout: expected a duration of at most 24d, found "30d"');
+    expect(longestTimerMs).toBeLessThanOrEqual(2 ** 31 - 1);
+  });
 });
 
 describe('formatting', () => {

@@ -58,6 +58,11 @@ describe('parseSpec', () => {
     ['bad port in a list', 'name: a\nimage: i\nports:\n  - 80\n  - "99999:1"\n', ['f.yaml:5:5: error: ports[1]: expected a port mapping such as "8080:80", "127.0.0.1:8080:80/udp" or 80 with ports 1-65535, found "99999:1"']],
     ['relative volume target', 'name: a\nimage: i\nvolumes: ["/a:b"]\n', ['f.yaml:3:11: error: volumes[0]: expected a volume such as "/srv/data:/data" or "/etc/x:/x:ro" (absolute target), found "/a:b"']],
     ['bad duration', 'name: a\nimage: i\nhealth:\n  command: [x]\n  interval: soon\n', ['f.yaml:5:13: error: health.interval: expected a duration such as 90s, 10m or 1h30m, found "soon"']],
+    // A timer past node's range (2^31-1 ms) fires after 1 ms: a 30d interval would probe without pause.
+    ['health and restart durations past a timer\'s range', 'name: a\nimage: i\nrestart_delay: 30d\nhealth:\n  command: [x]\n  interval: 25d\n', [
+      'f.yaml:3:16: error: restart_delay: expected a duration of at most 24d, found "30d"',
+      'f.yaml:6:13: error: health.interval: expected a duration of at most 24d, found "25d"',
+    ]],
     ['bad memory', 'name: a\nimage: i\nresources: {memory: lots}\n', ['f.yaml:3:21: error: resources.memory: expected a memory size such as 512M or 2G, found "lots"']],
     ['unknown key warns', 'name: a\nimage: i\nimgae: j\n', ['f.yaml:3:1: warning: imgae: unknown key "imgae"; did you mean "image"? ignoring it']],
     ['self dependency', 'name: a\nimage: i\nrequires: [a]\n', ['f.yaml:3:11: error: requires: a container cannot depend on itself ("a")']],

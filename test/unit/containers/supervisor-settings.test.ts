@@ -13,7 +13,9 @@ describe('supervisor settings', () => {
     }));
   test.each([
     ['discovery: {endpoints: http://a}', /discovery.endpoints: expected a list of strings/],
-    ['discovery: {ttl: 1s}', /discovery.ttl: expected a duration of at least 2s/],
+    ['discovery: {ttl: 1s}', /discovery.ttl: expected a duration from 2s to 24d/],
+    // A lease kept alive every ttl/3 by a timer: past node's timer range it would fire every 1 ms.
+    ['discovery: {ttl: 90d}', /discovery.ttl: expected a duration from 2s to 24d .*found "90d"/],
     ['podman: [', /supervisor.yaml: .*refusing to start/],
   ])('%s is refused', (text, message) => expect(() => parseSettings(text)).toThrow(message));
   test.each<[string, string[]]>([
