@@ -152,11 +152,14 @@ const smallestSensibleMemory = 4 * 1024 * 1024;
 /** Resource limits, at the top level or under `resources:`. */
 const limits = { memory, cpus: s.number({ minimum: 0.01 }), pids: s.integer({ minimum: 1 }) };
 
+/** A wait the supervisor times itself: a timer past node's range would fire at once (src/duration.ts). */
+const waitDuration = duration({ minMs: 100, maxMs: longestTimerMs });
+
 const health = s.object(
   {
     command: s.required(commandWords),
-    interval: duration({ minMs: 100, maxMs: longestTimerMs }),
-    timeout: duration({ minMs: 100, maxMs: longestTimerMs }),
+    interval: waitDuration,
+    timeout: waitDuration,
     retries: s.integer({ minimum: 1 }),
   },
   {
@@ -206,8 +209,8 @@ export const containerSpecSchema = s.object(
     ports: s.list(s.union([portString, portObject], { expected: portText + ' or a mapping' })),
     volumes: s.list(s.union([volumeString, volumeObject], { expected: volumeText + ' or a mapping' })),
     restart: restartPolicy,
-    restart_delay: duration({ minMs: 100, maxMs: longestTimerMs }),
-    restart_max_delay: duration({ minMs: 100, maxMs: longestTimerMs }),
+    restart_delay: waitDuration,
+    restart_max_delay: waitDuration,
     health,
     // Spec files have long put the limits under `resources:`; cloud-config put them at the top. Both read.
     resources: s.object(limits),
