@@ -344,7 +344,9 @@ export class EtcdLockStore implements LockStore {
       // etcd's answer that the watch is in place ('error' rejects: etcd refused it).
       if (sw.baseline === Number.POSITIVE_INFINITY) await once(sw.watcher, 'connected', { signal: AbortSignal.timeout(this.callTimeoutMs) });
     } catch (error) {
-      throw etcdError(error, `watching ${key}`);
+      // once() says only "The operation was aborted" when the deadline ends the wait: say which.
+      const late = (error as Error).name === 'AbortError' ? new Error(`etcd did not start the watch within ${this.callTimeoutMs} ms`, { cause: error }) : error;
+      throw etcdError(late, `watching ${key}`);
     } finally {
       this.release(key, sw);
     }
