@@ -90,8 +90,14 @@ test-unit: build
 test-integration: build
 	npx vitest run --project integration
 
+# On a failure each failed VM's error and its last console lines come last, where a CI summary
+# that keeps only the end of the output still shows them.
 test-e2e: build
-	npx vitest run --project e2e --passWithNoTests
+	mkdir -p build/test-logs && touch build/test-logs/.e2e-start
+	npx vitest run --project e2e --passWithNoTests || { status=$$?; \
+	  find build/test-logs -name failure.txt -newer build/test-logs/.e2e-start | while read -r f; do \
+	    echo "--- $$f:"; if [ "$$(wc -l < "$$f")" -le 30 ]; then cat "$$f"; \
+	    else head -n 2 "$$f"; echo '...'; tail -n 25 "$$f"; fi; done; exit $$status; }
 
 # On a failure the end of the cluster's own log comes last, where a CI summary that keeps
 # only the end of the output still shows which step failed, why, and each agent's last words.

@@ -102,10 +102,12 @@ test('a broken cloud-config: the host boots, the located error is on the console
       async (vm) => {
         const located = await vm.waitFor(/keel-cloudinit.*nocloud:\S+:(\d+):(\d+): error: write_files\[1\]\.encoding/, { timeoutMs: bootTimeoutMs });
         expect(located.match.slice(1, 3)).toEqual(['9', '15']);
-        await vm.waitFor(/nothing applied/, { timeoutMs: 60_000 });
+        const nothingApplied = await vm.waitFor(/nothing applied/, { timeoutMs: 60_000 });
         await vm.waitFor(readyMarker, { timeoutMs: bootTimeoutMs });
-        // Not anchored at the line's end: a console line printed while getty waits can follow the prompt on its line.
-        await vm.waitFor(/ login: /, { timeoutMs: 120_000 });
+        // The serial getty is not ordered after keel-ready: its prompt may come before the ready
+        // line, or share its line (the prompt ends without a newline), so it is looked for from
+        // the error on, not after the ready line, and not anchored at the line's end.
+        await vm.waitFor(/ login: /, { timeoutMs: 120_000, after: nothingApplied });
         await vm.powerdown();
         await vm.waitExit({ timeoutMs: 120_000 });
 

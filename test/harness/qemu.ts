@@ -187,23 +187,36 @@ export class Vm {
     return Date.now() - this.t0;
   }
 
-  /** Marks the VM failed (close() keeps its logs) and makes the error a harness call throws. */
+  /**
+   * Marks the VM failed (close() keeps its logs) and makes the error a harness call throws;
+   * failure.txt keeps it for `make test-e2e`, which prints it last, where a CI summary that
+   * keeps only the end of the output still shows it.
+   */
   private failure(message: string, cause?: unknown): Error {
     this.failed = true;
-    return new Error(`vm ${this.options.name}: ${message}\n(logs: ${this.logDir})`, cause === undefined ? undefined : { cause });
+    const text = `vm ${this.options.name}: ${message}\n(logs: ${this.logDir})`;
+    mkdirSync(this.logDir, { recursive: true });
+    writeFileSync(join(this.logDir, 'failure.txt'), `${text}\n`, { flag: 'a' });
+    return new Error(text, cause === undefined ? undefined : { cause });
   }
 
   /**
    * Waits for `pattern` on the console after the previous marker, and moves past it.
-   * Fails with the last console lines when it times out or qemu exits first.
+   * Fails with the last console lines when it times out or qemu exits first. `after`: search
+   * from the line after that earlier marker instead (see SerialLog.take).
    */
-  async waitFor(pattern: RegExp, opts: { timeoutMs: number }): Promise<MarkerMatch> {
-    return this.console.waitFor(pattern, opts.timeoutMs, {
-      running: () => this.running,
-      stderr: () => this.qemu?.stderrTail ?? '',
-      fail: (why) =>
-        this.failure(`${pattern} ${why} (${(this.elapsedMs() / 1000).toFixed(1)} s into qemu run); last console lines:\n${this.serial.tail(40)}`),
-    });
+  async waitFor(pattern: RegExp, opts: { timeoutMs: number; after?: MarkerMatch }): Promise<MarkerMatch> {
+    return this.console.waitFor(
+      pattern,
+      opts.timeoutMs,
+      {
+        running: () => this.running,
+        stderr: () => this.qemu?.stderrTail ?? '',
+        fail: (why) =>
+          this.failure(`${pattern} ${why} (${(this.elapsedMs() / 1000).toFixed(1)} s into qemu run); last console lines:\n${this.serial.tail(40)}`),
+      },
+      opts.after,
+    );
   }
 
   /** Runs a command in the guest as root (or opts.user) over the forwarded SSH port. */

@@ -84,10 +84,12 @@ export class SerialLog {
    * Finds `pattern` at or after the cursor (complete lines, then the partial line if
    * `partial`) and moves the cursor past it. Returns undefined when it has not appeared yet.
    * Match the partial line only once output has paused: mid-line it may be cut anywhere.
+   * `after` searches from the line after that earlier match instead, for two markers whose
+   * order is not fixed (a getty prompt and a service's line): the cursor never moves back.
    */
-  take(pattern: RegExp, opts: { partial?: boolean } = {}): MarkerMatch | undefined {
-    const found = this.find(pattern, this.cursor, opts);
-    if (found) this.cursor = found.index + 1;
+  take(pattern: RegExp, opts: { partial?: boolean; after?: MarkerMatch } = {}): MarkerMatch | undefined {
+    const found = this.find(pattern, opts.after ? opts.after.index + 1 : this.cursor, opts);
+    if (found) this.cursor = Math.max(this.cursor, found.index + 1);
     return found;
   }
 

@@ -66,8 +66,8 @@ export class VmConsole {
    * Waits for `pattern` after the previous marker and moves past it; rejects with
    * `ctx.fail` when it times out or qemu ends first.
    */
-  waitFor(pattern: RegExp, timeoutMs: number, ctx: ConsoleWaitContext): Promise<MarkerMatch> {
-    const found = this.serial.take(pattern, { partial: !ctx.running() });
+  waitFor(pattern: RegExp, timeoutMs: number, ctx: ConsoleWaitContext, after?: MarkerMatch): Promise<MarkerMatch> {
+    const found = this.serial.take(pattern, { partial: !ctx.running(), after });
     if (found) return Promise.resolve(found);
     return new Promise((resolveMatch, reject) => {
       let quiet: NodeJS.Timeout | undefined;
@@ -78,7 +78,7 @@ export class VmConsole {
         this.events.off('exit', onExit);
       };
       const check = (partial: boolean) => {
-        const m = this.serial.take(pattern, { partial });
+        const m = this.serial.take(pattern, { partial, after });
         if (m) {
           cleanup();
           resolveMatch(m);

@@ -55,6 +55,20 @@ describe('SerialLog', () => {
     expect(log.take(/login:/, { partial: true })).toBeUndefined();
   });
 
+  test('after: a marker that came before (or on the line of) one already taken is still found, and the cursor does not move back', () => {
+    const log = new SerialLog();
+    log.startRun(0);
+    // The getty's prompt, then a service's console line on the same line, then later lines.
+    log.feed('error: nothing applied\nkeel login: keel-boot: ready slot=a\nlater\nlast\n', 5);
+    const error = log.take(/nothing applied/)!;
+    expect(log.take(/keel-boot: ready/)?.index).toBe(1);
+    expect(log.take(/ login: /)).toBeUndefined();
+    expect(log.take(/ login: /, { after: error })?.index).toBe(1);
+    expect(log.take(/last/)?.index).toBe(3);
+    expect(log.take(/later/, { after: error })?.index).toBe(2);
+    expect(log.cursor).toBe(4);
+  });
+
   test('tail formats the last lines with their timestamps', () => {
     const log = new SerialLog();
     log.startRun(0);

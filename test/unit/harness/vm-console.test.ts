@@ -54,6 +54,14 @@ test('a prompt without a newline matches once the output pauses', async () => {
   expect((await prompt).line.text).toBe('node1 login: ');
 });
 
+test('after: a prompt printed before the marker taken last is found from the earlier marker on', async () => {
+  const c = consoleIn();
+  c.feed('config error\nnode1 login: ready\n');
+  const error = await c.waitFor(/config error/, 5_000, ctx);
+  await c.waitFor(/ready/, 5_000, ctx);
+  expect((await c.waitFor(/ login: /, 5_000, ctx, error)).line.text).toBe('node1 login: ready');
+});
+
 test('qemu ending before the marker fails naming its stderr; a timeout fails naming the time', async () => {
   const c = consoleIn();
   const ended = c.waitFor(/never/, 5_000, ctx);
