@@ -87,6 +87,19 @@ test('first boot runs keel; a later boot with the same seed skips it, saying why
   expect(later.stdout).toMatch(/instance already applied/);
 });
 
+test('two seed disks: the marker holds a line for each, and a later boot with both unchanged skips keel', async () => {
+  seed('cidata', plainSeed);
+  seed('config-2', { 'meta_data.json': '{"uuid":"x"}' });
+  expect(await firstBoot()).toBe(0);
+  const lines = readFileSync(marker(), 'utf8').split('\n');
+  expect(lines[0]).toBe('keel-cloudinit-check 2');
+  expect(lines.filter((l) => /^(cidata|config-2) /.test(l))).toHaveLength(2);
+  expect(check('condition').code).toBe(1);
+  // A marker that differs in its last line only (the second seed's digest) runs keel.
+  writeFileSync(marker(), readFileSync(marker(), 'utf8').replace(/ [0-9a-f]{64}\n$/, ` ${'0'.repeat(64)}\n`));
+  expect(check('condition').code).toBe(0);
+});
+
 test.each([
   ['the seed bytes change (a new instance id)', () => seed('cidata', { ...plainSeed, 'meta-data': 'instance-id: iid-2\n' })],
   ['another seed disk appears', () => seed('config-2', { 'meta_data.json': '{"uuid":"x"}' })],
