@@ -37,6 +37,9 @@ test('first boot applies the NoCloud seed; SSH with the injected key; a second b
       // The seed took effect: hostname, user (SSH login with the key is this very call), file, unit, runcmd.
       expect(await sh('hostname')).toBe('keel-e2e');
       expect(await sh('id -nG')).toMatch(/\bsudo\b/);
+      // The new name resolves (nss-myhostname; the seed leaves /etc/hosts alone), so sudo does not warn.
+      expect(await sh('getent hosts keel-e2e')).toMatch(/^\S+\s+keel-e2e$/m);
+      expect((await vm.ssh('sudo -n true', { user: 'tester' })).stderr).toBe('');
       expect(await sh('sudo -n stat -c "%a %U:%G" /etc/keel-e2e/hello.txt')).toBe('640 root:root');
       expect(await sh('sudo -n cat /etc/keel-e2e/hello.txt')).toBe('hello from the seed');
       expect(await sh('systemctl is-active e2e-marker.service; cat /run/e2e-marker')).toBe('active\nstarted');
