@@ -63,8 +63,8 @@ export class VmConsole {
   }
 
   /**
-   * Waits for `pattern` after the previous marker and moves past it; rejects with
-   * `ctx.fail` when it times out or qemu ends first.
+   * Waits for `pattern` after the previous marker (or after `after`, see SerialLog.take) and
+   * moves past it; rejects with `ctx.fail` when it times out or qemu ends first.
    */
   waitFor(pattern: RegExp, timeoutMs: number, ctx: ConsoleWaitContext, after?: MarkerMatch): Promise<MarkerMatch> {
     const found = this.serial.take(pattern, { partial: !ctx.running(), after });
