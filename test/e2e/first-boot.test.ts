@@ -87,7 +87,7 @@ test('first boot applies the NoCloud seed; SSH with the injected key; a second b
       const stamp = (re: RegExp) => Number(later.split('\n').find((l) => re.test(l))?.match(/^\[\s*([\d.]+)\]/)?.[1]);
       // Its CPU is the cost keel adds to the boot; the wall time shares one emulated CPU with the rest of the boot.
       const cpu = later.match(/Consumed (\S+) CPU time/)?.[1] ?? `${await sh('systemctl show -p CPUUsageNSec --value keel-cloudinit.service')} ns`;
-      process.stderr.write(`second boot: keel-cloudinit's check took ${(stamp(/already applied/) - stamp(/Starting/)).toFixed(2)} s (start to verdict), ${cpu} of CPU\n`);
+      process.stderr.write(`second boot: keel-cloudinit's check took ${(stamp(/already applied/) - stamp(/Starting/)).toFixed(2)} s (start to verdict), the unit ${(stamp(/Skipped due to/) - stamp(/Starting/)).toFixed(2)} s (start to skipped), ${cpu} of CPU\n`);
     },
   );
 });
